@@ -1,0 +1,41 @@
+//! `sessions`: the server side of a session cookie. The id is the JWT `sid`; no token is stored.
+
+use sea_orm::entity::prelude::*;
+
+/// A session row.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    /// UUID v7; the JWT `sid` claim.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Sign-in time (UTC).
+    pub created_at: DateTimeUtc,
+    /// Last time the session was used.
+    pub last_seen_at: DateTimeUtc,
+    /// Expires if unused until then; slides forward on use.
+    pub idle_expires_at: DateTimeUtc,
+    /// Hard end of the session, whatever the activity.
+    pub absolute_expires_at: DateTimeUtc,
+    /// Set on sign-out, revocation, password reset.
+    pub revoked_at: Option<DateTimeUtc>,
+    /// Client IP at sign-in.
+    pub ip: Option<String>,
+    /// Client user agent at sign-in.
+    pub user_agent: Option<String>,
+}
+
+impl Model {
+    /// Whether the session may be used at `now`: not revoked, neither timeout passed.
+    pub fn is_active(&self, now: DateTimeUtc) -> bool {
+        self.revoked_at.is_none() && now < self.idle_expires_at && now < self.absolute_expires_at
+    }
+}
+
+/// No relations are navigated through sea-orm; repositories query by key.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,49 @@
+//! `subscriptions`: the local mirror of a Stripe subscription, kept by webhooks.
+
+use sea_orm::entity::prelude::*;
+
+/// A subscription row.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "subscriptions")]
+pub struct Model {
+    /// UUID v7.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Subscriber.
+    pub user_id: Uuid,
+    /// Stripe subscription (`sub_…`); unique.
+    #[sea_orm(unique)]
+    pub stripe_subscription_id: String,
+    /// Stripe customer (`cus_…`).
+    pub stripe_customer_id: String,
+    /// Stripe price of the (first) item.
+    pub stripe_price_id: Option<String>,
+    /// Plan name (`pro`, `enterprise`, …), resolved from the price by billing.
+    pub plan: String,
+    /// Stripe status, verbatim (`trialing`, `active`, `past_due`, `canceled`, …).
+    pub status: String,
+    /// Seats.
+    pub quantity: i32,
+    /// End of the trial, if any.
+    pub trial_end: Option<DateTimeUtc>,
+    /// End of the paid period.
+    pub current_period_end: Option<DateTimeUtc>,
+    /// Cancels when the period ends.
+    pub cancel_at_period_end: bool,
+    /// When cancellation was requested.
+    pub canceled_at: Option<DateTimeUtc>,
+    /// When the subscription ended.
+    pub ended_at: Option<DateTimeUtc>,
+    /// Stripe `created` time of the newest event applied to this row.
+    pub last_event_at: DateTimeUtc,
+    /// Row creation time (UTC).
+    pub created_at: DateTimeUtc,
+    /// Last modification time (UTC).
+    pub updated_at: DateTimeUtc,
+}
+
+/// No relations are navigated through sea-orm; repositories query by key.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,446 @@
+//! Stripe mirror: catalog (products, prices), subscriptions and one-time payments. Every
+//! write is an upsert keyed on the Stripe id, so webhook deliveries in any order converge.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::db::sealed::Executor;
+use crate::entities::{payment, price, product, subscription};
+use crate::error::{DbError, Result};
+use crate::time::{micros, micros_opt, now};
+use crate::{Payment, Price, Product, Subscription};
+
+/// A product as Stripe describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProductUpsert {
+    /// `prod_…`.
+    pub stripe_product_id: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Purchasable.
+    pub active: bool,
+    /// Stripe metadata.
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl ProductUpsert {
+    /// An active product without description or metadata.
+    pub fn new(stripe_product_id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            stripe_product_id: stripe_product_id.into(),
+            name: name.into(),
+            description: None,
+            active: true,
+            metadata: None,
+        }
+    }
+}
+
+/// A price as Stripe describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PriceUpsert {
+    /// `price_…`.
+    pub stripe_price_id: String,
+    /// Local product id (upsert the product first).
+    pub product_id: Uuid,
+    /// ISO 4217, lower-case.
+    pub currency: String,
+    /// Minor units; `None` for custom or metered prices.
+    pub unit_amount: Option<i64>,
+    /// `month`, `year`, …; `None` for one-time prices.
+    pub recurring_interval: Option<String>,
+    /// Intervals between charges.
+    pub recurring_interval_count: Option<i32>,
+    /// Purchasable.
+    pub active: bool,
+}
+
+impl PriceUpsert {
+    /// An active one-time price of `unit_amount` minor units of `currency`.
+    pub fn new(
+        stripe_price_id: impl Into<String>,
+        product_id: Uuid,
+        currency: impl Into<String>,
+        unit_amount: i64,
+    ) -> Self {
+        Self {
+            stripe_price_id: stripe_price_id.into(),
+            product_id,
+            currency: currency.into(),
+            unit_amount: Some(unit_amount),
+            recurring_interval: None,
+            recurring_interval_count: None,
+            active: true,
+        }
+    }
+
+    /// Makes it a recurring price (`month`, `year`, …).
+    pub fn recurring(mut self, interval: impl Into<String>, count: i32) -> Self {
+        self.recurring_interval = Some(interval.into());
+        self.recurring_interval_count = Some(count);
+        self
+    }
+}
+
+/// A subscription's state as of one Stripe event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubscriptionUpsert {
+    /// Subscriber (kept from the first write).
+    pub user_id: Uuid,
+    /// `sub_…`.
+    pub stripe_subscription_id: String,
+    /// `cus_…`.
+    pub stripe_customer_id: String,
+    /// Price of the (first) item.
+    pub stripe_price_id: Option<String>,
+    /// Plan name.
+    pub plan: String,
+    /// Stripe status, verbatim.
+    pub status: String,
+    /// Seats.
+    pub quantity: i32,
+    /// Trial end.
+    pub trial_end: Option<DateTime<Utc>>,
+    /// Paid-period end.
+    pub current_period_end: Option<DateTime<Utc>>,
+    /// Cancels at period end.
+    pub cancel_at_period_end: bool,
+    /// Cancellation request time.
+    pub canceled_at: Option<DateTime<Utc>>,
+    /// End time.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Stripe `created` of the event this state comes from.
+    pub event_at: DateTime<Utc>,
+}
+
+impl SubscriptionUpsert {
+    /// A subscription state with one seat and no trial or cancellation; set the rest by field.
+    pub fn new(
+        user_id: Uuid,
+        stripe_subscription_id: impl Into<String>,
+        stripe_customer_id: impl Into<String>,
+        plan: impl Into<String>,
+        status: impl Into<String>,
+        event_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            user_id,
+            stripe_subscription_id: stripe_subscription_id.into(),
+            stripe_customer_id: stripe_customer_id.into(),
+            stripe_price_id: None,
+            plan: plan.into(),
+            status: status.into(),
+            quantity: 1,
+            trial_end: None,
+            current_period_end: None,
+            cancel_at_period_end: false,
+            canceled_at: None,
+            ended_at: None,
+            event_at,
+        }
+    }
+}
+
+/// What an ordered upsert did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Upsert<T> {
+    /// The row now reflects the write.
+    Applied(T),
+    /// The row already reflected a newer event; it is returned unchanged.
+    Stale(T),
+}
+
+impl<T> Upsert<T> {
+    /// The row, whichever happened.
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Applied(row) | Self::Stale(row) => row,
+        }
+    }
+
+    /// Whether the write was applied.
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Self::Applied(_))
+    }
+}
+
+/// A one-time payment as Stripe describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PaymentUpsert {
+    /// `pi_…`.
+    pub stripe_payment_intent_id: String,
+    /// Payer, when known (an update never clears it).
+    pub user_id: Option<Uuid>,
+    /// Minor units (> 0).
+    pub amount: i64,
+    /// ISO 4217, lower-case.
+    pub currency: String,
+    /// Stripe status, verbatim.
+    pub status: String,
+    /// Stripe metadata.
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl PaymentUpsert {
+    /// A payment of `amount` minor units of `currency` in `status`.
+    pub fn new(
+        stripe_payment_intent_id: impl Into<String>,
+        amount: i64,
+        currency: impl Into<String>,
+        status: impl Into<String>,
+    ) -> Self {
+        Self {
+            stripe_payment_intent_id: stripe_payment_intent_id.into(),
+            user_id: None,
+            amount,
+            currency: currency.into(),
+            status: status.into(),
+            metadata: None,
+        }
+    }
+}
+
+/// The Stripe mirror.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait BillingRepo: Send + Sync {
+    /// Inserts or updates a product by Stripe id.
+    async fn upsert_product(&self, product: ProductUpsert) -> Result<Product>;
+    /// Inserts or updates a price by Stripe id.
+    async fn upsert_price(&self, price: PriceUpsert) -> Result<Price>;
+    /// The price with this Stripe id.
+    async fn find_price(&self, stripe_price_id: &str) -> Result<Option<Price>>;
+    /// Purchasable prices, by product then amount.
+    async fn list_active_prices(&self) -> Result<Vec<Price>>;
+    /// Inserts or updates a subscription by Stripe id — unless the row already reflects an
+    /// event newer than `event_at` ([`Upsert::Stale`]). Ties apply, so a redelivered event
+    /// is harmless. One atomic statement (`ON CONFLICT DO UPDATE … WHERE`).
+    async fn upsert_subscription(
+        &self,
+        subscription: SubscriptionUpsert,
+    ) -> Result<Upsert<Subscription>>;
+    /// The subscription with this Stripe id.
+    async fn find_subscription(&self, stripe_subscription_id: &str)
+    -> Result<Option<Subscription>>;
+    /// The user's subscriptions, newest first.
+    async fn list_subscriptions(&self, user_id: Uuid) -> Result<Vec<Subscription>>;
+    /// Inserts or updates a payment by PaymentIntent id.
+    async fn upsert_payment(&self, payment: PaymentUpsert) -> Result<Payment>;
+    /// The payment with this PaymentIntent id.
+    async fn find_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>>;
+}
+
+#[async_trait]
+impl<E: Executor> BillingRepo for E {
+    async fn upsert_product(&self, p: ProductUpsert) -> Result<Product> {
+        use product::Column;
+        let at = now();
+        let model = product::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            stripe_product_id: Set(p.stripe_product_id),
+            name: Set(p.name),
+            description: Set(p.description),
+            active: Set(p.active),
+            metadata: Set(p.metadata),
+            created_at: Set(at),
+            updated_at: Set(at),
+        };
+        let on_conflict = OnConflict::column(Column::StripeProductId)
+            .update_columns([
+                Column::Name,
+                Column::Description,
+                Column::Active,
+                Column::Metadata,
+                Column::UpdatedAt,
+            ])
+            .to_owned();
+        product::Entity::insert(model)
+            .on_conflict(on_conflict)
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on("product"))
+    }
+
+    async fn upsert_price(&self, p: PriceUpsert) -> Result<Price> {
+        use price::Column;
+        let at = now();
+        let model = price::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            stripe_price_id: Set(p.stripe_price_id),
+            product_id: Set(p.product_id),
+            currency: Set(p.currency.to_ascii_lowercase()),
+            unit_amount: Set(p.unit_amount),
+            recurring_interval: Set(p.recurring_interval),
+            recurring_interval_count: Set(p.recurring_interval_count),
+            active: Set(p.active),
+            created_at: Set(at),
+            updated_at: Set(at),
+        };
+        let on_conflict = OnConflict::column(Column::StripePriceId)
+            .update_columns([
+                Column::ProductId,
+                Column::Currency,
+                Column::UnitAmount,
+                Column::RecurringInterval,
+                Column::RecurringIntervalCount,
+                Column::Active,
+                Column::UpdatedAt,
+            ])
+            .to_owned();
+        price::Entity::insert(model)
+            .on_conflict(on_conflict)
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on("price"))
+    }
+
+    async fn find_price(&self, stripe_price_id: &str) -> Result<Option<Price>> {
+        price::Entity::find()
+            .filter(price::Column::StripePriceId.eq(stripe_price_id))
+            .one(self.conn())
+            .await
+            .map_err(DbError::on("price"))
+    }
+
+    async fn list_active_prices(&self) -> Result<Vec<Price>> {
+        price::Entity::find()
+            .filter(price::Column::Active.eq(true))
+            .order_by_asc(price::Column::ProductId)
+            .order_by_asc(price::Column::UnitAmount)
+            .all(self.conn())
+            .await
+            .map_err(DbError::on("price"))
+    }
+
+    async fn upsert_subscription(&self, s: SubscriptionUpsert) -> Result<Upsert<Subscription>> {
+        use subscription::Column;
+        let at = now();
+        let stripe_id = s.stripe_subscription_id.clone();
+        let model = subscription::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(s.user_id),
+            stripe_subscription_id: Set(s.stripe_subscription_id),
+            stripe_customer_id: Set(s.stripe_customer_id),
+            stripe_price_id: Set(s.stripe_price_id),
+            plan: Set(s.plan),
+            status: Set(s.status),
+            quantity: Set(s.quantity),
+            trial_end: Set(micros_opt(s.trial_end)),
+            current_period_end: Set(micros_opt(s.current_period_end)),
+            cancel_at_period_end: Set(s.cancel_at_period_end),
+            canceled_at: Set(micros_opt(s.canceled_at)),
+            ended_at: Set(micros_opt(s.ended_at)),
+            last_event_at: Set(micros(s.event_at)),
+            created_at: Set(at),
+            updated_at: Set(at),
+        };
+        let not_older = Expr::col((subscription::Entity, Column::LastEventAt))
+            .lte(Expr::col((Alias::new("excluded"), Column::LastEventAt)));
+        let on_conflict = OnConflict::column(Column::StripeSubscriptionId)
+            .update_columns([
+                Column::StripePriceId,
+                Column::Plan,
+                Column::Status,
+                Column::Quantity,
+                Column::TrialEnd,
+                Column::CurrentPeriodEnd,
+                Column::CancelAtPeriodEnd,
+                Column::CanceledAt,
+                Column::EndedAt,
+                Column::LastEventAt,
+                Column::UpdatedAt,
+            ])
+            .action_and_where(not_older)
+            .to_owned();
+        let written = subscription::Entity::insert(model)
+            .on_conflict(on_conflict)
+            .exec_without_returning(self.conn())
+            .await
+            .map_err(DbError::on("subscription"))?;
+        let row = self
+            .find_subscription(&stripe_id)
+            .await?
+            .ok_or_else(|| DbError::Query {
+                source: format!("subscription {stripe_id} vanished after its upsert").into(),
+            })?;
+        Ok(if written == 1 {
+            Upsert::Applied(row)
+        } else {
+            Upsert::Stale(row)
+        })
+    }
+
+    async fn find_subscription(
+        &self,
+        stripe_subscription_id: &str,
+    ) -> Result<Option<Subscription>> {
+        subscription::Entity::find()
+            .filter(subscription::Column::StripeSubscriptionId.eq(stripe_subscription_id))
+            .one(self.conn())
+            .await
+            .map_err(DbError::on("subscription"))
+    }
+
+    async fn list_subscriptions(&self, user_id: Uuid) -> Result<Vec<Subscription>> {
+        subscription::Entity::find()
+            .filter(subscription::Column::UserId.eq(user_id))
+            .order_by_desc(subscription::Column::CreatedAt)
+            .order_by_desc(subscription::Column::Id)
+            .all(self.conn())
+            .await
+            .map_err(DbError::on("subscription"))
+    }
+
+    async fn upsert_payment(&self, p: PaymentUpsert) -> Result<Payment> {
+        use payment::Column;
+        let at = now();
+        let keep_user = p.user_id.is_none();
+        let model = payment::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            stripe_payment_intent_id: Set(p.stripe_payment_intent_id),
+            user_id: Set(p.user_id),
+            amount: Set(p.amount),
+            currency: Set(p.currency.to_ascii_lowercase()),
+            status: Set(p.status),
+            metadata: Set(p.metadata),
+            created_at: Set(at),
+            updated_at: Set(at),
+        };
+        let mut columns = vec![
+            Column::Amount,
+            Column::Currency,
+            Column::Status,
+            Column::Metadata,
+            Column::UpdatedAt,
+        ];
+        if !keep_user {
+            columns.push(Column::UserId);
+        }
+        let on_conflict = OnConflict::column(Column::StripePaymentIntentId)
+            .update_columns(columns)
+            .to_owned();
+        payment::Entity::insert(model)
+            .on_conflict(on_conflict)
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on("payment"))
+    }
+
+    async fn find_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>> {
+        payment::Entity::find()
+            .filter(payment::Column::StripePaymentIntentId.eq(stripe_payment_intent_id))
+            .one(self.conn())
+            .await
+            .map_err(DbError::on("payment"))
+    }
+}

@@ -1,0 +1,100 @@
+//! Fixed-window rate-limit counters kept in the database, so every instance sharing it
+//! enforces one limit (in-process counters multiply the limit by the instance count).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::db::sealed::Executor;
+use crate::entities::rate_limit::{self, Column, Entity};
+use crate::error::{DbError, Result};
+use crate::time::micros;
+
+const ENTITY: &str = "rate limit";
+
+/// A counter after a hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitHit {
+    /// Hits in the current window, this one included.
+    pub hits: u32,
+    /// When the current window started; it ends `window` later.
+    pub window_started_at: DateTime<Utc>,
+}
+
+/// Rate-limit counters.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait RateLimitRepo: Send + Sync {
+    /// Counts one hit on `key` at `now` in a window of length `window` and returns the
+    /// counter. A window older than `window` restarts at `now` with one hit. One atomic
+    /// statement (`INSERT … ON CONFLICT DO UPDATE … RETURNING`), so concurrent hits from any
+    /// number of instances are all counted.
+    async fn hit_rate_limit(
+        &self,
+        key: &str,
+        window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<RateLimitHit>;
+    /// Forgets `key` (e.g. the failure streak after a successful sign-in).
+    async fn reset_rate_limit(&self, key: &str) -> Result<()>;
+    /// Deletes counters untouched since `before`; returns how many.
+    async fn purge_rate_limits(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
+#[async_trait]
+impl<E: Executor> RateLimitRepo for E {
+    async fn hit_rate_limit(
+        &self,
+        key: &str,
+        window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<RateLimitHit> {
+        let now = micros(now);
+        let stale = || Expr::col((Entity, Column::WindowStartedAt)).lte(now - window);
+        let model = rate_limit::ActiveModel {
+            key: Set(key.to_owned()),
+            window_started_at: Set(now),
+            hits: Set(1),
+            updated_at: Set(now),
+        };
+        let on_conflict = OnConflict::column(Column::Key)
+            .value(
+                Column::Hits,
+                Expr::case(stale(), 1).finally(Expr::col((Entity, Column::Hits)).add(1)),
+            )
+            .value(
+                Column::WindowStartedAt,
+                Expr::case(stale(), now).finally(Expr::col((Entity, Column::WindowStartedAt))),
+            )
+            .value(Column::UpdatedAt, now)
+            .to_owned();
+        let row = Entity::insert(model)
+            .on_conflict(on_conflict)
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(RateLimitHit {
+            hits: u32::try_from(row.hits).unwrap_or(0),
+            window_started_at: row.window_started_at,
+        })
+    }
+
+    async fn reset_rate_limit(&self, key: &str) -> Result<()> {
+        Entity::delete_by_id(key.to_owned())
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(())
+    }
+
+    async fn purge_rate_limits(&self, before: DateTime<Utc>) -> Result<u64> {
+        let result = Entity::delete_many()
+            .filter(Column::UpdatedAt.lt(micros(before)))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected)
+    }
+}

@@ -1,0 +1,206 @@
+//! Sessions: the rows behind session cookies.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::Session;
+use crate::db::sealed::Executor;
+use crate::entities::session::{self, Column, Entity};
+use crate::error::{DbError, Result};
+use crate::time::micros;
+
+const ENTITY: &str = "session";
+
+/// A session to open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewSession {
+    /// Owner.
+    pub user_id: Uuid,
+    /// Sign-in time.
+    pub created_at: DateTime<Utc>,
+    /// First idle deadline.
+    pub idle_expires_at: DateTime<Utc>,
+    /// Hard deadline.
+    pub absolute_expires_at: DateTime<Utc>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+}
+
+impl NewSession {
+    /// A session for `user_id` opened at `now`, idle-expiring after `idle` and ending after
+    /// `absolute` at the latest.
+    pub fn new(
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+        absolute: chrono::Duration,
+    ) -> Self {
+        let absolute_expires_at = now + absolute;
+        Self {
+            user_id,
+            created_at: now,
+            idle_expires_at: Ord::min(now + idle, absolute_expires_at),
+            absolute_expires_at,
+            ip: None,
+            user_agent: None,
+        }
+    }
+}
+
+/// Sessions: open, look up, slide, revoke, list.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SessionRepo: Send + Sync {
+    /// Opens a session with a fresh id (the JWT `sid`).
+    async fn create_session(&self, session: NewSession) -> Result<Session>;
+    /// The session with this id, whatever its state (check [`Session::is_active`]).
+    async fn find_session(&self, id: Uuid) -> Result<Option<Session>>;
+    /// Records use at `now` and moves the idle deadline (never past the absolute one).
+    /// `false` if the session is unknown, revoked or expired.
+    async fn touch_session(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        idle_expires_at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Revokes one session; `false` if it was unknown or already revoked.
+    async fn revoke_session(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
+    /// Revokes every live session of the user except `keep`; returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// The user's usable sessions at `now`, newest first.
+    async fn list_active_sessions(&self, user_id: Uuid, now: DateTime<Utc>)
+    -> Result<Vec<Session>>;
+    /// Deletes sessions that ended (expired or revoked) before `before`; returns how many.
+    async fn purge_sessions(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
+/// Not revoked and within both deadlines at `now`.
+fn active_at(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(Column::RevokedAt.is_null())
+        .add(Column::IdleExpiresAt.gt(now))
+        .add(Column::AbsoluteExpiresAt.gt(now))
+}
+
+#[async_trait]
+impl<E: Executor> SessionRepo for E {
+    async fn create_session(&self, session: NewSession) -> Result<Session> {
+        let model = session::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(session.user_id),
+            created_at: Set(micros(session.created_at)),
+            last_seen_at: Set(micros(session.created_at)),
+            idle_expires_at: Set(micros(session.idle_expires_at)),
+            absolute_expires_at: Set(micros(session.absolute_expires_at)),
+            revoked_at: Set(None),
+            ip: Set(session.ip),
+            user_agent: Set(session.user_agent),
+        };
+        Entity::insert(model)
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn find_session(&self, id: Uuid) -> Result<Option<Session>> {
+        Entity::find_by_id(id)
+            .one(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn touch_session(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        idle_expires_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let now = micros(now);
+        // `MIN(new, absolute)` in SQL keeps the clamp atomic with the update.
+        let clamped = Expr::case(
+            Expr::col(Column::AbsoluteExpiresAt).lt(micros(idle_expires_at)),
+            Expr::col(Column::AbsoluteExpiresAt),
+        )
+        .finally(Expr::value(micros(idle_expires_at)));
+        let result = Entity::update_many()
+            .col_expr(Column::LastSeenAt, Expr::value(now))
+            .col_expr(Column::IdleExpiresAt, clamped.into())
+            .filter(Column::Id.eq(id))
+            .filter(active_at(now))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn revoke_session(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+        let result = Entity::update_many()
+            .col_expr(Column::RevokedAt, Expr::value(micros(now)))
+            .filter(Column::Id.eq(id))
+            .filter(Column::RevokedAt.is_null())
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut update = Entity::update_many()
+            .col_expr(Column::RevokedAt, Expr::value(micros(now)))
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::RevokedAt.is_null());
+        if let Some(keep) = keep {
+            update = update.filter(Column::Id.ne(keep));
+        }
+        let result = update
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected)
+    }
+
+    async fn list_active_sessions(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        Entity::find()
+            .filter(Column::UserId.eq(user_id))
+            .filter(active_at(micros(now)))
+            .order_by_desc(Column::CreatedAt)
+            .all(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn purge_sessions(&self, before: DateTime<Utc>) -> Result<u64> {
+        let before = micros(before);
+        let ended = Condition::any()
+            .add(Column::AbsoluteExpiresAt.lt(before))
+            .add(Column::IdleExpiresAt.lt(before))
+            .add(Column::RevokedAt.lt(before));
+        let result = Entity::delete_many()
+            .filter(ended)
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected)
+    }
+}

@@ -1,0 +1,166 @@
+//! Users.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::db::sealed::Executor;
+use crate::entities::user::{self, Column, Entity};
+use crate::error::{DbError, Result};
+use crate::time::{micros, micros_opt, now};
+use crate::{User, normalize_email};
+
+const ENTITY: &str = "user";
+
+/// What a new user starts with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewUser {
+    /// Any case and surrounding spaces; stored normalized.
+    pub email: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Avatar URL.
+    pub image: Option<String>,
+    /// Role; `user` unless set.
+    pub role: String,
+    /// Set when the address is already proven (e.g. a verified OAuth e-mail).
+    pub email_verified_at: Option<DateTime<Utc>>,
+}
+
+impl NewUser {
+    /// A `user`-role account for `email`, unverified, without name or image.
+    pub fn new(email: impl Into<String>) -> Self {
+        Self {
+            email: email.into(),
+            name: None,
+            image: None,
+            role: "user".to_owned(),
+            email_verified_at: None,
+        }
+    }
+
+    /// Sets the display name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Marks the address as verified at `at`.
+    pub fn verified_at(mut self, at: DateTime<Utc>) -> Self {
+        self.email_verified_at = Some(at);
+        self
+    }
+}
+
+/// Users: creation, lookups by id, e-mail and Stripe customer, and the few fields that change.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait UserRepo: Send + Sync {
+    /// Creates a user. An e-mail already taken (in any letter case) is
+    /// [`DbError::Conflict`].
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    /// The user with this id.
+    async fn find_user(&self, id: Uuid) -> Result<Option<User>>;
+    /// The user with this e-mail (compared normalized).
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// The user owning this Stripe customer.
+    async fn find_user_by_stripe_customer(&self, customer_id: &str) -> Result<Option<User>>;
+    /// Records that the user proved their address; `None` if there is no such user.
+    async fn mark_email_verified(&self, id: Uuid, at: DateTime<Utc>) -> Result<Option<User>>;
+    /// Changes the user's role; `None` if there is no such user.
+    async fn set_user_role(&self, id: Uuid, role: &str) -> Result<Option<User>>;
+    /// Attaches a Stripe customer; [`DbError::Conflict`] if another user has it.
+    async fn set_stripe_customer_id(&self, id: Uuid, customer_id: &str) -> Result<Option<User>>;
+    /// Deletes the user and, by cascade, their accounts, sessions, tokens and subscriptions.
+    async fn delete_user(&self, id: Uuid) -> Result<bool>;
+}
+
+#[async_trait]
+impl<E: Executor> UserRepo for E {
+    async fn create_user(&self, user: NewUser) -> Result<User> {
+        let email = normalize_email(&user.email)?;
+        let at = now();
+        let model = user::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            email: Set(email),
+            email_verified_at: Set(micros_opt(user.email_verified_at)),
+            name: Set(user.name),
+            image: Set(user.image),
+            role: Set(user.role),
+            stripe_customer_id: Set(None),
+            created_at: Set(at),
+            updated_at: Set(at),
+        };
+        Entity::insert(model)
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn find_user(&self, id: Uuid) -> Result<Option<User>> {
+        Entity::find_by_id(id)
+            .one(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let Ok(email) = normalize_email(email) else {
+            return Ok(None);
+        };
+        Entity::find()
+            .filter(Column::Email.eq(email))
+            .one(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn find_user_by_stripe_customer(&self, customer_id: &str) -> Result<Option<User>> {
+        Entity::find()
+            .filter(Column::StripeCustomerId.eq(customer_id))
+            .one(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn mark_email_verified(&self, id: Uuid, at: DateTime<Utc>) -> Result<Option<User>> {
+        update_one(self, id, Column::EmailVerifiedAt, Expr::value(micros(at))).await
+    }
+
+    async fn set_user_role(&self, id: Uuid, role: &str) -> Result<Option<User>> {
+        update_one(self, id, Column::Role, Expr::value(role)).await
+    }
+
+    async fn set_stripe_customer_id(&self, id: Uuid, customer_id: &str) -> Result<Option<User>> {
+        update_one(self, id, Column::StripeCustomerId, Expr::value(customer_id)).await
+    }
+
+    async fn delete_user(&self, id: Uuid) -> Result<bool> {
+        let result = Entity::delete_by_id(id)
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected == 1)
+    }
+}
+
+/// Sets one column (and `updated_at`) on the user `id`, returning the updated row.
+async fn update_one<E: Executor>(
+    executor: &E,
+    id: Uuid,
+    column: Column,
+    value: Expr,
+) -> Result<Option<User>> {
+    let updated = Entity::update_many()
+        .col_expr(column, value)
+        .col_expr(Column::UpdatedAt, Expr::value(now()))
+        .filter(Column::Id.eq(id))
+        .exec_with_returning(executor.conn())
+        .await
+        .map_err(DbError::on(ENTITY))?;
+    Ok(updated.into_iter().next())
+}

@@ -1,0 +1,867 @@
+//! The repository suite, written once and run against SQLite and a real PostgreSQL server
+//! (`engine_tests!` at the bottom generates `sqlite::*` and `postgres::*` tests).
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use tokio::sync::Barrier;
+use tollbooth_db::testing::TestDb;
+use tollbooth_db::*;
+use tollbooth_migration::{Migrator, MigratorTrait};
+use uuid::Uuid;
+
+const TABLES: [&str; 16] = [
+    "accounts",
+    "backup_codes",
+    "bookings",
+    "nurture_email_variants",
+    "nurture_enrollments",
+    "nurture_sequences",
+    "payments",
+    "prices",
+    "products",
+    "rate_limits",
+    "sessions",
+    "subscriptions",
+    "two_factors",
+    "users",
+    "verification_tokens",
+    "webhook_events",
+];
+
+async fn user(db: &impl UserRepo, email: &str) -> User {
+    db.create_user(NewUser::new(email))
+        .await
+        .expect("create user")
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T>, expected_entity: &str) {
+    match result {
+        Err(DbError::Conflict { entity }) => assert_eq!(entity, expected_entity),
+        other => panic!("expected Conflict on {expected_entity}, got {other:?}"),
+    }
+}
+
+async fn migrations_create_every_table_and_roll_back(db: TestDb) {
+    assert_eq!(db.table_names().await.unwrap(), TABLES);
+
+    Migrator::down(db.connection(), None).await.expect("down");
+    assert!(
+        db.table_names().await.unwrap().is_empty(),
+        "down leaves no table"
+    );
+
+    Migrator::up(db.connection(), None).await.expect("up again");
+    assert_eq!(db.table_names().await.unwrap(), TABLES);
+    // Re-running is a no-op, so applications can migrate at every start.
+    db.migrate().await.expect("idempotent");
+    let ada = user(&*db, "ada@example.com").await;
+    assert_eq!(db.find_user(ada.id).await.unwrap(), Some(ada));
+}
+
+async fn duplicate_email_is_a_conflict_in_any_case(db: TestDb) {
+    let ada = user(&*db, "Ada@Example.com").await;
+    assert_eq!(ada.email, "ada@example.com");
+    assert_eq!(ada.role, "user");
+    assert_eq!(ada.id.get_version_num(), 7, "ids are UUID v7");
+
+    assert_conflict(
+        db.create_user(NewUser::new("ADA@example.COM ")).await,
+        "user",
+    );
+    assert_eq!(
+        db.find_user_by_email(" ADA@EXAMPLE.COM")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(ada.id)
+    );
+    assert_eq!(
+        db.find_user_by_email("nobody@example.com").await.unwrap(),
+        None
+    );
+    assert_eq!(db.find_user(Uuid::now_v7()).await.unwrap(), None);
+}
+
+async fn stripe_customer_belongs_to_one_user(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let bob = user(&*db, "bob@example.com").await;
+    let ada = db
+        .set_stripe_customer_id(ada.id, "cus_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ada.stripe_customer_id.as_deref(), Some("cus_1"));
+    assert_conflict(db.set_stripe_customer_id(bob.id, "cus_1").await, "user");
+    assert_eq!(
+        db.find_user_by_stripe_customer("cus_1")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(ada.id)
+    );
+    assert_eq!(
+        db.set_stripe_customer_id(Uuid::now_v7(), "cus_2")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn duplicate_provider_account_is_a_conflict(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let bob = user(&*db, "bob@example.com").await;
+    db.create_account(NewAccount::oauth(ada.id, "github", "42", None))
+        .await
+        .unwrap();
+    // The same GitHub identity cannot be linked to a second user…
+    assert_conflict(
+        db.create_account(NewAccount::oauth(bob.id, "github", "42", None))
+            .await,
+        "account",
+    );
+    // …nor a second GitHub identity to the same user.
+    assert_conflict(
+        db.create_account(NewAccount::oauth(ada.id, "github", "43", None))
+            .await,
+        "account",
+    );
+    // Another provider with the same id is a different identity.
+    db.create_account(NewAccount::oauth(bob.id, "google", "42", None))
+        .await
+        .unwrap();
+
+    db.create_account(NewAccount::credential(ada.id, "$2b$12$hash"))
+        .await
+        .unwrap();
+    assert_conflict(
+        db.create_account(NewAccount::credential(ada.id, "$2b$12$other"))
+            .await,
+        "account",
+    );
+    assert!(db.set_password_hash(ada.id, "$2b$12$new").await.unwrap());
+    assert!(!db.set_password_hash(bob.id, "$2b$12$new").await.unwrap());
+    let credential = db
+        .find_user_account(ada.id, CREDENTIAL_PROVIDER)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(credential.password_hash.as_deref(), Some("$2b$12$new"));
+    assert!(
+        !format!("{credential:?}").contains("$2b$"),
+        "Debug redacts the hash"
+    );
+
+    let providers: Vec<_> = db
+        .list_accounts(ada.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.provider)
+        .collect();
+    assert_eq!(providers, ["github", "credential"]);
+    assert!(db.delete_account(ada.id, "github").await.unwrap());
+    assert_eq!(db.find_account("github", "42").await.unwrap(), None);
+}
+
+async fn duplicate_webhook_event_is_a_conflict(db: TestDb) {
+    let at = now();
+    db.record_webhook_event(WebhookSource::Stripe, "evt_1", "invoice.paid", at)
+        .await
+        .unwrap();
+    assert_conflict(
+        db.record_webhook_event(WebhookSource::Stripe, "evt_1", "invoice.paid", at)
+            .await,
+        "webhook event",
+    );
+    // Ids are unique per source.
+    db.record_webhook_event(WebhookSource::Calcom, "evt_1", "BOOKING_CREATED", at)
+        .await
+        .unwrap();
+    let found = db
+        .find_webhook_event(WebhookSource::Stripe, "evt_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.event_type.as_str(), found.received_at),
+        ("invoice.paid", at)
+    );
+}
+
+async fn duplicate_booking_uid_is_a_conflict(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let at = now();
+    let mut booking = NewBooking::new("uid-1", at);
+    booking.user_id = Some(ada.id);
+    booking.metadata = Some(serde_json::json!({ "videoCallUrl": "https://cal.com/v/1" }));
+    let stored = db.insert_booking(booking.clone()).await.unwrap();
+    assert_eq!(stored.status, BookingStatus::Created);
+    assert_conflict(db.insert_booking(booking).await, "booking");
+
+    let mut cancelled = stored.clone();
+    cancelled.status = BookingStatus::Cancelled;
+    cancelled.cancellation_reason = Some("ill".to_owned());
+    let updated = db.update_booking(cancelled).await.unwrap();
+    assert_eq!(updated.status, BookingStatus::Cancelled);
+    assert_eq!(updated.created_at, stored.created_at);
+    assert_eq!(db.find_booking("uid-1").await.unwrap(), Some(updated));
+    assert_eq!(db.list_user_bookings(ada.id).await.unwrap().len(), 1);
+}
+
+async fn deleting_a_user_cascades_or_detaches(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let t = now();
+    db.create_account(NewAccount::credential(ada.id, "$2b$12$x"))
+        .await
+        .unwrap();
+    let session = db
+        .create_session(NewSession::new(
+            ada.id,
+            t,
+            Duration::hours(1),
+            Duration::days(7),
+        ))
+        .await
+        .unwrap();
+    db.create_token(
+        NewToken::new(
+            TokenPurpose::PasswordReset,
+            &ada.email,
+            vec![1; 32],
+            t + Duration::hours(1),
+        )
+        .user(ada.id),
+    )
+    .await
+    .unwrap();
+    db.begin_two_factor(ada.id, vec![9; 40], "k1")
+        .await
+        .unwrap();
+    db.replace_backup_codes(ada.id, vec![vec![1; 32], vec![2; 32]])
+        .await
+        .unwrap();
+    db.upsert_subscription(SubscriptionUpsert::new(
+        ada.id, "sub_1", "cus_1", "pro", "active", t,
+    ))
+    .await
+    .unwrap();
+    let mut payment = PaymentUpsert::new("pi_1", 5_000, "usd", "succeeded");
+    payment.user_id = Some(ada.id);
+    db.upsert_payment(payment).await.unwrap();
+    let mut booking = NewBooking::new("uid-1", t);
+    booking.user_id = Some(ada.id);
+    db.insert_booking(booking).await.unwrap();
+
+    assert!(db.delete_user(ada.id).await.unwrap());
+    assert!(!db.delete_user(ada.id).await.unwrap());
+
+    assert!(db.list_accounts(ada.id).await.unwrap().is_empty());
+    assert_eq!(db.find_session(session.id).await.unwrap(), None);
+    assert_eq!(
+        db.find_usable_token(&[1; 32], TokenPurpose::PasswordReset, t)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(db.find_two_factor(ada.id).await.unwrap(), None);
+    assert_eq!(db.count_backup_codes(ada.id).await.unwrap(), 0);
+    assert_eq!(db.find_subscription("sub_1").await.unwrap(), None);
+    // Bookkeeping outlives the user, detached.
+    assert_eq!(
+        db.find_payment("pi_1").await.unwrap().unwrap().user_id,
+        None
+    );
+    assert_eq!(
+        db.find_booking("uid-1").await.unwrap().unwrap().user_id,
+        None
+    );
+}
+
+async fn foreign_keys_are_enforced(db: TestDb) {
+    let result = db
+        .create_session(NewSession::new(
+            Uuid::now_v7(),
+            now(),
+            Duration::hours(1),
+            Duration::days(1),
+        ))
+        .await;
+    assert!(
+        matches!(result, Err(DbError::MissingReference { entity: "session" })),
+        "{result:?}"
+    );
+}
+
+async fn a_rolled_back_transaction_leaves_nothing(db: TestDb) {
+    let tx = db.begin().await.unwrap();
+    let ada = user(&tx, "ada@example.com").await;
+    tx.record_webhook_event(WebhookSource::Stripe, "evt_1", "x", now())
+        .await
+        .unwrap();
+    // Inside the transaction its own writes are visible…
+    assert!(tx.find_user(ada.id).await.unwrap().is_some());
+    tx.rollback().await.unwrap();
+    // …and after rollback none of them exist.
+    assert_eq!(db.find_user(ada.id).await.unwrap(), None);
+    assert_eq!(
+        db.find_webhook_event(WebhookSource::Stripe, "evt_1")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Dropping an uncommitted transaction (an early `?` return) rolls back too.
+    {
+        let tx = db.begin().await.unwrap();
+        user(&tx, "bob@example.com").await;
+    }
+    assert_eq!(
+        db.find_user_by_email("bob@example.com").await.unwrap(),
+        None
+    );
+
+    // A failure midway: the first write of the transaction does not survive.
+    let tx = db.begin().await.unwrap();
+    user(&tx, "carol@example.com").await;
+    let failed = tx.create_user(NewUser::new("CAROL@example.com")).await;
+    assert_conflict(failed, "user");
+    drop(tx);
+    assert_eq!(
+        db.find_user_by_email("carol@example.com").await.unwrap(),
+        None
+    );
+
+    let tx = db.begin().await.unwrap();
+    let dan = user(&tx, "dan@example.com").await;
+    tx.commit().await.unwrap();
+    assert_eq!(db.find_user(dan.id).await.unwrap(), Some(dan));
+}
+
+async fn timestamps_round_trip_in_utc(db: TestDb) {
+    // Nanoseconds in, microseconds stored, identical on both engines.
+    let created =
+        Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 15).unwrap() + Duration::nanoseconds(123_456_789);
+    let ada = user(&*db, "ada@example.com").await;
+    let mut new = NewSession::new(ada.id, created, Duration::minutes(30), Duration::days(30));
+    new.ip = Some("203.0.113.7".to_owned());
+    let stored = db.create_session(new).await.unwrap();
+    let expected =
+        Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 15).unwrap() + Duration::microseconds(123_456);
+    assert_eq!(stored.created_at, expected);
+    let read = db.find_session(stored.id).await.unwrap().unwrap();
+    assert_eq!(read, stored);
+    assert_eq!(read.created_at.timezone(), Utc);
+    assert_eq!(
+        read.absolute_expires_at - read.created_at,
+        Duration::days(30)
+    );
+
+    // A timestamp given in another offset is the same instant.
+    let paris = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
+    let local = paris.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+    let verified = db
+        .mark_email_verified(ada.id, local.with_timezone(&Utc))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        verified.email_verified_at,
+        Some(Utc.with_ymd_and_hms(2026, 6, 1, 10, 0, 0).unwrap())
+    );
+    assert!(verified.updated_at >= verified.created_at);
+
+    // Comparisons in SQL order instants correctly, fractional seconds included.
+    let just_before = expected + Duration::minutes(30) - Duration::microseconds(1);
+    assert_eq!(
+        db.list_active_sessions(ada.id, just_before)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let at_idle_deadline = expected + Duration::minutes(30);
+    assert!(
+        db.list_active_sessions(ada.id, at_idle_deadline)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn sessions_slide_revoke_and_purge(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let t0 = now();
+    let idle = Duration::minutes(30);
+    let a = db
+        .create_session(NewSession::new(ada.id, t0, idle, Duration::hours(1)))
+        .await
+        .unwrap();
+    let b = db
+        .create_session(NewSession::new(ada.id, t0, idle, Duration::hours(1)))
+        .await
+        .unwrap();
+    assert_ne!(a.id, b.id);
+    assert!(a.is_active(t0));
+
+    // Sliding never passes the absolute deadline.
+    let t1 = t0 + Duration::minutes(50);
+    assert!(
+        !db.touch_session(a.id, t1, t1 + idle).await.unwrap(),
+        "idle-expired"
+    );
+    let t1 = t0 + Duration::minutes(20);
+    assert!(
+        db.touch_session(a.id, t1, t1 + Duration::hours(5))
+            .await
+            .unwrap()
+    );
+    let a = db.find_session(a.id).await.unwrap().unwrap();
+    assert_eq!(a.last_seen_at, t1);
+    assert_eq!(a.idle_expires_at, a.absolute_expires_at);
+
+    assert!(db.revoke_session(b.id, t1).await.unwrap());
+    assert!(
+        !db.revoke_session(b.id, t1).await.unwrap(),
+        "already revoked"
+    );
+    assert!(!db.touch_session(b.id, t1, t1 + idle).await.unwrap());
+    let active: Vec<_> = db
+        .list_active_sessions(ada.id, t1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(active, [a.id]);
+
+    let c = db
+        .create_session(NewSession::new(ada.id, t1, idle, Duration::hours(1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.revoke_user_sessions(ada.id, Some(c.id), t1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        db.list_active_sessions(ada.id, t1).await.unwrap()[0].id,
+        c.id
+    );
+
+    assert_eq!(
+        db.purge_sessions(t1 + Duration::seconds(1)).await.unwrap(),
+        2
+    );
+    assert!(db.find_session(c.id).await.unwrap().is_some());
+}
+
+async fn tokens_are_single_use_purpose_bound_and_expire(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let t = now();
+    let hash = vec![7u8; 32];
+    db.create_token(
+        NewToken::new(
+            TokenPurpose::EmailVerification,
+            &ada.email,
+            hash.clone(),
+            t + Duration::hours(24),
+        )
+        .user(ada.id)
+        .payload(serde_json::json!({ "next": "/welcome" })),
+    )
+    .await
+    .unwrap();
+    assert_conflict(
+        db.create_token(NewToken::new(
+            TokenPurpose::PasswordReset,
+            "x",
+            hash.clone(),
+            t,
+        ))
+        .await,
+        "verification token",
+    );
+
+    assert_eq!(
+        db.consume_token(&hash, TokenPurpose::PasswordReset, t)
+            .await
+            .unwrap(),
+        None,
+        "a verification token cannot reset a password"
+    );
+    assert_eq!(
+        db.consume_token(
+            &hash,
+            TokenPurpose::EmailVerification,
+            t + Duration::hours(25)
+        )
+        .await
+        .unwrap(),
+        None,
+        "expired"
+    );
+    let used = db
+        .consume_token(&hash, TokenPurpose::EmailVerification, t)
+        .await
+        .unwrap()
+        .expect("first use");
+    assert_eq!(used.user_id, Some(ada.id));
+    assert_eq!(used.consumed_at, Some(t));
+    assert_eq!(
+        used.payload,
+        Some(serde_json::json!({ "next": "/welcome" }))
+    );
+    assert_eq!(
+        db.consume_token(&hash, TokenPurpose::EmailVerification, t)
+            .await
+            .unwrap(),
+        None,
+        "second use"
+    );
+
+    // Concurrent consumers of one token: exactly one wins.
+    let hash = vec![8u8; 32];
+    db.create_token(NewToken::new(
+        TokenPurpose::PasswordReset,
+        &ada.email,
+        hash.clone(),
+        t + Duration::hours(1),
+    ))
+    .await
+    .unwrap();
+    let other = db.connect_again().await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let db = if i % 2 == 0 {
+                (*db).clone()
+            } else {
+                other.clone()
+            };
+            let hash = hash.clone();
+            tokio::spawn(async move {
+                db.consume_token(&hash, TokenPurpose::PasswordReset, t)
+                    .await
+                    .unwrap()
+                    .is_some()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        winners += usize::from(task.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+
+    assert_eq!(
+        db.delete_tokens(TokenPurpose::PasswordReset, &ada.email)
+            .await
+            .unwrap(),
+        1
+    );
+    db.create_token(NewToken::new(
+        TokenPurpose::OAuthState,
+        "github",
+        vec![9; 32],
+        t,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(db.purge_tokens(t + Duration::seconds(1)).await.unwrap(), 1);
+}
+
+async fn rate_limits_count_every_hit_and_reset_by_window(db: TestDb) {
+    let t = now();
+    let window = Duration::minutes(1);
+    let other = db.connect_again().await;
+    // Two "instances" hitting one key concurrently: every hit counts.
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let db = if i % 2 == 0 {
+                (*db).clone()
+            } else {
+                other.clone()
+            };
+            tokio::spawn(async move {
+                db.hit_rate_limit("sign_in:ip:203.0.113.7", window, t)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for task in tasks {
+        counts.push(task.await.unwrap().hits);
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=20).collect::<Vec<u32>>());
+
+    let hit = db
+        .hit_rate_limit("sign_in:ip:203.0.113.7", window, t + Duration::seconds(59))
+        .await
+        .unwrap();
+    assert_eq!((hit.hits, hit.window_started_at), (21, t));
+    let hit = db
+        .hit_rate_limit("sign_in:ip:203.0.113.7", window, t + window)
+        .await
+        .unwrap();
+    assert_eq!(
+        (hit.hits, hit.window_started_at),
+        (1, t + window),
+        "new window"
+    );
+
+    db.reset_rate_limit("sign_in:ip:203.0.113.7").await.unwrap();
+    let hit = db
+        .hit_rate_limit("sign_in:ip:203.0.113.7", window, t)
+        .await
+        .unwrap();
+    assert_eq!(hit.hits, 1);
+    db.hit_rate_limit("other", window, t - Duration::days(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.purge_rate_limits(t - Duration::days(1)).await.unwrap(),
+        1
+    );
+}
+
+async fn subscription_upserts_ignore_older_events(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let t = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let state = |status: &str, at: DateTime<Utc>| {
+        let mut s = SubscriptionUpsert::new(ada.id, "sub_1", "cus_1", "pro", status, at);
+        s.stripe_price_id = Some("price_pro".to_owned());
+        s.current_period_end = Some(at + Duration::days(30));
+        s
+    };
+    // `updated` (newer) arrives before `created` (older).
+    let applied = db
+        .upsert_subscription(state("active", t + Duration::seconds(5)))
+        .await
+        .unwrap();
+    assert!(applied.is_applied());
+    let stale = db
+        .upsert_subscription(state("incomplete", t))
+        .await
+        .unwrap();
+    assert!(!stale.is_applied());
+    let row = stale.into_inner();
+    assert_eq!(
+        (row.status.as_str(), row.last_event_at),
+        ("active", t + Duration::seconds(5))
+    );
+
+    // A redelivery of the newest event is harmless; a newer one applies.
+    assert!(
+        db.upsert_subscription(state("active", t + Duration::seconds(5)))
+            .await
+            .unwrap()
+            .is_applied()
+    );
+    let mut cancel = state("active", t + Duration::seconds(9));
+    cancel.cancel_at_period_end = true;
+    cancel.canceled_at = Some(t + Duration::seconds(9));
+    let row = db.upsert_subscription(cancel).await.unwrap().into_inner();
+    assert!(row.cancel_at_period_end);
+    assert_eq!(db.list_subscriptions(ada.id).await.unwrap(), vec![row]);
+}
+
+async fn catalog_and_payments_upsert_by_stripe_id(db: TestDb) {
+    let product = db
+        .upsert_product(ProductUpsert::new("prod_1", "Pro"))
+        .await
+        .unwrap();
+    let mut renamed = ProductUpsert::new("prod_1", "Pro plan");
+    renamed.metadata = Some(serde_json::json!({ "tier": "2" }));
+    let again = db.upsert_product(renamed).await.unwrap();
+    assert_eq!((again.id, again.name.as_str()), (product.id, "Pro plan"));
+
+    let price = db
+        .upsert_price(PriceUpsert::new("price_1", product.id, "USD", 1_900).recurring("month", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (price.currency.as_str(), price.unit_amount),
+        ("usd", Some(1_900))
+    );
+    let mut archived = PriceUpsert::new("price_1", product.id, "usd", 1_900);
+    archived.active = false;
+    db.upsert_price(archived).await.unwrap();
+    assert!(db.list_active_prices().await.unwrap().is_empty());
+    assert_eq!(
+        db.find_price("price_1").await.unwrap().unwrap().id,
+        price.id
+    );
+
+    let ada = user(&*db, "ada@example.com").await;
+    let mut pending = PaymentUpsert::new("pi_1", 2_500, "eur", "requires_payment_method");
+    pending.user_id = Some(ada.id);
+    db.upsert_payment(pending).await.unwrap();
+    // A later event without the user keeps the one already known.
+    let paid = db
+        .upsert_payment(PaymentUpsert::new("pi_1", 2_500, "eur", "succeeded"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (paid.status.as_str(), paid.user_id),
+        ("succeeded", Some(ada.id))
+    );
+    // The schema refuses what no payment can be.
+    let refused = db
+        .upsert_payment(PaymentUpsert::new("pi_2", 0, "eur", "x"))
+        .await;
+    assert!(matches!(refused, Err(DbError::Query { .. })), "{refused:?}");
+}
+
+async fn totp_steps_and_backup_codes_are_used_once(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let pending = db
+        .begin_two_factor(ada.id, vec![1; 44], "k1")
+        .await
+        .unwrap();
+    assert_eq!(pending.enabled_at, None);
+    assert!(
+        !format!("{pending:?}").contains("[1, 1"),
+        "Debug redacts the secret"
+    );
+    let t = now();
+    assert!(db.enable_two_factor(ada.id, t).await.unwrap());
+    assert!(
+        !db.enable_two_factor(ada.id, t).await.unwrap(),
+        "already enabled"
+    );
+
+    assert!(db.accept_totp_step(ada.id, 100).await.unwrap());
+    assert!(
+        !db.accept_totp_step(ada.id, 100).await.unwrap(),
+        "replayed step"
+    );
+    assert!(
+        !db.accept_totp_step(ada.id, 99).await.unwrap(),
+        "older step"
+    );
+    assert_eq!(db.record_two_factor_failure(ada.id).await.unwrap(), Some(1));
+    assert_eq!(db.record_two_factor_failure(ada.id).await.unwrap(), Some(2));
+    assert!(
+        db.lock_two_factor(ada.id, t + Duration::minutes(5))
+            .await
+            .unwrap()
+    );
+    assert!(db.accept_totp_step(ada.id, 101).await.unwrap());
+    let row = db.find_two_factor(ada.id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.last_used_step, row.failed_attempts, row.locked_until),
+        (Some(101), 0, None)
+    );
+
+    // Re-enrolling replaces the secret and resets state.
+    let again = db
+        .begin_two_factor(ada.id, vec![2; 44], "k2")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.enabled_at,
+            again.last_used_step,
+            again.key_id.as_str()
+        ),
+        (None, None, "k2")
+    );
+
+    let codes: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 32]).collect();
+    db.replace_backup_codes(ada.id, codes).await.unwrap();
+    assert_eq!(db.count_backup_codes(ada.id).await.unwrap(), 10);
+    assert!(db.consume_backup_code(ada.id, &[3; 32], t).await.unwrap());
+    assert!(!db.consume_backup_code(ada.id, &[3; 32], t).await.unwrap());
+    assert_eq!(db.count_backup_codes(ada.id).await.unwrap(), 9);
+    db.replace_backup_codes(ada.id, vec![vec![42; 32]])
+        .await
+        .unwrap();
+    assert!(
+        !db.consume_backup_code(ada.id, &[4; 32], t).await.unwrap(),
+        "old codes gone"
+    );
+    assert!(db.delete_two_factor(ada.id).await.unwrap());
+    assert_eq!(db.count_backup_codes(ada.id).await.unwrap(), 0);
+}
+
+/// Two instances (separate pools) deliver the same webhook event at the same moment; each
+/// records it inside a transaction that also applies its effect. Exactly one commits.
+async fn concurrent_duplicate_webhook_event_applies_once(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let instances = [(*db).clone(), db.connect_again().await];
+    let barrier = Arc::new(Barrier::new(2));
+    let tasks: Vec<_> = instances
+        .into_iter()
+        .enumerate()
+        .map(|(i, db)| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let tx = db.begin().await?;
+                tx.record_webhook_event(
+                    WebhookSource::Stripe,
+                    "evt_race",
+                    "customer.subscription.created",
+                    now(),
+                )
+                .await?;
+                // Hold the transaction open so the other delivery runs into it.
+                tokio::time::sleep(StdDuration::from_millis(150)).await;
+                tx.upsert_subscription(SubscriptionUpsert::new(
+                    ada.id,
+                    format!("sub_from_instance_{i}"),
+                    "cus_1",
+                    "pro",
+                    "active",
+                    now(),
+                ))
+                .await?;
+                tx.commit().await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let winners = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(winners, 1, "{outcomes:?}");
+    assert!(
+        outcomes.iter().any(|o| matches!(
+            o,
+            Err(DbError::Conflict {
+                entity: "webhook event"
+            })
+        )),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        db.list_subscriptions(ada.id).await.unwrap().len(),
+        1,
+        "one effect"
+    );
+}
+
+tollbooth_db::engine_tests!(
+    migrations_create_every_table_and_roll_back,
+    duplicate_email_is_a_conflict_in_any_case,
+    stripe_customer_belongs_to_one_user,
+    duplicate_provider_account_is_a_conflict,
+    duplicate_webhook_event_is_a_conflict,
+    duplicate_booking_uid_is_a_conflict,
+    deleting_a_user_cascades_or_detaches,
+    foreign_keys_are_enforced,
+    a_rolled_back_transaction_leaves_nothing,
+    timestamps_round_trip_in_utc,
+    sessions_slide_revoke_and_purge,
+    tokens_are_single_use_purpose_bound_and_expire,
+    rate_limits_count_every_hit_and_reset_by_window,
+    subscription_upserts_ignore_older_events,
+    catalog_and_payments_upsert_by_stripe_id,
+    totp_steps_and_backup_codes_are_used_once,
+    concurrent_duplicate_webhook_event_applies_once,
+);
