@@ -1,0 +1,229 @@
+//! Every template renders a subject, an HTML part and a text part; props are escaped.
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use tollbooth_email::*;
+
+fn brand() -> Brand {
+    Brand::new("Acme").support_email(Address::parse("help@acme.example", "support").unwrap())
+}
+
+fn base() -> PublicBaseUrl {
+    PublicBaseUrl::parse("https://app.acme.example").unwrap()
+}
+
+/// What every rendered e-mail must have.
+fn assert_well_formed(r: &Rendered) {
+    assert!(!r.subject.trim().is_empty());
+    assert!(r.html.starts_with("<!DOCTYPE html>"), "{}", r.html);
+    assert!(
+        r.html
+            .contains(&format!("<title>{}</title>", escape(&r.subject)))
+    );
+    assert!(
+        r.html.contains("mailto:help@acme.example"),
+        "support address in the footer"
+    );
+    assert!(r.text.contains("Questions? Write to help@acme.example."));
+    assert!(
+        !r.text.contains('<'),
+        "text part has no markup:\n{}",
+        r.text
+    );
+    // Every link in either part is absolute https.
+    for part in [&r.html, &r.text] {
+        for (i, _) in part.match_indices("://") {
+            let scheme_start = part[..i]
+                .rfind(|c: char| !c.is_ascii_alphabetic())
+                .map_or(0, |p| p + 1);
+            assert_eq!(
+                &part[scheme_start..i],
+                "https",
+                "non-https link in:\n{part}"
+            );
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+#[test]
+fn welcome_with_and_without_verification_link() {
+    let link = base().link("/verify-email", &[("token", "abc"), ("next", "/a&b")]);
+    let r = WelcomeEmail::render(
+        &WelcomeProps {
+            name: Some("Ada".into()),
+            verify_url: Some(link.clone()),
+        },
+        &brand(),
+    )
+    .unwrap();
+    assert_well_formed(&r);
+    assert_eq!(r.subject, "Welcome to Acme");
+    assert!(r.html.contains("<p>Hi Ada,</p>"));
+    // The `&` of the query is escaped inside the attribute; the browser decodes it back.
+    let href = link.as_str().replace('&', "&#38;");
+    assert_eq!(
+        r.html.matches(&format!("href=\"{href}\"")).count(),
+        2,
+        "button + fallback link"
+    );
+    assert!(r.text.contains(&format!("\n{link}\n")), "{}", r.text);
+    assert!(
+        r.text
+            .starts_with("Hi Ada,\n\nWelcome to Acme! Your account is ready."),
+        "{:?}",
+        r.text
+    );
+
+    let r = WelcomeEmail::render(
+        &WelcomeProps {
+            name: None,
+            verify_url: None,
+        },
+        &brand(),
+    )
+    .unwrap();
+    assert_well_formed(&r);
+    assert!(r.html.contains("<p>Hi,</p>"));
+    assert!(!r.html.to_lowercase().contains("verify"));
+    assert!(!r.text.to_lowercase().contains("verify"));
+}
+
+#[test]
+fn password_reset_text_is_exactly_this() {
+    let r = PasswordResetEmail::render(
+        &PasswordResetProps {
+            name: Some("Ada".into()),
+            reset_url: base().link("/reset-password", &[("token", "t0k3n")]),
+            expires_in: TimeDelta::hours(1),
+        },
+        &brand(),
+    )
+    .unwrap();
+    assert_well_formed(&r);
+    assert_eq!(r.subject, "Reset your Acme password");
+    assert_eq!(
+        r.text,
+        "Hi Ada,\n\nSomeone asked to reset the password of your Acme account. If it was you, choose a new \
+         password here (the link works once and expires in 1 hour):\n\n\
+         https://app.acme.example/reset-password?token=t0k3n\n\n\
+         If you did not ask for this, ignore this e-mail: your password stays as it is.\n\n\
+         --\nYou received this e-mail because of your Acme account. Questions? Write to help@acme.example."
+    );
+    assert!(r.html.contains("expires in 1 hour"));
+}
+
+#[test]
+fn subscription_confirmed_shows_price_trial_and_portal() {
+    let r = SubscriptionConfirmedEmail::render(
+        &SubscriptionConfirmedProps {
+            name: None,
+            plan: "Pro".into(),
+            price: Some((Money::new(1900, "usd"), "month".into())),
+            trial_end: Some(Utc.with_ymd_and_hms(2026, 12, 9, 12, 0, 0).unwrap()),
+            renews_at: Some(Utc.with_ymd_and_hms(2027, 1, 9, 12, 0, 0).unwrap()),
+            manage_url: Link::parse("https://billing.stripe.com/p/session/test_1").unwrap(),
+        },
+        &brand(),
+    )
+    .unwrap();
+    assert_well_formed(&r);
+    assert_eq!(r.subject, "Your Acme Pro subscription is confirmed");
+    for part in [&r.html, &r.text] {
+        assert!(part.contains("$19.00 / month"), "{part}");
+        assert!(part.contains("Free trial until December 9, 2026"));
+        assert!(part.contains("Next renewal: January 9, 2027"));
+        assert!(part.contains("https://billing.stripe.com/p/session/test_1"));
+    }
+    assert!(r.html.contains("<strong>Pro</strong>"));
+}
+
+#[test]
+fn payment_failed_shows_amount_and_retry_date() {
+    let r = PaymentFailedEmail::render(
+        &PaymentFailedProps {
+            name: Some("Ada".into()),
+            amount_due: Money::new(4900, "eur"),
+            next_attempt_at: Some(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()),
+            update_payment_url: base().link("/billing", &[]),
+        },
+        &brand(),
+    )
+    .unwrap();
+    assert_well_formed(&r);
+    assert_eq!(r.subject, "Action needed: your Acme payment failed");
+    assert!(r.html.contains("<strong>€49.00</strong>"));
+    assert!(
+        r.text
+            .contains("payment of €49.00. We will try again on December 1, 2026.")
+    );
+    assert!(r.text.contains("https://app.acme.example/billing"));
+}
+
+#[test]
+fn team_invite_names_inviter_team_and_expiry() {
+    let r = TeamInviteEmail::render(
+        &TeamInviteProps {
+            inviter_name: "Grace".into(),
+            team_name: "Engines".into(),
+            accept_url: base().link("/invites/accept", &[("token", "xyz")]),
+            expires_in: TimeDelta::days(7),
+        },
+        &brand(),
+    )
+    .unwrap();
+    assert_well_formed(&r);
+    assert_eq!(r.subject, "Grace invited you to join Engines on Acme");
+    assert!(
+        r.html.contains(
+            "<strong>Grace</strong> invited you to join the team <strong>Engines</strong>"
+        )
+    );
+    assert!(r.text.contains("expires in 7 days"));
+}
+
+#[test]
+fn props_are_html_escaped() {
+    let evil = "<script>alert('x')</script>\"><img src=x onerror=alert(1)>";
+    let r = TeamInviteEmail::render(
+        &TeamInviteProps {
+            inviter_name: evil.into(),
+            team_name: evil.into(),
+            accept_url: base().link("/invites/accept", &[("token", "\"><script>")]),
+            expires_in: TimeDelta::days(1),
+        },
+        &brand(),
+    )
+    .unwrap();
+    assert!(!r.html.contains("<script>"), "{}", r.html);
+    assert!(!r.html.contains("<img"), "{}", r.html);
+    assert!(
+        r.html
+            .contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"),
+        "{}",
+        r.html
+    );
+    // The query value is percent-encoded in the URL itself.
+    assert!(r.html.contains("token=%22%3E%3Cscript%3E"));
+    // Subjects are plain text (not HTML); CR/LF there is refused when the message is built.
+    assert!(r.subject.contains("<script>"));
+    let r = WelcomeEmail::render(
+        &WelcomeProps {
+            name: Some(evil.into()),
+            verify_url: None,
+        },
+        &brand(),
+    )
+    .unwrap();
+    assert!(!r.html.contains("<script>"));
+    assert!(
+        r.text.contains(evil),
+        "text part is not HTML and shows the name as given"
+    );
+}
