@@ -404,6 +404,12 @@ async fn sessions_slide_revoke_and_purge(db: TestDb) {
         .unwrap();
     assert_ne!(a.id, b.id);
     assert!(a.is_active(t0));
+    let (joined, owner) = db.find_session_with_user(a.id).await.unwrap().unwrap();
+    assert_eq!((joined, owner.id), (a.clone(), ada.id));
+    assert_eq!(
+        db.find_session_with_user(Uuid::now_v7()).await.unwrap(),
+        None
+    );
 
     // Sliding never passes the absolute deadline.
     let t1 = t0 + Duration::minutes(50);
@@ -612,6 +618,25 @@ async fn rate_limits_count_every_hit_and_reset_by_window(db: TestDb) {
         (1, t + window),
         "new window"
     );
+
+    let peeked = db
+        .peek_rate_limit("sign_in:ip:203.0.113.7", window, t + window)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (peeked.hits, peeked.last_hit_at),
+        (1, t + window),
+        "peek counts nothing"
+    );
+    assert_eq!(
+        db.peek_rate_limit("sign_in:ip:203.0.113.7", window, t + window * 2)
+            .await
+            .unwrap(),
+        None,
+        "window over"
+    );
+    assert_eq!(db.peek_rate_limit("never", window, t).await.unwrap(), None);
 
     db.reset_rate_limit("sign_in:ip:203.0.113.7").await.unwrap();
     let hit = db

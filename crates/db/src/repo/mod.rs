@@ -19,7 +19,7 @@ pub use billing::{
     BillingRepo, PaymentUpsert, PriceUpsert, ProductUpsert, SubscriptionUpsert, Upsert,
 };
 pub use bookings::{BookingRepo, NewBooking};
-pub use rate_limits::{RateLimitHit, RateLimitRepo};
+pub use rate_limits::{RateLimitHit, RateLimitRepo, RateLimitState};
 pub use sessions::{NewSession, SessionRepo};
 pub use tokens::{NewToken, TokenRepo};
 pub use two_factor::TwoFactorRepo;

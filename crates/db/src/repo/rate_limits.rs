@@ -23,6 +23,17 @@ pub struct RateLimitHit {
     pub window_started_at: DateTime<Utc>,
 }
 
+/// A counter as stored, read without counting a hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitState {
+    /// Hits in the current window (0 if the window has passed).
+    pub hits: u32,
+    /// When the current window started.
+    pub window_started_at: DateTime<Utc>,
+    /// The last hit.
+    pub last_hit_at: DateTime<Utc>,
+}
+
 /// Rate-limit counters.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -37,6 +48,14 @@ pub trait RateLimitRepo: Send + Sync {
         window: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<RateLimitHit>;
+    /// Reads `key` without counting a hit; `None` if it was never hit or its window (of
+    /// length `window`) has passed at `now`.
+    async fn peek_rate_limit(
+        &self,
+        key: &str,
+        window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RateLimitState>>;
     /// Forgets `key` (e.g. the failure streak after a successful sign-in).
     async fn reset_rate_limit(&self, key: &str) -> Result<()>;
     /// Deletes counters untouched since `before`; returns how many.
@@ -79,6 +98,25 @@ impl<E: Executor> RateLimitRepo for E {
             hits: u32::try_from(row.hits).unwrap_or(0),
             window_started_at: row.window_started_at,
         })
+    }
+
+    async fn peek_rate_limit(
+        &self,
+        key: &str,
+        window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RateLimitState>> {
+        let row = Entity::find_by_id(key.to_owned())
+            .one(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(row
+            .filter(|row| row.window_started_at > micros(now) - window)
+            .map(|row| RateLimitState {
+                hits: u32::try_from(row.hits).unwrap_or(0),
+                window_started_at: row.window_started_at,
+                last_hit_at: row.updated_at,
+            }))
     }
 
     async fn reset_rate_limit(&self, key: &str) -> Result<()> {

@@ -7,11 +7,12 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::Session;
 use crate::db::sealed::Executor;
 use crate::entities::session::{self, Column, Entity};
+use crate::entities::user;
 use crate::error::{DbError, Result};
 use crate::time::micros;
+use crate::{Session, User};
 
 const ENTITY: &str = "session";
 
@@ -62,6 +63,8 @@ pub trait SessionRepo: Send + Sync {
     async fn create_session(&self, session: NewSession) -> Result<Session>;
     /// The session with this id, whatever its state (check [`Session::is_active`]).
     async fn find_session(&self, id: Uuid) -> Result<Option<Session>>;
+    /// The session and its user in one query (the per-request lookup).
+    async fn find_session_with_user(&self, id: Uuid) -> Result<Option<(Session, User)>>;
     /// Records use at `now` and moves the idle deadline (never past the absolute one).
     /// `false` if the session is unknown, revoked or expired.
     async fn touch_session(
@@ -119,6 +122,16 @@ impl<E: Executor> SessionRepo for E {
             .one(self.conn())
             .await
             .map_err(DbError::on(ENTITY))
+    }
+
+    async fn find_session_with_user(&self, id: Uuid) -> Result<Option<(Session, User)>> {
+        let row = Entity::find_by_id(id)
+            .find_also_related(user::Entity)
+            .one(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        // The foreign key guarantees the user exists; an inner join in spirit.
+        Ok(row.and_then(|(session, user)| user.map(|user| (session, user))))
     }
 
     async fn touch_session(

@@ -1,0 +1,448 @@
+//! [`AuthConfig`]: everything auth needs, validated once when built.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use tollbooth_email::PublicBaseUrl;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{AuthError, Result};
+
+/// Smallest bcrypt cost accepted (OWASP's floor for bcrypt in 2025).
+pub const MIN_BCRYPT_COST: u32 = 12;
+
+/// A JWT signing key (HS256), identified by `kid`. At least 256 bits. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    kid: String,
+    secret: Vec<u8>,
+}
+
+impl SigningKey {
+    /// A key `kid` with `secret` (≥ 32 bytes of high-entropy data, e.g. from
+    /// `openssl rand -base64 48`).
+    pub fn new(kid: impl Into<String>, secret: impl Into<Vec<u8>>) -> Result<Self> {
+        let (kid, secret) = (kid.into(), secret.into());
+        if kid.is_empty() || kid.len() > 64 || !kid.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(config_error(
+                "a key id must be 1 to 64 printable ASCII characters",
+            ));
+        }
+        if secret.len() < 32 {
+            return Err(config_error(format!(
+                "signing key `{kid}` has {} bits; at least 256 are required",
+                secret.len() * 8
+            )));
+        }
+        Ok(Self { kid, secret })
+    }
+
+    /// A random 256-bit key — for development only: sessions do not survive a restart.
+    pub fn generate(kid: impl Into<String>) -> Self {
+        let mut secret = vec![0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+        Self {
+            kid: kid.into(),
+            secret,
+        }
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub(crate) fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// What a password must be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PasswordPolicy {
+    /// Fewest characters (default 8, NIST 800-63B's minimum).
+    pub min_chars: usize,
+    /// Refuse passwords that are common or easily guessed (zxcvbn score below 2, which covers
+    /// its lists of common passwords, words and names, keyboard patterns, repeats and
+    /// sequences, and the user's own e-mail and name). Default on.
+    pub reject_guessable: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_chars: 8,
+            reject_guessable: true,
+        }
+    }
+}
+
+/// At most `max` events per `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// Events allowed per window.
+    pub max: u32,
+    /// Window length.
+    pub window: TimeDelta,
+}
+
+impl Limit {
+    /// `max` per `window`.
+    pub const fn new(max: u32, window: TimeDelta) -> Self {
+        Self { max, window }
+    }
+}
+
+/// Durable rate limits (shared by every instance on the database).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimits {
+    /// Sign-in attempts per client IP (default 30 / 5 min).
+    pub sign_in_per_ip: Limit,
+    /// Sign-in attempts per e-mail, known or not (default 10 / 15 min).
+    pub sign_in_per_account: Limit,
+    /// Sign-ups per client IP (default 10 / hour).
+    pub sign_up_per_ip: Limit,
+    /// Password-reset and verification e-mails per address (default 3 / hour).
+    pub emails_per_account: Limit,
+    /// Password-reset and verification requests per client IP (default 20 / hour).
+    pub emails_per_ip: Limit,
+    /// After this many consecutive failed sign-ins, each further attempt waits
+    /// 1 s × 2^(failures − this), capped at `max_backoff` (default 5).
+    pub backoff_after_failures: u32,
+    /// Longest wait between attempts on one account (default 15 min).
+    pub max_backoff: TimeDelta,
+    /// Consecutive failures allowed per account within `failure_window` — NIST 800-63B
+    /// caps it at 100 (default 100). Then attempts wait for the window to end: a delay,
+    /// never a permanent lock-out.
+    pub max_consecutive_failures: u32,
+    /// How long a failure streak is remembered (default 24 h).
+    pub failure_window: TimeDelta,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            sign_in_per_ip: Limit::new(30, TimeDelta::minutes(5)),
+            sign_in_per_account: Limit::new(10, TimeDelta::minutes(15)),
+            sign_up_per_ip: Limit::new(10, TimeDelta::hours(1)),
+            emails_per_account: Limit::new(3, TimeDelta::hours(1)),
+            emails_per_ip: Limit::new(20, TimeDelta::hours(1)),
+            backoff_after_failures: 5,
+            max_backoff: TimeDelta::minutes(15),
+            max_consecutive_failures: 100,
+            failure_window: TimeDelta::hours(24),
+        }
+    }
+}
+
+/// Validated auth configuration; build it with [`AuthConfig::builder`].
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub(crate) keys: Vec<SigningKey>,
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) cookie_name: String,
+    pub(crate) jwt_lifetime: TimeDelta,
+    pub(crate) idle_timeout: TimeDelta,
+    pub(crate) absolute_lifetime: TimeDelta,
+    pub(crate) bcrypt_cost: u32,
+    pub(crate) public_base_url: PublicBaseUrl,
+    pub(crate) verify_email_path: String,
+    pub(crate) reset_password_path: String,
+    pub(crate) verification_ttl: TimeDelta,
+    pub(crate) reset_ttl: TimeDelta,
+    pub(crate) mfa_challenge_ttl: TimeDelta,
+    pub(crate) require_verified_email: bool,
+    pub(crate) password_policy: PasswordPolicy,
+    pub(crate) rate_limits: RateLimits,
+    pub(crate) hashing_concurrency: usize,
+    pub(crate) hashing_queue: usize,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl AuthConfig {
+    /// Starts a configuration for the application served at `public_base_url`, whose links
+    /// (verification, reset) are built from it and never from request headers.
+    pub fn builder(public_base_url: &str) -> AuthConfigBuilder {
+        AuthConfigBuilder {
+            public_base_url: public_base_url.to_owned(),
+            keys: Vec::new(),
+            issuer: None,
+            audience: None,
+            cookie_name: "__Host-tollbooth.session".to_owned(),
+            jwt_lifetime: TimeDelta::minutes(15),
+            idle_timeout: TimeDelta::days(7),
+            absolute_lifetime: TimeDelta::days(30),
+            bcrypt_cost: MIN_BCRYPT_COST,
+            verify_email_path: "/verify-email".to_owned(),
+            reset_password_path: "/reset-password".to_owned(),
+            verification_ttl: TimeDelta::hours(24),
+            reset_ttl: TimeDelta::hours(1),
+            mfa_challenge_ttl: TimeDelta::minutes(5),
+            require_verified_email: true,
+            password_policy: PasswordPolicy::default(),
+            rate_limits: RateLimits::default(),
+            hashing_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            hashing_queue: 64,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The session cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
+    }
+
+    /// The public base URL links are built from.
+    pub fn public_base_url(&self) -> &PublicBaseUrl {
+        &self.public_base_url
+    }
+
+    /// The configured bcrypt cost.
+    pub fn bcrypt_cost(&self) -> u32 {
+        self.bcrypt_cost
+    }
+}
+
+/// Builder of [`AuthConfig`]; every setter has a safe default except the signing key.
+#[derive(Debug)]
+#[must_use]
+pub struct AuthConfigBuilder {
+    public_base_url: String,
+    keys: Vec<SigningKey>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    cookie_name: String,
+    jwt_lifetime: TimeDelta,
+    idle_timeout: TimeDelta,
+    absolute_lifetime: TimeDelta,
+    bcrypt_cost: u32,
+    verify_email_path: String,
+    reset_password_path: String,
+    verification_ttl: TimeDelta,
+    reset_ttl: TimeDelta,
+    mfa_challenge_ttl: TimeDelta,
+    require_verified_email: bool,
+    password_policy: PasswordPolicy,
+    rate_limits: RateLimits,
+    hashing_concurrency: usize,
+    hashing_queue: usize,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuthConfigBuilder {
+    /// The key new tokens are signed with (required).
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.keys.insert(0, key);
+        self
+    }
+
+    /// A previous key, still accepted for verification during rotation.
+    pub fn previous_key(mut self, key: SigningKey) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// JWT `iss` (default: the public base URL's origin).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// JWT `aud` (default: the public base URL's origin).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Session cookie name (default `__Host-tollbooth.session`).
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// Lifetime of one JWT (default 15 min); refreshed while the session row lives.
+    pub fn jwt_lifetime(mut self, lifetime: TimeDelta) -> Self {
+        self.jwt_lifetime = lifetime;
+        self
+    }
+
+    /// A session unused this long ends (default 7 days).
+    pub fn idle_timeout(mut self, timeout: TimeDelta) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// A session ends this long after sign-in, however active (default 30 days).
+    pub fn absolute_lifetime(mut self, lifetime: TimeDelta) -> Self {
+        self.absolute_lifetime = lifetime;
+        self
+    }
+
+    /// bcrypt cost (default 12; below 12 is refused).
+    pub fn bcrypt_cost(mut self, cost: u32) -> Self {
+        self.bcrypt_cost = cost;
+        self
+    }
+
+    /// Path of the e-mail verification page (default `/verify-email`); the link gets
+    /// `?token=…`.
+    pub fn verify_email_path(mut self, path: impl Into<String>) -> Self {
+        self.verify_email_path = path.into();
+        self
+    }
+
+    /// Path of the password reset page (default `/reset-password`).
+    pub fn reset_password_path(mut self, path: impl Into<String>) -> Self {
+        self.reset_password_path = path.into();
+        self
+    }
+
+    /// Validity of verification links (default 24 h).
+    pub fn verification_ttl(mut self, ttl: TimeDelta) -> Self {
+        self.verification_ttl = ttl;
+        self
+    }
+
+    /// Validity of password reset links (default 1 h).
+    pub fn reset_ttl(mut self, ttl: TimeDelta) -> Self {
+        self.reset_ttl = ttl;
+        self
+    }
+
+    /// Whether sign-in requires a verified e-mail (default `true`).
+    pub fn require_verified_email(mut self, required: bool) -> Self {
+        self.require_verified_email = required;
+        self
+    }
+
+    /// Password rules.
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+
+    /// Rate limits.
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// Hashes computed at once (default: the CPU count) and hashes allowed to wait
+    /// (default 64); beyond that, [`AuthError::Overloaded`].
+    pub fn hashing_limits(mut self, concurrency: usize, queue: usize) -> Self {
+        self.hashing_concurrency = concurrency;
+        self.hashing_queue = queue;
+        self
+    }
+
+    /// The clock (tests use [`ManualClock`](crate::ManualClock)).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks everything and builds the configuration.
+    pub fn build(self) -> Result<AuthConfig> {
+        let public_base_url = PublicBaseUrl::parse(&self.public_base_url)
+            .map_err(|e| config_error(format!("public base URL: {e}")))?;
+        if self.keys.is_empty() {
+            return Err(config_error("a signing key is required"));
+        }
+        for (i, key) in self.keys.iter().enumerate() {
+            if self.keys[..i].iter().any(|k| k.kid == key.kid) {
+                return Err(config_error(format!("duplicate key id `{}`", key.kid)));
+            }
+        }
+        if self.bcrypt_cost < MIN_BCRYPT_COST || self.bcrypt_cost > 31 {
+            return Err(config_error(format!(
+                "bcrypt cost {} is outside {MIN_BCRYPT_COST}..=31",
+                self.bcrypt_cost
+            )));
+        }
+        let positive = |d: TimeDelta| d > TimeDelta::zero();
+        if !(positive(self.jwt_lifetime) && positive(self.idle_timeout))
+            || self.idle_timeout > self.absolute_lifetime
+            || self.jwt_lifetime > self.absolute_lifetime
+        {
+            return Err(config_error(
+                "lifetimes must satisfy 0 < jwt_lifetime, 0 < idle_timeout ≤ absolute_lifetime, \
+                 jwt_lifetime ≤ absolute_lifetime",
+            ));
+        }
+        if ![
+            self.verification_ttl,
+            self.reset_ttl,
+            self.mfa_challenge_ttl,
+        ]
+        .into_iter()
+        .all(positive)
+        {
+            return Err(config_error("token lifetimes must be positive"));
+        }
+        if self.cookie_name.is_empty()
+            || !self
+                .cookie_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+        {
+            return Err(config_error(
+                "cookie name must be a non-empty RFC 6265 token",
+            ));
+        }
+        if self.password_policy.min_chars < 8 {
+            return Err(config_error(
+                "passwords of fewer than 8 characters are not allowed",
+            ));
+        }
+        if self.hashing_concurrency == 0 {
+            return Err(config_error("hashing concurrency must be at least 1"));
+        }
+        let origin = public_base_url.origin();
+        let issuer = self.issuer.unwrap_or_else(|| origin.clone());
+        let audience = self.audience.unwrap_or(origin);
+        if issuer.is_empty() || audience.is_empty() {
+            return Err(config_error("issuer and audience must not be empty"));
+        }
+        Ok(AuthConfig {
+            keys: self.keys,
+            issuer,
+            audience,
+            cookie_name: self.cookie_name,
+            jwt_lifetime: self.jwt_lifetime,
+            idle_timeout: self.idle_timeout,
+            absolute_lifetime: self.absolute_lifetime,
+            bcrypt_cost: self.bcrypt_cost,
+            public_base_url,
+            verify_email_path: self.verify_email_path,
+            reset_password_path: self.reset_password_path,
+            verification_ttl: self.verification_ttl,
+            reset_ttl: self.reset_ttl,
+            mfa_challenge_ttl: self.mfa_challenge_ttl,
+            require_verified_email: self.require_verified_email,
+            password_policy: self.password_policy,
+            rate_limits: self.rate_limits,
+            hashing_concurrency: self.hashing_concurrency,
+            hashing_queue: self.hashing_queue,
+            clock: self.clock,
+        })
+    }
+}
+
+fn config_error(reason: impl Into<String>) -> AuthError {
+    AuthError::InvalidConfig {
+        reason: reason.into(),
+    }
+}

@@ -1,0 +1,303 @@
+//! E-mail + password: sign-up, sign-in, password change.
+
+use chrono::{DateTime, Utc};
+use tollbooth_db::{
+    AccountRepo, CREDENTIAL_PROVIDER, DbError, NewAccount, NewToken, NewUser, SessionRepo,
+    TokenPurpose, TokenRepo, TwoFactorRepo, User, UserRepo, normalize_email,
+};
+use tollbooth_email::{Address, WelcomeEmail, WelcomeProps};
+
+use crate::cookie::SetCookie;
+use crate::error::{AuthError, Result};
+use crate::headers::RequestInfo;
+use crate::limits::keys;
+use crate::password::check_policy;
+use crate::secret::new_token;
+use crate::service::Auth;
+use crate::session::Session;
+
+/// A completed sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The new session.
+    pub session: Session,
+    /// The session cookie for the adapter to send.
+    pub cookie: SetCookie,
+}
+
+/// A sign-in that needs a second factor: pass `token` with a TOTP or backup code to finish.
+#[derive(Clone)]
+pub struct MfaChallenge {
+    /// Single-use, short-lived challenge token (stored hashed).
+    pub token: String,
+    /// When the challenge expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for MfaChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaChallenge")
+            .field("token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What a correct password leads to.
+#[derive(Debug)]
+pub enum SignInOutcome {
+    /// Signed in.
+    SignedIn(Box<SignedIn>),
+    /// The account has MFA: no session yet.
+    MfaRequired(MfaChallenge),
+}
+
+const MAX_NAME_CHARS: usize = 100;
+
+impl Auth {
+    /// Creates an account and sends the welcome e-mail with a verification link (in the
+    /// background). The password is checked against the policy, hashed with bcrypt off the
+    /// async runtime, and stored on the user's `credential` account.
+    ///
+    /// An address already registered (in any letter case) is [`AuthError::EmailTaken`]. That
+    /// reveals the account exists — which any sign-up form must, to be usable — but nothing
+    /// more: the check happens before any hashing, sign-up is rate-limited per IP, and
+    /// sign-in and password reset answer identically for unknown addresses.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        request: &RequestInfo<'_>,
+    ) -> Result<User> {
+        let config = &self.inner.config;
+        if let Some(ip) = request.ip {
+            self.limit(&keys::ip("sign_up", ip), config.rate_limits.sign_up_per_ip)
+                .await?;
+        }
+        let email = normalize_email(Address::parse(email, "email")?.as_str())?;
+        let name = clean_name(name)?;
+        let local_part = email.split('@').next().unwrap_or_default();
+        let context = [
+            email.as_str(),
+            local_part,
+            name.as_deref().unwrap_or_default(),
+        ];
+        check_policy(&config.password_policy, password, &context)?;
+
+        let db = &self.inner.db;
+        if db.find_user_by_email(&email).await?.is_some() {
+            return Err(AuthError::EmailTaken);
+        }
+        let password_hash = self.inner.hasher.hash(password).await?;
+
+        let now = self.now();
+        let (token, token_hash) = new_token();
+        let tx = db.begin().await?;
+        let mut new_user = NewUser::new(&email);
+        new_user.name = name;
+        let user = match tx.create_user(new_user).await {
+            Err(DbError::Conflict { .. }) => return Err(AuthError::EmailTaken),
+            other => other?,
+        };
+        tx.create_account(NewAccount::credential(user.id, password_hash))
+            .await?;
+        tx.create_token(
+            NewToken::new(
+                TokenPurpose::EmailVerification,
+                &email,
+                token_hash,
+                now + config.verification_ttl,
+            )
+            .user(user.id),
+        )
+        .await?;
+        tx.commit().await?;
+
+        let props = WelcomeProps {
+            name: user.name.clone(),
+            verify_url: Some(self.verification_link(&token)),
+        };
+        self.send_in_background::<WelcomeEmail>(
+            user.email.clone(),
+            props,
+            format!("welcome/{}", user.id),
+        );
+        tracing::info!(user_id = %user.id, "signed up");
+        Ok(user)
+    }
+
+    /// Checks e-mail and password and opens a session — or stops at an [`MfaChallenge`] when
+    /// the user has two-factor authentication enabled.
+    ///
+    /// - Unknown e-mail and wrong password are indistinguishable: both
+    ///   [`AuthError::InvalidCredentials`], both after one bcrypt verification.
+    /// - Rate-limited per IP and per account (known or not), with exponential backoff after
+    ///   repeated failures and at most 100 consecutive failures per day (NIST 800-63B).
+    /// - On success the session id is always new, and any session the request presented is
+    ///   revoked (session fixation). A hash below the configured cost is upgraded.
+    /// - An unverified address is [`AuthError::EmailNotVerified`] when
+    ///   `require_verified_email` is on — said only after the password proved right.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        request: &RequestInfo<'_>,
+    ) -> Result<SignInOutcome> {
+        let limits = &self.inner.config.rate_limits;
+        let email = normalize_email(email).unwrap_or_default();
+        if let Some(ip) = request.ip {
+            self.limit(&keys::ip("sign_in", ip), limits.sign_in_per_ip)
+                .await?;
+        }
+        self.limit(
+            &keys::account("sign_in", &email),
+            limits.sign_in_per_account,
+        )
+        .await?;
+        let failures = keys::account("sign_in_failures", &email);
+        self.check_backoff(&failures).await?;
+
+        let Some((user, hash)) = self.credential(&email).await? else {
+            self.inner.hasher.verify_dummy(password).await;
+            self.record_failure(&failures).await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        if !self.inner.hasher.verify(password, &hash).await? {
+            self.record_failure(&failures).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.clear_failures(&failures).await?;
+        if self.inner.hasher.needs_rehash(&hash) {
+            self.upgrade_hash(&user, password).await;
+        }
+        if self.inner.config.require_verified_email && user.email_verified_at.is_none() {
+            return Err(AuthError::EmailNotVerified);
+        }
+        self.finish_sign_in(user, request).await
+    }
+
+    /// After the first factor: either a session, or an MFA challenge. Shared by password
+    /// and OAuth sign-in.
+    pub(crate) async fn finish_sign_in(
+        &self,
+        user: User,
+        request: &RequestInfo<'_>,
+    ) -> Result<SignInOutcome> {
+        let mfa = self.inner.db.find_two_factor(user.id).await?;
+        if mfa.is_some_and(|tf| tf.enabled_at.is_some()) {
+            return Ok(SignInOutcome::MfaRequired(self.mfa_challenge(&user).await?));
+        }
+        let (session, cookie) = self.open_session(user, request).await?;
+        tracing::info!(user_id = %session.user.id, session_id = %session.id, "signed in");
+        Ok(SignInOutcome::SignedIn(Box::new(SignedIn {
+            session,
+            cookie,
+        })))
+    }
+
+    async fn mfa_challenge(&self, user: &User) -> Result<MfaChallenge> {
+        let (token, hash) = new_token();
+        let expires_at = self.now() + self.inner.config.mfa_challenge_ttl;
+        self.inner
+            .db
+            .create_token(
+                NewToken::new(
+                    TokenPurpose::MfaChallenge,
+                    user.id.to_string(),
+                    hash,
+                    expires_at,
+                )
+                .user(user.id),
+            )
+            .await?;
+        Ok(MfaChallenge { token, expires_at })
+    }
+
+    /// Changes the password of the signed-in user after checking the current one, and
+    /// revokes every other session of the user (this one stays).
+    pub async fn change_password(&self, session: &Session, current: &str, new: &str) -> Result<()> {
+        let user = &session.user;
+        let failures = keys::account("sign_in_failures", &user.email);
+        self.check_backoff(&failures).await?;
+        let Some((_, hash)) = self.credential(&user.email).await? else {
+            self.inner.hasher.verify_dummy(current).await;
+            return Err(AuthError::InvalidCredentials);
+        };
+        if !self.inner.hasher.verify(current, &hash).await? {
+            self.record_failure(&failures).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.set_password(user, new).await?;
+        let db = &self.inner.db;
+        db.revoke_user_sessions(user.id, Some(session.id), self.now())
+            .await?;
+        tracing::info!(user_id = %user.id, "password changed; other sessions revoked");
+        Ok(())
+    }
+
+    /// Applies the policy and stores a new hash (creating the credential account if the user
+    /// had only OAuth).
+    pub(crate) async fn set_password(&self, user: &User, password: &str) -> Result<()> {
+        let hash = self.hash_for(user, password).await?;
+        let db = &self.inner.db;
+        if !db.set_password_hash(user.id, &hash).await? {
+            db.create_account(NewAccount::credential(user.id, hash))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Policy check (with the user's own details as forbidden words), then hash.
+    pub(crate) async fn hash_for(&self, user: &User, password: &str) -> Result<String> {
+        let local_part = user.email.split('@').next().unwrap_or_default();
+        let context = [
+            user.email.as_str(),
+            local_part,
+            user.name.as_deref().unwrap_or_default(),
+        ];
+        check_policy(&self.inner.config.password_policy, password, &context)?;
+        self.inner.hasher.hash(password).await
+    }
+
+    /// The user with this (normalized) e-mail and their password hash, if they have one.
+    async fn credential(&self, email: &str) -> Result<Option<(User, String)>> {
+        let db = &self.inner.db;
+        let Some(user) = db.find_user_by_email(email).await? else {
+            return Ok(None);
+        };
+        let account = db.find_user_account(user.id, CREDENTIAL_PROVIDER).await?;
+        Ok(account
+            .and_then(|a| a.password_hash)
+            .map(|hash| (user, hash)))
+    }
+
+    /// Re-hashes with the configured cost after a successful sign-in. Best effort: a failure
+    /// is logged and the sign-in proceeds.
+    async fn upgrade_hash(&self, user: &User, password: &str) {
+        let result = async {
+            let hash = self.inner.hasher.hash(password).await?;
+            self.inner.db.set_password_hash(user.id, &hash).await?;
+            Ok::<_, AuthError>(())
+        };
+        match result.await {
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, "password hash upgraded to the configured cost")
+            }
+            Err(error) => tracing::warn!(user_id = %user.id, %error, "password rehash failed"),
+        }
+    }
+}
+
+fn clean_name(name: Option<&str>) -> Result<Option<String>> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AuthError::InvalidInput {
+            field: "name",
+            reason: "at most 100 characters, no control characters",
+        });
+    }
+    Ok(Some(name.to_owned()))
+}

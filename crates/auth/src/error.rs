@@ -1,0 +1,168 @@
+//! The crate's one error type, with the HTTP status every adapter uses.
+
+use std::time::Duration;
+
+use tollbooth_db::DbError;
+use tollbooth_email::EmailError;
+
+/// `Result` with [`AuthError`].
+pub type Result<T, E = AuthError> = std::result::Result<T, E>;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything an auth operation can refuse or fail with.
+///
+/// | variant | status | code |
+/// |---|---|---|
+/// | [`InvalidCredentials`](Self::InvalidCredentials) | 401 | `invalid_credentials` |
+/// | [`Unauthorized`](Self::Unauthorized) | 401 | `unauthorized` |
+/// | [`Forbidden`](Self::Forbidden) | 403 | `forbidden` |
+/// | [`EmailNotVerified`](Self::EmailNotVerified) | 403 | `email_not_verified` |
+/// | [`EmailTaken`](Self::EmailTaken) | 409 | `email_taken` |
+/// | [`InvalidPassword`](Self::InvalidPassword) | 422 | `invalid_password` |
+/// | [`InvalidInput`](Self::InvalidInput) | 422 | `invalid_input` |
+/// | [`InvalidToken`](Self::InvalidToken) | 422 | `invalid_token` |
+/// | [`RateLimited`](Self::RateLimited) | 429 | `rate_limited` (+ `Retry-After`) |
+/// | [`Overloaded`](Self::Overloaded) | 503 | `overloaded` |
+/// | [`Unavailable`](Self::Unavailable) | 503 | `unavailable` |
+/// | [`InvalidConfig`](Self::InvalidConfig), [`Internal`](Self::Internal) | 500 | `internal` |
+///
+/// [`public_message`](Self::public_message) is what a client may see: never internal detail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Wrong e-mail or password (deliberately not saying which).
+    #[error("invalid e-mail or password")]
+    InvalidCredentials,
+    /// No valid session: missing, malformed, forged, expired or revoked.
+    #[error("authentication required")]
+    Unauthorized,
+    /// Signed in, but not allowed (e.g. the wrong role).
+    #[error("not allowed")]
+    Forbidden,
+    /// The password was right but the address is not verified yet.
+    #[error("e-mail address not verified")]
+    EmailNotVerified,
+    /// An account with this e-mail exists.
+    #[error("an account with this e-mail already exists")]
+    EmailTaken,
+    /// The password does not meet the policy.
+    #[error("password refused: {reason}")]
+    InvalidPassword {
+        /// Which rule it breaks, in words a user can act on.
+        reason: String,
+    },
+    /// A field is malformed.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A verification, reset or challenge token is unknown, used, expired or for another
+    /// purpose.
+    #[error("this link or code is invalid or has expired")]
+    InvalidToken,
+    /// Too many attempts; try again after `retry_after`.
+    #[error("too many attempts; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// Too many password hashes queued; shed load rather than queue without bound.
+    #[error("server busy; retry shortly")]
+    Overloaded,
+    /// The database is unreachable (transient).
+    #[error("service temporarily unavailable")]
+    Unavailable {
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// The configuration cannot work (raised when building it, never per request).
+    #[error("invalid auth configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A bug or an unexpected failure.
+    #[error("internal error")]
+    Internal {
+        /// The cause (logged, never shown to clients).
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl AuthError {
+    /// The HTTP status adapters answer with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidCredentials | Self::Unauthorized => 401,
+            Self::Forbidden | Self::EmailNotVerified => 403,
+            Self::EmailTaken => 409,
+            Self::InvalidPassword { .. } | Self::InvalidInput { .. } | Self::InvalidToken => 422,
+            Self::RateLimited { .. } => 429,
+            Self::Overloaded | Self::Unavailable { .. } => 503,
+            Self::InvalidConfig { .. } | Self::Internal { .. } => 500,
+        }
+    }
+
+    /// A stable machine-readable code (the `error` field of adapter responses).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::EmailNotVerified => "email_not_verified",
+            Self::EmailTaken => "email_taken",
+            Self::InvalidPassword { .. } => "invalid_password",
+            Self::InvalidInput { .. } => "invalid_input",
+            Self::InvalidToken => "invalid_token",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Overloaded => "overloaded",
+            Self::Unavailable { .. } => "unavailable",
+            Self::InvalidConfig { .. } | Self::Internal { .. } => "internal",
+        }
+    }
+
+    /// The message a client may see. 5xx errors say nothing about their cause.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::InvalidConfig { .. } | Self::Internal { .. } => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    pub(crate) fn internal(source: impl Into<BoxError>) -> Self {
+        Self::Internal {
+            source: source.into(),
+        }
+    }
+}
+
+impl From<DbError> for AuthError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable { .. } => Self::Unavailable {
+                source: Box::new(err),
+            },
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<EmailError> for AuthError {
+    fn from(err: EmailError) -> Self {
+        match err {
+            EmailError::InvalidAddress { .. } | EmailError::HeaderInjection { .. } => {
+                Self::InvalidInput {
+                    field: "email",
+                    reason: "not a valid e-mail address",
+                }
+            }
+            other => Self::internal(other),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! A framework-neutral view of request headers.
+
+use std::net::IpAddr;
+
+/// Read access to request headers, so the core works with any framework: implemented for
+/// [`http::HeaderMap`] (axum, hyper, tower) and for slices of pairs; an actix adapter
+/// implements it for actix's own map.
+pub trait HeaderView {
+    /// Every value of header `name` (case-insensitive), in order. Values that are not valid
+    /// UTF-8 are skipped.
+    fn header_values(&self, name: &str) -> Vec<&str>;
+}
+
+impl HeaderView for http::HeaderMap {
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+}
+
+impl HeaderView for [(&str, &str)] {
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+            .collect()
+    }
+}
+
+impl<const N: usize> HeaderView for [(&str, &str); N] {
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.as_slice().header_values(name)
+    }
+}
+
+impl HeaderView for Vec<(String, String)> {
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+impl<T: HeaderView + ?Sized> HeaderView for &T {
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        (**self).header_values(name)
+    }
+}
+
+/// What auth needs to know about the request besides its body: its headers (cookies,
+/// `Authorization`, `User-Agent`) and the client IP as the adapter determined it (the
+/// socket address, or a trusted proxy's header — auth never guesses it from headers).
+#[derive(Clone, Copy)]
+pub struct RequestInfo<'a> {
+    /// Request headers.
+    pub headers: &'a dyn HeaderView,
+    /// Client IP, for rate limits and the session list.
+    pub ip: Option<IpAddr>,
+}
+
+impl<'a> RequestInfo<'a> {
+    /// A request with these headers from `ip`.
+    pub fn new(headers: &'a dyn HeaderView, ip: Option<IpAddr>) -> Self {
+        Self { headers, ip }
+    }
+
+    /// The `User-Agent`, truncated to 512 bytes for storage.
+    pub(crate) fn user_agent(&self) -> Option<String> {
+        self.headers.header_values("user-agent").first().map(|ua| {
+            let mut end = ua.len().min(512);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua[..end].to_owned()
+        })
+    }
+}
+
+impl std::fmt::Debug for RequestInfo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestInfo")
+            .field("ip", &self.ip)
+            .finish_non_exhaustive()
+    }
+}

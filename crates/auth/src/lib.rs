@@ -1,0 +1,99 @@
+//! Authentication for Rust services: e-mail + password with bcrypt, database-backed JWT
+//! sessions, guards, e-mail verification and password reset — framework-agnostic. Adapters
+//! hand it request headers and send back the [`SetCookie`] it returns.
+//!
+//! The whole flow, runnable:
+//!
+//! ```
+//! use tollbooth_auth::{Auth, AuthConfig, RequestInfo, SignInOutcome, SigningKey};
+//! use tollbooth_email::{Mailer, MailerConfig, OutboxSender};
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = tollbooth_db::connect("sqlite::memory:").await?;
+//! tollbooth_db::migrate(&db).await?;
+//! let outbox = OutboxSender::new(); // in production: ResendSender
+//! let mailer = Mailer::new(outbox.clone(), MailerConfig::new("Acme <noreply@acme.example>", "Acme")?);
+//! let config = AuthConfig::builder("https://app.acme.example")
+//!     .signing_key(SigningKey::new("2026-11", [7u8; 32])?) // from your secret store
+//!     .build()?;
+//! let auth = Auth::new(db, mailer, config);
+//!
+//! // Sign up: the welcome e-mail carries the verification link.
+//! let no_headers: [(&str, &str); 0] = [];
+//! let request = RequestInfo::new(&no_headers, "203.0.113.7".parse().ok());
+//! auth.sign_up("ada@example.com", "correct horse battery staple", Some("Ada"), &request).await?;
+//! auth.flush_background_tasks().await; // e-mails go out in the background
+//! let mail = &outbox.sent_to("ada@example.com")[0];
+//! let token = mail.text().split("token=").nth(1).unwrap().split_whitespace().next().unwrap();
+//!
+//! // Verify, then sign in: a session and its cookie.
+//! auth.verify_email(token).await?;
+//! let SignInOutcome::SignedIn(signed_in) =
+//!     auth.sign_in("ada@example.com", "correct horse battery staple", &request).await?
+//! else {
+//!     unreachable!("no MFA enrolled")
+//! };
+//! let cookie = signed_in.cookie.as_str();
+//! assert!(cookie.contains("HttpOnly; SameSite=Strict"));
+//!
+//! // Later requests present the cookie.
+//! let cookie_header = cookie.split(';').next().unwrap().to_owned();
+//! let headers = [("cookie", cookie_header.as_str())];
+//! let session = auth.require_auth(&headers).await?;
+//! assert_eq!(session.user.email, "ada@example.com");
+//!
+//! // Sign out: the row is revoked, the cookie cleared, the old cookie is dead.
+//! let clearing = auth.sign_out(&headers).await?;
+//! assert!(clearing.as_str().contains("Max-Age=0"));
+//! assert!(auth.get_session(&headers).await?.is_none());
+//! # Ok(()) }
+//! ```
+//!
+//! # Security properties (each has a test that fails if it regresses)
+//!
+//! - Passwords: bcrypt cost ≥ 12 (a lower configured cost is refused), hashed on tokio's
+//!   blocking pool behind a bounded queue; 8 characters minimum, more than 72 bytes refused
+//!   rather than truncated, guessable passwords refused (zxcvbn); older hashes upgraded on
+//!   sign-in; unknown e-mail and wrong password indistinguishable (same error, one bcrypt
+//!   verification each).
+//! - Sessions: a short HS256 JWT (`typ: session+jwt`, `kid`, `iss`, `aud`, `exp`) carrying
+//!   only opaque ids, over a database row that carries revocation and idle and absolute
+//!   expiry. Sign-in always creates a new session and revokes any session the request
+//!   presented. Cookie: `__Host-` prefix, `HttpOnly; Secure; SameSite=Strict; Path=/`.
+//! - Tokens (verification, reset, MFA challenge): 256-bit random, stored as sha-256,
+//!   single-use, purpose-bound, expiring. A reset revokes every session.
+//! - Rate limits live in the database (they hold across instances): per IP, per account,
+//!   exponential backoff after failures, at most 100 consecutive failures per account a day.
+//!
+//! # Features
+//!
+//! No optional features yet; the framework adapters (`axum`, `actix`) come with the
+//! example servers.
+
+mod clock;
+mod config;
+mod cookie;
+mod credentials;
+mod error;
+mod headers;
+mod jwt;
+mod limits;
+mod password;
+mod recovery;
+mod secret;
+mod service;
+mod session;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    AuthConfig, AuthConfigBuilder, Limit, MIN_BCRYPT_COST, PasswordPolicy, RateLimits, SigningKey,
+};
+pub use cookie::SetCookie;
+pub use credentials::{MfaChallenge, SignInOutcome, SignedIn};
+pub use error::{AuthError, Result};
+pub use headers::{HeaderView, RequestInfo};
+pub use jwt::SessionClaims;
+pub use password::MAX_PASSWORD_BYTES;
+pub use service::Auth;
+pub use session::{Role, Session, SessionInfo};

@@ -1,0 +1,201 @@
+//! bcrypt hashing off the async runtime, behind a bounded queue, and the password policy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::config::PasswordPolicy;
+use crate::error::{AuthError, Result};
+
+/// bcrypt only reads the first 72 bytes of a password; longer ones are refused, never cut.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
+/// Runs bcrypt on tokio's blocking pool, at most `concurrency` at once, and refuses work
+/// beyond `queue` waiting jobs ([`AuthError::Overloaded`]) so a sign-in storm can neither
+/// starve the runtime nor queue without bound.
+#[derive(Debug)]
+pub(crate) struct PasswordHasher {
+    cost: u32,
+    permits: Arc<Semaphore>,
+    in_flight: AtomicUsize,
+    max_in_flight: usize,
+    /// A hash of a random password, verified against when the account does not exist so an
+    /// unknown e-mail costs the same time as a wrong password.
+    dummy: OnceCell<String>,
+}
+
+/// Decrements the in-flight count however the job ends (including cancellation).
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl PasswordHasher {
+    pub(crate) fn new(cost: u32, concurrency: usize, queue: usize) -> Self {
+        Self {
+            cost,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: concurrency + queue,
+            dummy: OnceCell::new(),
+        }
+    }
+
+    /// Hashes `password` with the configured cost (`$2b$<cost>$…`).
+    pub(crate) async fn hash(&self, password: &str) -> Result<String> {
+        let (password, cost) = (password.to_owned(), self.cost);
+        self.run(move || bcrypt::non_truncating_hash(password, cost))
+            .await?
+            .map_err(AuthError::internal)
+    }
+
+    /// Whether `password` matches `hash`. A malformed stored hash is an internal error.
+    pub(crate) async fn verify(&self, password: &str, hash: &str) -> Result<bool> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            // No stored password can be this long; still spend the time.
+            self.verify_dummy(password).await;
+            return Ok(false);
+        }
+        let (password, hash) = (password.to_owned(), hash.to_owned());
+        self.run(move || bcrypt::verify(password, &hash))
+            .await?
+            .map_err(AuthError::internal)
+    }
+
+    /// Spends one verification's time against a throwaway hash.
+    pub(crate) async fn verify_dummy(&self, password: &str) {
+        let dummy = self
+            .dummy
+            .get_or_try_init(|| async {
+                let mut random = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+                let cost = self.cost;
+                self.run(move || bcrypt::hash(random, cost))
+                    .await?
+                    .map_err(AuthError::internal)
+            })
+            .await;
+        if let Ok(dummy) = dummy {
+            let (password, hash) = (truncate(password).to_owned(), dummy.clone());
+            let _ = self.run(move || bcrypt::verify(password, &hash)).await;
+        }
+    }
+
+    /// Whether `hash` was made with a lower cost than configured (rehash on next sign-in).
+    pub(crate) fn needs_rehash(&self, hash: &str) -> bool {
+        cost_of(hash).is_none_or(|cost| cost < self.cost)
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.max_in_flight {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(AuthError::Overloaded);
+        }
+        let _slot = Slot(&self.in_flight);
+        let _permit = self.permits.acquire().await.map_err(AuthError::internal)?;
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(AuthError::internal)
+    }
+}
+
+/// The cost field of a modular-crypt bcrypt hash (`$2b$12$…` → 12).
+pub(crate) fn cost_of(hash: &str) -> Option<u32> {
+    let mut parts = hash.split('$');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(""), Some("2a" | "2b" | "2x" | "2y"), Some(cost)) => cost.parse().ok(),
+        _ => None,
+    }
+}
+
+fn truncate(password: &str) -> &str {
+    let mut end = password.len().min(MAX_PASSWORD_BYTES);
+    while !password.is_char_boundary(end) {
+        end -= 1;
+    }
+    &password[..end]
+}
+
+/// Checks `password` against `policy`; `context` holds words the password must not be built
+/// from (the e-mail, the name, the product).
+pub(crate) fn check_policy(
+    policy: &PasswordPolicy,
+    password: &str,
+    context: &[&str],
+) -> Result<()> {
+    let refuse = |reason: String| Err(AuthError::InvalidPassword { reason });
+    if password.chars().count() < policy.min_chars {
+        return refuse(format!("use at least {} characters", policy.min_chars));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return refuse(format!(
+            "use at most {MAX_PASSWORD_BYTES} bytes (bcrypt ignores the rest, so longer \
+             passwords are refused rather than silently cut)"
+        ));
+    }
+    if policy.reject_guessable {
+        let estimate = zxcvbn::zxcvbn(password, context);
+        if u8::from(estimate.score()) < 2 {
+            let hint = estimate
+                .feedback()
+                .and_then(zxcvbn::feedback::Feedback::warning)
+                .map_or_else(|| "it is too easy to guess".to_owned(), |w| w.to_string());
+            return refuse(format!("{hint} — choose a less common password"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy() {
+        let policy = PasswordPolicy::default();
+        assert!(check_policy(&policy, "kq8#Lm2p-vessel", &[]).is_ok());
+        for (password, why) in [
+            ("short1!", "at least 8"),
+            ("password", "less common"),
+            ("password1", "less common"),
+            ("qwertyuiop", "less common"),
+            ("12345678", "less common"),
+            ("aaaaaaaaaaaa", "less common"),
+        ] {
+            let err = check_policy(&policy, password, &[]).unwrap_err();
+            assert!(err.to_string().contains(why), "{password}: {err}");
+        }
+        // The user's own e-mail is not a password.
+        let err = check_policy(
+            &policy,
+            "ada.lovelace1815",
+            &["ada.lovelace1815@example.com", "ada.lovelace1815"],
+        );
+        assert!(err.is_err());
+        // 73 bytes: refused, not truncated.
+        let long = format!("{}é", "x9#Qv".repeat(14));
+        assert_eq!(long.len(), 72);
+        assert!(check_policy(&policy, &long, &[]).is_ok());
+        let err = check_policy(&policy, &format!("{long}!"), &[]).unwrap_err();
+        assert!(err.to_string().contains("at most 72 bytes"), "{err}");
+    }
+
+    #[test]
+    fn costs() {
+        assert_eq!(
+            cost_of("$2b$12$HTXYkXBa9EvEh/C1gQnVfeGPVYCLiD.wZw0H5d2UHz8UZrNd5voQm"),
+            Some(12)
+        );
+        assert_eq!(cost_of("$2y$10$abc"), Some(10));
+        assert_eq!(cost_of("$argon2id$v=19$..."), None);
+        let hasher = PasswordHasher::new(12, 1, 1);
+        assert!(hasher.needs_rehash("$2b$10$x"));
+        assert!(!hasher.needs_rehash("$2b$12$x"));
+        assert!(!hasher.needs_rehash("$2b$13$x"));
+        assert!(hasher.needs_rehash("plaintext"));
+    }
+}

@@ -1,0 +1,254 @@
+//! Reading sessions from requests: [`Auth::get_session`], the guards, and the stateless
+//! edge check.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use tollbooth_db::SessionRepo;
+use uuid::Uuid;
+
+use crate::cookie::SetCookie;
+use crate::error::{AuthError, Result};
+use crate::headers::HeaderView;
+use crate::jwt::SessionClaims;
+use crate::service::Auth;
+
+/// A user role. `user` and `admin` are built in; any other name works too.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Role(Cow<'static, str>);
+
+impl Role {
+    /// Every account's default role.
+    pub const USER: Role = Role(Cow::Borrowed("user"));
+    /// Administrators: pass every role check.
+    pub const ADMIN: Role = Role(Cow::Borrowed("admin"));
+
+    /// A role by name (`editor`, `billing`, …).
+    pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
+        Self(name.into())
+    }
+
+    /// The role's name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether a holder of this role may act as `required`: the same role, or admin.
+    pub fn satisfies(&self, required: &Role) -> bool {
+        self == required || *self == Self::ADMIN
+    }
+}
+
+impl fmt::Debug for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Role({})", self.0)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A live, verified session and its user as of this request.
+#[derive(Clone)]
+pub struct Session {
+    /// Session id (the JWT `sid`).
+    pub id: Uuid,
+    /// The user, read from the database on this request (current role, e-mail…).
+    pub user: tollbooth_db::User,
+    /// Sign-in time.
+    pub created_at: DateTime<Utc>,
+    /// Hard end of the session.
+    pub expires_at: DateTime<Utc>,
+    /// The session's current JWT (for API clients that use `Authorization: Bearer`).
+    pub token: String,
+    /// A fresh cookie when the token was refreshed on this request: adapters must send it.
+    pub refreshed_cookie: Option<SetCookie>,
+}
+
+impl Session {
+    pub(crate) fn new(
+        row: tollbooth_db::Session,
+        user: tollbooth_db::User,
+        token: String,
+        refreshed_cookie: Option<SetCookie>,
+    ) -> Self {
+        Self {
+            id: row.id,
+            user,
+            created_at: row.created_at,
+            expires_at: row.absolute_expires_at,
+            token,
+            refreshed_cookie,
+        }
+    }
+
+    /// The user id.
+    pub fn user_id(&self) -> Uuid {
+        self.user.id
+    }
+
+    /// The user's role.
+    pub fn role(&self) -> Role {
+        Role::new(self.user.role.clone())
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("user_id", &self.user.id)
+            .field("role", &self.user.role)
+            .field("expires_at", &self.expires_at)
+            .field("token", &"[redacted]")
+            .field("refreshed_cookie", &self.refreshed_cookie)
+            .finish()
+    }
+}
+
+/// One of a user's sessions, as shown in "where you are signed in".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Session id.
+    pub id: Uuid,
+    /// Sign-in time.
+    pub created_at: DateTime<Utc>,
+    /// Last refresh.
+    pub last_seen_at: DateTime<Utc>,
+    /// IP at sign-in.
+    pub ip: Option<String>,
+    /// User agent at sign-in.
+    pub user_agent: Option<String>,
+    /// Whether it is the session making the request.
+    pub current: bool,
+}
+
+impl Auth {
+    /// The request's session, if it presents a valid one: the token (session cookie or
+    /// `Authorization: Bearer`) must verify — HS256 only, `typ`, `kid`, `iss`, `aud` — and
+    /// its session row must be neither revoked nor past its idle or absolute deadline.
+    ///
+    /// The JWT is short-lived (15 min by default) and refreshed while the row lives: when it
+    /// is past half its life (or expired, the row still being live) a new one is issued,
+    /// the row's idle deadline slides, and [`Session::refreshed_cookie`] is set. So a JWT's
+    /// own `exp` bounds only the stateless check ([`verify_session_token`](Self::verify_session_token));
+    /// here the database decides, which is what makes revocation immediate.
+    ///
+    /// `Ok(None)` means "not signed in"; errors are infrastructure failures only.
+    pub async fn get_session(&self, headers: &dyn HeaderView) -> Result<Option<Session>> {
+        let now = self.now();
+        for (token, claims) in self.presented_tokens(headers) {
+            let Some((row, user)) = self.inner.db.find_session_with_user(claims.sid).await? else {
+                continue;
+            };
+            if row.user_id != claims.sub || user.id != claims.sub || !row.is_active(now) {
+                continue;
+            }
+            let tokens = &self.inner.tokens;
+            let half_life = tokens.lifetime() / 2;
+            if claims.expires_at() - now > half_life {
+                return Ok(Some(Session::new(row, user, token.to_owned(), None)));
+            }
+            // Refresh: slide the idle deadline, then mint a new JWT for the same session.
+            let idle_until = now + self.inner.config.idle_timeout;
+            if !self.inner.db.touch_session(row.id, now, idle_until).await? {
+                continue; // revoked or expired meanwhile
+            }
+            let token = tokens.issue(user.id, row.id, now);
+            let cookie = SetCookie::session(
+                &self.inner.config.cookie_name,
+                &token,
+                (row.absolute_expires_at - now).num_seconds(),
+            );
+            return Ok(Some(Session::new(row, user, token, Some(cookie))));
+        }
+        Ok(None)
+    }
+
+    /// The session, or [`AuthError::Unauthorized`] (401).
+    pub async fn require_auth(&self, headers: &dyn HeaderView) -> Result<Session> {
+        self.get_session(headers)
+            .await?
+            .ok_or(AuthError::Unauthorized)
+    }
+
+    /// The session if its user has `role` (or is admin); [`AuthError::Unauthorized`] (401)
+    /// without a session, [`AuthError::Forbidden`] (403) with the wrong role.
+    pub async fn require_role(&self, headers: &dyn HeaderView, role: &Role) -> Result<Session> {
+        let session = self.require_auth(headers).await?;
+        if session.role().satisfies(role) {
+            Ok(session)
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+
+    /// The stateless, edge-safe check: signature, algorithm, type, key, issuer, audience and
+    /// expiry, with no database access. Revocation applies only once the token expires
+    /// (within the JWT lifetime, 15 minutes by default), and the role is not known: use it
+    /// where a database round trip is impossible, [`get_session`](Self::get_session)
+    /// everywhere else.
+    pub fn verify_session_token(&self, token: &str) -> Result<SessionClaims> {
+        self.inner
+            .tokens
+            .verify(token, self.now(), false)
+            .map_err(|why| {
+                tracing::debug!(?why, "session token refused");
+                AuthError::Unauthorized
+            })
+    }
+
+    /// Signs the request's session out (revokes its row) and returns the cookie that
+    /// deletes it in the browser — also when there was no session.
+    pub async fn sign_out(&self, headers: &dyn HeaderView) -> Result<SetCookie> {
+        let now = self.now();
+        for (_, claims) in self.presented_tokens(headers) {
+            self.inner.db.revoke_session(claims.sid, now).await?;
+        }
+        Ok(SetCookie::clear(&self.inner.config.cookie_name))
+    }
+
+    /// Revokes every session of the user, this one included.
+    pub async fn sign_out_everywhere(&self, session: &Session) -> Result<SetCookie> {
+        self.inner
+            .db
+            .revoke_user_sessions(session.user.id, None, self.now())
+            .await?;
+        Ok(SetCookie::clear(&self.inner.config.cookie_name))
+    }
+
+    /// The user's live sessions, newest first.
+    pub async fn list_sessions(&self, session: &Session) -> Result<Vec<SessionInfo>> {
+        let rows = self
+            .inner
+            .db
+            .list_active_sessions(session.user.id, self.now())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SessionInfo {
+                current: row.id == session.id,
+                id: row.id,
+                created_at: row.created_at,
+                last_seen_at: row.last_seen_at,
+                ip: row.ip,
+                user_agent: row.user_agent,
+            })
+            .collect())
+    }
+
+    /// Revokes one of the user's own sessions; `false` if it is not theirs or not live.
+    pub async fn revoke_session(&self, session: &Session, id: Uuid) -> Result<bool> {
+        let Some(target) = self.inner.db.find_session(id).await? else {
+            return Ok(false);
+        };
+        if target.user_id != session.user.id {
+            return Ok(false);
+        }
+        Ok(self.inner.db.revoke_session(id, self.now()).await?)
+    }
+}
