@@ -48,6 +48,7 @@ impl Db {
             .min_connections(config.min_connections)
             .connect_timeout(config.connect_timeout)
             .acquire_timeout(config.acquire_timeout)
+            .test_before_acquire_if_idle_for(config.ping_idle_after)
             .sqlx_logging(config.log_statements)
             .sqlx_logging_level(tracing::log::LevelFilter::Debug);
         if config.is_in_memory() {

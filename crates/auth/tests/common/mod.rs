@@ -63,11 +63,8 @@ impl TestAuth {
     /// A second service instance on the same database (its own pool), sharing the clock.
     pub async fn second_instance(&self) -> Auth {
         let db: Db = self.db.connect_again().await;
-        Auth::new(
-            db,
-            mailer(&self.outbox),
-            config(&self.clock).build().unwrap(),
-        )
+        // Same configuration (and clock) as the first instance.
+        Auth::new(db, mailer(&self.outbox), self.auth.config().clone())
     }
 
     /// A verified user whose password is [`PASSWORD`], created without paying for a hash.
@@ -116,6 +113,13 @@ impl TestAuth {
 
 pub fn ip() -> IpAddr {
     "203.0.113.7".parse().unwrap()
+}
+
+static NO_HEADERS: [(&str, &str); 0] = [];
+
+/// A request with no cookie from the test IP.
+pub fn anon() -> RequestInfo<'static> {
+    RequestInfo::new(&NO_HEADERS, Some(ip()))
 }
 
 pub fn no_headers() -> Vec<(String, String)> {

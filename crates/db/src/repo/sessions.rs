@@ -1,10 +1,15 @@
 //! Sessions: the rows behind session cookies.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QueryTrait, Statement,
+};
 use uuid::Uuid;
 
 use crate::db::sealed::Executor;
@@ -89,6 +94,27 @@ pub trait SessionRepo: Send + Sync {
     async fn purge_sessions(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
+/// The SQL of the per-request lookup (sessions LEFT JOIN users, columns prefixed `A_` / `B_`).
+///
+/// It runs on every authenticated request, and building it with sea-query took longer than
+/// executing it (44 of 107 µs on SQLite in the `get_session` benchmark), so it is built once
+/// per backend; each call only binds the id.
+fn session_with_user_sql(backend: DbBackend) -> String {
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    let build = || {
+        Entity::find_by_id(Uuid::nil())
+            .find_also_related(user::Entity)
+            .build(backend)
+            .sql
+    };
+    match backend {
+        DbBackend::Sqlite => SQLITE.get_or_init(build).clone(),
+        DbBackend::Postgres => POSTGRES.get_or_init(build).clone(),
+        _ => build(),
+    }
+}
+
 /// Not revoked and within both deadlines at `now`.
 fn active_at(now: DateTime<Utc>) -> Condition {
     Condition::all()
@@ -125,13 +151,21 @@ impl<E: Executor> SessionRepo for E {
     }
 
     async fn find_session_with_user(&self, id: Uuid) -> Result<Option<(Session, User)>> {
-        let row = Entity::find_by_id(id)
-            .find_also_related(user::Entity)
-            .one(self.conn())
+        let backend = self.conn().get_database_backend();
+        let statement =
+            Statement::from_sql_and_values(backend, session_with_user_sql(backend), [id.into()]);
+        let Some(row) = self
+            .conn()
+            .query_one_raw(statement)
             .await
-            .map_err(DbError::on(ENTITY))?;
+            .map_err(DbError::on(ENTITY))?
+        else {
+            return Ok(None);
+        };
+        let session = Session::from_query_result(&row, "A_").map_err(DbError::on(ENTITY))?;
         // The foreign key guarantees the user exists; an inner join in spirit.
-        Ok(row.and_then(|(session, user)| user.map(|user| (session, user))))
+        let user = User::from_query_result_optional(&row, "B_").map_err(DbError::on(ENTITY))?;
+        Ok(user.map(|user| (session, user)))
     }
 
     async fn touch_session(
