@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::db::sealed::Executor;
@@ -75,6 +75,9 @@ pub trait UserRepo: Send + Sync {
     async fn set_user_role(&self, id: Uuid, role: &str) -> Result<Option<User>>;
     /// Attaches a Stripe customer; [`DbError::Conflict`] if another user has it.
     async fn set_stripe_customer_id(&self, id: Uuid, customer_id: &str) -> Result<Option<User>>;
+    /// Users with a Stripe customer, in id order, `limit` at a time after `after` (keyset
+    /// pagination, for reconciliation jobs).
+    async fn list_stripe_customers(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<User>>;
     /// Deletes the user and, by cascade, their accounts, sessions, tokens and subscriptions.
     async fn delete_user(&self, id: Uuid) -> Result<bool>;
 }
@@ -137,6 +140,17 @@ impl<E: Executor> UserRepo for E {
 
     async fn set_stripe_customer_id(&self, id: Uuid, customer_id: &str) -> Result<Option<User>> {
         update_one(self, id, Column::StripeCustomerId, Expr::value(customer_id)).await
+    }
+
+    async fn list_stripe_customers(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<User>> {
+        let mut query = Entity::find()
+            .filter(Column::StripeCustomerId.is_not_null())
+            .order_by_asc(Column::Id)
+            .limit(limit);
+        if let Some(after) = after {
+            query = query.filter(Column::Id.gt(after));
+        }
+        query.all(self.conn()).await.map_err(DbError::on(ENTITY))
     }
 
     async fn delete_user(&self, id: Uuid) -> Result<bool> {

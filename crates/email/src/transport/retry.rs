@@ -41,10 +41,11 @@ impl RetryPolicy {
         }
     }
 
-    /// The sleep before attempt `attempt + 1` (after `attempt` failures), or `None` to give
-    /// up. "Full jitter" (a uniform draw below the exponential bound) spreads retries from
-    /// many clients; a server-given `retry_after` is respected as a floor.
-    pub(crate) fn delay(
+    /// The sleep before attempt `attempt + 1` (after `attempt` failures, the first having
+    /// started at `started`), or `None` to give up. "Full jitter" (a uniform draw below the
+    /// exponential bound) spreads retries from many clients; a server-given `retry_after` is
+    /// respected as a floor. Shared by every Tollbooth HTTP transport (Resend, Stripe, Cal.com).
+    pub fn delay(
         &self,
         attempt: u32,
         started: Instant,

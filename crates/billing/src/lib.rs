@@ -1,0 +1,64 @@
+//! Stripe billing for Rust services: plans, checkout, the billing portal, subscriptions,
+//! one-time payments, and signed webhooks applied exactly once.
+//!
+//! ```no_run
+//! use tollbooth_billing::{Billing, BillingConfig, Plan, StripeSecretKey, WebhookSecret};
+//!
+//! # async fn demo(db: tollbooth_db::Db, mailer: tollbooth_email::Mailer, user_id: uuid::Uuid,
+//! #               body: &[u8], signature: Option<&str>) -> tollbooth_billing::Result<()> {
+//! let config = BillingConfig::builder(StripeSecretKey::new("sk_test_…"), "https://app.example.com")
+//!     .plan_price(Plan::Pro, "price_pro_monthly")
+//!     .plan_price(Plan::Enterprise, "price_enterprise_monthly")
+//!     .trial_days(14)
+//!     .webhook_secret(WebhookSecret::new("whsec_…"))
+//!     .build()?;
+//! let billing = Billing::new(db, mailer, config)?;
+//!
+//! // 1. Send the user to Stripe Checkout.
+//! let url = billing
+//!     .create_checkout_session(user_id, Plan::Pro, "https://app.example.com/billing/success",
+//!                              "https://app.example.com/pricing", None)
+//!     .await?;
+//!
+//! // 2. Stripe calls your webhook endpoint; pass the raw body and `Stripe-Signature`.
+//! let receipt = billing.handle_webhook(body, signature, tollbooth_db::now()).await?;
+//!
+//! // 3. On each request, read the local mirror.
+//! let plan = billing.current_plan(user_id).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Design
+//!
+//! - **Stripe API version is configuration** (default `2024-04-10`), sent as `Stripe-Version`
+//!   on every call. Requests are built with async-stripe's typed builders; responses and
+//!   events are parsed into small structs of our own that hold only the fields used and
+//!   accept both 2024-04-10 and current payload shapes.
+//! - **Every POST carries an `Idempotency-Key`** (yours, or a random one reused across
+//!   retries); 429, 409, 5xx and network errors are retried with bounded, jittered backoff,
+//!   honouring `Stripe-Should-Retry` and `Retry-After`.
+//! - **Webhooks apply exactly once**: the event id and its effect commit together; see
+//!   [`Billing::handle_webhook`].
+//!
+//! # Features
+//!
+//! No optional features yet; the framework adapters come with the example servers.
+
+mod checkout;
+mod config;
+mod error;
+mod payments;
+mod service;
+mod stripe;
+mod subscriptions;
+mod webhook;
+
+pub use config::{
+    BillingConfig, BillingConfigBuilder, DEFAULT_API_VERSION, Plan, StripeSecretKey, WebhookSecret,
+};
+pub use error::{BillingError, Result};
+pub use payments::CreatedPayment;
+pub use service::Billing;
+pub use subscriptions::ReconcileReport;
+pub use webhook::signature::sign as sign_webhook;
+pub use webhook::{WebhookOutcome, WebhookReceipt};

@@ -1,0 +1,438 @@
+//! Checkout, portal and subscription management against a local server standing in for
+//! Stripe: the exact requests Stripe receives.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use serde_json::json;
+use tollbooth_billing::*;
+use tollbooth_db::testing::TestDb;
+use tollbooth_db::{BillingRepo, SubscriptionUpsert, UserRepo};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, Request, ResponseTemplate};
+
+const SUCCESS: &str = "https://app.acme.example/billing/success?session={CHECKOUT_SESSION_ID}";
+const CANCEL: &str = "https://app.acme.example/pricing";
+
+async fn stripe_answers(t: &TestBilling, verb: &str, route: &str, body: serde_json::Value) {
+    Mock::given(method(verb))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&t.stripe)
+        .await;
+}
+
+async fn checkout_stubs(t: &TestBilling) {
+    stripe_answers(
+        t,
+        "POST",
+        "/v1/customers",
+        json!({ "id": "cus_new", "object": "customer", "email": "ada@example.com" }),
+    )
+    .await;
+    stripe_answers(t, "POST", "/v1/checkout/sessions", json!({
+        "id": "cs_test_1", "object": "checkout.session", "mode": "subscription",
+        "url": "https://checkout.stripe.com/c/pay/cs_test_1", "customer": "cus_new", "status": "open"
+    }))
+    .await;
+}
+
+fn form(request: &Request) -> HashMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+async fn requests_to(t: &TestBilling, route: &str) -> Vec<Request> {
+    t.stripe
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == route)
+        .collect()
+}
+
+fn header<'r>(request: &'r Request, name: &str) -> &'r str {
+    request
+        .headers
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+async fn checkout_creates_the_customer_once_and_a_trial_session(db: TestDb) {
+    let t = TestBilling::new(db).await;
+    checkout_stubs(&t).await;
+    let ada = t.user("ada@example.com", None).await;
+
+    let url = t
+        .billing
+        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .await
+        .unwrap();
+    assert_eq!(url.as_str(), "https://checkout.stripe.com/c/pay/cs_test_1");
+
+    let customers = requests_to(&t, "/v1/customers").await;
+    assert_eq!(customers.len(), 1);
+    assert_eq!(
+        header(&customers[0], "idempotency-key"),
+        format!("customer/{}", ada.id)
+    );
+    let body = form(&customers[0]);
+    assert_eq!(
+        (body["email"].as_str(), body["metadata[user_id]"].clone()),
+        ("ada@example.com", ada.id.to_string())
+    );
+    assert_eq!(
+        t.db.find_user(ada.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stripe_customer_id
+            .as_deref(),
+        Some("cus_new")
+    );
+
+    let sessions = requests_to(&t, "/v1/checkout/sessions").await;
+    let request = &sessions[0];
+    assert_eq!(request.method.as_str(), "POST");
+    assert_eq!(header(request, "authorization"), "Bearer sk_test_123");
+    assert_eq!(header(request, "stripe-version"), "2024-04-10");
+    assert_eq!(
+        header(request, "content-type"),
+        "application/x-www-form-urlencoded"
+    );
+    assert!(
+        uuid::Uuid::parse_str(header(request, "idempotency-key")).is_ok(),
+        "random key by default"
+    );
+    let body = form(request);
+    for (key, value) in [
+        ("mode", "subscription"),
+        ("customer", "cus_new"),
+        ("line_items[0][price]", PRO),
+        ("line_items[0][quantity]", "1"),
+        ("subscription_data[trial_period_days]", "14"),
+        ("subscription_data[metadata][plan]", "pro"),
+        ("metadata[plan]", "pro"),
+        ("success_url", SUCCESS),
+        ("cancel_url", CANCEL),
+    ] {
+        assert_eq!(
+            body.get(key).map(String::as_str),
+            Some(value),
+            "{key} in {body:?}"
+        );
+    }
+    assert_eq!(body["client_reference_id"], ada.id.to_string());
+    assert_eq!(body["metadata[user_id]"], ada.id.to_string());
+
+    // A second checkout (abandoned first one) reuses the customer, and honours a domain key.
+    let key = format!("checkout/{}/enterprise", ada.id);
+    t.billing
+        .create_checkout_session(ada.id, Plan::Enterprise, SUCCESS, CANCEL, Some(key.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        requests_to(&t, "/v1/customers").await.len(),
+        1,
+        "customer reused"
+    );
+    let second = &requests_to(&t, "/v1/checkout/sessions").await[1];
+    assert_eq!(header(second, "idempotency-key"), key);
+    assert_eq!(form(second)["line_items[0][price]"], ENTERPRISE);
+}
+
+async fn one_trial_per_customer_and_no_double_subscriptions(db: TestDb) {
+    let t = TestBilling::new(db).await;
+    checkout_stubs(&t).await;
+    let ada = t.user("ada@example.com", Some("cus_ada")).await;
+    // Ada trialed before and cancelled.
+    let mut old = SubscriptionUpsert::new(
+        ada.id,
+        "sub_old",
+        "cus_ada",
+        "pro",
+        "canceled",
+        tollbooth_db::now(),
+    );
+    old.trial_end = Some(tollbooth_db::now());
+    t.db.upsert_subscription(old).await.unwrap();
+    t.billing
+        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .await
+        .unwrap();
+    let body = form(&requests_to(&t, "/v1/checkout/sessions").await[0]);
+    assert!(
+        !body.contains_key("subscription_data[trial_period_days]"),
+        "no second trial: {body:?}"
+    );
+    assert!(
+        requests_to(&t, "/v1/customers").await.is_empty(),
+        "existing customer"
+    );
+
+    // With a live subscription, checkout is refused: use the portal.
+    t.db.upsert_subscription(SubscriptionUpsert::new(
+        ada.id,
+        "sub_live",
+        "cus_ada",
+        "pro",
+        "active",
+        tollbooth_db::now(),
+    ))
+    .await
+    .unwrap();
+    let err = t
+        .billing
+        .create_checkout_session(ada.id, Plan::Enterprise, SUCCESS, CANCEL, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BillingError::AlreadySubscribed));
+    assert_eq!(err.status(), 409);
+}
+
+async fn free_and_bad_input_are_refused_before_any_request(db: TestDb) {
+    let t = TestBilling::new(db).await;
+    let ada = t.user("ada@example.com", None).await;
+    let err = t
+        .billing
+        .create_checkout_session(ada.id, Plan::Free, SUCCESS, CANCEL, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BillingError::PlanNotPurchasable { .. }));
+    assert_eq!(err.status(), 422);
+    let err = t
+        .billing
+        .create_checkout_session(ada.id, Plan::Pro, "/relative", CANCEL, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        BillingError::InvalidInput {
+            field: "success_url",
+            ..
+        }
+    ));
+    let err = t
+        .billing
+        .create_checkout_session(uuid::Uuid::now_v7(), Plan::Pro, SUCCESS, CANCEL, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BillingError::NotFound { what: "user" }));
+    let err = t
+        .billing
+        .create_billing_portal_session(ada.id, "https://app.acme.example/billing")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BillingError::NotFound { what: "customer" }));
+    assert!(t.stripe.received_requests().await.unwrap().is_empty());
+}
+
+async fn stripe_failures_are_retried_with_the_same_key_then_typed(db: TestDb) {
+    let t = TestBilling::new(db).await;
+    let ada = t.user("ada@example.com", Some("cus_ada")).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(json!({ "error": { "type": "api_error", "message": "boom" } })),
+        )
+        .up_to_n_times(2)
+        .mount(&t.stripe)
+        .await;
+    stripe_answers(
+        &t,
+        "POST",
+        "/v1/checkout/sessions",
+        json!({ "id": "cs_1", "url": "https://checkout.stripe.com/c/pay/cs_1" }),
+    )
+    .await;
+    t.billing
+        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .await
+        .unwrap();
+    let attempts = requests_to(&t, "/v1/checkout/sessions").await;
+    assert_eq!(attempts.len(), 3);
+    let keys: Vec<&str> = attempts
+        .iter()
+        .map(|r| header(r, "idempotency-key"))
+        .collect();
+    assert!(
+        keys.iter().all(|k| *k == keys[0]),
+        "one key across retries: {keys:?}"
+    );
+
+    // A refusal is not retried and keeps Stripe's explanation.
+    t.stripe.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({ "error": {
+            "type": "invalid_request_error", "code": "resource_missing", "message": "No such price: 'price_pro_monthly'"
+        } })))
+        .mount(&t.stripe)
+        .await;
+    match t
+        .billing
+        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .await
+        .unwrap_err()
+    {
+        BillingError::Stripe {
+            status,
+            kind,
+            code,
+            message,
+        } => {
+            assert_eq!(
+                (status, kind.as_str(), code.as_deref()),
+                (400, "invalid_request_error", Some("resource_missing"))
+            );
+            assert!(message.contains("No such price"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(requests_to(&t, "/v1/checkout/sessions").await.len(), 1);
+
+    // Stripe down for good: a typed, transient error after the bounded retries.
+    t.stripe.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&t.stripe)
+        .await;
+    let err = t
+        .billing
+        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BillingError::StripeUnavailable { attempts: 4, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.status(), 503);
+}
+
+async fn portal_sync_cancel_resume_and_reconcile(db: TestDb) {
+    let t = TestBilling::new(db).await;
+    let ada = t.user("ada@example.com", Some("cus_ada")).await;
+    stripe_answers(
+        &t,
+        "POST",
+        "/v1/billing_portal/sessions",
+        json!({ "id": "bps_1", "url": "https://billing.stripe.com/p/session/test_1" }),
+    )
+    .await;
+    let url = t
+        .billing
+        .create_billing_portal_session(ada.id, "https://app.acme.example/billing")
+        .await
+        .unwrap();
+    assert_eq!(url.as_str(), "https://billing.stripe.com/p/session/test_1");
+    let portal = form(&requests_to(&t, "/v1/billing_portal/sessions").await[0]);
+    assert_eq!(
+        (portal["customer"].as_str(), portal["return_url"].as_str()),
+        ("cus_ada", "https://app.acme.example/billing")
+    );
+
+    // Checkout success page: sync before the webhook lands (a current-version payload).
+    let period_end = 1_800_000_000;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .and(query_param("customer", "cus_ada"))
+        .and(query_param("status", "all"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "has_more": false,
+            "data": [subscription_current("sub_1", "cus_ada", "trialing", PRO, period_end)]
+        })))
+        .mount(&t.stripe)
+        .await;
+    let synced = t.billing.sync_subscription(ada.id).await.unwrap().unwrap();
+    assert_eq!(
+        (synced.status.as_str(), synced.plan.as_str()),
+        ("trialing", "pro")
+    );
+    assert_eq!(synced.current_period_end.unwrap().timestamp(), period_end);
+    let list = &requests_to(&t, "/v1/subscriptions").await[0];
+    assert_eq!(header(list, "stripe-version"), "2024-04-10");
+    assert_eq!(
+        header(list, "idempotency-key"),
+        "",
+        "no idempotency key on GET"
+    );
+
+    // Cancel at period end, then resume (2024-04-10 payloads).
+    let mut canceling = subscription_2024("sub_1", "cus_ada", "trialing", PRO, period_end);
+    canceling["cancel_at_period_end"] = json!(true);
+    Mock::given(method("POST"))
+        .and(path("/v1/subscriptions/sub_1"))
+        .and(wiremock::matchers::body_string_contains(
+            "cancel_at_period_end=true",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(canceling))
+        .mount(&t.stripe)
+        .await;
+    let row = t.billing.cancel_subscription(ada.id, true).await.unwrap();
+    assert!(row.cancel_at_period_end);
+    Mock::given(method("POST"))
+        .and(path("/v1/subscriptions/sub_1"))
+        .and(wiremock::matchers::body_string_contains(
+            "cancel_at_period_end=false",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(subscription_2024(
+            "sub_1", "cus_ada", "trialing", PRO, period_end,
+        )))
+        .mount(&t.stripe)
+        .await;
+    assert!(
+        !t.billing
+            .resume_subscription(ada.id)
+            .await
+            .unwrap()
+            .cancel_at_period_end
+    );
+
+    // Cancel now.
+    let mut ended = subscription_2024("sub_1", "cus_ada", "canceled", PRO, period_end);
+    ended["ended_at"] = json!(1_790_000_000);
+    stripe_answers(&t, "DELETE", "/v1/subscriptions/sub_1", ended).await;
+    assert_eq!(
+        t.billing
+            .cancel_subscription(ada.id, false)
+            .await
+            .unwrap()
+            .status,
+        "canceled"
+    );
+    assert!(matches!(
+        t.billing.cancel_subscription(ada.id, false).await,
+        Err(BillingError::NotFound { .. })
+    ));
+
+    // Reconcile: every known customer re-listed (here Stripe still says trialing: repaired).
+    let report = t.billing.reconcile().await.unwrap();
+    assert_eq!(
+        (report.customers, report.subscriptions, report.failed),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        t.billing
+            .get_subscription(ada.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "trialing"
+    );
+}
+
+tollbooth_db::engine_tests!(
+    checkout_creates_the_customer_once_and_a_trial_session,
+    one_trial_per_customer_and_no_double_subscriptions,
+    free_and_bad_input_are_refused_before_any_request,
+    stripe_failures_are_retried_with_the_same_key_then_typed,
+    portal_sync_cancel_resume_and_reconcile,
+);
