@@ -8,6 +8,8 @@ use tollbooth_email::PublicBaseUrl;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AuthError, Result};
+use crate::mfa::MfaConfig;
+use crate::oauth::ProviderConfig;
 
 /// Smallest bcrypt cost accepted (OWASP's floor for bcrypt in 2025).
 pub const MIN_BCRYPT_COST: u32 = 12;
@@ -170,6 +172,8 @@ pub struct AuthConfig {
     pub(crate) hashing_concurrency: usize,
     pub(crate) hashing_queue: usize,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) oauth: Vec<ProviderConfig>,
+    pub(crate) mfa: Option<MfaConfig>,
 }
 
 impl AuthConfig {
@@ -197,6 +201,8 @@ impl AuthConfig {
             hashing_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
             hashing_queue: 64,
             clock: Arc::new(SystemClock),
+            oauth: Vec::new(),
+            mfa: None,
         }
     }
 
@@ -240,9 +246,24 @@ pub struct AuthConfigBuilder {
     hashing_concurrency: usize,
     hashing_queue: usize,
     clock: Arc<dyn Clock>,
+    oauth: Vec<ProviderConfig>,
+    mfa: Option<MfaConfig>,
 }
 
 impl AuthConfigBuilder {
+    /// Enables sign-in with an OAuth provider (GitHub, Google).
+    pub fn oauth_provider(mut self, provider: ProviderConfig) -> Self {
+        self.oauth.retain(|p| p.provider != provider.provider);
+        self.oauth.push(provider);
+        self
+    }
+
+    /// Enables TOTP MFA.
+    pub fn mfa(mut self, mfa: MfaConfig) -> Self {
+        self.mfa = Some(mfa);
+        self
+    }
+
     /// The key new tokens are signed with (required).
     pub fn signing_key(mut self, key: SigningKey) -> Self {
         self.keys.insert(0, key);
@@ -410,6 +431,16 @@ impl AuthConfigBuilder {
         if self.hashing_concurrency == 0 {
             return Err(config_error("hashing concurrency must be at least 1"));
         }
+        for provider in &self.oauth {
+            provider.validate()?;
+        }
+        if let Some(mfa) = &self.mfa
+            && mfa.issuer.trim().is_empty()
+        {
+            return Err(config_error(
+                "the MFA issuer (shown in authenticator apps) is empty",
+            ));
+        }
         let origin = public_base_url.origin();
         let issuer = self.issuer.unwrap_or_else(|| origin.clone());
         let audience = self.audience.unwrap_or(origin);
@@ -437,6 +468,8 @@ impl AuthConfigBuilder {
             hashing_concurrency: self.hashing_concurrency,
             hashing_queue: self.hashing_queue,
             clock: self.clock,
+            oauth: self.oauth,
+            mfa: self.mfa,
         })
     }
 }

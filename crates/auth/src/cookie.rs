@@ -22,6 +22,22 @@ impl SetCookie {
         ))
     }
 
+    /// A short-lived cookie that must survive the provider's cross-site redirect back
+    /// (`SameSite=Lax`); still `__Host-`, `HttpOnly`, `Secure`.
+    pub(crate) fn lax(name: &str, value: &str, max_age_secs: i64) -> Self {
+        Self(format!(
+            "{name}={value}; Max-Age={}; Path=/; Secure; HttpOnly; SameSite=Lax",
+            max_age_secs.max(0)
+        ))
+    }
+
+    /// Deletes a [`lax`](Self::lax) cookie.
+    pub(crate) fn clear_lax(name: &str) -> Self {
+        Self(format!(
+            "{name}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
+        ))
+    }
+
     /// Deletes the session cookie in the browser.
     pub(crate) fn clear(name: &str) -> Self {
         Self(format!(

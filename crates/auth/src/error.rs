@@ -22,6 +22,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// | [`InvalidPassword`](Self::InvalidPassword) | 422 | `invalid_password` |
 /// | [`InvalidInput`](Self::InvalidInput) | 422 | `invalid_input` |
 /// | [`InvalidToken`](Self::InvalidToken) | 422 | `invalid_token` |
+/// | [`InvalidOAuthState`](Self::InvalidOAuthState), [`OAuthDenied`](Self::OAuthDenied) | 400 | `invalid_oauth_state`, `oauth_denied` |
+/// | [`OAuthRejected`](Self::OAuthRejected), [`InvalidMfaCode`](Self::InvalidMfaCode) | 401 | `oauth_rejected`, `invalid_mfa_code` |
+/// | [`ProviderEmailUnverified`](Self::ProviderEmailUnverified) | 403 | `provider_email_unverified` |
+/// | [`ProviderNotConfigured`](Self::ProviderNotConfigured) | 404 | `provider_not_configured` |
+/// | [`AccountLinkRequired`](Self::AccountLinkRequired), [`AccountAlreadyLinked`](Self::AccountAlreadyLinked), [`LastSignInMethod`](Self::LastSignInMethod), [`MfaState`](Self::MfaState) | 409 | … |
+/// | [`ProviderUnavailable`](Self::ProviderUnavailable) | 503 | `provider_unavailable` |
 /// | [`RateLimited`](Self::RateLimited) | 429 | `rate_limited` (+ `Retry-After`) |
 /// | [`Overloaded`](Self::Overloaded) | 503 | `overloaded` |
 /// | [`Unavailable`](Self::Unavailable) | 503 | `unavailable` |
@@ -64,6 +70,62 @@ pub enum AuthError {
     /// purpose.
     #[error("this link or code is invalid or has expired")]
     InvalidToken,
+    /// The OAuth callback's `state` is missing, unknown, used, expired, for another provider,
+    /// or not bound to this browser. Nothing was written.
+    #[error("invalid or expired sign-in attempt; start again")]
+    InvalidOAuthState,
+    /// The user declined at the provider (or the provider reported an error).
+    #[error("sign-in was cancelled at the provider")]
+    OAuthDenied,
+    /// The provider's answer failed verification (an id_token with a bad signature, issuer,
+    /// audience, expiry or nonce; a refused code exchange). Nothing was written.
+    #[error("the identity provider's response was rejected")]
+    OAuthRejected {
+        /// What failed (logged, not shown).
+        reason: String,
+    },
+    /// The provider has no verified e-mail for this identity, so no account can be made.
+    #[error("the provider reports no verified e-mail address for this account")]
+    ProviderEmailUnverified,
+    /// The provider is not configured.
+    #[error("sign-in with {provider} is not configured")]
+    ProviderNotConfigured {
+        /// `github`, `google`.
+        provider: String,
+    },
+    /// An account with this e-mail exists but cannot be linked automatically (one of the
+    /// two addresses is unverified): sign in to it and link the provider from settings.
+    #[error("an account with this e-mail exists; sign in and link {provider} from your settings")]
+    AccountLinkRequired {
+        /// The provider.
+        provider: String,
+    },
+    /// This provider identity already belongs to another account.
+    #[error("this {provider} account is already linked to another user")]
+    AccountAlreadyLinked {
+        /// The provider.
+        provider: String,
+    },
+    /// Refused: it is the user's only way to sign in.
+    #[error("cannot remove the last sign-in method")]
+    LastSignInMethod,
+    /// The MFA operation does not fit the current state (enroll when enabled, confirm with
+    /// nothing pending, disable when off, MFA not configured).
+    #[error("{reason}")]
+    MfaState {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The TOTP or backup code is wrong, reused, or the challenge expired.
+    #[error("invalid code")]
+    InvalidMfaCode,
+    /// The identity provider could not be reached.
+    #[error("the identity provider is unavailable")]
+    ProviderUnavailable {
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
     /// Too many attempts; try again after `retry_after`.
     #[error("too many attempts; retry in {} s", retry_after.as_secs().max(1))]
     RateLimited {
@@ -99,12 +161,21 @@ impl AuthError {
     /// The HTTP status adapters answer with.
     pub fn status(&self) -> u16 {
         match self {
-            Self::InvalidCredentials | Self::Unauthorized => 401,
-            Self::Forbidden | Self::EmailNotVerified => 403,
-            Self::EmailTaken => 409,
+            Self::InvalidOAuthState | Self::OAuthDenied => 400,
+            Self::InvalidCredentials
+            | Self::Unauthorized
+            | Self::OAuthRejected { .. }
+            | Self::InvalidMfaCode => 401,
+            Self::Forbidden | Self::EmailNotVerified | Self::ProviderEmailUnverified => 403,
+            Self::ProviderNotConfigured { .. } => 404,
+            Self::EmailTaken
+            | Self::AccountLinkRequired { .. }
+            | Self::AccountAlreadyLinked { .. }
+            | Self::LastSignInMethod
+            | Self::MfaState { .. } => 409,
             Self::InvalidPassword { .. } | Self::InvalidInput { .. } | Self::InvalidToken => 422,
             Self::RateLimited { .. } => 429,
-            Self::Overloaded | Self::Unavailable { .. } => 503,
+            Self::Overloaded | Self::Unavailable { .. } | Self::ProviderUnavailable { .. } => 503,
             Self::InvalidConfig { .. } | Self::Internal { .. } => 500,
         }
     }
@@ -120,6 +191,17 @@ impl AuthError {
             Self::InvalidPassword { .. } => "invalid_password",
             Self::InvalidInput { .. } => "invalid_input",
             Self::InvalidToken => "invalid_token",
+            Self::InvalidOAuthState => "invalid_oauth_state",
+            Self::OAuthDenied => "oauth_denied",
+            Self::OAuthRejected { .. } => "oauth_rejected",
+            Self::ProviderEmailUnverified => "provider_email_unverified",
+            Self::ProviderNotConfigured { .. } => "provider_not_configured",
+            Self::AccountLinkRequired { .. } => "account_link_required",
+            Self::AccountAlreadyLinked { .. } => "account_already_linked",
+            Self::LastSignInMethod => "last_sign_in_method",
+            Self::MfaState { .. } => "mfa_state",
+            Self::InvalidMfaCode => "invalid_mfa_code",
+            Self::ProviderUnavailable { .. } => "provider_unavailable",
             Self::RateLimited { .. } => "rate_limited",
             Self::Overloaded => "overloaded",
             Self::Unavailable { .. } => "unavailable",

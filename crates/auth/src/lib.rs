@@ -50,6 +50,51 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # GitHub and Google sign-in, TOTP MFA
+//!
+//! ```no_run
+//! use tollbooth_auth::*;
+//!
+//! # async fn demo(db: tollbooth_db::Db, mailer: tollbooth_email::Mailer,
+//! #               callback_query: &str, headers: http::HeaderMap) -> Result<()> {
+//! let config = AuthConfig::builder("https://app.example.com")
+//!     .signing_key(SigningKey::new("2026-11", [7u8; 32])?)
+//!     .oauth_provider(ProviderConfig::github(
+//!         "Iv1.client-id",
+//!         ClientSecret::new("from your secret store"),
+//!         "https://app.example.com/auth/github/callback",
+//!     ))
+//!     .oauth_provider(ProviderConfig::google(
+//!         "123.apps.googleusercontent.com",
+//!         ClientSecret::new("from your secret store"),
+//!         "https://app.example.com/auth/google/callback",
+//!     ))
+//!     .mfa(MfaConfig::new(EncryptionKey::new("mfa-2026", [9u8; 32]), "Example"))
+//!     .build()?;
+//! let auth = Auth::new(db, mailer, config);
+//!
+//! // GET /auth/github: redirect to `start.redirect_url`, setting `start.state_cookie`.
+//! let start = auth.oauth_authorize(Provider::GitHub, Some("/dashboard")).await?;
+//!
+//! // GET /auth/github/callback?code=…&state=…
+//! let request = RequestInfo::new(&headers, None);
+//! let done = auth
+//!     .oauth_callback(Provider::GitHub, &OAuthCallback::from_query(callback_query), &request)
+//!     .await?;
+//! match done.result {
+//!     OAuthResult::SignedIn { outcome: SignInOutcome::SignedIn(signed_in), .. } => { /* set signed_in.cookie, redirect to done.return_to */ }
+//!     OAuthResult::SignedIn { outcome: SignInOutcome::MfaRequired(challenge), .. } => { /* ask for a code, then auth.mfa_verify(&challenge.token, code, &request) */ }
+//!     _ => {}
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! OAuth identities are keyed on the provider's account id, never on e-mail. A new identity
+//! whose verified e-mail matches an existing user is linked automatically only if that user's
+//! address is verified too (otherwise someone who registered the address first, unverified,
+//! would receive the identity); the error [`AuthError::AccountLinkRequired`] tells the app to
+//! ask for a sign-in and a link from settings ([`Auth::oauth_link`]).
+//!
 //! # Security properties (each has a test that fails if it regresses)
 //!
 //! - Passwords: bcrypt cost ≥ 12 (a lower configured cost is refused), hashed on tokio's
@@ -65,6 +110,12 @@
 //!   single-use, purpose-bound, expiring. A reset revokes every session.
 //! - Rate limits live in the database (they hold across instances): per IP, per account,
 //!   exponential backoff after failures, at most 100 consecutive failures per account a day.
+//! - OAuth: authorization code + PKCE S256, 256-bit `state` stored hashed, single-use,
+//!   10 minutes, bound to the browser by a cookie; Google id_tokens verified against the
+//!   JWKS (RS256 only, `iss`, `aud`, `exp`, `nonce`); no redirects followed.
+//! - TOTP: secrets sealed with AES-256-GCM (user-bound), each time step accepted once,
+//!   lock-out after 5 wrong codes, 80-bit single-use backup codes stored hashed; enabling or
+//!   disabling revokes the user's other sessions, and a password reset never bypasses MFA.
 //!
 //! # Features
 //!
@@ -79,6 +130,8 @@ mod error;
 mod headers;
 mod jwt;
 mod limits;
+mod mfa;
+mod oauth;
 mod password;
 mod recovery;
 mod secret;
@@ -94,6 +147,10 @@ pub use credentials::{MfaChallenge, SignInOutcome, SignedIn};
 pub use error::{AuthError, Result};
 pub use headers::{HeaderView, RequestInfo};
 pub use jwt::SessionClaims;
+pub use mfa::{BackupCodes, EncryptionKey, MfaConfig, MfaEnrollment, MfaStatus};
+pub use oauth::{
+    ClientSecret, OAuthCallback, OAuthCompleted, OAuthResult, OAuthStart, Provider, ProviderConfig,
+};
 pub use password::MAX_PASSWORD_BYTES;
 pub use service::Auth;
 pub use session::{Role, Session, SessionInfo};

@@ -12,6 +12,7 @@ use crate::cookie::{SetCookie, cookie_values};
 use crate::error::Result;
 use crate::headers::RequestInfo;
 use crate::jwt::{SessionClaims, TokenCodec};
+use crate::oauth::Jwks;
 use crate::password::PasswordHasher;
 use crate::session::Session;
 
@@ -31,6 +32,10 @@ pub(crate) struct Inner {
     pub(crate) tokens: TokenCodec,
     pub(crate) hasher: PasswordHasher,
     pub(crate) background: TaskTracker,
+    /// Talks to OAuth providers (no redirects, bounded timeouts).
+    pub(crate) oauth_http: reqwest::Client,
+    /// Google's signing keys.
+    pub(crate) jwks: Jwks,
 }
 
 impl Auth {
@@ -50,6 +55,8 @@ impl Auth {
                 tokens,
                 hasher,
                 background: TaskTracker::new(),
+                oauth_http: crate::oauth::http_client(),
+                jwks: Jwks::default(),
             }),
         }
     }
