@@ -33,6 +33,7 @@ mod m20261125_000002_create_auth_security;
 mod m20261125_000003_create_billing;
 mod m20261125_000004_create_bookings;
 mod m20261125_000005_create_nurture;
+mod m20261125_000006_add_payment_booking_url;
 mod schema;
 
 /// The ordered list of Tollbooth migrations.
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_billing::Migration),
             Box::new(m20261125_000004_create_bookings::Migration),
             Box::new(m20261125_000005_create_nurture::Migration),
+            Box::new(m20261125_000006_add_payment_booking_url::Migration),
         ]
     }
 }

@@ -28,7 +28,7 @@ fn cli(dir: &Path, url: Option<&str>, args: &[&str]) -> String {
 async fn round_trip(db: &TestDb, dir: &Path, url: Option<&str>) {
     cli(dir, url, &["up"]);
     let status = cli(dir, url, &["status"]);
-    assert_eq!(status.matches("... Applied").count(), 5, "{status}");
+    assert_eq!(status.matches("... Applied").count(), 6, "{status}");
     assert!(
         db.table_names()
             .await
@@ -36,9 +36,9 @@ async fn round_trip(db: &TestDb, dir: &Path, url: Option<&str>) {
             .contains(&"users".to_owned())
     );
 
-    cli(dir, url, &["down", "-n", "5"]);
+    cli(dir, url, &["down", "-n", "6"]);
     let status = cli(dir, url, &["status"]);
-    assert_eq!(status.matches("... Pending").count(), 5, "{status}");
+    assert_eq!(status.matches("... Pending").count(), 6, "{status}");
     assert!(db.table_names().await.unwrap().is_empty());
 
     cli(dir, url, &["up"]);

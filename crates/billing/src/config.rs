@@ -7,6 +7,7 @@ use std::time::Duration;
 use tollbooth_email::{PublicBaseUrl, RetryPolicy};
 use url::Url;
 
+use crate::calcom::CalcomConfig;
 use crate::error::{BillingError, Result};
 
 /// The Stripe API version sent as `Stripe-Version` unless configured otherwise.
@@ -121,6 +122,7 @@ pub struct BillingConfig {
     pub(crate) trial_days: u32,
     pub(crate) public_base_url: PublicBaseUrl,
     pub(crate) billing_path: String,
+    pub(crate) calcom: Option<CalcomConfig>,
 }
 
 impl BillingConfig {
@@ -140,6 +142,7 @@ impl BillingConfig {
             enterprise_price: None,
             trial_days: 0,
             billing_path: "/billing".to_owned(),
+            calcom: None,
         }
     }
 
@@ -187,9 +190,16 @@ pub struct BillingConfigBuilder {
     enterprise_price: Option<String>,
     trial_days: u32,
     billing_path: String,
+    calcom: Option<CalcomConfig>,
 }
 
 impl BillingConfigBuilder {
+    /// Enables Cal.com booking links and booking webhooks.
+    pub fn calcom(mut self, calcom: CalcomConfig) -> Self {
+        self.calcom = Some(calcom);
+        self
+    }
+
     /// The price of a paid plan (`price_…`).
     pub fn plan_price(mut self, plan: Plan, price_id: impl Into<String>) -> Self {
         match plan {
@@ -303,6 +313,7 @@ impl BillingConfigBuilder {
             trial_days: self.trial_days,
             public_base_url,
             billing_path: self.billing_path,
+            calcom: self.calcom,
         })
     }
 }

@@ -66,6 +66,32 @@ pub enum BillingError {
         #[source]
         source: BoxError,
     },
+    /// A paid session already has a booking.
+    #[error("this payment has already been used to book")]
+    AlreadyBooked,
+    /// A feature needs configuration it does not have (e.g. Cal.com).
+    #[error("{what} is not configured")]
+    NotConfigured {
+        /// What.
+        what: &'static str,
+    },
+    /// Cal.com refused the request (4xx other than 404 and 429).
+    #[error("Cal.com refused the request ({status}): {message}")]
+    Calcom {
+        /// HTTP status.
+        status: u16,
+        /// Cal.com's answer (truncated).
+        message: String,
+    },
+    /// Cal.com stayed unreachable or failing through every retry allowed.
+    #[error("Cal.com unavailable after {attempts} attempt(s)")]
+    CalcomUnavailable {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        #[source]
+        source: BoxError,
+    },
     /// The database failed; for a webhook, nothing was recorded and Stripe will retry.
     #[error("database error")]
     Database {
@@ -94,12 +120,12 @@ impl BillingError {
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidSignature | Self::InvalidPayload { .. } => 400,
-            Self::NotFound { .. } => 404,
-            Self::AlreadySubscribed => 409,
+            Self::NotFound { .. } | Self::NotConfigured { .. } => 404,
+            Self::AlreadySubscribed | Self::AlreadyBooked => 409,
             Self::PlanNotPurchasable { .. } | Self::InvalidInput { .. } => 422,
             Self::Stripe { kind, .. } if kind == "card_error" => 402,
-            Self::Stripe { .. } => 502,
-            Self::StripeUnavailable { .. } => 503,
+            Self::Stripe { .. } | Self::Calcom { .. } => 502,
+            Self::StripeUnavailable { .. } | Self::CalcomUnavailable { .. } => 503,
             Self::Database {
                 source: DbError::Unavailable { .. },
             } => 503,
@@ -115,6 +141,10 @@ impl BillingError {
             Self::PlanNotPurchasable { .. } => "plan_not_purchasable",
             Self::AlreadySubscribed => "already_subscribed",
             Self::NotFound { .. } => "not_found",
+            Self::AlreadyBooked => "already_booked",
+            Self::NotConfigured { .. } => "not_configured",
+            Self::Calcom { .. } => "scheduling_provider_error",
+            Self::CalcomUnavailable { .. } => "scheduling_provider_unavailable",
             Self::InvalidInput { .. } => "invalid_input",
             Self::Stripe { kind, .. } if kind == "card_error" => "payment_failed",
             Self::Stripe { .. } => "payment_provider_error",

@@ -28,6 +28,34 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Paid sessions with Cal.com
+//!
+//! ```no_run
+//! # use std::collections::HashMap;
+//! # use tollbooth_billing::*;
+//! # async fn demo(billing: Billing, user_id: uuid::Uuid, stripe_body: &[u8], stripe_sig: Option<&str>,
+//! #               cal_body: &[u8], cal_sig: Option<&str>) -> Result<()> {
+//! // Configure with `.calcom(CalcomConfig::new(CalcomApiKey::new("cal_live_…"))
+//! //     .webhook_secret(WebhookSecret::new("…")))`.
+//!
+//! // 1. Charge for the session; the metadata names the Cal.com event type.
+//! let metadata = HashMap::from([
+//!     ("user_id".to_owned(), user_id.to_string()),
+//!     (EVENT_TYPE_METADATA_KEY.to_owned(), "42".to_owned()),
+//! ]);
+//! let payment = billing.create_payment_intent(15_000, "usd", metadata).await?;
+//!
+//! // 2. Stripe's `payment_intent.succeeded` webhook yields the booking link (also later:
+//! //    `billing.booking_link_for_payment(&payment.id)`), carrying the payment and user ids.
+//! let receipt = billing.handle_webhook(stripe_body, stripe_sig, tollbooth_db::now()).await?;
+//! let booking_page = receipt.booking_link;
+//!
+//! // 3. Cal.com's `BOOKING_CREATED` webhook records the booking against the payment; the
+//! //    session cannot be booked twice.
+//! billing.handle_calcom_webhook(cal_body, cal_sig).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Design
 //!
 //! - **Stripe API version is configuration** (default `2024-04-10`), sent as `Stripe-Version`
@@ -44,6 +72,7 @@
 //!
 //! No optional features yet; the framework adapters come with the example servers.
 
+mod calcom;
 mod checkout;
 mod config;
 mod error;
@@ -53,6 +82,10 @@ mod stripe;
 mod subscriptions;
 mod webhook;
 
+pub use calcom::{
+    CalcomApiKey, CalcomConfig, CalcomReceipt, EVENT_TYPE_METADATA_KEY, Prefill,
+    sign_calcom_webhook,
+};
 pub use config::{
     BillingConfig, BillingConfigBuilder, DEFAULT_API_VERSION, Plan, StripeSecretKey, WebhookSecret,
 };

@@ -6,6 +6,7 @@ use tokio_util::task::TaskTracker;
 use tollbooth_db::Db;
 use tollbooth_email::{EmailTemplate, Link, Mailer, SendOptions};
 
+use crate::calcom::CalcomApi;
 use crate::config::BillingConfig;
 use crate::error::Result;
 use crate::stripe::StripeApi;
@@ -22,6 +23,7 @@ pub(crate) struct Inner {
     pub(crate) mailer: Mailer,
     pub(crate) config: BillingConfig,
     pub(crate) stripe: StripeApi,
+    pub(crate) calcom: Option<CalcomApi>,
     pub(crate) background: TaskTracker,
 }
 
@@ -29,12 +31,14 @@ impl Billing {
     /// The service over a migrated database and a mailer.
     pub fn new(db: Db, mailer: Mailer, config: BillingConfig) -> Result<Self> {
         let stripe = StripeApi::new(&config)?;
+        let calcom = config.calcom.clone().map(CalcomApi::new).transpose()?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 mailer,
                 config,
                 stripe,
+                calcom,
                 background: TaskTracker::new(),
             }),
         })

@@ -47,6 +47,11 @@ pub struct WebhookReceipt {
     pub event_type: String,
     /// What happened.
     pub outcome: WebhookOutcome,
+    /// For `payment_intent.succeeded` of a paid session (metadata names a Cal.com event
+    /// type): the booking link for the app to hand to the user. `None` when not applicable,
+    /// or when Cal.com could not be reached — [`Billing::booking_link_for_payment`] makes it
+    /// later.
+    pub booking_link: Option<url::Url>,
 }
 
 /// An e-mail to send once the event's transaction has committed.
@@ -110,6 +115,7 @@ impl Billing {
             event_id: event.id.clone(),
             event_type: event.event_type.clone(),
             outcome,
+            booking_link: None,
         };
 
         let tx = self.inner.db.begin().await?;
@@ -138,8 +144,33 @@ impl Billing {
                 }
             }
         }
+        let booking_link = match (event.event_type.as_str(), &outcome) {
+            ("payment_intent.succeeded", WebhookOutcome::Applied) => {
+                self.paid_session_link(&event).await
+            }
+            _ => None,
+        };
         tracing::info!(event_id = %event.id, event_type = %event.event_type, ?outcome, "Stripe webhook");
-        Ok(receipt(outcome))
+        Ok(WebhookReceipt {
+            booking_link,
+            ..receipt(outcome)
+        })
+    }
+
+    /// The booking link of a paid session, made after the payment was recorded (no Cal.com
+    /// call inside the transaction). Failures are logged: the link can be made later.
+    async fn paid_session_link(&self, event: &Event) -> Option<url::Url> {
+        let intent: PaymentIntent = object(event).ok()?;
+        intent
+            .metadata
+            .get(crate::calcom::EVENT_TYPE_METADATA_KEY)?;
+        match self.booking_link_for_payment(&intent.id).await {
+            Ok(url) => Some(url),
+            Err(error) => {
+                tracing::warn!(payment_intent = %intent.id, %error, "booking link not made yet");
+                None
+            }
+        }
     }
 
     /// Applies `event` inside `tx`; returns the outcome and the e-mails to send after commit.

@@ -23,6 +23,8 @@ pub struct Model {
     /// Stripe metadata.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub metadata: Option<Json>,
+    /// Cal.com booking link produced for this payment (paid sessions).
+    pub booking_url: Option<String>,
     /// Row creation time (UTC).
     pub created_at: DateTimeUtc,
     /// Last modification time (UTC).

@@ -238,6 +238,12 @@ pub trait BillingRepo: Send + Sync {
     async fn upsert_payment(&self, payment: PaymentUpsert) -> Result<Payment>;
     /// The payment with this PaymentIntent id.
     async fn find_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>>;
+    /// Stores the booking link made for a payment; `None` if there is no such payment.
+    async fn set_payment_booking_url(
+        &self,
+        stripe_payment_intent_id: &str,
+        booking_url: &str,
+    ) -> Result<Option<Payment>>;
 }
 
 #[async_trait]
@@ -413,6 +419,7 @@ impl<E: Executor> BillingRepo for E {
             currency: Set(p.currency.to_ascii_lowercase()),
             status: Set(p.status),
             metadata: Set(p.metadata),
+            booking_url: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         };
@@ -442,5 +449,20 @@ impl<E: Executor> BillingRepo for E {
             .one(self.conn())
             .await
             .map_err(DbError::on("payment"))
+    }
+
+    async fn set_payment_booking_url(
+        &self,
+        stripe_payment_intent_id: &str,
+        booking_url: &str,
+    ) -> Result<Option<Payment>> {
+        let updated = payment::Entity::update_many()
+            .col_expr(payment::Column::BookingUrl, Expr::value(booking_url))
+            .col_expr(payment::Column::UpdatedAt, Expr::value(now()))
+            .filter(payment::Column::StripePaymentIntentId.eq(stripe_payment_intent_id))
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on("payment"))?;
+        Ok(updated.into_iter().next())
     }
 }
