@@ -3,9 +3,10 @@
 use std::net::IpAddr;
 
 /// Read access to request headers, so the core works with any framework: implemented for
-/// [`http::HeaderMap`] (axum, hyper, tower) and for slices of pairs; an actix adapter
-/// implements it for actix's own map.
-pub trait HeaderView {
+/// [`http::HeaderMap`] (axum, hyper, tower) and for slices of pairs; the actix adapter
+/// implements it for actix's own map. `Sync` so that futures holding a `&dyn HeaderView`
+/// are `Send` (web frameworks require it).
+pub trait HeaderView: Sync {
     /// Every value of header `name` (case-insensitive), in order. Values that are not valid
     /// UTF-8 are skipped.
     fn header_values(&self, name: &str) -> Vec<&str>;

@@ -119,9 +119,12 @@
 //!
 //! # Features
 //!
-//! No optional features yet; the framework adapters (`axum`, `actix`) come with the
-//! example servers.
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `axum`  | no      | `tollbooth_auth::axum`: `session` and `csrf` middleware, `CurrentSession` / `RequireAuth` / `RequireRole<R>` extractors, `IntoResponse for AuthError` |
+//! | `actix` | no      | `tollbooth_auth::actix`: the same for actix-web, plus `HeaderView` for actix's header map |
 
+mod adapters;
 mod clock;
 mod config;
 mod cookie;
@@ -132,12 +135,18 @@ mod jwt;
 mod limits;
 mod mfa;
 mod oauth;
+mod origin;
 mod password;
 mod recovery;
 mod secret;
 mod service;
 mod session;
 
+#[cfg(feature = "actix")]
+pub use adapters::actix;
+#[cfg(feature = "axum")]
+pub use adapters::axum;
+pub use adapters::{Admin, RoleMarker, error_body};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AuthConfig, AuthConfigBuilder, Limit, MIN_BCRYPT_COST, PasswordPolicy, RateLimits, SigningKey,

@@ -70,8 +70,12 @@
 //!
 //! # Features
 //!
-//! No optional features yet; the framework adapters come with the example servers.
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `axum`  | no      | `IntoResponse for BillingError` |
+//! | `actix` | no      | `ResponseError for BillingError` |
 
+mod adapters;
 mod calcom;
 mod checkout;
 mod config;
@@ -82,6 +86,7 @@ mod stripe;
 mod subscriptions;
 mod webhook;
 
+pub use adapters::error_body;
 pub use calcom::{
     CalcomApiKey, CalcomConfig, CalcomReceipt, EVENT_TYPE_METADATA_KEY, Prefill,
     sign_calcom_webhook,

@@ -12,9 +12,28 @@ pub(crate) fn client() -> reqwest::Client {
         .expect("static HTTP client configuration")
 }
 
-/// Runs an oauth2 request with our reqwest client (oauth2 ships an adapter only for its own
-/// reqwest version).
-pub(crate) async fn execute(
+/// oauth2's HTTP client interface over our reqwest client (oauth2 ships an adapter only for
+/// its own reqwest version). A named type with an explicitly `Send` future: a closure here
+/// makes every future awaiting the exchange `!Send` (rustc's higher-ranked lifetime
+/// inference), which web frameworks refuse.
+pub(crate) struct OAuthHttp<'a>(pub(crate) &'a reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
+    type Error = reqwest::Error;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<oauth2::HttpResponse, reqwest::Error>>
+                + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(execute(self.0, request))
+    }
+}
+
+async fn execute(
     client: &reqwest::Client,
     request: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, reqwest::Error> {

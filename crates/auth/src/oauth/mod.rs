@@ -339,7 +339,7 @@ impl Auth {
         client
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-            .request_async(&|request| http::execute(http, request))
+            .request_async(&http::OAuthHttp(http))
             .await
             .map_err(|e| match e {
                 oauth2::RequestTokenError::Request(e) => AuthError::ProviderUnavailable {

@@ -1,0 +1,141 @@
+//! actix-web adapter.
+//!
+//! ```ignore
+//! use actix_web::{App, middleware::from_fn, web};
+//! use tollbooth_auth::actix::{RequireAuth, csrf, session};
+//!
+//! App::new()
+//!     .app_data(web::Data::new(auth.clone()))
+//!     .wrap(from_fn(csrf))
+//!     .wrap(from_fn(session))
+//!     .route("/me", web::get().to(|RequireAuth(s): RequireAuth| async move { s.user.email }));
+//! ```
+
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+
+use super::{RoleMarker, error_body, retry_after};
+use crate::error::AuthError;
+use crate::headers::HeaderView;
+use crate::service::Auth;
+use crate::session::Session;
+
+impl HeaderView for HeaderMap {
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.get_all(name).filter_map(|v| v.to_str().ok()).collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Slot(Option<Session>);
+
+fn auth_of(request: &ServiceRequest) -> Result<Auth, AuthError> {
+    request
+        .app_data::<web::Data<Auth>>()
+        .map(|data| data.get_ref().clone())
+        .ok_or_else(|| AuthError::internal("register `web::Data<Auth>` with `App::app_data`"))
+}
+
+/// Middleware: reads the request's session once, makes it available to the extractors,
+/// and sets the refreshed cookie on the response. A database failure answers 503.
+pub async fn session(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let auth = auth_of(&request)?;
+    let session = auth.get_session(request.headers()).await?;
+    let refreshed = session.as_ref().and_then(|s| s.refreshed_cookie.clone());
+    request.extensions_mut().insert(Slot(session));
+    let mut response = next.call(request).await?.map_into_boxed_body();
+    if let Some(cookie) = refreshed.and_then(|c| HeaderValue::from_str(c.as_str()).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Middleware: [`Auth::check_origin`] — 403 for cross-site state-changing requests.
+pub async fn csrf(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let auth = auth_of(&request)?;
+    auth.check_origin(request.method().as_str(), request.headers())?;
+    Ok(next.call(request).await?.map_into_boxed_body())
+}
+
+fn slot(request: &HttpRequest) -> Result<Option<Session>, AuthError> {
+    request
+        .extensions()
+        .get::<Slot>()
+        .map(|slot| slot.0.clone())
+        .ok_or_else(|| {
+            AuthError::internal("tollbooth_auth::actix::session middleware is not installed")
+        })
+}
+
+/// The request's session, if any.
+#[derive(Clone, Debug)]
+pub struct CurrentSession(pub Option<Session>);
+
+impl FromRequest for CurrentSession {
+    type Error = AuthError;
+    type Future = Ready<Result<Self, AuthError>>;
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(slot(request).map(Self))
+    }
+}
+
+/// The request's session; 401 without one.
+#[derive(Clone, Debug)]
+pub struct RequireAuth(pub Session);
+
+impl FromRequest for RequireAuth {
+    type Error = AuthError;
+    type Future = Ready<Result<Self, AuthError>>;
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(slot(request).and_then(|s| s.map(Self).ok_or(AuthError::Unauthorized)))
+    }
+}
+
+/// The request's session if its user has role `R` (or is admin); 401 / 403 otherwise.
+#[derive(Clone, Debug)]
+pub struct RequireRole<R>(pub Session, pub PhantomData<R>);
+
+impl<R: RoleMarker> FromRequest for RequireRole<R> {
+    type Error = AuthError;
+    type Future = Ready<Result<Self, AuthError>>;
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(slot(request).and_then(|s| {
+            let session = s.ok_or(AuthError::Unauthorized)?;
+            if session.role().satisfies(&R::role()) {
+                Ok(Self(session, PhantomData))
+            } else {
+                Err(AuthError::Forbidden)
+            }
+        }))
+    }
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status() >= 500 {
+            tracing::error!(error = ?self, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(seconds) = retry_after(self) {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(error_body(self))
+    }
+}

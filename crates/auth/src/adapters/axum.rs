@@ -1,0 +1,121 @@
+//! axum adapter.
+//!
+//! ```ignore
+//! use axum::{Router, middleware, routing::get};
+//! use tollbooth_auth::axum::{CurrentSession, RequireAuth, RequireRole, csrf, session};
+//! use tollbooth_auth::Admin;
+//!
+//! let app = Router::new()
+//!     .route("/me", get(|RequireAuth(s): RequireAuth| async move { s.user.email }))
+//!     .route("/admin", get(|RequireRole(s, _): RequireRole<Admin>| async move { "hi" }))
+//!     .layer(middleware::from_fn_with_state(auth.clone(), csrf))
+//!     .layer(middleware::from_fn_with_state(auth.clone(), session));
+//! ```
+
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{RoleMarker, error_body, retry_after};
+use crate::error::AuthError;
+use crate::service::Auth;
+use crate::session::Session;
+
+/// What [`session`] found, stored in the request's extensions.
+#[derive(Clone, Debug)]
+struct Slot(Option<Session>);
+
+/// Middleware: reads the request's session once (cookie or bearer token), makes it
+/// available to the extractors, and sets the refreshed cookie on the response when the
+/// session's token was renewed. A database failure answers 503.
+pub async fn session(State(auth): State<Auth>, mut request: Request, next: Next) -> Response {
+    let session = match auth.get_session(request.headers()).await {
+        Ok(session) => session,
+        Err(error) => return error.into_response(),
+    };
+    let refreshed = session.as_ref().and_then(|s| s.refreshed_cookie.clone());
+    request.extensions_mut().insert(Slot(session));
+    let mut response = next.run(request).await;
+    if let Some(cookie) = refreshed.and_then(|c| HeaderValue::from_str(c.as_str()).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Middleware: [`Auth::check_origin`] — 403 for cross-site state-changing requests.
+pub async fn csrf(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+    match auth.check_origin(request.method().as_str(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+fn slot(parts: &Parts) -> Result<Option<Session>, AuthError> {
+    parts
+        .extensions
+        .get::<Slot>()
+        .map(|slot| slot.0.clone())
+        .ok_or_else(|| {
+            AuthError::internal("tollbooth_auth::axum::session middleware is not installed")
+        })
+}
+
+/// The request's session, if any.
+#[derive(Clone, Debug)]
+pub struct CurrentSession(pub Option<Session>);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentSession {
+    type Rejection = AuthError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthError> {
+        slot(parts).map(Self)
+    }
+}
+
+/// The request's session; 401 without one.
+#[derive(Clone, Debug)]
+pub struct RequireAuth(pub Session);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequireAuth {
+    type Rejection = AuthError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthError> {
+        slot(parts)?.map(Self).ok_or(AuthError::Unauthorized)
+    }
+}
+
+/// The request's session if its user has role `R` (or is admin); 401 without a session,
+/// 403 with the wrong role.
+#[derive(Clone, Debug)]
+pub struct RequireRole<R>(pub Session, pub PhantomData<R>);
+
+impl<S: Send + Sync, R: RoleMarker + Send> FromRequestParts<S> for RequireRole<R> {
+    type Rejection = AuthError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthError> {
+        let session = slot(parts)?.ok_or(AuthError::Unauthorized)?;
+        if session.role().satisfies(&R::role()) {
+            Ok(Self(session, PhantomData))
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        if self.status() >= 500 {
+            tracing::error!(error = ?self, "request failed");
+        }
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(error_body(&self))).into_response();
+        if let Some(seconds) = retry_after(&self) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

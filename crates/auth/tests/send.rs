@@ -1,0 +1,40 @@
+//! Web frameworks run handlers on multi-threaded runtimes and require `Send` futures: every
+//! public async operation must produce one. This test fails to compile if one does not.
+#![allow(clippy::let_underscore_future)]
+
+use tollbooth_auth::*;
+
+fn send<T: Send>(_: T) {}
+
+#[allow(dead_code)]
+fn every_future_is_send(auth: &Auth, session: &Session, headers: &http::HeaderMap) {
+    let request = RequestInfo::new(headers, None);
+    send(auth.sign_up("a", "b", None, &request));
+    send(auth.sign_in("a", "b", &request));
+    send(auth.get_session(headers));
+    send(auth.require_auth(headers));
+    send(auth.require_role(headers, &Role::ADMIN));
+    send(auth.sign_out(headers));
+    send(auth.sign_out_everywhere(session));
+    send(auth.list_sessions(session));
+    send(auth.revoke_session(session, uuid::Uuid::nil()));
+    send(auth.verify_email("t"));
+    send(auth.resend_verification("e", &request));
+    send(auth.request_password_reset("e", &request));
+    send(auth.reset_password("t", "p"));
+    send(auth.change_password(session, "a", "b"));
+    send(auth.oauth_authorize(Provider::GitHub, None));
+    send(auth.oauth_link(session, Provider::Google, None));
+    send(auth.oauth_callback(Provider::GitHub, &OAuthCallback::default(), &request));
+    send(auth.oauth_unlink(session, Provider::GitHub));
+    send(auth.mfa_enroll(session));
+    send(auth.mfa_confirm(session, "c"));
+    send(auth.mfa_verify("c", "c", &request));
+    send(auth.mfa_disable(session, "c"));
+    send(auth.mfa_regenerate_backup_codes(session, "c"));
+    send(auth.mfa_status(session));
+    send(auth.flush_background_tasks());
+}
+
+#[test]
+fn compiles() {}

@@ -1,0 +1,139 @@
+//! What a handler returns, framework-neutral: a [`Reply`] or an [`ApiError`]; the servers
+//! turn them into responses. Every error body is `{"error": code, "message": …}`.
+
+use serde_json::{Value, json};
+use tollbooth_auth::{AuthError, SetCookie};
+use tollbooth_billing::BillingError;
+
+/// A successful response.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body (none for 204).
+    pub body: Option<Value>,
+    /// `Set-Cookie` headers.
+    pub cookies: Vec<SetCookie>,
+    /// `Location` (redirects).
+    pub location: Option<String>,
+}
+
+impl Reply {
+    /// `status` with a JSON body.
+    pub fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body: Some(body),
+            cookies: Vec::new(),
+            location: None,
+        }
+    }
+
+    /// 200 with a JSON body.
+    pub fn ok(body: Value) -> Self {
+        Self::json(200, body)
+    }
+
+    /// 204.
+    pub fn no_content() -> Self {
+        Self {
+            status: 204,
+            body: None,
+            cookies: Vec::new(),
+            location: None,
+        }
+    }
+
+    /// A redirect (`302` to start a flow, `303` after one).
+    pub fn redirect(status: u16, location: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: None,
+            cookies: Vec::new(),
+            location: Some(location.into()),
+        }
+    }
+
+    /// Adds a `Set-Cookie`.
+    pub fn cookie(mut self, cookie: SetCookie) -> Self {
+        self.cookies.push(cookie);
+        self
+    }
+}
+
+/// A failed request.
+#[derive(Debug)]
+pub enum ApiError {
+    /// From tollbooth-auth.
+    Auth(AuthError),
+    /// From tollbooth-billing.
+    Billing(BillingError),
+    /// A body that is not the expected JSON.
+    InvalidBody(String),
+    /// A body that is not `application/json`.
+    UnsupportedMediaType,
+    /// A feature the server was started without.
+    NotConfigured(&'static str),
+    /// No such resource.
+    NotFound(&'static str),
+}
+
+impl ApiError {
+    /// HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Auth(e) => e.status(),
+            Self::Billing(e) => e.status(),
+            Self::InvalidBody(_) => 400,
+            Self::UnsupportedMediaType => 415,
+            Self::NotConfigured(_) | Self::NotFound(_) => 404,
+        }
+    }
+
+    /// `{"error": code, "message": …}`; never internal detail on 5xx.
+    pub fn body(&self) -> Value {
+        match self {
+            Self::Auth(e) => tollbooth_auth::error_body(e),
+            Self::Billing(e) => tollbooth_billing::error_body(e),
+            Self::InvalidBody(why) => json!({ "error": "invalid_body", "message": why }),
+            Self::UnsupportedMediaType => {
+                json!({ "error": "unsupported_media_type", "message": "send application/json" })
+            }
+            Self::NotConfigured(what) => {
+                json!({ "error": "not_configured", "message": format!("{what} is not configured on this server") })
+            }
+            Self::NotFound(what) => {
+                json!({ "error": "not_found", "message": format!("no such {what}") })
+            }
+        }
+    }
+
+    /// `Retry-After` seconds, for 429s.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Auth(AuthError::RateLimited { retry_after }) => {
+                Some(retry_after.as_secs().max(1))
+            }
+            _ => None,
+        }
+    }
+
+    /// Logs server-side failures with their cause (the body never carries it).
+    pub fn log(&self) {
+        if self.status() >= 500 {
+            tracing::error!(error = ?self, "request failed");
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(e: BillingError) -> Self {
+        Self::Billing(e)
+    }
+}

@@ -1,0 +1,630 @@
+//! The handlers behind [`ENDPOINTS`](crate::ENDPOINTS), written once for both servers.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tollbooth_auth::{
+    Auth, AuthError, HeaderView, OAuthCallback, OAuthResult, Provider, RequestInfo, Role, Session,
+    SignInOutcome, SignedIn,
+};
+use tollbooth_billing::{Billing, BillingError, EVENT_TYPE_METADATA_KEY, Plan, WebhookOutcome};
+use tollbooth_db::{User, UserRepo};
+use uuid::Uuid;
+
+use crate::api::{ApiError, Reply};
+use crate::routes::{Access, Route};
+
+type Result<T = Reply> = std::result::Result<T, ApiError>;
+
+/// Everything a handler may read from the request.
+pub struct Ctx<'a> {
+    /// Headers.
+    pub headers: &'a dyn HeaderView,
+    /// Client IP (the socket peer).
+    pub ip: Option<IpAddr>,
+    /// The session the auth middleware found.
+    pub session: Option<Session>,
+    /// Raw query string, without `?`.
+    pub query: &'a str,
+    /// The path parameter (`{id}`, `{provider}`), if the route has one.
+    pub param: Option<&'a str>,
+    /// Raw body.
+    pub body: &'a [u8],
+}
+
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("ip", &self.ip)
+            .field("param", &self.param)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ctx<'_> {
+    fn request(&self) -> RequestInfo<'_> {
+        RequestInfo::new(self.headers, self.ip)
+    }
+
+    fn query_value(&self, name: &str) -> Option<String> {
+        url_decode_pairs(self.query).remove(name)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.header_values(name).first().copied()
+    }
+
+    /// The JSON body as `T`: `415` unless `application/json`, `400` if malformed.
+    fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        let content_type = self.header("content-type").unwrap_or_default();
+        if !content_type
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+        {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        serde_json::from_slice(self.body).map_err(|e| ApiError::InvalidBody(e.to_string()))
+    }
+
+    fn session(&self) -> Result<&Session> {
+        self.session
+            .as_ref()
+            .ok_or(ApiError::Auth(AuthError::Unauthorized))
+    }
+
+    fn param(&self) -> Result<&str> {
+        self.param.ok_or(ApiError::NotFound("route parameter"))
+    }
+}
+
+fn url_decode_pairs(query: &str) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            let bytes = s.replace('+', " ");
+            percent_decode(&bytes)
+        };
+        map.entry(decode(k)).or_insert_with(|| decode(v));
+    }
+    map
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex))
+                if let Ok(b) = u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("zz"), 16) =>
+            {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The application: auth, optional billing, and the addresses made admins at sign-up.
+#[derive(Clone, Debug)]
+pub struct App {
+    /// Authentication.
+    pub auth: Auth,
+    /// Billing (`None` without `STRIPE_SECRET_KEY`).
+    pub billing: Option<Billing>,
+    admins: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct SignUpBody {
+    email: String,
+    password: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CredentialsBody {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct EmailBody {
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    token: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct ChangePasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+#[derive(Deserialize)]
+struct CodeBody {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct MfaVerifyBody {
+    challenge: String,
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct CheckoutBody {
+    plan: String,
+    #[serde(default)]
+    success_url: Option<String>,
+    #[serde(default)]
+    cancel_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CancelBody {
+    #[serde(default = "yes")]
+    at_period_end: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct PaymentBody {
+    amount: i64,
+    currency: String,
+    #[serde(default)]
+    calcom_event_type_id: Option<i64>,
+}
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id, "email": user.email, "name": user.name, "image": user.image,
+        "role": user.role, "email_verified": user.email_verified_at.is_some(),
+    })
+}
+
+fn session_json(session: &Session) -> Value {
+    json!({ "id": session.id, "created_at": session.created_at, "expires_at": session.expires_at })
+}
+
+fn outcome_str(outcome: &WebhookOutcome) -> &'static str {
+    match outcome {
+        WebhookOutcome::Applied => "applied",
+        WebhookOutcome::Duplicate => "duplicate",
+        WebhookOutcome::Stale => "stale",
+        _ => "ignored",
+    }
+}
+
+impl App {
+    /// The application.
+    pub fn new(auth: Auth, billing: Option<Billing>, admins: Vec<String>) -> Self {
+        Self {
+            auth,
+            billing,
+            admins,
+        }
+    }
+
+    /// Waits for e-mails still being sent (graceful shutdown).
+    pub async fn shutdown(&self) {
+        self.auth.flush_background_tasks().await;
+        if let Some(billing) = &self.billing {
+            billing.flush_background_tasks().await;
+        }
+    }
+
+    /// Runs `route` for the request described by `ctx`, after its access checks (CSRF for
+    /// non-webhook routes, then session and role).
+    pub async fn dispatch(
+        &self,
+        route: Route,
+        access: Access,
+        method: &str,
+        ctx: Ctx<'_>,
+    ) -> Result {
+        if access != Access::Webhook {
+            self.auth.check_origin(method, ctx.headers)?;
+        }
+        match (access, &ctx.session) {
+            (Access::User | Access::Admin, None) => return Err(AuthError::Unauthorized.into()),
+            (Access::Admin, Some(s)) if !s.role().satisfies(&Role::ADMIN) => {
+                return Err(AuthError::Forbidden.into());
+            }
+            _ => {}
+        }
+        match route {
+            Route::Health => self.health().await,
+            Route::SignUp => self.sign_up(&ctx).await,
+            Route::SignIn => self.sign_in(&ctx).await,
+            Route::MfaVerify => {
+                let body: MfaVerifyBody = ctx.json()?;
+                let signed_in = self
+                    .auth
+                    .mfa_verify(&body.challenge, &body.code, &ctx.request())
+                    .await?;
+                Ok(signed_in_reply(signed_in))
+            }
+            Route::SignOut => {
+                Ok(Reply::no_content().cookie(self.auth.sign_out(ctx.headers).await?))
+            }
+            Route::SignOutEverywhere => Ok(
+                Reply::no_content().cookie(self.auth.sign_out_everywhere(ctx.session()?).await?)
+            ),
+            Route::CurrentSession => {
+                let s = ctx.session()?;
+                Ok(Reply::ok(
+                    json!({ "user": user_json(&s.user), "session": session_json(s) }),
+                ))
+            }
+            Route::ListSessions => {
+                let sessions = self.auth.list_sessions(ctx.session()?).await?;
+                let list: Vec<Value> = sessions
+                    .iter()
+                    .map(|s| json!({ "id": s.id, "created_at": s.created_at, "last_seen_at": s.last_seen_at,
+                                     "ip": s.ip, "user_agent": s.user_agent, "current": s.current }))
+                    .collect();
+                Ok(Reply::ok(json!({ "sessions": list })))
+            }
+            Route::RevokeSession => {
+                let id =
+                    Uuid::parse_str(ctx.param()?).map_err(|_| ApiError::NotFound("session"))?;
+                match self.auth.revoke_session(ctx.session()?, id).await? {
+                    true => Ok(Reply::no_content()),
+                    false => Err(ApiError::NotFound("session")),
+                }
+            }
+            Route::VerifyEmailLink => {
+                let token = ctx.query_value("token").unwrap_or_default();
+                let user = self.auth.verify_email(&token).await?;
+                Ok(Reply::ok(
+                    json!({ "verified": true, "user": user_json(&user) }),
+                ))
+            }
+            Route::VerifyEmail => {
+                let body: TokenBody = ctx.json()?;
+                let user = self.auth.verify_email(&body.token).await?;
+                Ok(Reply::ok(
+                    json!({ "verified": true, "user": user_json(&user) }),
+                ))
+            }
+            Route::ResendVerification => {
+                let body: EmailBody = ctx.json()?;
+                self.auth
+                    .resend_verification(&body.email, &ctx.request())
+                    .await?;
+                Ok(accepted())
+            }
+            Route::ForgotPassword => {
+                let body: EmailBody = ctx.json()?;
+                self.auth
+                    .request_password_reset(&body.email, &ctx.request())
+                    .await?;
+                Ok(accepted())
+            }
+            Route::ResetPassword => {
+                let body: ResetBody = ctx.json()?;
+                self.auth
+                    .reset_password(&body.token, &body.password)
+                    .await?;
+                Ok(Reply::no_content())
+            }
+            Route::ChangePassword => {
+                let body: ChangePasswordBody = ctx.json()?;
+                self.auth
+                    .change_password(ctx.session()?, &body.current_password, &body.new_password)
+                    .await?;
+                Ok(Reply::no_content())
+            }
+            Route::OAuthStart => {
+                let provider = Provider::from_str(ctx.param()?)?;
+                let return_to = ctx.query_value("return_to");
+                let start = self
+                    .auth
+                    .oauth_authorize(provider, return_to.as_deref())
+                    .await?;
+                Ok(Reply::redirect(302, start.redirect_url.as_str()).cookie(start.state_cookie))
+            }
+            Route::OAuthCallback => self.oauth_callback(&ctx).await,
+            Route::OAuthLink => {
+                let provider = Provider::from_str(ctx.param()?)?;
+                let return_to = ctx.query_value("return_to");
+                let start = self
+                    .auth
+                    .oauth_link(ctx.session()?, provider, return_to.as_deref())
+                    .await?;
+                Ok(Reply::redirect(302, start.redirect_url.as_str()).cookie(start.state_cookie))
+            }
+            Route::OAuthUnlink => {
+                let provider = Provider::from_str(ctx.param()?)?;
+                self.auth.oauth_unlink(ctx.session()?, provider).await?;
+                Ok(Reply::no_content())
+            }
+            Route::MfaStatus => {
+                let status = self.auth.mfa_status(ctx.session()?).await?;
+                Ok(Reply::ok(
+                    json!({ "enabled": status.enabled, "backup_codes_left": status.backup_codes_left }),
+                ))
+            }
+            Route::MfaEnroll => {
+                let enrollment = self.auth.mfa_enroll(ctx.session()?).await?;
+                Ok(Reply::ok(json!({
+                    "secret": enrollment.secret, "otpauth_uri": enrollment.otpauth_uri,
+                    "qr_png_base64": enrollment.qr_png_base64,
+                })))
+            }
+            Route::MfaConfirm => {
+                let body: CodeBody = ctx.json()?;
+                let codes = self.auth.mfa_confirm(ctx.session()?, &body.code).await?;
+                Ok(Reply::ok(json!({ "backup_codes": codes.0 })))
+            }
+            Route::MfaDisable => {
+                let body: CodeBody = ctx.json()?;
+                self.auth.mfa_disable(ctx.session()?, &body.code).await?;
+                Ok(Reply::no_content())
+            }
+            Route::MfaBackupCodes => {
+                let body: CodeBody = ctx.json()?;
+                let codes = self
+                    .auth
+                    .mfa_regenerate_backup_codes(ctx.session()?, &body.code)
+                    .await?;
+                Ok(Reply::ok(json!({ "backup_codes": codes.0 })))
+            }
+            Route::Me => Ok(Reply::ok(
+                json!({ "user": user_json(&ctx.session()?.user) }),
+            )),
+            Route::AdminStats => Ok(Reply::ok(
+                json!({ "admin": ctx.session()?.user.email, "status": "ok" }),
+            )),
+            Route::StripeWebhook => {
+                let receipt = self
+                    .billing()?
+                    .handle_webhook(
+                        ctx.body,
+                        ctx.header("stripe-signature"),
+                        tollbooth_db::now(),
+                    )
+                    .await?;
+                Ok(Reply::ok(json!({
+                    "event_id": receipt.event_id, "outcome": outcome_str(&receipt.outcome),
+                    "booking_link": receipt.booking_link.map(|u| u.to_string()),
+                })))
+            }
+            Route::CalcomWebhook => {
+                let receipt = self
+                    .billing()?
+                    .handle_calcom_webhook(ctx.body, ctx.header("x-cal-signature-256"))
+                    .await?;
+                Ok(Reply::ok(
+                    json!({ "event_id": receipt.event_id, "outcome": outcome_str(&receipt.outcome) }),
+                ))
+            }
+            billing_route => self.billing_route(billing_route, &ctx).await,
+        }
+    }
+
+    fn billing(&self) -> Result<&Billing> {
+        self.billing
+            .as_ref()
+            .ok_or(ApiError::NotConfigured("billing"))
+    }
+
+    async fn health(&self) -> Result {
+        self.auth
+            .db()
+            .ping()
+            .await
+            .map_err(|e| ApiError::Auth(e.into()))?;
+        Ok(Reply::ok(json!({ "status": "ok" })))
+    }
+
+    async fn sign_up(&self, ctx: &Ctx<'_>) -> Result {
+        let body: SignUpBody = ctx.json()?;
+        let mut user = self
+            .auth
+            .sign_up(
+                &body.email,
+                &body.password,
+                body.name.as_deref(),
+                &ctx.request(),
+            )
+            .await?;
+        if self.admins.contains(&user.email) {
+            let promoted = self.auth.db().set_user_role(user.id, "admin").await;
+            user = promoted
+                .map_err(|e| ApiError::Auth(e.into()))?
+                .unwrap_or(user);
+        }
+        Ok(Reply::json(201, json!({ "user": user_json(&user) })))
+    }
+
+    async fn sign_in(&self, ctx: &Ctx<'_>) -> Result {
+        let body: CredentialsBody = ctx.json()?;
+        match self
+            .auth
+            .sign_in(&body.email, &body.password, &ctx.request())
+            .await?
+        {
+            SignInOutcome::SignedIn(signed_in) => Ok(signed_in_reply(*signed_in)),
+            SignInOutcome::MfaRequired(challenge) => Ok(Reply::ok(json!({
+                "mfa_required": true, "challenge": challenge.token, "expires_at": challenge.expires_at,
+            }))),
+        }
+    }
+
+    async fn oauth_callback(&self, ctx: &Ctx<'_>) -> Result {
+        let provider = Provider::from_str(ctx.param()?)?;
+        let done = self
+            .auth
+            .oauth_callback(
+                provider,
+                &OAuthCallback::from_query(ctx.query),
+                &ctx.request(),
+            )
+            .await?;
+        let reply = match done.result {
+            OAuthResult::SignedIn {
+                outcome: SignInOutcome::SignedIn(signed_in),
+                ..
+            } => Reply::redirect(303, &done.return_to).cookie(signed_in.cookie),
+            OAuthResult::SignedIn {
+                outcome: SignInOutcome::MfaRequired(challenge),
+                ..
+            } => Reply::ok(json!({
+                "mfa_required": true, "challenge": challenge.token, "expires_at": challenge.expires_at,
+            })),
+            _ => Reply::redirect(303, &done.return_to),
+        };
+        Ok(reply.cookie(done.clear_state_cookie))
+    }
+
+    async fn billing_route(&self, route: Route, ctx: &Ctx<'_>) -> Result {
+        let billing = self.billing()?;
+        let user = &ctx.session()?.user;
+        let public = self.auth.config().public_base_url();
+        match route {
+            Route::Checkout => {
+                let body: CheckoutBody = ctx.json()?;
+                let plan = Plan::from_str(&body.plan)?;
+                let success = body.success_url.unwrap_or_else(|| {
+                    format!(
+                        "{}billing/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
+                        public.as_str()
+                    )
+                });
+                let cancel = body
+                    .cancel_url
+                    .unwrap_or_else(|| format!("{}pricing", public.as_str()));
+                let url = billing
+                    .create_checkout_session(user.id, plan, &success, &cancel, None)
+                    .await?;
+                Ok(Reply::ok(json!({ "url": url })))
+            }
+            Route::CheckoutSuccess => {
+                Ok(
+                    subscription_reply(billing, user.id, billing.sync_subscription(user.id).await?)
+                        .await?,
+                )
+            }
+            Route::Portal => {
+                let url = billing
+                    .create_billing_portal_session(user.id, &format!("{}billing", public.as_str()))
+                    .await?;
+                Ok(Reply::ok(json!({ "url": url })))
+            }
+            Route::Subscription => {
+                Ok(
+                    subscription_reply(billing, user.id, billing.get_subscription(user.id).await?)
+                        .await?,
+                )
+            }
+            Route::CancelSubscription => {
+                let body: CancelBody = if ctx.body.is_empty() {
+                    CancelBody {
+                        at_period_end: true,
+                    }
+                } else {
+                    ctx.json()?
+                };
+                let s = billing
+                    .cancel_subscription(user.id, body.at_period_end)
+                    .await?;
+                Ok(subscription_reply(billing, user.id, Some(s)).await?)
+            }
+            Route::ResumeSubscription => {
+                let s = billing.resume_subscription(user.id).await?;
+                Ok(subscription_reply(billing, user.id, Some(s)).await?)
+            }
+            Route::CreatePayment => {
+                let body: PaymentBody = ctx.json()?;
+                let mut metadata = HashMap::from([("user_id".to_owned(), user.id.to_string())]);
+                if let Some(event_type) = body.calcom_event_type_id {
+                    metadata.insert(EVENT_TYPE_METADATA_KEY.to_owned(), event_type.to_string());
+                }
+                let created = billing
+                    .create_payment_intent(body.amount, &body.currency, metadata)
+                    .await?;
+                Ok(Reply::json(
+                    201,
+                    json!({ "id": created.id, "client_secret": created.client_secret }),
+                ))
+            }
+            Route::ConfirmPayment => {
+                let id = ctx.param()?;
+                self.own_payment(billing, user, id).await?;
+                let payment = billing.confirm_payment(id).await?;
+                Ok(Reply::ok(
+                    json!({ "id": payment.stripe_payment_intent_id, "status": payment.status }),
+                ))
+            }
+            Route::PaymentBookingLink => {
+                let id = ctx.param()?;
+                self.own_payment(billing, user, id).await?;
+                let url = billing.booking_link_for_payment(id).await?;
+                Ok(Reply::ok(json!({ "url": url })))
+            }
+            _ => Err(ApiError::NotFound("route")),
+        }
+    }
+
+    /// A user may act only on their own payments (404, not 403: no existence oracle).
+    async fn own_payment(&self, billing: &Billing, user: &User, id: &str) -> Result<()> {
+        match billing.get_payment(id).await? {
+            Some(p) if p.user_id == Some(user.id) => Ok(()),
+            _ => Err(BillingError::NotFound { what: "payment" }.into()),
+        }
+    }
+}
+
+fn accepted() -> Reply {
+    Reply::json(202, json!({ "status": "accepted" }))
+}
+
+fn signed_in_reply(signed_in: SignedIn) -> Reply {
+    let body = json!({ "user": user_json(&signed_in.session.user), "session": session_json(&signed_in.session) });
+    Reply::ok(body).cookie(signed_in.cookie)
+}
+
+async fn subscription_reply(
+    billing: &Billing,
+    user_id: Uuid,
+    subscription: Option<tollbooth_db::Subscription>,
+) -> Result {
+    let plan = billing.current_plan(user_id).await?;
+    let subscription = subscription.map(|s| {
+        json!({
+            "id": s.stripe_subscription_id, "plan": s.plan, "status": s.status, "quantity": s.quantity,
+            "trial_end": s.trial_end, "current_period_end": s.current_period_end,
+            "cancel_at_period_end": s.cancel_at_period_end,
+        })
+    });
+    Ok(Reply::ok(
+        json!({ "plan": plan.as_str(), "subscription": subscription }),
+    ))
+}

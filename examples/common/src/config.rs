@@ -1,0 +1,243 @@
+//! Configuration from environment variables (and an optional `.env`), all documented in
+//! `.env.example`. With none set, the server still starts: SQLite in the working
+//! directory, console e-mail, generated development keys, and billing, OAuth and Cal.com
+//! answering "not configured".
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use tollbooth_auth::{
+    Auth, AuthConfig, ClientSecret, EncryptionKey, MfaConfig, ProviderConfig, SigningKey,
+};
+use tollbooth_billing::{
+    Billing, BillingConfig, CalcomApiKey, CalcomConfig, Plan, StripeSecretKey, WebhookSecret,
+};
+use tollbooth_db::{Db, DbConfig};
+use tollbooth_email::{
+    ApiKey, ConsoleSender, EmailSender, Mailer, MailerConfig, ResendConfig, ResendSender,
+};
+
+use crate::App;
+
+/// Why the server could not start (printed, then the process exits with status 1).
+#[derive(Debug)]
+pub struct StartupError(pub String);
+
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+fn fail(what: &str, error: impl std::fmt::Display) -> StartupError {
+    StartupError(format!("{what}: {error}"))
+}
+
+/// Reads a variable; empty counts as unset.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn var_or(name: &str, default: &str) -> String {
+    var(name).unwrap_or_else(|| default.to_owned())
+}
+
+/// A base64 key of at least `min` bytes, or a random one with a loud warning.
+fn key_bytes(name: &str, min: usize) -> Result<Option<Vec<u8>>, StartupError> {
+    let Some(encoded) = var(name) else {
+        tracing::warn!(
+            "{name} is not set: using a random development key. Sessions and MFA enrollments \
+             do not survive a restart. NEVER run production like this."
+        );
+        return Ok(None);
+    };
+    let bytes = STANDARD
+        .decode(encoded)
+        .map_err(|e| fail(name, format!("not base64: {e}")))?;
+    if bytes.len() < min {
+        return Err(fail(
+            name,
+            format!("{} bytes; at least {min} are required", bytes.len()),
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+/// The server's address and its fully wired services.
+#[derive(Debug)]
+pub struct Server {
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// The services.
+    pub app: App,
+}
+
+/// Reads the environment, connects and migrates the database, and wires everything.
+pub async fn from_env() -> Result<Server, StartupError> {
+    let _ = dotenvy::dotenv();
+    let bind: SocketAddr = var_or("BIND", "127.0.0.1:3000")
+        .parse()
+        .map_err(|e| fail("BIND", e))?;
+    let public_url = var_or("PUBLIC_URL", &format!("http://localhost:{}", bind.port()));
+
+    let database_url = var_or("DATABASE_URL", "sqlite://tollbooth.db?mode=rwc");
+    let db = Db::connect(DbConfig::new(database_url))
+        .await
+        .map_err(|e| fail("DATABASE_URL", e))?;
+    db.migrate()
+        .await
+        .map_err(|e| fail("database migration", e))?;
+
+    let product = var_or("PRODUCT_NAME", "Tollbooth");
+    let mailer = mailer(&product)?;
+    let auth = auth(db.clone(), mailer.clone(), &public_url, &product)?;
+    let billing = billing(db.clone(), mailer, &public_url)?;
+    let admins = var("ADMIN_EMAILS")
+        .map(|list| list.split(',').map(|e| e.trim().to_lowercase()).collect())
+        .unwrap_or_default();
+    Ok(Server {
+        bind,
+        app: App::new(auth, billing, admins),
+    })
+}
+
+fn mailer(product: &str) -> Result<Mailer, StartupError> {
+    let from = var_or("EMAIL_FROM", &format!("{product} <onboarding@resend.dev>"));
+    let mut config = MailerConfig::new(&from, product).map_err(|e| fail("EMAIL_FROM", e))?;
+    if let Some(reply_to) = var("EMAIL_REPLY_TO") {
+        config = config
+            .reply_to(&reply_to)
+            .map_err(|e| fail("EMAIL_REPLY_TO", e))?;
+    }
+    let sender: std::sync::Arc<dyn EmailSender> = match var("RESEND_API_KEY") {
+        Some(key) => {
+            let mut resend = ResendConfig::new(ApiKey::new(key));
+            if let Some(base) = var("RESEND_BASE_URL") {
+                resend = resend
+                    .base_url(&base)
+                    .map_err(|e| fail("RESEND_BASE_URL", e))?;
+            }
+            ResendSender::global(resend).map_err(|e| fail("RESEND_API_KEY", e))?
+        }
+        None => {
+            tracing::info!("RESEND_API_KEY is not set: e-mails are printed to the log");
+            std::sync::Arc::new(ConsoleSender)
+        }
+    };
+    Ok(Mailer::from_arc(sender, config))
+}
+
+fn auth(db: Db, mailer: Mailer, public_url: &str, product: &str) -> Result<Auth, StartupError> {
+    let kid = var_or("SESSION_KEY_ID", "v1");
+    let signing = match key_bytes("SESSION_SIGNING_KEY", 32)? {
+        Some(bytes) => SigningKey::new(kid, bytes).map_err(|e| fail("SESSION_SIGNING_KEY", e))?,
+        None => SigningKey::generate("dev"),
+    };
+    let mut builder = AuthConfig::builder(public_url)
+        .signing_key(signing)
+        .verify_email_path("/auth/verify-email")
+        .reset_password_path("/reset-password");
+    for previous in var("SESSION_PREVIOUS_KEYS")
+        .iter()
+        .flat_map(|v| v.split(','))
+    {
+        let (kid, encoded) = previous
+            .split_once(':')
+            .ok_or_else(|| fail("SESSION_PREVIOUS_KEYS", "expected kid:base64,…"))?;
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|e| fail("SESSION_PREVIOUS_KEYS", e))?;
+        builder = builder.previous_key(
+            SigningKey::new(kid.trim(), bytes).map_err(|e| fail("SESSION_PREVIOUS_KEYS", e))?,
+        );
+    }
+    let mfa_key = match key_bytes("MFA_ENCRYPTION_KEY", 32)? {
+        Some(bytes) => {
+            let key: [u8; 32] = bytes[..32]
+                .try_into()
+                .map_err(|_| fail("MFA_ENCRYPTION_KEY", "32 bytes"))?;
+            EncryptionKey::new(var_or("MFA_KEY_ID", "v1"), key)
+        }
+        None => EncryptionKey::generate("dev"),
+    };
+    builder = builder.mfa(MfaConfig::new(mfa_key, product));
+    let callback = |provider: &str| {
+        format!(
+            "{}/auth/oauth/{provider}/callback",
+            public_url.trim_end_matches('/')
+        )
+    };
+    if let (Some(id), Some(secret)) = (var("GITHUB_CLIENT_ID"), var("GITHUB_CLIENT_SECRET")) {
+        let mut github = ProviderConfig::github(id, ClientSecret::new(secret), callback("github"));
+        if let Some(base) = var("GITHUB_OAUTH_BASE") {
+            github = github.endpoints_at(&base);
+        }
+        builder = builder.oauth_provider(github);
+    }
+    if let (Some(id), Some(secret)) = (var("GOOGLE_CLIENT_ID"), var("GOOGLE_CLIENT_SECRET")) {
+        let mut google = ProviderConfig::google(id, ClientSecret::new(secret), callback("google"));
+        if let Some(base) = var("GOOGLE_OAUTH_BASE") {
+            google = google.endpoints_at(&base);
+        }
+        builder = builder.oauth_provider(google);
+    }
+    let config = builder.build().map_err(|e| fail("auth configuration", e))?;
+    Ok(Auth::new(db, mailer, config))
+}
+
+fn billing(db: Db, mailer: Mailer, public_url: &str) -> Result<Option<Billing>, StartupError> {
+    let Some(key) = var("STRIPE_SECRET_KEY") else {
+        tracing::info!("STRIPE_SECRET_KEY is not set: billing routes answer 404 not_configured");
+        return Ok(None);
+    };
+    let mut builder = BillingConfig::builder(StripeSecretKey::new(key), public_url);
+    for secret in var("STRIPE_WEBHOOK_SECRET")
+        .iter()
+        .flat_map(|v| v.split(','))
+    {
+        builder = builder.webhook_secret(WebhookSecret::new(secret.trim()));
+    }
+    if let Some(price) = var("STRIPE_PRICE_PRO") {
+        builder = builder.plan_price(Plan::Pro, price);
+    }
+    if let Some(price) = var("STRIPE_PRICE_ENTERPRISE") {
+        builder = builder.plan_price(Plan::Enterprise, price);
+    }
+    if let Some(days) = var("STRIPE_TRIAL_DAYS") {
+        builder = builder.trial_days(days.parse().map_err(|e| fail("STRIPE_TRIAL_DAYS", e))?);
+    }
+    if let Some(version) = var("STRIPE_API_VERSION") {
+        builder = builder.api_version(version);
+    }
+    if let Some(base) = var("STRIPE_API_BASE") {
+        builder = builder.api_base(base).timeout(Duration::from_secs(5));
+    }
+    if let Some(key) = var("CALCOM_API_KEY") {
+        let mut calcom = CalcomConfig::new(CalcomApiKey::new(key));
+        if let Some(secret) = var("CALCOM_WEBHOOK_SECRET") {
+            calcom = calcom.webhook_secret(WebhookSecret::new(secret));
+        }
+        if let (Some(api), booking) = (
+            var("CALCOM_API_BASE"),
+            var_or("CALCOM_BOOKING_BASE", "https://cal.com"),
+        ) {
+            calcom = calcom
+                .urls(&api, &booking)
+                .map_err(|e| fail("CALCOM_API_BASE", e))?;
+        }
+        builder = builder.calcom(calcom);
+    }
+    let config = builder
+        .build()
+        .map_err(|e| fail("billing configuration", e))?;
+    Billing::new(db, mailer, config)
+        .map(Some)
+        .map_err(|e| fail("billing", e))
+}
