@@ -13,6 +13,10 @@ use tollbooth_migration::{Migrator, MigratorTrait};
 use crate::config::{DbConfig, Engine, redact_url};
 use crate::error::{DbError, Result};
 
+/// Key of the PostgreSQL advisory lock that serialises concurrent migration runs
+/// (the ASCII bytes of "tollboot").
+const MIGRATION_LOCK_KEY: i64 = 0x746F_6C6C_626F_6F74;
+
 /// A pool of database connections: cheap to clone, share it across tasks.
 ///
 /// Every repository trait ([`UserRepo`](crate::UserRepo), …) is implemented for `Db` (each
@@ -90,12 +94,26 @@ impl Db {
     }
 
     /// Applies every pending migration.
+    ///
+    /// Safe when several replicas start at once: the whole run is one transaction that first
+    /// takes the write lock (SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory lock), so the
+    /// replicas migrate one after the other (later ones find nothing pending) and a failed
+    /// run leaves no partial schema.
     pub async fn migrate(&self) -> Result<()> {
-        Migrator::up(&self.conn, None)
+        let failed = |err| DbError::Migration {
+            source: Box::new(err),
+        };
+        let Tx { tx } = self.begin().await?;
+        if self.engine == Engine::Postgres {
+            tx.execute_raw(Statement::from_string(
+                self.conn.get_database_backend(),
+                format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"),
+            ))
             .await
-            .map_err(|err| DbError::Migration {
-                source: Box::new(err),
-            })
+            .map_err(failed)?;
+        }
+        Migrator::up(&tx, None).await.map_err(failed)?;
+        tx.commit().await.map_err(failed)
     }
 
     /// Starts a transaction. Dropping the [`Tx`] without [`Tx::commit`] rolls it back.

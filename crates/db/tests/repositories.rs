@@ -60,6 +60,27 @@ async fn migrations_create_every_table_and_roll_back(db: TestDb) {
     assert_eq!(db.find_user(ada.id).await.unwrap(), Some(ada));
 }
 
+async fn replicas_starting_together_migrate_once(db: TestDb) {
+    Migrator::down(db.connection(), None).await.expect("down");
+    // Separate pools, as two processes would have.
+    let (a, b) = (
+        connect(db.url()).await.unwrap(),
+        connect(db.url()).await.unwrap(),
+    );
+    let (first, second) = tokio::join!(a.migrate(), b.migrate());
+    first.expect("first replica migrates");
+    second.expect("second replica migrates");
+    assert_eq!(db.table_names().await.unwrap(), TABLES);
+    let applied = Migrator::get_applied_migrations(db.connection())
+        .await
+        .unwrap();
+    assert_eq!(
+        applied.len(),
+        Migrator::migrations().len(),
+        "each migration recorded once"
+    );
+}
+
 async fn duplicate_email_is_a_conflict_in_any_case(db: TestDb) {
     let ada = user(&*db, "Ada@Example.com").await;
     assert_eq!(ada.email, "ada@example.com");
@@ -873,6 +894,7 @@ async fn concurrent_duplicate_webhook_event_applies_once(db: TestDb) {
 
 tollbooth_db::engine_tests!(
     migrations_create_every_table_and_roll_back,
+    replicas_starting_together_migrate_once,
     duplicate_email_is_a_conflict_in_any_case,
     stripe_customer_belongs_to_one_user,
     duplicate_provider_account_is_a_conflict,
