@@ -73,7 +73,7 @@ fn routes(config: &mut web::ServiceConfig) {
             let method = Method::from_bytes(endpoint.method.as_bytes()).unwrap_or(Method::POST);
             resource = resource.route(web::method(method).to(
                 move |request: HttpRequest,
-                      body: web::Bytes,
+                      body: Result<web::Bytes, actix_web::Error>,
                       current: CurrentSession,
                       app: web::Data<App>| {
                     handle(endpoint, request, body, current, app)
@@ -87,10 +87,18 @@ fn routes(config: &mut web::ServiceConfig) {
 async fn handle(
     endpoint: Endpoint,
     request: HttpRequest,
-    body: web::Bytes,
+    body: Result<web::Bytes, actix_web::Error>,
     CurrentSession(session): CurrentSession,
     app: web::Data<App>,
 ) -> Http {
+    // Actix checks `Content-Length` against `PayloadConfig` before reading the body.
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
+            let status = error.as_response_error().status_code().as_u16();
+            return Http(Err(ApiError::unreadable_body(status, error)));
+        }
+    };
     let ctx = Ctx {
         headers: request.headers(),
         ip: request.peer_addr().map(|a| a.ip()),

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -72,7 +73,7 @@ fn router(app: App) -> Router {
                             query: RawQuery,
                             method: Method,
                             headers: HeaderMap,
-                            body: Bytes| {
+                            body: Result<Bytes, BytesRejection>| {
             handle(
                 endpoint, state, peer, current, path, query, method, headers, body,
             )
@@ -85,6 +86,7 @@ fn router(app: App) -> Router {
             router.route(path, route)
         })
         .layer(middleware::from_fn_with_state(app.auth.clone(), session))
+        .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn(request_id))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
@@ -100,8 +102,16 @@ async fn handle(
     RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Http {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let error =
+                ApiError::unreadable_body(rejection.status().as_u16(), rejection.body_text());
+            return Http(Err(error));
+        }
+    };
     let ctx = Ctx {
         headers: &headers,
         ip: Some(peer.ip()),
@@ -154,6 +164,19 @@ impl IntoResponse for Http {
             }
         }
     }
+}
+
+/// Answers 413 to a declared over-limit body before reading any of it (a body without
+/// `Content-Length` is cut off by `DefaultBodyLimit` while it is read).
+async fn refuse_oversized(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Http(Err(ApiError::PayloadTooLarge)).into_response();
+    }
+    next.run(request).await
 }
 
 /// Gives every request an id (`X-Request-Id`, echoed back) and a span, and logs its outcome.

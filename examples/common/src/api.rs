@@ -1,6 +1,8 @@
 //! What a handler returns, framework-neutral: a [`Reply`] or an [`ApiError`]; the servers
 //! turn them into responses. Every error body is `{"error": code, "message": …}`.
 
+use std::fmt;
+
 use serde_json::{Value, json};
 use tollbooth_auth::{AuthError, SetCookie};
 use tollbooth_billing::BillingError;
@@ -72,6 +74,8 @@ pub enum ApiError {
     InvalidBody(String),
     /// A body that is not `application/json`.
     UnsupportedMediaType,
+    /// A body over [`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES).
+    PayloadTooLarge,
     /// A feature the server was started without.
     NotConfigured(&'static str),
     /// No such resource.
@@ -79,6 +83,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The error for a body the web framework could not buffer, from the status it chose:
+    /// over the size limit (checked against `Content-Length` before reading), or broken.
+    pub fn unreadable_body(status: u16, why: impl fmt::Display) -> Self {
+        if status == 413 {
+            Self::PayloadTooLarge
+        } else {
+            Self::InvalidBody(why.to_string())
+        }
+    }
+
     /// HTTP status.
     pub fn status(&self) -> u16 {
         match self {
@@ -86,6 +100,7 @@ impl ApiError {
             Self::Billing(e) => e.status(),
             Self::InvalidBody(_) => 400,
             Self::UnsupportedMediaType => 415,
+            Self::PayloadTooLarge => 413,
             Self::NotConfigured(_) | Self::NotFound(_) => 404,
         }
     }
@@ -99,6 +114,10 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 json!({ "error": "unsupported_media_type", "message": "send application/json" })
             }
+            Self::PayloadTooLarge => json!({
+                "error": "payload_too_large",
+                "message": format!("request bodies are limited to {} bytes", crate::MAX_BODY_BYTES),
+            }),
             Self::NotConfigured(what) => {
                 json!({ "error": "not_configured", "message": format!("{what} is not configured on this server") })
             }

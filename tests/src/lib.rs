@@ -1,0 +1,398 @@
+//! The black-box harness: builds the two example servers, spawns them as real processes on
+//! free ports against a throwaway database, and drives them over HTTP like a browser.
+//!
+//! The suite itself is `tests/contract.rs`; `contract_tests!` runs each test against the
+//! axum server and the actix server on SQLite, and against the axum server on PostgreSQL.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Which server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// `examples/axum`.
+    Axum,
+    /// `examples/actix`.
+    Actix,
+}
+
+impl Flavor {
+    fn binary(self) -> &'static str {
+        match self {
+            Self::Axum => "tollbooth-axum",
+            Self::Actix => "tollbooth-actix",
+        }
+    }
+}
+
+/// Session signing key shared by every server of a test, so that two instances accept each
+/// other's sessions (base64 of 48 bytes).
+pub const SIGNING_KEY: &str =
+    "dG9sbGJvb3RoLXRlc3Qtc2lnbmluZy1rZXktMDEyMzQ1Njc4OWFiY2RlZmdoaWprbG0=";
+/// MFA sealing key shared likewise (base64 of 32 bytes).
+pub const MFA_KEY: &str = "dG9sbGJvb3RoLXRlc3QtbWZhLWtleS0wMTIzNDU2Nzg=";
+/// Stripe webhook secret of the test servers.
+pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_blackbox";
+/// Cal.com webhook secret of the test servers.
+pub const CALCOM_WEBHOOK_SECRET: &str = "cal_blackbox";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Builds both servers once per test process (incremental: fast when up to date) and
+/// returns the directory holding the binaries.
+fn binaries() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "tollbooth-example-axum",
+                "-p",
+                "tollbooth-example-actix",
+            ])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the example servers failed");
+        // …/target/debug/deps/contract-xxxx → …/target/debug
+        let exe = std::env::current_exe().expect("test executable path");
+        exe.parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_path_buf()
+    })
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A running example server. Killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// Its `PUBLIC_URL` (the base, unless the test set one: replicas share one).
+    pub public_url: String,
+    /// Which server.
+    pub flavor: Flavor,
+    child: Child,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `flavor` on `database_url` with the harness's keys plus `env`, and waits until
+    /// `/health` answers.
+    pub async fn start(flavor: Flavor, database_url: &str, env: &[(&str, String)]) -> Self {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut command = Command::new(binaries().join(flavor.binary()));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("PUBLIC_URL", &base)
+            .env("DATABASE_URL", database_url)
+            .env("SESSION_SIGNING_KEY", SIGNING_KEY)
+            .env("MFA_ENCRYPTION_KEY", MFA_KEY)
+            .env("RUST_LOG", "info")
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn the server");
+        let logs = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as _),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut logs = logs
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    logs.push_str(&line);
+                    logs.push('\n');
+                }
+            });
+        }
+        let public_url = env
+            .iter()
+            .find(|(key, _)| *key == "PUBLIC_URL")
+            .map_or_else(|| base.clone(), |(_, url)| url.clone());
+        let mut server = Self {
+            base,
+            public_url,
+            flavor,
+            child,
+            logs,
+        };
+        server.wait_healthy().await;
+        server
+    }
+
+    async fn wait_healthy(&mut self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = client.get(format!("{}/health", self.base)).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            let exited = self.child.try_wait().expect("poll the server process");
+            assert!(
+                exited.is_none(),
+                "{:?} exited ({}) at start-up:\n{}",
+                self.flavor,
+                exited.unwrap(),
+                self.logs()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{:?} did not become healthy:\n{}",
+                self.flavor,
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Everything the server logged so far.
+    pub fn logs(&self) -> String {
+        self.logs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The token of the newest link to `path` (e.g. `/auth/verify-email`) in an e-mail the
+    /// console transport printed for `to`. Waits up to 10 s (e-mails go out in the background).
+    pub async fn emailed_token(&self, to: &str, path: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs();
+            let token = logs
+                .split("e-mail (console transport, not sent)")
+                .skip(1)
+                .filter(|mail| mail.contains(&format!("to={to}")))
+                .filter_map(|mail| mail.split(&format!("{path}?token=")).nth(1))
+                .filter_map(|rest| rest.split(|c: char| c.is_whitespace() || c == '&').next())
+                .last()
+                .map(str::to_owned);
+            if let Some(token) = token {
+                return token;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no e-mail to {to} with a {path} link:\n{logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP response, its JSON body parsed (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body as JSON.
+    pub json: Value,
+}
+
+impl Resp {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every `Set-Cookie`.
+    pub fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+}
+
+/// A browser: sends `Origin` on unsafe requests like a real one, keeps a cookie jar
+/// (`Secure` cookies included: the test servers run on loopback http), follows no redirects.
+#[derive(Debug)]
+pub struct Browser {
+    http: reqwest::Client,
+    base: String,
+    origin: String,
+    jar: Mutex<BTreeMap<String, String>>,
+}
+
+impl Browser {
+    /// A browser with an empty jar, pointed at `server`, on the page of its public URL.
+    pub fn new(server: &Server) -> Self {
+        let mut browser = Self::at(&server.base);
+        browser.origin = server.public_url.trim_end_matches('/').to_owned();
+        browser
+    }
+
+    /// A browser pointed at `base`.
+    pub fn at(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client");
+        Self {
+            http,
+            base: base.to_owned(),
+            origin: base.to_owned(),
+            jar: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The same jar, now pointed at another server (two instances behind a load balancer).
+    pub fn moved_to(&self, server: &Server) -> Self {
+        let moved = Self::new(server);
+        *moved.jar.lock().expect("jar") = self.jar.lock().expect("jar").clone();
+        moved
+    }
+
+    /// A cookie's value.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.lock().expect("jar").get(name).cloned()
+    }
+
+    /// Plants a cookie (e.g. one an attacker fixed).
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar
+            .lock()
+            .expect("jar")
+            .insert(name.to_owned(), value.to_owned());
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(reqwest::Method::GET, path, None, &[]).await
+    }
+
+    /// POST a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::POST, path, Some(body), &[])
+            .await
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(reqwest::Method::DELETE, path, None, &[]).await
+    }
+
+    /// Any request, with extra headers.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut request = self.http.request(method.clone(), url);
+        if method != reqwest::Method::GET {
+            request = request.header("origin", &self.origin);
+        }
+        let cookies: Vec<String> = self
+            .jar
+            .lock()
+            .expect("jar")
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies.join("; "));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        self.remember(response.headers());
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    fn remember(&self, headers: &reqwest::header::HeaderMap) {
+        let mut jar = self.jar.lock().expect("jar");
+        for value in headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            let Some((name, rest)) = value.split_once('=') else {
+                continue;
+            };
+            let cookie_value = rest.split(';').next().unwrap_or_default();
+            if value.contains("Max-Age=0") || cookie_value.is_empty() {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_owned(), cookie_value.to_owned());
+            }
+        }
+    }
+}
+
+/// A TOTP code for a base32 secret, now.
+pub fn totp_now(secret: &str, offset_secs: i64) -> String {
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).expect("base32 secret"))
+        .build()
+        .expect("TOTP");
+    let now = tollbooth_db::now().timestamp() + offset_secs;
+    totp.generate(u64::try_from(now).expect("time")).to_string()
+}

@@ -1,0 +1,748 @@
+//! One black-box suite, run against both example servers as real processes: axum and actix
+//! on SQLite, and axum on PostgreSQL. Then two instances sharing one PostgreSQL.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tollbooth_billing::{WebhookSecret, sign_calcom_webhook, sign_webhook};
+use tollbooth_db::testing::TestDb;
+use tollbooth_db::{BookingRepo, WebhookEventRepo, WebhookSource};
+use tollbooth_tests::*;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs each `async fn(Flavor, TestDb)` on axum+SQLite, actix+SQLite and axum+PostgreSQL.
+macro_rules! contract_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod axum_sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Flavor::Axum, super::TestDb::sqlite().await).await } )+
+        }
+        mod actix_sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Flavor::Actix, super::TestDb::sqlite().await).await } )+
+        }
+        mod axum_postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() {
+                   if let Some(db) = super::TestDb::postgres().await { super::$name(super::Flavor::Axum, db).await }
+               } )+
+        }
+    };
+}
+
+/// Signs up, verifies through the e-mailed link, and signs in.
+async fn verified_user(server: &Server, browser: &Browser, email: &str) -> Value {
+    let signed_up = browser
+        .post(
+            "/auth/sign-up",
+            json!({ "email": email, "password": PASSWORD, "name": "Ada" }),
+        )
+        .await;
+    assert_eq!(signed_up.status, 201, "{signed_up:?}");
+    let token = server.emailed_token(email, "/auth/verify-email").await;
+    let verified = browser
+        .get(&format!("/auth/verify-email?token={token}"))
+        .await;
+    assert_eq!(
+        (verified.status, &verified.json["verified"]),
+        (200, &json!(true)),
+        "{verified:?}"
+    );
+    let signed_in = browser
+        .post(
+            "/auth/sign-in",
+            json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{signed_in:?}");
+    signed_in.json["user"].clone()
+}
+
+fn stripe_env(
+    stripe: &MockServer,
+    extra: &[(&'static str, String)],
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("STRIPE_SECRET_KEY", "sk_test_blackbox".to_owned()),
+        ("STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET.to_owned()),
+        ("STRIPE_PRICE_PRO", "price_pro".to_owned()),
+        ("STRIPE_TRIAL_DAYS", "14".to_owned()),
+        ("STRIPE_API_BASE", stripe.uri()),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
+async fn sign_up_verify_sign_in_me_sign_out(flavor: Flavor, db: TestDb) {
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let browser = Browser::new(&server);
+    let user = verified_user(&server, &browser, "ada@example.com").await;
+    assert_eq!(
+        (user["email"].as_str(), user["email_verified"].as_bool()),
+        (Some("ada@example.com"), Some(true))
+    );
+
+    let me = browser.get("/me").await;
+    assert_eq!(
+        (me.status, me.json["user"]["email"].as_str()),
+        (200, Some("ada@example.com"))
+    );
+    assert!(me.header("x-request-id").is_some_and(|id| !id.is_empty()));
+    let session = browser.get("/auth/session").await;
+    assert_eq!(session.status, 200);
+    let sessions = browser.get("/auth/sessions").await;
+    assert_eq!(sessions.json["sessions"][0]["current"], json!(true));
+
+    let signed_out = browser.post("/auth/sign-out", json!({})).await;
+    assert_eq!(signed_out.status, 204);
+    assert!(signed_out.set_cookies()[0].contains("Max-Age=0"));
+    assert_eq!(browser.get("/me").await.status, 401);
+}
+
+async fn documented_error_statuses(flavor: Flavor, db: TestDb) {
+    let server = Server::start(
+        flavor,
+        db.url(),
+        &[("ADMIN_EMAILS", "root@example.com".to_owned())],
+    )
+    .await;
+    let anonymous = Browser::new(&server);
+    let me = anonymous.get("/me").await;
+    assert_eq!(
+        (me.status, me.json["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
+
+    let ada = Browser::new(&server);
+    verified_user(&server, &ada, "ada@example.com").await;
+    let admin_only = ada.get("/admin/stats").await;
+    assert_eq!(
+        (admin_only.status, admin_only.json["error"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let root = Browser::new(&server);
+    verified_user(&server, &root, "root@example.com").await;
+    assert_eq!(root.get("/admin/stats").await.status, 200);
+
+    let taken = anonymous
+        .post(
+            "/auth/sign-up",
+            json!({ "email": "ADA@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        (taken.status, taken.json["error"].as_str()),
+        (409, Some("email_taken"))
+    );
+    let weak = anonymous
+        .post(
+            "/auth/sign-up",
+            json!({ "email": "bob@example.com", "password": "password1" }),
+        )
+        .await;
+    assert_eq!(
+        (weak.status, weak.json["error"].as_str()),
+        (422, Some("invalid_password"))
+    );
+
+    // Five failed sign-ins for one address, then backoff: 429 with Retry-After.
+    for _ in 0..5 {
+        let wrong = anonymous
+            .post(
+                "/auth/sign-in",
+                json!({ "email": "mallory@example.com", "password": "guess" }),
+            )
+            .await;
+        assert_eq!(
+            (wrong.status, wrong.json["error"].as_str()),
+            (401, Some("invalid_credentials"))
+        );
+    }
+    let limited = anonymous
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "mallory@example.com", "password": "guess" }),
+        )
+        .await;
+    assert_eq!(
+        (limited.status, limited.json["error"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    assert!(
+        limited
+            .header("retry-after")
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|s| s > 0)
+    );
+}
+
+async fn session_fixation_and_cookie_attributes(flavor: Flavor, db: TestDb) {
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let attacker = Browser::new(&server);
+    verified_user(&server, &attacker, "mallory@example.com").await;
+    let planted = attacker
+        .cookie("__Host-tollbooth.session")
+        .expect("attacker's cookie");
+
+    // The victim's browser carries the attacker's cookie when the victim signs in.
+    let victim = Browser::new(&server);
+    let signed_up = victim
+        .post(
+            "/auth/sign-up",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(signed_up.status, 201);
+    let token = server
+        .emailed_token("ada@example.com", "/auth/verify-email")
+        .await;
+    victim
+        .get(&format!("/auth/verify-email?token={token}"))
+        .await;
+    victim.set_cookie("__Host-tollbooth.session", &planted);
+    let signed_in = victim
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200);
+    let cookie = signed_in
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-tollbooth.session="))
+        .expect("cookie");
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/",
+        "Max-Age=",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Domain="));
+    assert_ne!(
+        victim.cookie("__Host-tollbooth.session").as_deref(),
+        Some(planted.as_str()),
+        "new session id"
+    );
+    // The cookie from before the sign-in is dead.
+    assert_eq!(attacker.get("/me").await.status, 401);
+    assert_eq!(
+        victim.get("/me").await.json["user"]["email"],
+        "ada@example.com"
+    );
+}
+
+async fn mfa_sign_in(flavor: Flavor, db: TestDb) {
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let browser = Browser::new(&server);
+    verified_user(&server, &browser, "ada@example.com").await;
+    let enrollment = browser.post("/auth/mfa/enroll", json!({})).await;
+    assert_eq!(enrollment.status, 200, "{enrollment:?}");
+    assert!(
+        enrollment.json["qr_png_base64"]
+            .as_str()
+            .is_some_and(|q| q.len() > 100)
+    );
+    let secret = enrollment.json["secret"].as_str().unwrap().to_owned();
+    let confirmed = browser
+        .post("/auth/mfa/confirm", json!({ "code": totp_now(&secret, 0) }))
+        .await;
+    assert_eq!(confirmed.status, 200, "{confirmed:?}");
+    let backup_codes = confirmed.json["backup_codes"].as_array().unwrap().clone();
+    assert_eq!(backup_codes.len(), 10);
+    browser.post("/auth/sign-out", json!({})).await;
+
+    let first = browser
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        (first.status, &first.json["mfa_required"]),
+        (200, &json!(true))
+    );
+    assert!(
+        first.set_cookies().is_empty(),
+        "no session before the second factor"
+    );
+    let challenge = first.json["challenge"].as_str().unwrap();
+    let wrong = browser
+        .post(
+            "/auth/mfa/verify",
+            json!({ "challenge": challenge, "code": "000000" }),
+        )
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.json["error"].as_str()),
+        (401, Some("invalid_mfa_code"))
+    );
+    let backup = backup_codes[0].as_str().unwrap();
+    let verified = browser
+        .post(
+            "/auth/mfa/verify",
+            json!({ "challenge": challenge, "code": backup }),
+        )
+        .await;
+    assert_eq!(verified.status, 200, "{verified:?}");
+    assert_eq!(browser.get("/me").await.status, 200);
+    assert_eq!(
+        browser.get("/auth/mfa").await.json,
+        json!({ "enabled": true, "backup_codes_left": 9 })
+    );
+}
+
+async fn github_oauth_flow(flavor: Flavor, db: TestDb) {
+    let github = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "access_token": "gho_x", "token_type": "bearer" })),
+        )
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": 99, "login": "grace", "name": "Grace Hopper" })),
+        )
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user/emails"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!([{ "email": "grace@example.com", "primary": true, "verified": true }]),
+        ))
+        .mount(&github)
+        .await;
+    let env = [
+        ("GITHUB_CLIENT_ID", "gh-id".to_owned()),
+        ("GITHUB_CLIENT_SECRET", "gh-secret".to_owned()),
+        ("GITHUB_OAUTH_BASE", github.uri()),
+    ];
+    let server = Server::start(flavor, db.url(), &env).await;
+    let browser = Browser::new(&server);
+
+    let start = browser.get("/auth/oauth/github?return_to=/dashboard").await;
+    assert_eq!(start.status, 302);
+    let location = url::Url::parse(start.header("location").unwrap()).unwrap();
+    assert!(
+        location
+            .as_str()
+            .starts_with(&format!("{}/authorize?", github.uri()))
+    );
+    let query: std::collections::HashMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(
+        query["redirect_uri"],
+        format!("{}/auth/oauth/github/callback", server.base)
+    );
+    let state = &query["state"];
+
+    // Another browser (no state cookie) cannot complete it.
+    let stranger = Browser::new(&server)
+        .get(&format!("/auth/oauth/github/callback?code=c&state={state}"))
+        .await;
+    assert_eq!(
+        (stranger.status, stranger.json["error"].as_str()),
+        (400, Some("invalid_oauth_state"))
+    );
+
+    let back = browser
+        .get(&format!("/auth/oauth/github/callback?code=c&state={state}"))
+        .await;
+    assert_eq!(
+        (back.status, back.header("location")),
+        (303, Some("/dashboard")),
+        "{back:?}"
+    );
+    let me = browser.get("/me").await;
+    assert_eq!(
+        (
+            me.json["user"]["email"].as_str(),
+            me.json["user"]["email_verified"].as_bool()
+        ),
+        (Some("grace@example.com"), Some(true))
+    );
+    // Replaying the callback fails.
+    assert_eq!(
+        browser
+            .get(&format!("/auth/oauth/github/callback?code=c&state={state}"))
+            .await
+            .status,
+        400
+    );
+}
+
+async fn checkout_and_signed_stripe_webhooks(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "cus_bb", "object": "customer" })),
+        )
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({ "id": "cs_bb", "url": "https://checkout.stripe.com/c/pay/cs_bb" }),
+        ))
+        .mount(&stripe)
+        .await;
+    let server = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
+    let browser = Browser::new(&server);
+    verified_user(&server, &browser, "ada@example.com").await;
+
+    let checkout = browser
+        .post("/billing/checkout", json!({ "plan": "pro" }))
+        .await;
+    assert_eq!(
+        (checkout.status, checkout.json["url"].as_str()),
+        (200, Some("https://checkout.stripe.com/c/pay/cs_bb")),
+        "{checkout:?}"
+    );
+    let sent = stripe.received_requests().await.unwrap();
+    let session_request = sent
+        .iter()
+        .find(|r| r.url.path() == "/v1/checkout/sessions")
+        .unwrap();
+    assert_eq!(
+        session_request.headers.get("stripe-version").unwrap(),
+        "2024-04-10"
+    );
+    let form = String::from_utf8_lossy(&session_request.body).into_owned();
+    assert!(
+        form.contains("subscription_data[trial_period_days]=14"),
+        "{form}"
+    );
+    assert!(form.contains("line_items[0][price]=price_pro"), "{form}");
+    assert_eq!(
+        browser
+            .post("/billing/checkout", json!({ "plan": "free" }))
+            .await
+            .status,
+        422
+    );
+
+    let now = tollbooth_db::now().timestamp();
+    let event = json!({
+        "id": "evt_bb_1", "type": "customer.subscription.created", "created": now,
+        "data": { "object": { "id": "sub_bb", "customer": "cus_bb", "status": "trialing", "trial_end": now + 14 * 86_400,
+            "current_period_end": now + 14 * 86_400,
+            "items": { "data": [{ "price": { "id": "price_pro" }, "quantity": 1 }] } } }
+    });
+    let body = serde_json::to_vec(&event).unwrap();
+    let signature = sign_webhook(&body, &WebhookSecret::new(STRIPE_WEBHOOK_SECRET), now);
+    let webhook = Browser::at(&server.base);
+    let delivered = webhook
+        .send(reqwest::Method::POST, "/webhooks/stripe", None, &[])
+        .await;
+    assert_eq!(delivered.status, 400, "unsigned and empty");
+    let raw = reqwest::Client::new()
+        .post(format!("{}/webhooks/stripe", server.base))
+        .header("stripe-signature", &signature)
+        .header("content-type", "application/json")
+        .body(body.clone());
+    let first = raw.try_clone().unwrap().send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.json::<Value>().await.unwrap()["outcome"], "applied");
+    let again = raw.send().await.unwrap();
+    assert_eq!(again.json::<Value>().await.unwrap()["outcome"], "duplicate");
+
+    let subscription = browser.get("/billing/subscription").await;
+    assert_eq!(
+        (
+            subscription.json["plan"].as_str(),
+            subscription.json["subscription"]["status"].as_str()
+        ),
+        (Some("pro"), Some("trialing"))
+    );
+    assert_eq!(
+        browser
+            .post("/billing/checkout", json!({ "plan": "pro" }))
+            .await
+            .status,
+        409,
+        "already subscribed"
+    );
+}
+
+async fn bad_webhook_signatures_write_nothing(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    let env = stripe_env(
+        &stripe,
+        &[
+            ("CALCOM_API_KEY", "cal_key".to_owned()),
+            ("CALCOM_WEBHOOK_SECRET", CALCOM_WEBHOOK_SECRET.to_owned()),
+            ("CALCOM_API_BASE", stripe.uri()),
+        ],
+    );
+    let server = Server::start(flavor, db.url(), &env).await;
+    let client = reqwest::Client::new();
+    let body = br#"{"id":"evt_forged","type":"customer.subscription.deleted","created":1,"data":{"object":{}}}"#;
+    let forged = sign_webhook(
+        body,
+        &WebhookSecret::new("whsec_not_ours"),
+        tollbooth_db::now().timestamp(),
+    );
+    for signature in [Some(forged.as_str()), Some("t=1,v1=00"), None] {
+        let mut request = client
+            .post(format!("{}/webhooks/stripe", server.base))
+            .body(&body[..]);
+        if let Some(signature) = signature {
+            request = request.header("stripe-signature", signature);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["error"],
+            "invalid_signature"
+        );
+    }
+    let cal_body = br#"{"triggerEvent":"BOOKING_CREATED","payload":{"uid":"forged"}}"#;
+    for signature in ["no-secret-provided", "deadbeef"] {
+        let response = client
+            .post(format!("{}/webhooks/calcom", server.base))
+            .header("x-cal-signature-256", signature)
+            .body(&cal_body[..])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+    }
+    assert!(
+        db.find_webhook_event(WebhookSource::Stripe, "evt_forged")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(db.find_booking("forged").await.unwrap().is_none());
+}
+
+async fn calcom_webhook_creates_a_booking(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    let env = stripe_env(
+        &stripe,
+        &[
+            ("CALCOM_API_KEY", "cal_key".to_owned()),
+            ("CALCOM_WEBHOOK_SECRET", CALCOM_WEBHOOK_SECRET.to_owned()),
+            ("CALCOM_API_BASE", stripe.uri()),
+        ],
+    );
+    let server = Server::start(flavor, db.url(), &env).await;
+    let event = json!({
+        "triggerEvent": "BOOKING_CREATED", "createdAt": "2026-11-25T10:00:00.000Z",
+        "payload": {
+            "uid": "bb-uid-1", "eventTypeId": 42, "title": "Intro call",
+            "startTime": "2026-12-01T10:00:00.000Z", "endTime": "2026-12-01T10:30:00.000Z",
+            "organizer": { "name": "Ada", "email": "ada@acme.example", "timeZone": "Europe/London" },
+            "attendees": [{ "name": "Grace", "email": "grace@example.com", "timeZone": "America/New_York" }],
+            "responses": { "email": { "label": "email_address", "value": "grace@example.com" } },
+            "metadata": { "videoCallUrl": "https://app.cal.com/video/bb-uid-1" }
+        }
+    });
+    let body = serde_json::to_vec(&event).unwrap();
+    let signature = sign_calcom_webhook(&body, &WebhookSecret::new(CALCOM_WEBHOOK_SECRET));
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/calcom", server.base))
+        .header("x-cal-signature-256", signature)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["outcome"],
+        "applied"
+    );
+    let booking = db
+        .find_booking("bb-uid-1")
+        .await
+        .unwrap()
+        .expect("booking stored");
+    assert_eq!(booking.attendee_email.as_deref(), Some("grace@example.com"));
+}
+
+/// Sends only the headers of a JSON POST declaring a `length`-byte body and reads the answer.
+async fn declare_body(server: &Server, path: &str, length: usize) -> (u16, Value) {
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+async fn malformed_oversized_and_cross_site_requests(flavor: Flavor, db: TestDb) {
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/auth/sign-in", server.base);
+    let text = client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("email=a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 415);
+    let broken = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"email\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), 400);
+    assert_eq!(
+        broken.json::<Value>().await.unwrap()["error"],
+        "invalid_body"
+    );
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    let bomb = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bomb.status(),
+        400,
+        "deeply nested JSON is refused, not a crash"
+    );
+    // The limit is 1 MiB: a body just under it is read (and refused as JSON); one declared
+    // over it is answered 413 from the headers alone, before the client sends any of it.
+    let mut padded = vec![b' '; 1024 * 1024 - 2];
+    padded.extend_from_slice(b"{}");
+    let under = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(padded)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(under.status(), 400);
+    let (status, body) = declare_body(&server, "/auth/sign-in", 2 * 1024 * 1024).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"], "payload_too_large");
+    let cross_site = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("origin", "https://evil.example")
+        .body(json!({ "email": "a@example.com", "password": "x" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    let fetch_metadata = client
+        .post(format!("{}/auth/sign-out", server.base))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetch_metadata.status(), 403);
+    assert_eq!(
+        client
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "still serving"
+    );
+}
+
+contract_tests!(
+    sign_up_verify_sign_in_me_sign_out,
+    documented_error_statuses,
+    session_fixation_and_cookie_attributes,
+    mfa_sign_in,
+    github_oauth_flow,
+    checkout_and_signed_stripe_webhooks,
+    bad_webhook_signatures_write_nothing,
+    calcom_webhook_creates_a_booking,
+    malformed_oversized_and_cross_site_requests,
+);
+
+/// Two instances (one axum, one actix) on one PostgreSQL: a session made on one works on the
+/// other, and one Stripe event delivered to both at once is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let stripe = MockServer::start().await;
+    // Replicas behind one load balancer share the public URL (JWT issuer/audience, links).
+    let env = stripe_env(&stripe, &[("PUBLIC_URL", "http://localhost".to_owned())]);
+    let (a, b) = tokio::join!(
+        Server::start(Flavor::Axum, db.url(), &env),
+        Server::start(Flavor::Actix, db.url(), &env)
+    );
+    let on_a = Browser::new(&a);
+    verified_user(&a, &on_a, "ada@example.com").await;
+    let on_b = on_a.moved_to(&b);
+    assert_eq!(
+        on_b.get("/me").await.json["user"]["email"],
+        "ada@example.com",
+        "session valid on the other instance"
+    );
+    // Sign-out on B ends it on A.
+    on_b.post("/auth/sign-out", json!({})).await;
+    assert_eq!(on_a.get("/me").await.status, 401);
+
+    let now = tollbooth_db::now().timestamp();
+    let body = serde_json::to_vec(&json!({
+        "id": "evt_both", "type": "customer.created", "created": now, "data": { "object": { "id": "cus_x" } }
+    }))
+    .unwrap();
+    let signature = sign_webhook(&body, &WebhookSecret::new(STRIPE_WEBHOOK_SECRET), now);
+    let deliver = |base: String| {
+        let (body, signature) = (body.clone(), signature.clone());
+        async move {
+            let response = reqwest::Client::new()
+                .post(format!("{base}/webhooks/stripe"))
+                .header("stripe-signature", signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()["outcome"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (first, second) = tokio::join!(deliver(a.base.clone()), deliver(b.base.clone()));
+    let mut outcomes = [first, second];
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        ["duplicate", "ignored"],
+        "recorded once, by one instance"
+    );
+}
