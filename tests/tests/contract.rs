@@ -384,6 +384,83 @@ async fn github_oauth_flow(flavor: Flavor, db: TestDb) {
     );
 }
 
+/// Google's signing key and JWKS stand-ins, shared with tollbooth-auth's own OAuth tests.
+const GOOGLE_KEY: &str = include_str!("../../crates/auth/tests/fixtures/google_test_key.pem");
+const GOOGLE_JWKS: &str = include_str!("../../crates/auth/tests/fixtures/google_jwks.json");
+const ATTACKER_KEY: &str = include_str!("../../crates/auth/tests/fixtures/attacker_key.pem");
+
+/// An id_token for `sub` as Google would sign it with `key`.
+fn google_id_token(nonce: &str, key: &str) -> String {
+    let now = tollbooth_db::now().timestamp();
+    let claims = json!({
+        "iss": "https://accounts.google.com", "aud": "g-id", "sub": "1101694844",
+        "email": "katherine@example.com", "email_verified": true, "name": "Katherine Johnson",
+        "nonce": nonce, "iat": now, "exp": now + 3600
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("test-key-1".to_owned());
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key.as_bytes()).unwrap();
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+async fn google_oauth_flow(flavor: Flavor, db: TestDb) {
+    let google = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(GOOGLE_JWKS, "application/json"))
+        .mount(&google)
+        .await;
+    let env = [
+        ("GOOGLE_CLIENT_ID", "g-id".to_owned()),
+        ("GOOGLE_CLIENT_SECRET", "g-secret".to_owned()),
+        ("GOOGLE_OAUTH_BASE", google.uri()),
+    ];
+    let server = Server::start(flavor, db.url(), &env).await;
+    let browser = Browser::new(&server);
+    // Each sign-in attempt: start, let "Google" answer the code with `key`'s id_token, call back.
+    let attempt = |key: &'static str| {
+        let (browser, google) = (&browser, &google);
+        async move {
+            let start = browser.get("/auth/oauth/google").await;
+            assert_eq!(start.status, 302);
+            let location = url::Url::parse(start.header("location").unwrap()).unwrap();
+            let query: std::collections::HashMap<String, String> =
+                location.query_pairs().into_owned().collect();
+            assert_eq!(query["code_challenge_method"], "S256");
+            let token = google_id_token(&query["nonce"], key);
+            Mock::given(method("POST"))
+                .and(path("/token"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                    "access_token": "ya29.x", "token_type": "Bearer", "expires_in": 3599, "id_token": token
+                })))
+                .up_to_n_times(1)
+                .mount(google)
+                .await;
+            browser
+                .get(&format!(
+                    "/auth/oauth/google/callback?code=c&state={}",
+                    query["state"]
+                ))
+                .await
+        }
+    };
+
+    // An id_token signed by anyone but Google is refused, and nobody is signed in.
+    let forged = attempt(ATTACKER_KEY).await;
+    assert_eq!(
+        (forged.status, forged.json["error"].as_str()),
+        (401, Some("oauth_rejected")),
+        "{forged:?}"
+    );
+    assert_eq!(browser.get("/me").await.status, 401);
+
+    let back = attempt(GOOGLE_KEY).await;
+    assert_eq!(back.status, 303, "{back:?}");
+    let me = browser.get("/me").await;
+    assert_eq!(me.json["user"]["email"], "katherine@example.com");
+    assert_eq!(me.json["user"]["email_verified"], true);
+}
+
 async fn checkout_and_signed_stripe_webhooks(flavor: Flavor, db: TestDb) {
     let stripe = MockServer::start().await;
     Mock::given(method("POST"))
@@ -682,6 +759,7 @@ contract_tests!(
     session_fixation_and_cookie_attributes,
     mfa_sign_in,
     github_oauth_flow,
+    google_oauth_flow,
     checkout_and_signed_stripe_webhooks,
     bad_webhook_signatures_write_nothing,
     calcom_webhook_creates_a_booking,
