@@ -53,3 +53,9 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+// Compiles the README's examples as doctests, so the registry page never shows code that
+// does not build.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

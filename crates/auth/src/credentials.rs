@@ -44,6 +44,9 @@ impl std::fmt::Debug for MfaChallenge {
 }
 
 /// What a correct password leads to.
+///
+/// Deliberately exhaustive: a new outcome (another second factor, say) must break callers'
+/// `match` at compile time rather than fall into a catch-all that might treat it as success.
 #[derive(Debug)]
 pub enum SignInOutcome {
     /// Signed in.

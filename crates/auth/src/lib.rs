@@ -163,3 +163,17 @@ pub use oauth::{
 pub use password::MAX_PASSWORD_BYTES;
 pub use service::Auth;
 pub use session::{Role, Session, SessionInfo};
+
+// Deliberately re-exported: their types appear in this crate's signatures (`Auth::new` takes
+// a `Db` and a `Mailer`, `Session::user` is a `tollbooth_db::User`, `OAuthStart` holds a
+// `Url`), so a service can depend on this crate alone and name them at matching versions.
+pub use http;
+pub use tollbooth_db;
+pub use tollbooth_email;
+pub use url;
+
+// Compiles the README's examples as doctests, so the registry page never shows code that
+// does not build.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -100,3 +100,15 @@ pub use service::Billing;
 pub use subscriptions::ReconcileReport;
 pub use webhook::signature::sign as sign_webhook;
 pub use webhook::{WebhookOutcome, WebhookReceipt};
+
+// Deliberately re-exported: `Billing::new` takes a `Db` and a `Mailer`, subscriptions and
+// payments are `tollbooth_db` rows, and links are `Url`s.
+pub use tollbooth_db;
+pub use tollbooth_email;
+pub use url;
+
+// Compiles the README's examples as doctests, so the registry page never shows code that
+// does not build.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -62,6 +62,13 @@ pub use error::{DbError, Result};
 pub use repo::*;
 pub use time::{micros, now};
 
+// Deliberately re-exported: their types appear in this crate's signatures (ids, timestamps,
+// JSON metadata, the entities and `Db::connection`), so callers use exactly our versions.
+pub use chrono;
+pub use sea_orm;
+pub use serde_json;
+pub use uuid;
+
 /// A user row.
 pub type User = entities::user::Model;
 /// A sign-in method (credential or OAuth identity) of a user.
@@ -105,3 +112,9 @@ pub fn normalize_email(email: &str) -> Result<String> {
     }
     Ok(email.to_lowercase())
 }
+
+// Compiles the README's examples as doctests, so the registry page never shows code that
+// does not build.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

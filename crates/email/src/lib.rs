@@ -74,4 +74,15 @@ pub use templates::{
     PaymentFailedProps, Rendered, SubscriptionConfirmedEmail, SubscriptionConfirmedProps,
     TeamInviteEmail, TeamInviteProps, WelcomeEmail, WelcomeProps,
 };
+// Deliberately re-exported: `chrono` types are template props, `url::Url` is
+// `ResendConfig::base_url`.
+pub use chrono;
+pub use url;
+
 pub use transport::{ApiKey, ConsoleSender, OutboxSender, ResendConfig, ResendSender, RetryPolicy};
+
+// Compiles the README's examples as doctests, so the registry page never shows code that
+// does not build.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,14 +1,17 @@
 //! actix-web adapter.
 //!
-//! ```ignore
+//! ```no_run
 //! use actix_web::{App, middleware::from_fn, web};
+//! use tollbooth_auth::Auth;
 //! use tollbooth_auth::actix::{RequireAuth, csrf, session};
 //!
-//! App::new()
-//!     .app_data(web::Data::new(auth.clone()))
-//!     .wrap(from_fn(csrf))
-//!     .wrap(from_fn(session))
-//!     .route("/me", web::get().to(|RequireAuth(s): RequireAuth| async move { s.user.email }));
+//! fn configure(auth: Auth) {
+//!     let _app = App::new()
+//!         .app_data(web::Data::new(auth))
+//!         .wrap(from_fn(csrf))
+//!         .wrap(from_fn(session))
+//!         .route("/me", web::get().to(|RequireAuth(s): RequireAuth| async move { s.user.email }));
+//! }
 //! ```
 
 use std::future::{Ready, ready};

@@ -1,15 +1,17 @@
 //! axum adapter.
 //!
-//! ```ignore
+//! ```no_run
 //! use axum::{Router, middleware, routing::get};
-//! use tollbooth_auth::axum::{CurrentSession, RequireAuth, RequireRole, csrf, session};
-//! use tollbooth_auth::Admin;
+//! use tollbooth_auth::axum::{RequireAuth, RequireRole, csrf, session};
+//! use tollbooth_auth::{Admin, Auth};
 //!
-//! let app = Router::new()
-//!     .route("/me", get(|RequireAuth(s): RequireAuth| async move { s.user.email }))
-//!     .route("/admin", get(|RequireRole(s, _): RequireRole<Admin>| async move { "hi" }))
-//!     .layer(middleware::from_fn_with_state(auth.clone(), csrf))
-//!     .layer(middleware::from_fn_with_state(auth.clone(), session));
+//! fn routes(auth: Auth) -> Router {
+//!     Router::new()
+//!         .route("/me", get(|RequireAuth(s): RequireAuth| async move { s.user.email }))
+//!         .route("/admin", get(|RequireRole(_, _): RequireRole<Admin>| async move { "hi" }))
+//!         .layer(middleware::from_fn_with_state(auth.clone(), csrf))
+//!         .layer(middleware::from_fn_with_state(auth, session))
+//! }
 //! ```
 
 use std::marker::PhantomData;

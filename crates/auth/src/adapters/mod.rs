@@ -35,6 +35,7 @@ pub fn error_body(error: &AuthError) -> serde_json::Value {
 }
 
 /// `Retry-After` seconds for a rate-limited error.
+#[cfg(any(feature = "axum", feature = "actix"))]
 pub(crate) fn retry_after(error: &AuthError) -> Option<u64> {
     match error {
         AuthError::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),

@@ -7,6 +7,7 @@ use crate::error::{AuthError, Result};
 
 /// The OAuth providers Tollbooth signs in with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Provider {
     /// GitHub (OAuth 2 + REST API).
     GitHub,

@@ -12,12 +12,13 @@
 //!
 //! [`engine_tests!`](crate::engine_tests) writes a suite once and runs it on both engines:
 //!
-//! ```ignore
+//! ```no_run
 //! use tollbooth_db::testing::TestDb;
 //!
 //! async fn users_are_unique(db: TestDb) { /* … */ }
 //!
 //! tollbooth_db::engine_tests!(users_are_unique);
+//! # fn main() {}
 //! ```
 
 mod postgres;
