@@ -1,0 +1,172 @@
+//! Credential stuffing: many failed sign-ins across accounts and IPs are throttled by the
+//! default policy, cost a bounded number of bcrypt verifications, open no session, and the
+//! owner of an attacked account still gets in afterwards.
+
+mod common;
+
+use std::net::IpAddr;
+
+use chrono::TimeDelta;
+use common::*;
+use tokio::task::JoinSet;
+use tollbooth_auth::*;
+use tollbooth_db::testing::TestDb;
+use tollbooth_db::{SessionRepo, UserRepo};
+
+fn attacker(n: u8) -> IpAddr {
+    IpAddr::from([198, 51, 100, n])
+}
+
+async fn credential_stuffing_is_throttled_and_the_owner_still_gets_in(db: TestDb) {
+    let t = TestAuth::new(db); // the default policy, unchanged
+    let policy = RateLimits::default();
+    let accounts: Vec<String> = (0..6).map(|i| format!("user{i}@example.com")).collect();
+    for account in &accounts {
+        t.user(account).await;
+    }
+
+    // A botnet: 12 addresses, each trying its leaked password against every account, all at
+    // once (so no attempt waits for another's result).
+    const BOTS: u8 = 12;
+    let mut attempts = JoinSet::new();
+    for bot in 1..=BOTS {
+        for account in &accounts {
+            let (auth, account) = (t.auth.clone(), account.clone());
+            attempts.spawn(async move {
+                let headers: Vec<(String, String)> = Vec::new();
+                let request = RequestInfo::new(&headers, Some(attacker(bot)));
+                let outcome = auth
+                    .sign_in(&account, &format!("leaked-password-{bot}"), &request)
+                    .await;
+                (account, outcome)
+            });
+        }
+    }
+    let mut checked = std::collections::HashMap::<String, usize>::new();
+    let mut throttled = 0;
+    while let Some(attempt) = attempts.join_next().await {
+        match attempt.unwrap() {
+            (account, Err(AuthError::InvalidCredentials)) => {
+                *checked.entry(account).or_default() += 1
+            }
+            (_, Err(AuthError::RateLimited { .. })) => throttled += 1,
+            (_, other) => panic!("a stuffing attempt must fail: {other:?}"),
+        }
+    }
+    // The per-account limit is counted atomically before bcrypt runs, so however parallel
+    // the attack, each account had at most `max` passwords checked in the window; the rest
+    // were refused without hashing.
+    let max = policy.sign_in_per_account.max as usize;
+    for (account, guesses) in &checked {
+        assert!(
+            *guesses <= max,
+            "{account}: {guesses} passwords checked, limit {max}"
+        );
+    }
+    let total = usize::from(BOTS) * accounts.len();
+    assert_eq!(checked.values().sum::<usize>() + throttled, total);
+    assert!(throttled >= total - accounts.len() * max);
+
+    // Nothing was opened.
+    for account in &accounts {
+        let user = t.db.find_user_by_email(account).await.unwrap().unwrap();
+        let open =
+            t.db.list_active_sessions(user.id, t.clock.now())
+                .await
+                .unwrap();
+        assert!(open.is_empty(), "{account} has a session");
+    }
+
+    // The owner, from their own address, is held back while the account's window is full…
+    let owner = "user0@example.com";
+    assert!(matches!(
+        t.auth.sign_in(owner, PASSWORD, &anon()).await,
+        Err(AuthError::RateLimited { .. })
+    ));
+    // …and gets in when it has passed: the attack bought the attacker at most `max` guesses
+    // per window, and the owner at most one window's wait (no permanent lock-out).
+    t.clock.advance(policy.sign_in_per_account.window);
+    let (session, _) = t.sign_in(owner).await;
+    assert_eq!(session.user.email, owner);
+}
+
+async fn sequential_guesses_on_one_account_back_off(db: TestDb) {
+    let t = TestAuth::new(db); // the default policy: backoff after 5 failures
+    let policy = RateLimits::default();
+    t.user("ada@example.com").await;
+    // Eight guesses from eight addresses, below the per-account limit (10 per 15 minutes).
+    let mut checked = 0;
+    for bot in 1..=8u8 {
+        let headers: Vec<(String, String)> = Vec::new();
+        let request = RequestInfo::new(&headers, Some(attacker(bot)));
+        match t
+            .auth
+            .sign_in("ada@example.com", "Password1!", &request)
+            .await
+        {
+            Err(AuthError::InvalidCredentials) => checked += 1,
+            Err(AuthError::RateLimited { retry_after }) => assert!(retry_after.as_secs() >= 1),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        checked, policy.backoff_after_failures as usize,
+        "one guess per failure until the backoff"
+    );
+    // The owner waits out the backoff (1 s after the fifth failure) and is in.
+    t.clock.advance(TimeDelta::seconds(1));
+    let (session, _) = t.sign_in("ada@example.com").await;
+    assert_eq!(session.user.email, "ada@example.com");
+}
+
+async fn one_address_spraying_many_accounts_is_limited_per_ip(db: TestDb) {
+    let t = TestAuth::with(db, |c| {
+        let mut limits = RateLimits::default();
+        limits.sign_in_per_ip = Limit::new(3, TimeDelta::minutes(5));
+        c.rate_limits(limits)
+    });
+    for i in 0..4 {
+        t.user(&format!("user{i}@example.com")).await;
+    }
+    let headers: Vec<(String, String)> = Vec::new();
+    let sprayer = RequestInfo::new(&headers, Some(attacker(9)));
+    for i in 0..3 {
+        assert!(matches!(
+            t.auth
+                .sign_in(&format!("user{i}@example.com"), "Summer2026!", &sprayer)
+                .await,
+            Err(AuthError::InvalidCredentials)
+        ));
+    }
+    // A fourth account, never tried before: refused for the address, not the account…
+    match t
+        .auth
+        .sign_in("user3@example.com", PASSWORD, &sprayer)
+        .await
+    {
+        Err(AuthError::RateLimited { retry_after }) => {
+            assert!(
+                retry_after.as_secs() > 60,
+                "the per-IP window: {retry_after:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // …so its owner, elsewhere, signs in.
+    let (session, _) = t.sign_in("user3@example.com").await;
+    assert_eq!(session.user.email, "user3@example.com");
+    // The window passes and the address may try again.
+    t.clock.advance(TimeDelta::minutes(5));
+    assert!(matches!(
+        t.auth
+            .sign_in("user0@example.com", "Summer2026!", &sprayer)
+            .await,
+        Err(AuthError::InvalidCredentials)
+    ));
+}
+
+tollbooth_db::engine_tests!(
+    credential_stuffing_is_throttled_and_the_owner_still_gets_in,
+    sequential_guesses_on_one_account_back_off,
+    one_address_spraying_many_accounts_is_limited_per_ip,
+);
