@@ -429,10 +429,63 @@ async fn portal_sync_cancel_resume_and_reconcile(db: TestDb) {
     );
 }
 
+async fn stripe_timeouts_during_checkout_leave_no_orphan_state(db: TestDb) {
+    // Stripe accepts the connection and then hangs past our request timeout.
+    let t = TestBilling::with(db, |c| c.timeout(std::time::Duration::from_millis(200))).await;
+    let ada = t.user("ada@example.com", None).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "cus_slow", "object": "customer" }))
+                .set_delay(std::time::Duration::from_secs(2)),
+        )
+        .mount(&t.stripe)
+        .await;
+    let err = t
+        .billing
+        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BillingError::StripeUnavailable { attempts: 4, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.status(), 503);
+    // Every attempt carried the same key, so had Stripe created the customer on a request
+    // whose answer we never saw, the retries (and the next checkout) get that one back.
+    let attempts = requests_to(&t, "/v1/customers").await;
+    assert_eq!(attempts.len(), 4);
+    let key = format!("customer/{}", ada.id);
+    assert!(attempts.iter().all(|r| header(r, "idempotency-key") == key));
+    // Nothing local points at a customer we never heard back about, and no session was tried.
+    let stored = t.db.find_user(ada.id).await.unwrap().unwrap();
+    assert_eq!(stored.stripe_customer_id, None);
+    assert!(requests_to(&t, "/v1/checkout/sessions").await.is_empty());
+
+    // Stripe recovers: the next checkout uses the same customer key and goes through.
+    t.stripe.reset().await;
+    checkout_stubs(&t).await;
+    t.billing
+        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        header(
+            &requests_to(&t, "/v1/customers").await[0],
+            "idempotency-key"
+        ),
+        key
+    );
+    let stored = t.db.find_user(ada.id).await.unwrap().unwrap();
+    assert_eq!(stored.stripe_customer_id.as_deref(), Some("cus_new"));
+}
+
 tollbooth_db::engine_tests!(
     checkout_creates_the_customer_once_and_a_trial_session,
     one_trial_per_customer_and_no_double_subscriptions,
     free_and_bad_input_are_refused_before_any_request,
     stripe_failures_are_retried_with_the_same_key_then_typed,
+    stripe_timeouts_during_checkout_leave_no_orphan_state,
     portal_sync_cancel_resume_and_reconcile,
 );
