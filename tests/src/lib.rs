@@ -12,7 +12,30 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
+pub use tollbooth_db::testing::TestDb;
+
+/// Generates a test per scenario and server/engine pair: each `async fn(Flavor, TestDb)`
+/// runs on axum+SQLite, actix+SQLite and axum+PostgreSQL.
+#[macro_export]
+macro_rules! contract_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod axum_sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::Flavor::Axum, $crate::TestDb::sqlite().await).await } )+
+        }
+        mod actix_sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::Flavor::Actix, $crate::TestDb::sqlite().await).await } )+
+        }
+        mod axum_postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() {
+                   if let Some(db) = $crate::TestDb::postgres().await { super::$name($crate::Flavor::Axum, db).await }
+               } )+
+        }
+    };
+}
 
 /// Which server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -395,4 +418,51 @@ pub fn totp_now(secret: &str, offset_secs: i64) -> String {
         .expect("TOTP");
     let now = tollbooth_db::now().timestamp() + offset_secs;
     totp.generate(u64::try_from(now).expect("time")).to_string()
+}
+
+/// The password every scenario's users have.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Signs up, verifies through the e-mailed link, and signs in.
+pub async fn verified_user(server: &Server, browser: &Browser, email: &str) -> Value {
+    let signed_up = browser
+        .post(
+            "/auth/sign-up",
+            json!({ "email": email, "password": PASSWORD, "name": "Ada" }),
+        )
+        .await;
+    assert_eq!(signed_up.status, 201, "{signed_up:?}");
+    let token = server.emailed_token(email, "/auth/verify-email").await;
+    let verified = browser
+        .get(&format!("/auth/verify-email?token={token}"))
+        .await;
+    assert_eq!(
+        (verified.status, &verified.json["verified"]),
+        (200, &json!(true)),
+        "{verified:?}"
+    );
+    let signed_in = browser
+        .post(
+            "/auth/sign-in",
+            json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{signed_in:?}");
+    signed_in.json["user"].clone()
+}
+
+/// The environment that switches Stripe on, pointed at `stripe`, plus `extra`.
+pub fn stripe_env(
+    stripe: &wiremock::MockServer,
+    extra: &[(&'static str, String)],
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("STRIPE_SECRET_KEY", "sk_test_blackbox".to_owned()),
+        ("STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET.to_owned()),
+        ("STRIPE_PRICE_PRO", "price_pro".to_owned()),
+        ("STRIPE_TRIAL_DAYS", "14".to_owned()),
+        ("STRIPE_API_BASE", stripe.uri()),
+    ];
+    env.extend_from_slice(extra);
+    env
 }

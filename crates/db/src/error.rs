@@ -101,14 +101,19 @@ fn is_unavailable(err: &DbErr) -> bool {
         #[cfg(any(feature = "sqlite", feature = "postgres"))]
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
             use sea_orm::sqlx::Error as Sqlx;
-            matches!(
-                **e,
+            match &**e {
                 Sqlx::Io(_)
-                    | Sqlx::Tls(_)
-                    | Sqlx::PoolTimedOut
-                    | Sqlx::PoolClosed
-                    | Sqlx::WorkerCrashed
-            )
+                | Sqlx::Tls(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed => true,
+                // The server ending the session: class 08 (connection exception) and 57P0x
+                // (shut down by an administrator or a crash, or not accepting connections yet).
+                Sqlx::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+                _ => false,
+            }
         }
         _ => false,
     }
