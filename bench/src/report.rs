@@ -397,7 +397,8 @@ fn aims(results: &Results) -> Vec<Aim> {
             what: format!("`/me` p99, {}, SQLite", run.flavor.label()),
             target: format!("≤ {AIM_ME_P99_MS} ms"),
             measured: format!("{p99:.2} ms"),
-            met: run.load.successes() > 0 && p99 <= AIM_ME_P99_MS,
+            // The histogram holds every answer: only an error-free run's p99 is a 2xx p99.
+            met: run.load.successes() > 0 && run.load.errors() == 0 && p99 <= AIM_ME_P99_MS,
         });
     }
     let storm_p99 = results.storm.me.quantile_ms(0.99);
@@ -405,7 +406,9 @@ fn aims(results: &Results) -> Vec<Aim> {
         what: "`/me` p99 during the sign-in storm".to_owned(),
         target: format!("≤ {AIM_STORM_P99_MS} ms"),
         measured: format!("{storm_p99:.2} ms"),
-        met: results.storm.me.successes() > 0 && storm_p99 <= AIM_STORM_P99_MS,
+        met: results.storm.me.successes() > 0
+            && results.storm.me.errors() == 0
+            && storm_p99 <= AIM_STORM_P99_MS,
     });
     let webhooks = results.webhooks.load.successes_per_second();
     aims.push(Aim {
@@ -413,6 +416,16 @@ fn aims(results: &Results) -> Vec<Aim> {
         target: format!("≥ {} events/s", thousands(AIM_WEBHOOKS_PER_SECOND)),
         measured: format!("{} events/s", thousands(webhooks)),
         met: webhooks >= AIM_WEBHOOKS_PER_SECOND,
+    });
+    let run = &results.webhooks;
+    aims.push(Aim {
+        what: "Stripe webhook events recorded exactly once".to_owned(),
+        target: "recorded = acknowledged distinct ids".to_owned(),
+        measured: format!(
+            "{} recorded, {} acknowledged, {} sent",
+            run.recorded, run.distinct_acknowledged, run.distinct_sent
+        ),
+        met: run.distinct_acknowledged > 0 && run.recorded == run.distinct_acknowledged as u64,
     });
     let mut peaks: Vec<(String, f64)> = results
         .me
@@ -431,7 +444,8 @@ fn aims(results: &Results) -> Vec<Aim> {
             what: "server peak RSS, worst scenario".to_owned(),
             target: format!("≤ {AIM_RSS_MIB} MiB"),
             measured: format!("{peak:.1} MiB ({scenario})"),
-            met: peak <= AIM_RSS_MIB,
+            // No sample (unreadable /proc) is not a pass.
+            met: peak > 0.0 && peak <= AIM_RSS_MIB,
         });
     }
     aims

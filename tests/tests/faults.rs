@@ -98,7 +98,7 @@ async fn database_outage_during_a_stripe_webhook(flavor: Flavor) {
         &db,
         &format!(
             "ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false; \
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid();"
+             SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid();"
         ),
     )
     .await;
@@ -204,7 +204,8 @@ async fn resend_outage_during_sign_up(flavor: Flavor, db: TestDb) {
     let signed_up = browser.post("/auth/sign-up", credentials.clone()).await;
     assert_eq!(signed_up.status, 201, "{signed_up:?}");
     let attempts = wait_for_requests(&resend, 4).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Longer than any further backoff (full jitter below 4 s) plus the 2/s pacing.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let attempts_after = resend_requests(&resend).await;
     assert_eq!(attempts_after.len(), attempts.len(), "retries are bounded");
     assert_eq!(attempts.len(), 4);
@@ -236,7 +237,8 @@ async fn resend_outage_during_sign_up(flavor: Flavor, db: TestDb) {
         .await;
     assert_eq!(resent.status, 202, "{resent:?}");
     let delivered = wait_for_requests(&resend, 1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A second e-mail would follow within the pacing interval (0.5 s); wait well past it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         resend_requests(&resend).await.len(),
         1,

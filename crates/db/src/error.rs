@@ -107,11 +107,14 @@ fn is_unavailable(err: &DbErr) -> bool {
                 | Sqlx::PoolTimedOut
                 | Sqlx::PoolClosed
                 | Sqlx::WorkerCrashed => true,
-                // The server ending the session: class 08 (connection exception) and 57P0x
-                // (shut down by an administrator or a crash, or not accepting connections yet).
-                Sqlx::Database(db) => db
-                    .code()
-                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+                // The server ending the session: class 08 (connection exception) and 57P01-03,
+                // 57P05 (shut down by an administrator or a crash, not accepting connections
+                // yet, idle session timeout). Not 08P01 (protocol violation: a bug on our
+                // side) nor 57P04 (database dropped: permanent) — retrying cannot fix those.
+                Sqlx::Database(db) => db.code().is_some_and(|code| {
+                    (code.starts_with("08") && code != "08P01")
+                        || matches!(&*code, "57P01" | "57P02" | "57P03" | "57P05")
+                }),
                 _ => false,
             }
         }
