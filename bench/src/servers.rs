@@ -9,47 +9,13 @@ use std::time::{Duration, Instant};
 
 use crate::load;
 
-/// Session signing key of the benchmark servers (base64 of 48 bytes; same as the harness).
-const SIGNING_KEY: &str = "dG9sbGJvb3RoLXRlc3Qtc2lnbmluZy1rZXktMDEyMzQ1Njc4OWFiY2RlZmdoaWprbG0=";
-/// MFA sealing key of the benchmark servers (base64 of 32 bytes; same as the harness).
-const MFA_KEY: &str = "dG9sbGJvb3RoLXRlc3QtbWZhLWtleS0wMTIzNDU2Nzg=";
 /// How long a server may take to answer `/health` after it was spawned.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Which example server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Flavor {
-    /// `examples/axum`.
-    Axum,
-    /// `examples/actix`.
-    Actix,
-}
-
-impl Flavor {
-    /// The binary's file name.
-    fn binary(self) -> &'static str {
-        match self {
-            Self::Axum => "tollbooth-axum",
-            Self::Actix => "tollbooth-actix",
-        }
-    }
-
-    /// The name shown in the report.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Self::Axum => "axum",
-            Self::Actix => "actix-web",
-        }
-    }
-}
-
-/// The workspace root (the parent of this crate's directory).
-pub(crate) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the bench crate lives inside the workspace")
-        .to_path_buf()
-}
+// The harness's server flavours, keys and workspace root: one definition for the suite and
+// the benchmark.
+pub(crate) use tollbooth_tests::{Flavor, workspace_root};
+use tollbooth_tests::{MFA_KEY, SIGNING_KEY};
 
 /// Builds both servers with the release profile and returns the directory holding them
 /// (the directory of this executable: `cargo run --release` puts it in `target/release`).

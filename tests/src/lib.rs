@@ -47,10 +47,19 @@ pub enum Flavor {
 }
 
 impl Flavor {
-    fn binary(self) -> &'static str {
+    /// The server binary's file name.
+    pub fn binary(self) -> &'static str {
         match self {
             Self::Axum => "tollbooth-axum",
             Self::Actix => "tollbooth-actix",
+        }
+    }
+
+    /// The framework's name, for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Axum => "axum",
+            Self::Actix => "actix-web",
         }
     }
 }
@@ -66,7 +75,8 @@ pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_blackbox";
 /// Cal.com webhook secret of the test servers.
 pub const CALCOM_WEBHOOK_SECRET: &str = "cal_blackbox";
 
-fn workspace_root() -> PathBuf {
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
