@@ -39,8 +39,8 @@ impl Auth {
     }
 
     /// Refuses an attempt on an account with a failure streak: exponential backoff after
-    /// `backoff_after_failures`, and a wait for the window's end at
-    /// `max_consecutive_failures`.
+    /// `backoff_after_failures` (one attempt per wait, however many arrive at once), and a
+    /// wait for the window's end at `max_consecutive_failures`.
     pub(crate) async fn check_backoff(&self, key: &str) -> Result<()> {
         let limits = &self.inner.config.rate_limits;
         let now = self.now();
@@ -63,6 +63,16 @@ impl Auth {
             let ready_at = streak.last_hit_at + wait;
             if now < ready_at {
                 return Err(rate_limited(ready_at - now));
+            }
+            // The wait is over: one attempt may go ahead. Claiming it is atomic, so parallel
+            // attempts cannot all pass the check above before any failure is recorded.
+            let claimed = self
+                .inner
+                .db
+                .claim_rate_limit(key, streak.hits, now - wait, now)
+                .await?;
+            if !claimed {
+                return Err(rate_limited(wait));
             }
         }
         Ok(())

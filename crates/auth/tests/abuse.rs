@@ -127,6 +127,53 @@ async fn sequential_guesses_on_one_account_back_off(db: TestDb) {
     assert_eq!(session.user.email, "ada@example.com");
 }
 
+async fn parallel_guesses_after_a_backoff_get_one_check(db: TestDb) {
+    // Only the backoff stands in the way: a per-account window far above the attack.
+    let t = TestAuth::with(db, |c| {
+        let mut limits = RateLimits::default();
+        limits.sign_in_per_account = Limit::new(1000, TimeDelta::minutes(15));
+        c.rate_limits(limits)
+    });
+    let policy = RateLimits::default();
+    t.user("ada@example.com").await;
+    for bot in 1..=policy.backoff_after_failures {
+        let headers: Vec<(String, String)> = Vec::new();
+        let request = RequestInfo::new(&headers, Some(attacker(bot as u8)));
+        assert!(matches!(
+            t.auth
+                .sign_in("ada@example.com", "Password1!", &request)
+                .await,
+            Err(AuthError::InvalidCredentials)
+        ));
+    }
+    // The 1 s backoff passes and eight guesses arrive at once: the wait buys one guess, not
+    // one per request that read the streak before the first failure was recorded.
+    t.clock.advance(TimeDelta::seconds(1));
+    let mut attempts = JoinSet::new();
+    for bot in 10..18u8 {
+        let auth = t.auth.clone();
+        attempts.spawn(async move {
+            let headers: Vec<(String, String)> = Vec::new();
+            let request = RequestInfo::new(&headers, Some(attacker(bot)));
+            auth.sign_in("ada@example.com", &format!("guess-{bot}"), &request)
+                .await
+        });
+    }
+    let (mut checked, mut throttled) = (0, 0);
+    while let Some(outcome) = attempts.join_next().await {
+        match outcome.unwrap() {
+            Err(AuthError::InvalidCredentials) => checked += 1,
+            Err(AuthError::RateLimited { .. }) => throttled += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((checked, throttled), (1, 7));
+    // Six failures now: the owner waits 2 s and is in.
+    t.clock.advance(TimeDelta::seconds(2));
+    let (session, _) = t.sign_in("ada@example.com").await;
+    assert_eq!(session.user.email, "ada@example.com");
+}
+
 async fn one_address_spraying_many_accounts_is_limited_per_ip(db: TestDb) {
     let t = TestAuth::with(db, |c| {
         let mut limits = RateLimits::default();
@@ -176,5 +223,6 @@ async fn one_address_spraying_many_accounts_is_limited_per_ip(db: TestDb) {
 tollbooth_db::engine_tests!(
     credential_stuffing_is_throttled_and_the_owner_still_gets_in,
     sequential_guesses_on_one_account_back_off,
+    parallel_guesses_after_a_backoff_get_one_check,
     one_address_spraying_many_accounts_is_limited_per_ip,
 );

@@ -674,6 +674,46 @@ async fn rate_limits_count_every_hit_and_reset_by_window(db: TestDb) {
     );
 }
 
+async fn rate_limit_claims_are_exclusive(db: TestDb) {
+    let t = now();
+    let window = Duration::minutes(15);
+    let key = "sign_in_failures:account:00";
+    db.hit_rate_limit(key, window, t).await.unwrap();
+    let later = t + Duration::seconds(1);
+    // Ten concurrent claims from two "instances" on one state: exactly one wins.
+    let other = db.connect_again().await;
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let db = if i % 2 == 0 {
+                (*db).clone()
+            } else {
+                other.clone()
+            };
+            tokio::spawn(async move { db.claim_rate_limit(key, 1, t, later).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        won += usize::from(task.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    let state = db
+        .peek_rate_limit(key, window, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (state.hits, state.last_hit_at),
+        (1, later),
+        "a claim touches, it does not count"
+    );
+    // Touched at `later`: not idle since `t`; a changed count is not the claimed state.
+    assert!(!db.claim_rate_limit(key, 1, t, later).await.unwrap());
+    assert!(!db.claim_rate_limit(key, 2, later, later).await.unwrap());
+    assert!(db.claim_rate_limit(key, 1, later, later).await.unwrap());
+    assert!(!db.claim_rate_limit("never", 0, later, later).await.unwrap());
+}
+
 async fn subscription_upserts_ignore_older_events(db: TestDb) {
     let ada = user(&*db, "ada@example.com").await;
     let t = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
@@ -907,6 +947,7 @@ tollbooth_db::engine_tests!(
     sessions_slide_revoke_and_purge,
     tokens_are_single_use_purpose_bound_and_expire,
     rate_limits_count_every_hit_and_reset_by_window,
+    rate_limit_claims_are_exclusive,
     subscription_upserts_ignore_older_events,
     catalog_and_payments_upsert_by_stripe_id,
     totp_steps_and_backup_codes_are_used_once,

@@ -56,6 +56,17 @@ pub trait RateLimitRepo: Send + Sync {
         window: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<Option<RateLimitState>>;
+    /// Claims the next attempt on `key` (e.g. the one guess a sign-in backoff allows): marks
+    /// it touched at `now` if it still holds `hits` hits and was last touched at or before
+    /// `idle_since`. One conditional `UPDATE`, so of any number of concurrent claims on one
+    /// state exactly one returns `true`; the others see the new touch time and get `false`.
+    async fn claim_rate_limit(
+        &self,
+        key: &str,
+        hits: u32,
+        idle_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
     /// Forgets `key` (e.g. the failure streak after a successful sign-in).
     async fn reset_rate_limit(&self, key: &str) -> Result<()>;
     /// Deletes counters untouched since `before`; returns how many.
@@ -117,6 +128,27 @@ impl<E: Executor> RateLimitRepo for E {
                 window_started_at: row.window_started_at,
                 last_hit_at: row.updated_at,
             }))
+    }
+
+    async fn claim_rate_limit(
+        &self,
+        key: &str,
+        hits: u32,
+        idle_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let Ok(hits) = i32::try_from(hits) else {
+            return Ok(false); // no stored counter holds more than i32::MAX hits
+        };
+        let result = Entity::update_many()
+            .col_expr(Column::UpdatedAt, Expr::value(micros(now)))
+            .filter(Column::Key.eq(key))
+            .filter(Column::Hits.eq(hits))
+            .filter(Column::UpdatedAt.lte(micros(idle_since)))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected == 1)
     }
 
     async fn reset_rate_limit(&self, key: &str) -> Result<()> {
