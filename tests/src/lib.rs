@@ -135,6 +135,48 @@ impl Server {
     /// Starts `flavor` on `database_url` with the harness's keys plus `env`, and waits until
     /// `/health` answers.
     pub async fn start(flavor: Flavor, database_url: &str, env: &[(&str, String)]) -> Self {
+        let mut server = Self::spawn(flavor, database_url, env);
+        server.wait_healthy().await;
+        server
+    }
+
+    /// Starts `flavor` like [`start`](Self::start) with a configuration it must refuse:
+    /// waits (up to 60 s) for the process to exit without ever answering `/health`, and
+    /// returns its exit code and everything it logged.
+    pub async fn start_refused(
+        flavor: Flavor,
+        database_url: &str,
+        env: &[(&str, String)],
+    ) -> (Option<i32>, String) {
+        let mut server = Self::spawn(flavor, database_url, env);
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = server.child.try_wait().expect("poll the server process") {
+                // The reader threads may still hold the last lines.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return (status.code(), server.logs());
+            }
+            let healthy = client
+                .get(format!("{}/health", server.base))
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success());
+            assert!(
+                !healthy,
+                "{flavor:?} started with a configuration it should refuse:\n{}",
+                server.logs()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{flavor:?} neither started nor exited:\n{}",
+                server.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn spawn(flavor: Flavor, database_url: &str, env: &[(&str, String)]) -> Self {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut command = Command::new(binaries().join(flavor.binary()));
@@ -180,15 +222,13 @@ impl Server {
             .iter()
             .find(|(key, _)| *key == "PUBLIC_URL")
             .map_or_else(|| base.clone(), |(_, url)| url.clone());
-        let mut server = Self {
+        Self {
             base,
             public_url,
             flavor,
             child,
             logs,
-        };
-        server.wait_healthy().await;
-        server
+        }
     }
 
     async fn wait_healthy(&mut self) {

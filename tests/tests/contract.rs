@@ -688,8 +688,32 @@ async fn malformed_oversized_and_cross_site_requests(flavor: Flavor, db: TestDb)
     );
 }
 
+/// `DATABASE_MAX_CONNECTIONS` sizes the pool: one connection is enough for the whole
+/// sign-up → verify → sign-in → `/me` path, and a value that is not a positive number stops
+/// the start-up with a message naming the variable.
+async fn database_pool_size_from_the_environment(flavor: Flavor, db: TestDb) {
+    for bad in ["lots", "0", "-3"] {
+        let env = [("DATABASE_MAX_CONNECTIONS", bad.to_owned())];
+        let (code, logs) = Server::start_refused(flavor, db.url(), &env).await;
+        assert_eq!(code, Some(1), "{bad}: {logs}");
+        assert!(
+            logs.contains("cannot start") && logs.contains("DATABASE_MAX_CONNECTIONS"),
+            "{bad}: {logs}"
+        );
+    }
+    let env = [("DATABASE_MAX_CONNECTIONS", "1".to_owned())];
+    let server = Server::start(flavor, db.url(), &env).await;
+    let browser = Browser::new(&server);
+    verified_user(&server, &browser, "ada@example.com").await;
+    assert_eq!(
+        browser.get("/me").await.json["user"]["email"],
+        "ada@example.com"
+    );
+}
+
 contract_tests!(
     sign_up_verify_sign_in_me_sign_out,
+    database_pool_size_from_the_environment,
     documented_error_statuses,
     session_fixation_and_cookie_attributes,
     mfa_sign_in,

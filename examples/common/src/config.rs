@@ -88,7 +88,14 @@ pub async fn from_env() -> Result<Server, StartupError> {
     let public_url = var_or("PUBLIC_URL", &format!("http://localhost:{}", bind.port()));
 
     let database_url = var_or("DATABASE_URL", "sqlite://tollbooth.db?mode=rwc");
-    let db = Db::connect(DbConfig::new(database_url))
+    let mut db_config = DbConfig::new(database_url);
+    if let Some(max) = var("DATABASE_MAX_CONNECTIONS") {
+        let max: std::num::NonZeroU32 = max
+            .parse()
+            .map_err(|e| fail("DATABASE_MAX_CONNECTIONS", e))?;
+        db_config = db_config.max_connections(max.get());
+    }
+    let db = Db::connect(db_config)
         .await
         .map_err(|e| fail("DATABASE_URL", e))?;
     db.migrate()
