@@ -300,7 +300,8 @@ impl AuthConfigBuilder {
         self
     }
 
-    /// A session unused this long ends (default 7 days).
+    /// A session unused this long ends (default 7 days). At least the JWT lifetime: the
+    /// deadline moves when the JWT is renewed.
     pub fn idle_timeout(mut self, timeout: TimeDelta) -> Self {
         self.idle_timeout = timeout;
         self
@@ -394,13 +395,15 @@ impl AuthConfigBuilder {
             )));
         }
         let positive = |d: TimeDelta| d > TimeDelta::zero();
-        if !(positive(self.jwt_lifetime) && positive(self.idle_timeout))
+        // The idle deadline slides only when a JWT is renewed (past half its life), so an
+        // idle timeout shorter than a JWT's life would end sessions that are in use.
+        if !positive(self.jwt_lifetime)
+            || self.idle_timeout < self.jwt_lifetime
             || self.idle_timeout > self.absolute_lifetime
-            || self.jwt_lifetime > self.absolute_lifetime
         {
             return Err(config_error(
-                "lifetimes must satisfy 0 < jwt_lifetime, 0 < idle_timeout ≤ absolute_lifetime, \
-                 jwt_lifetime ≤ absolute_lifetime",
+                "lifetimes must satisfy 0 < jwt_lifetime ≤ idle_timeout ≤ absolute_lifetime \
+                 (the idle deadline moves when the JWT is renewed, at half its life)",
             ));
         }
         if ![
@@ -477,5 +480,74 @@ impl AuthConfigBuilder {
 fn config_error(reason: impl Into<String>) -> AuthError {
     AuthError::InvalidConfig {
         reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(kid: &str) -> SigningKey {
+        SigningKey::new(kid, [7u8; 32]).unwrap()
+    }
+
+    fn builder() -> AuthConfigBuilder {
+        AuthConfig::builder("https://app.acme.example").signing_key(key("k1"))
+    }
+
+    /// Each refused configuration names what is wrong; the defaults build.
+    #[test]
+    fn invalid_configurations_are_refused_with_a_reason() {
+        assert!(builder().build().is_ok());
+        let weak = SigningKey::new("k0", [7u8; 31]).unwrap_err().to_string();
+        assert!(weak.contains("248 bits; at least 256"), "{weak}");
+        let cases: [(AuthConfigBuilder, &str); 9] = [
+            (
+                AuthConfig::builder("https://app.acme.example"),
+                "a signing key is required",
+            ),
+            (builder().previous_key(key("k1")), "duplicate key id `k1`"),
+            (
+                AuthConfig::builder("not a url").signing_key(key("k1")),
+                "public base URL",
+            ),
+            (builder().bcrypt_cost(32), "outside 12..=31"),
+            (
+                builder().jwt_lifetime(TimeDelta::zero()),
+                "0 < jwt_lifetime",
+            ),
+            // Shorter than a JWT's life: the idle deadline would pass between renewals.
+            (
+                builder().idle_timeout(TimeDelta::minutes(10)),
+                "jwt_lifetime ≤ idle_timeout",
+            ),
+            (
+                builder().absolute_lifetime(TimeDelta::days(1)),
+                "idle_timeout ≤ absolute_lifetime",
+            ),
+            (builder().cookie_name("bad name;"), "RFC 6265 token"),
+            (
+                builder().password_policy(PasswordPolicy {
+                    min_chars: 7,
+                    ..PasswordPolicy::default()
+                }),
+                "fewer than 8 characters",
+            ),
+        ];
+        for (config, reason) in cases {
+            let error = config.build().unwrap_err();
+            assert!(
+                matches!(&error, AuthError::InvalidConfig { reason: r } if r.contains(reason)),
+                "expected `{reason}`: {error}"
+            );
+        }
+        // An idle timeout equal to the JWT lifetime is the shortest allowed.
+        assert!(
+            builder()
+                .jwt_lifetime(TimeDelta::minutes(10))
+                .idle_timeout(TimeDelta::minutes(10))
+                .build()
+                .is_ok()
+        );
     }
 }

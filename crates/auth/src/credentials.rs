@@ -162,7 +162,7 @@ impl Auth {
         self.check_backoff(&failures).await?;
 
         let Some((user, hash)) = self.credential(&email).await? else {
-            self.inner.hasher.verify_dummy(password).await;
+            self.inner.hasher.verify_dummy(password).await?;
             self.record_failure(&failures).await?;
             return Err(AuthError::InvalidCredentials);
         };
@@ -224,7 +224,7 @@ impl Auth {
         let failures = keys::account("sign_in_failures", &user.email);
         self.check_backoff(&failures).await?;
         let Some((_, hash)) = self.credential(&user.email).await? else {
-            self.inner.hasher.verify_dummy(current).await;
+            self.inner.hasher.verify_dummy(current).await?;
             return Err(AuthError::InvalidCredentials);
         };
         if !self.inner.hasher.verify(current, &hash).await? {

@@ -18,17 +18,17 @@ pub const MAX_PASSWORD_BYTES: usize = 72;
 pub(crate) struct PasswordHasher {
     cost: u32,
     permits: Arc<Semaphore>,
-    in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
     max_in_flight: usize,
     /// A hash of a random password, verified against when the account does not exist so an
     /// unknown e-mail costs the same time as a wrong password.
     dummy: OnceCell<String>,
 }
 
-/// Decrements the in-flight count however the job ends (including cancellation).
-struct Slot<'a>(&'a AtomicUsize);
+/// One place in the queue: decrements the in-flight count however the job ends.
+struct Slot(Arc<AtomicUsize>);
 
-impl Drop for Slot<'_> {
+impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -39,7 +39,7 @@ impl PasswordHasher {
         Self {
             cost,
             permits: Arc::new(Semaphore::new(concurrency)),
-            in_flight: AtomicUsize::new(0),
+            in_flight: Arc::new(AtomicUsize::new(0)),
             max_in_flight: concurrency + queue,
             dummy: OnceCell::new(),
         }
@@ -57,7 +57,7 @@ impl PasswordHasher {
     pub(crate) async fn verify(&self, password: &str, hash: &str) -> Result<bool> {
         if password.len() > MAX_PASSWORD_BYTES {
             // No stored password can be this long; still spend the time.
-            self.verify_dummy(password).await;
+            self.verify_dummy(password).await?;
             return Ok(false);
         }
         let (password, hash) = (password.to_owned(), hash.to_owned());
@@ -66,8 +66,10 @@ impl PasswordHasher {
             .map_err(AuthError::internal)
     }
 
-    /// Spends one verification's time against a throwaway hash.
-    pub(crate) async fn verify_dummy(&self, password: &str) {
+    /// Spends one verification's time against a throwaway hash. Fails as a real
+    /// verification would ([`AuthError::Overloaded`] when the queue is full), so an unknown
+    /// e-mail answers like a known one under load too.
+    pub(crate) async fn verify_dummy(&self, password: &str) -> Result<()> {
         let dummy = self
             .dummy
             .get_or_try_init(|| async {
@@ -78,11 +80,11 @@ impl PasswordHasher {
                     .await?
                     .map_err(AuthError::internal)
             })
-            .await;
-        if let Ok(dummy) = dummy {
-            let (password, hash) = (truncate(password).to_owned(), dummy.clone());
-            let _ = self.run(move || bcrypt::verify(password, &hash)).await;
-        }
+            .await?;
+        let (password, hash) = (truncate(password).to_owned(), dummy.clone());
+        // The outcome is meaningless; only the time spent (and a full queue) count.
+        let _ = self.run(move || bcrypt::verify(password, &hash)).await?;
+        Ok(())
     }
 
     /// Whether `hash` was made with a lower cost than configured (rehash on next sign-in).
@@ -95,11 +97,22 @@ impl PasswordHasher {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             return Err(AuthError::Overloaded);
         }
-        let _slot = Slot(&self.in_flight);
-        let _permit = self.permits.acquire().await.map_err(AuthError::internal)?;
-        tokio::task::spawn_blocking(job)
+        let slot = Slot(self.in_flight.clone());
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(AuthError::internal)
+            .map_err(AuthError::internal)?;
+        // The job holds its slot and permit until bcrypt returns, not until the caller
+        // stops waiting: a client that disconnects mid-hash must not free a place for
+        // another hash while its own still occupies a blocking thread.
+        tokio::task::spawn_blocking(move || {
+            let _held = (slot, permit);
+            job()
+        })
+        .await
+        .map_err(AuthError::internal)
     }
 }
 
@@ -182,6 +195,27 @@ mod tests {
         assert!(check_policy(&policy, &long, &[]).is_ok());
         let err = check_policy(&policy, &format!("{long}!"), &[]).unwrap_err();
         assert!(err.to_string().contains("at most 72 bytes"), "{err}");
+    }
+
+    /// A caller that stops waiting (a client disconnect drops the request future) does not
+    /// free the job's place: bcrypt still runs, so the queue still counts it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_hash_keeps_its_place() {
+        let hasher = PasswordHasher::new(13, 1, 0);
+        let abandoned =
+            tokio::time::timeout(std::time::Duration::from_millis(20), hasher.hash("a")).await;
+        assert!(abandoned.is_err(), "cost 13 takes longer than 20 ms");
+        assert!(matches!(hasher.hash("b").await, Err(AuthError::Overloaded)));
+        // Once the abandoned job ends, its place is free again.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while hasher.in_flight.load(Ordering::Acquire) > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the slot was never freed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(hasher.hash("c").await.is_ok());
     }
 
     #[test]

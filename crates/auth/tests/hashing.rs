@@ -106,6 +106,36 @@ async fn a_full_hashing_queue_sheds_load() {
     t.sign_in("ada@example.com").await;
 }
 
+/// Under load an unknown e-mail answers like a known one (503), not with a quick 401 that
+/// would tell an attacker who filled the queue which accounts exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_unknown_emails_alike() {
+    let t = TestAuth::with(TestDb::sqlite().await, |c| c.hashing_limits(1, 0));
+    t.user("ada@example.com").await;
+    let request = anon();
+    // The dummy hash is made on first use; make it now.
+    let warm_up = t.auth.sign_in("warmup@example.com", PASSWORD, &request);
+    assert!(matches!(warm_up.await, Err(AuthError::InvalidCredentials)));
+    // Two attempts at once on a queue of one: one is checked, the other refused with 503 —
+    // whether the e-mails exist or not. (Which one wins the race is not fixed.)
+    for (first, second) in [
+        ("ada@example.com", "nobody@example.com"),
+        ("nobody.else@example.com", "no.one@example.com"),
+    ] {
+        let (a, b) = tokio::join!(
+            t.auth.sign_in(first, "wrong password", &request),
+            t.auth.sign_in(second, "wrong password", &request),
+        );
+        let mut codes = [&a, &b].map(|r| r.as_ref().unwrap_err().code());
+        codes.sort_unstable();
+        assert_eq!(
+            codes,
+            ["invalid_credentials", "overloaded"],
+            "{first}, {second}: {a:?} {b:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_email_costs_one_bcrypt_verification_too() {
     let t = TestAuth::new(TestDb::sqlite().await);

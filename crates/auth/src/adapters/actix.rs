@@ -24,7 +24,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 
-use super::{RoleMarker, error_body, retry_after};
+use super::{RoleMarker, error_body, retry_after, sets_cookie};
 use crate::error::AuthError;
 use crate::headers::HeaderView;
 use crate::service::Auth;
@@ -47,7 +47,8 @@ fn auth_of(request: &ServiceRequest) -> Result<Auth, AuthError> {
 }
 
 /// Middleware: reads the request's session once, makes it available to the extractors,
-/// and sets the refreshed cookie on the response. A database failure answers 503.
+/// and sets the refreshed cookie on the response — unless the handler set the session cookie
+/// itself (sign-in, sign-out). A database failure answers 503.
 pub async fn session(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -57,8 +58,16 @@ pub async fn session(
     let refreshed = session.as_ref().and_then(|s| s.refreshed_cookie.clone());
     request.extensions_mut().insert(Slot(session));
     let mut response = next.call(request).await?.map_into_boxed_body();
-    if let Some(cookie) = refreshed.and_then(|c| HeaderValue::from_str(c.as_str()).ok()) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+    let headers = response.headers_mut();
+    let set_cookies = headers.get_all(header::SET_COOKIE);
+    if let Some(cookie) = refreshed
+        && !sets_cookie(
+            set_cookies.map(HeaderValue::as_bytes),
+            auth.config().cookie_name(),
+        )
+        && let Ok(cookie) = HeaderValue::from_str(cookie.as_str())
+    {
+        headers.append(header::SET_COOKIE, cookie);
     }
     Ok(response)
 }

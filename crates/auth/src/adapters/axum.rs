@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{RoleMarker, error_body, retry_after};
+use super::{RoleMarker, error_body, retry_after, sets_cookie};
 use crate::error::AuthError;
 use crate::service::Auth;
 use crate::session::Session;
@@ -33,7 +33,8 @@ struct Slot(Option<Session>);
 
 /// Middleware: reads the request's session once (cookie or bearer token), makes it
 /// available to the extractors, and sets the refreshed cookie on the response when the
-/// session's token was renewed. A database failure answers 503.
+/// session's token was renewed — unless the handler set the session cookie itself (sign-in,
+/// sign-out). A database failure answers 503.
 pub async fn session(State(auth): State<Auth>, mut request: Request, next: Next) -> Response {
     let session = match auth.get_session(request.headers()).await {
         Ok(session) => session,
@@ -42,8 +43,16 @@ pub async fn session(State(auth): State<Auth>, mut request: Request, next: Next)
     let refreshed = session.as_ref().and_then(|s| s.refreshed_cookie.clone());
     request.extensions_mut().insert(Slot(session));
     let mut response = next.run(request).await;
-    if let Some(cookie) = refreshed.and_then(|c| HeaderValue::from_str(c.as_str()).ok()) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+    let headers = response.headers_mut();
+    let set_cookies = headers.get_all(header::SET_COOKIE).iter();
+    if let Some(cookie) = refreshed
+        && !sets_cookie(
+            set_cookies.map(HeaderValue::as_bytes),
+            auth.config().cookie_name(),
+        )
+        && let Ok(cookie) = HeaderValue::from_str(cookie.as_str())
+    {
+        headers.append(header::SET_COOKIE, cookie);
     }
     response
 }

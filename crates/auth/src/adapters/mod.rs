@@ -34,6 +34,14 @@ pub fn error_body(error: &AuthError) -> serde_json::Value {
     serde_json::json!({ "error": error.code(), "message": error.public_message() })
 }
 
+/// Whether a response's `Set-Cookie` values already set cookie `name`. A handler's own
+/// session cookie (a sign-in's new session, a sign-out's deletion) must not be overridden by
+/// a refresh of the session the request arrived with.
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) fn sets_cookie<'a>(mut set_cookies: impl Iterator<Item = &'a [u8]>, name: &str) -> bool {
+    set_cookies.any(|value| value.split(|&b| b == b'=').next() == Some(name.as_bytes()))
+}
+
 /// `Retry-After` seconds for a rate-limited error.
 #[cfg(any(feature = "axum", feature = "actix"))]
 pub(crate) fn retry_after(error: &AuthError) -> Option<u64> {
