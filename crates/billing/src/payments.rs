@@ -96,8 +96,11 @@ impl Billing {
         Ok(self.inner.db.find_payment(intent_id).await?)
     }
 
+    /// Mirrors `intent`; the row is returned as stored (a webhook may have recorded a final
+    /// status already).
     pub(crate) async fn record_payment(&self, intent: &PaymentIntent) -> Result<Payment> {
-        Ok(self.inner.db.upsert_payment(payment_upsert(intent)).await?)
+        let written = self.inner.db.upsert_payment(payment_upsert(intent)).await?;
+        Ok(written.into_inner())
     }
 }
 
@@ -108,7 +111,9 @@ pub(crate) fn payment_upsert(intent: &PaymentIntent) -> PaymentUpsert {
         .metadata
         .get("user_id")
         .and_then(|id| Uuid::parse_str(id).ok());
-    upsert.metadata = Some(serde_json::json!(intent.metadata));
+    // Metadata is set when the intent is created; a response or event without it (some
+    // expansions and API versions omit it) must not erase what the payment was for.
+    upsert.metadata = (!intent.metadata.is_empty()).then(|| serde_json::json!(intent.metadata));
     upsert
 }
 

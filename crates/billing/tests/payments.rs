@@ -62,9 +62,15 @@ async fn a_payment_intent_returns_its_client_secret(db: TestDb) {
         })))
         .mount(&t.stripe)
         .await;
+    let confirmed = t.billing.confirm_payment("pi_1").await.unwrap();
+    // The response carried no metadata: what the payment is for is kept.
     assert_eq!(
-        t.billing.confirm_payment("pi_1").await.unwrap().status,
-        "succeeded"
+        (confirmed.status.as_str(), confirmed.user_id),
+        ("succeeded", Some(ada.id))
+    );
+    assert_eq!(
+        confirmed.metadata,
+        Some(json!({ "user_id": ada.id.to_string(), "event_type_id": "42" }))
     );
 
     // A declined card is a typed 402.

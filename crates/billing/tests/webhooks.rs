@@ -423,9 +423,44 @@ async fn out_of_order_events_end_in_the_right_state(db: TestDb) {
         ("active", true)
     );
     assert_eq!(row.last_event_at.timestamp(), T0 + 10);
+
+    // A payment: `succeeded` is final, so a failure delivered after it (Stripe does not
+    // order deliveries) is stale and the paid session's metadata survives.
+    let intent = |status: &str, metadata: serde_json::Value| {
+        json!({
+            "id": "pi_1", "object": "payment_intent", "amount": 15000, "currency": "usd",
+            "status": status, "customer": "cus_1", "metadata": metadata
+        })
+    };
+    let paid_for = json!({ "user_id": ada.id.to_string(), "order": "42" });
+    let succeeded = event(
+        "evt_4",
+        "payment_intent.succeeded",
+        T0 + 20,
+        intent("succeeded", paid_for.clone()),
+    );
+    let failed = event(
+        "evt_5",
+        "payment_intent.payment_failed",
+        T0 + 15,
+        intent("requires_payment_method", json!({})),
+    );
+    assert_eq!(
+        t.deliver(&succeeded).await.unwrap().outcome,
+        WebhookOutcome::Applied
+    );
+    assert_eq!(
+        t.deliver(&failed).await.unwrap().outcome,
+        WebhookOutcome::Stale
+    );
+    let payment = t.db.find_payment("pi_1").await.unwrap().unwrap();
+    assert_eq!(
+        (payment.status.as_str(), payment.metadata, payment.user_id),
+        ("succeeded", Some(paid_for), Some(ada.id))
+    );
     assert_eq!(
         t.recorded_events().await,
-        3,
+        5,
         "stale events are still recorded as processed"
     );
 }

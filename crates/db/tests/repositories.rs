@@ -785,16 +785,43 @@ async fn catalog_and_payments_upsert_by_stripe_id(db: TestDb) {
     let ada = user(&*db, "ada@example.com").await;
     let mut pending = PaymentUpsert::new("pi_1", 2_500, "eur", "requires_payment_method");
     pending.user_id = Some(ada.id);
-    db.upsert_payment(pending).await.unwrap();
-    // A later event without the user keeps the one already known.
+    pending.metadata = Some(serde_json::json!({ "calcom_event_type_id": "42" }));
+    assert!(db.upsert_payment(pending).await.unwrap().is_applied());
+    // A later event without the user or metadata keeps the ones already known.
     let paid = db
         .upsert_payment(PaymentUpsert::new("pi_1", 2_500, "eur", "succeeded"))
         .await
         .unwrap();
+    assert!(paid.is_applied());
+    let paid = paid.into_inner();
     assert_eq!(
         (paid.status.as_str(), paid.user_id),
         ("succeeded", Some(ada.id))
     );
+    assert_eq!(
+        paid.metadata,
+        Some(serde_json::json!({ "calcom_event_type_id": "42" }))
+    );
+    // `succeeded` is final: a late `payment_failed` snapshot changes nothing.
+    let mut late = PaymentUpsert::new("pi_1", 9_900, "usd", "requires_payment_method");
+    late.metadata = Some(serde_json::json!({}));
+    let written = db.upsert_payment(late).await.unwrap();
+    assert_eq!(written, Upsert::Stale(paid.clone()));
+    assert_eq!(db.find_payment("pi_1").await.unwrap(), Some(paid));
+    // So is `canceled`; any other status moves on.
+    for (status, applied) in [
+        ("processing", true),
+        ("canceled", true),
+        ("succeeded", false),
+    ] {
+        let written = db
+            .upsert_payment(PaymentUpsert::new("pi_3", 100, "eur", status))
+            .await
+            .unwrap();
+        assert_eq!(written.is_applied(), applied, "{status}");
+    }
+    let canceled = db.find_payment("pi_3").await.unwrap().unwrap();
+    assert_eq!(canceled.status, "canceled");
     // The schema refuses what no payment can be.
     let refused = db
         .upsert_payment(PaymentUpsert::new("pi_2", 0, "eur", "x"))

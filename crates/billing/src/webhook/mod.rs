@@ -283,8 +283,12 @@ impl Billing {
                         .map(|u| u.id),
                     (None, None) => None,
                 };
-                tx.upsert_payment(upsert).await?;
-                Ok((WebhookOutcome::Applied, Vec::new()))
+                let outcome = if tx.upsert_payment(upsert).await?.is_applied() {
+                    WebhookOutcome::Applied
+                } else {
+                    WebhookOutcome::Stale
+                };
+                Ok((outcome, Vec::new()))
             }
             _ => ignored("event type not used by Tollbooth"),
         }

@@ -26,7 +26,7 @@ pub struct ProductUpsert {
     pub description: Option<String>,
     /// Purchasable.
     pub active: bool,
-    /// Stripe metadata.
+    /// Stripe metadata (`None` keeps the row's).
     pub metadata: Option<serde_json::Value>,
 }
 
@@ -173,6 +173,9 @@ impl<T> Upsert<T> {
     }
 }
 
+/// PaymentIntent statuses that never change again.
+const PAYMENT_FINAL_STATUSES: [&str; 2] = ["succeeded", "canceled"];
+
 /// A one-time payment as Stripe describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -234,8 +237,10 @@ pub trait BillingRepo: Send + Sync {
     -> Result<Option<Subscription>>;
     /// The user's subscriptions, newest first.
     async fn list_subscriptions(&self, user_id: Uuid) -> Result<Vec<Subscription>>;
-    /// Inserts or updates a payment by PaymentIntent id.
-    async fn upsert_payment(&self, payment: PaymentUpsert) -> Result<Payment>;
+    /// Inserts or updates a payment by PaymentIntent id. A payment already in a final
+    /// status (`succeeded`, `canceled`) is not changed ([`Upsert::Stale`]); an absent user
+    /// or metadata keeps the row's.
+    async fn upsert_payment(&self, payment: PaymentUpsert) -> Result<Upsert<Payment>>;
     /// The payment with this PaymentIntent id.
     async fn find_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>>;
     /// Stores the booking link made for a payment; `None` if there is no such payment.
@@ -407,10 +412,22 @@ impl<E: Executor> BillingRepo for E {
             .map_err(DbError::on("subscription"))
     }
 
-    async fn upsert_payment(&self, p: PaymentUpsert) -> Result<Payment> {
+    async fn upsert_payment(&self, p: PaymentUpsert) -> Result<Upsert<Payment>> {
         use payment::Column;
         let at = now();
-        let keep_user = p.user_id.is_none();
+        let intent_id = p.stripe_payment_intent_id.clone();
+        let mut columns = vec![
+            Column::Amount,
+            Column::Currency,
+            Column::Status,
+            Column::UpdatedAt,
+        ];
+        if p.user_id.is_some() {
+            columns.push(Column::UserId);
+        }
+        if p.metadata.is_some() {
+            columns.push(Column::Metadata);
+        }
         let model = payment::ActiveModel {
             id: Set(Uuid::now_v7()),
             stripe_payment_intent_id: Set(p.stripe_payment_intent_id),
@@ -423,24 +440,30 @@ impl<E: Executor> BillingRepo for E {
             created_at: Set(at),
             updated_at: Set(at),
         };
-        let mut columns = vec![
-            Column::Amount,
-            Column::Currency,
-            Column::Status,
-            Column::Metadata,
-            Column::UpdatedAt,
-        ];
-        if !keep_user {
-            columns.push(Column::UserId);
-        }
+        // `succeeded` and `canceled` are final in Stripe: a snapshot that arrives after one
+        // (a late `payment_intent.payment_failed`, a slow confirm response) is older.
+        let not_final =
+            Expr::col((payment::Entity, Column::Status)).is_not_in(PAYMENT_FINAL_STATUSES);
         let on_conflict = OnConflict::column(Column::StripePaymentIntentId)
             .update_columns(columns)
+            .action_and_where(not_final)
             .to_owned();
-        payment::Entity::insert(model)
+        let written = payment::Entity::insert(model)
             .on_conflict(on_conflict)
-            .exec_with_returning(self.conn())
+            .exec_without_returning(self.conn())
             .await
-            .map_err(DbError::on("payment"))
+            .map_err(DbError::on("payment"))?;
+        let row = self
+            .find_payment(&intent_id)
+            .await?
+            .ok_or_else(|| DbError::Query {
+                source: format!("payment {intent_id} vanished after its upsert").into(),
+            })?;
+        Ok(if written == 1 {
+            Upsert::Applied(row)
+        } else {
+            Upsert::Stale(row)
+        })
     }
 
     async fn find_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>> {
