@@ -344,7 +344,9 @@ impl Auth {
             }
         } else if allow_backup {
             let hash = hash_token(&normalize_backup_code(code));
+            // Like an accepted TOTP step, a correct backup code ends the failure streak.
             db.consume_backup_code(user.id, &hash, now).await?
+                && db.clear_two_factor_failures(user.id).await?
         } else {
             false
         };

@@ -260,8 +260,41 @@ async fn wrong_codes_lock_mfa_for_a_while(db: TestDb) {
         }
         other => panic!("{other:?}"),
     }
+    // After the lock, a new count: one slip does not lock again.
     t.clock.advance(TimeDelta::minutes(16));
     let c = challenge(&t, "ada@example.com").await;
+    assert!(matches!(
+        t.auth.mfa_verify(&c.token, "000000", &anon()).await,
+        Err(AuthError::InvalidMfaCode)
+    ));
+    t.auth
+        .mfa_verify(&c.token, &code(&t, &secret, 0), &anon())
+        .await
+        .unwrap();
+}
+
+async fn a_backup_code_ends_a_failure_streak(db: TestDb) {
+    let t = with_mfa(db);
+    t.user("ada@example.com").await;
+    let (secret, codes, _) = enable(&t, "ada@example.com").await;
+    t.clock.advance(TimeDelta::seconds(30));
+    let c = challenge(&t, "ada@example.com").await;
+    for _ in 0..4 {
+        assert!(matches!(
+            t.auth.mfa_verify(&c.token, "000000", &anon()).await,
+            Err(AuthError::InvalidMfaCode)
+        ));
+    }
+    t.auth
+        .mfa_verify(&c.token, &codes.0[0], &anon())
+        .await
+        .unwrap();
+    // Four failures before the backup code and one after are not five in a row.
+    let c = challenge(&t, "ada@example.com").await;
+    assert!(matches!(
+        t.auth.mfa_verify(&c.token, "000000", &anon()).await,
+        Err(AuthError::InvalidMfaCode)
+    ));
     t.auth
         .mfa_verify(&c.token, &code(&t, &secret, 0), &anon())
         .await
@@ -326,6 +359,7 @@ tollbooth_db::engine_tests!(
     sign_in_needs_a_fresh_code_once,
     backup_codes_work_once,
     wrong_codes_lock_mfa_for_a_while,
+    a_backup_code_ends_a_failure_streak,
     disabling_needs_a_code_and_reset_never_bypasses_mfa,
     without_configuration_mfa_is_refused_clearly,
 );

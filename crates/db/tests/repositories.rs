@@ -863,6 +863,20 @@ async fn totp_steps_and_backup_codes_are_used_once(db: TestDb) {
             .await
             .unwrap()
     );
+    let locked = db.find_two_factor(ada.id).await.unwrap().unwrap();
+    assert_eq!(
+        (locked.failed_attempts, locked.locked_until),
+        (0, Some(t + Duration::minutes(5))),
+        "the lock starts a new count"
+    );
+    assert_eq!(db.record_two_factor_failure(ada.id).await.unwrap(), Some(1));
+    assert!(db.clear_two_factor_failures(ada.id).await.unwrap());
+    let cleared = db.find_two_factor(ada.id).await.unwrap().unwrap();
+    assert_eq!((cleared.failed_attempts, cleared.locked_until), (0, None));
+    db.record_two_factor_failure(ada.id).await.unwrap();
+    db.lock_two_factor(ada.id, t + Duration::minutes(5))
+        .await
+        .unwrap();
     assert!(db.accept_totp_step(ada.id, 101).await.unwrap());
     let row = db.find_two_factor(ada.id).await.unwrap().unwrap();
     assert_eq!(

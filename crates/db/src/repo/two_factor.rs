@@ -43,8 +43,10 @@ pub trait TwoFactorRepo: Send + Sync {
     async fn accept_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool>;
     /// Counts a failed code and returns the consecutive failures so far.
     async fn record_two_factor_failure(&self, user_id: Uuid) -> Result<Option<i32>>;
-    /// Refuses codes until `until`.
+    /// Refuses codes until `until`, and starts a new failure count for after the lock.
     async fn lock_two_factor(&self, user_id: Uuid, until: DateTime<Utc>) -> Result<bool>;
+    /// Clears the failure count and any lock (a correct backup code was used).
+    async fn clear_two_factor_failures(&self, user_id: Uuid) -> Result<bool>;
     /// Replaces all backup codes with these hashes (atomically).
     async fn replace_backup_codes(&self, user_id: Uuid, code_hashes: Vec<Vec<u8>>) -> Result<()>;
     /// Uses the backup code with this hash; `true` exactly once per code.
@@ -175,6 +177,23 @@ impl<E: Executor> TwoFactorRepo for E {
         use two_factor::Column;
         let result = two_factor::Entity::update_many()
             .col_expr(Column::LockedUntil, Expr::value(micros(until)))
+            .col_expr(Column::FailedAttempts, Expr::value(0))
+            .col_expr(Column::UpdatedAt, Expr::value(now()))
+            .filter(Column::UserId.eq(user_id))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn clear_two_factor_failures(&self, user_id: Uuid) -> Result<bool> {
+        use two_factor::Column;
+        let result = two_factor::Entity::update_many()
+            .col_expr(Column::FailedAttempts, Expr::value(0))
+            .col_expr(
+                Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .col_expr(Column::UpdatedAt, Expr::value(now()))
             .filter(Column::UserId.eq(user_id))
             .exec(self.conn())
