@@ -917,6 +917,39 @@ async fn totp_steps_and_backup_codes_are_used_once(db: TestDb) {
 
 /// Two instances (separate pools) deliver the same webhook event at the same moment; each
 /// records it inside a transaction that also applies its effect. Exactly one commits.
+/// Two instances unlinking a user's last two sign-in methods at once: one wins, the user
+/// keeps a way in. Repeated, since an unlocked check-then-delete loses only some races.
+async fn concurrent_unlinks_never_remove_the_last_sign_in_method(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let other = db.connect_again().await;
+    for round in 0..10 {
+        for provider in ["github", "google"] {
+            let id = format!("{provider}-{round}");
+            db.create_account(NewAccount::oauth(ada.id, provider, id, None))
+                .await
+                .unwrap();
+        }
+        let (a, b) = tokio::join!(
+            db.unlink_account(ada.id, "github"),
+            other.unlink_account(ada.id, "google"),
+        );
+        let mut outcomes = [a.unwrap(), b.unwrap()];
+        outcomes.sort_by_key(|o| *o == Unlink::Unlinked);
+        assert_eq!(
+            outcomes,
+            [Unlink::LastSignInMethod, Unlink::Unlinked],
+            "round {round}"
+        );
+        let left = db.list_accounts(ada.id).await.unwrap();
+        assert_eq!(left.len(), 1, "round {round}");
+        db.delete_account(ada.id, &left[0].provider).await.unwrap();
+    }
+    assert_eq!(
+        db.unlink_account(ada.id, "github").await.unwrap(),
+        Unlink::NotLinked
+    );
+}
+
 async fn concurrent_duplicate_webhook_event_applies_once(db: TestDb) {
     let ada = user(&*db, "ada@example.com").await;
     let instances = [(*db).clone(), db.connect_again().await];
@@ -993,4 +1026,5 @@ tollbooth_db::engine_tests!(
     catalog_and_payments_upsert_by_stripe_id,
     totp_steps_and_backup_codes_are_used_once,
     concurrent_duplicate_webhook_event_applies_once,
+    concurrent_unlinks_never_remove_the_last_sign_in_method,
 );

@@ -17,7 +17,8 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tollbooth_db::{
-    AccountRepo, DbError, NewAccount, NewToken, NewUser, TokenPurpose, TokenRepo, User, UserRepo,
+    AccountRepo, DbError, NewAccount, NewToken, NewUser, TokenPurpose, TokenRepo, Unlink, User,
+    UserRepo,
 };
 use tollbooth_email::{WelcomeEmail, WelcomeProps};
 use url::Url;
@@ -255,17 +256,15 @@ impl Auth {
 
     /// Removes the user's `provider` sign-in — refused if it is their last sign-in method.
     pub async fn oauth_unlink(&self, session: &Session, provider: Provider) -> Result<()> {
-        let db = &self.inner.db;
-        let accounts = db.list_accounts(session.user.id).await?;
-        if !accounts.iter().any(|a| a.provider == provider.as_str()) {
-            return Ok(());
-        }
-        if accounts.len() <= 1 {
-            return Err(AuthError::LastSignInMethod);
-        }
-        db.delete_account(session.user.id, provider.as_str())
+        let unlinked = self
+            .inner
+            .db
+            .unlink_account(session.user.id, provider.as_str())
             .await?;
-        Ok(())
+        match unlinked {
+            Unlink::LastSignInMethod => Err(AuthError::LastSignInMethod),
+            _ => Ok(()),
+        }
     }
 
     fn provider_config(&self, provider: Provider) -> Result<&ProviderConfig> {

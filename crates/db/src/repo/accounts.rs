@@ -3,12 +3,16 @@
 use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionSession,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::Account;
 use crate::db::sealed::Executor;
 use crate::entities::account::{self, Column, Entity};
+use crate::entities::user;
 use crate::error::{DbError, Result};
 use crate::time::now;
 
@@ -77,6 +81,18 @@ impl std::fmt::Debug for NewAccount {
     }
 }
 
+/// What [`AccountRepo::unlink_account`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unlink {
+    /// The account is gone.
+    Unlinked,
+    /// The user had no account with that provider.
+    NotLinked,
+    /// It is the user's only sign-in method; it stays.
+    LastSignInMethod,
+}
+
 /// Accounts: one row per (provider, provider account id), at most one per provider per user.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -98,6 +114,10 @@ pub trait AccountRepo: Send + Sync {
     async fn set_password_hash(&self, user_id: Uuid, password_hash: &str) -> Result<bool>;
     /// Unlinks the user's `provider` account; `false` if there was none.
     async fn delete_account(&self, user_id: Uuid, provider: &str) -> Result<bool>;
+    /// Unlinks the user's `provider` account unless it is their last sign-in method.
+    /// Concurrent unlinks of one user's accounts run one after the other (the user's row is
+    /// locked first), so two at once cannot remove the last two methods.
+    async fn unlink_account(&self, user_id: Uuid, provider: &str) -> Result<Unlink>;
 }
 
 #[async_trait]
@@ -171,5 +191,48 @@ impl<E: Executor> AccountRepo for E {
             .await
             .map_err(DbError::on(ENTITY))?;
         Ok(result.rows_affected == 1)
+    }
+
+    async fn unlink_account(&self, user_id: Uuid, provider: &str) -> Result<Unlink> {
+        // A savepoint when `self` is already a transaction.
+        let tx = self.conn().begin().await.map_err(DbError::on(ENTITY))?;
+        // A no-op write as the first statement: PostgreSQL locks the row, SQLite takes its
+        // write lock, either way until commit. Counting first would let two unlinks each
+        // see the other's account.
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::UpdatedAt,
+                Expr::col(user::Column::UpdatedAt).into(),
+            )
+            .filter(user::Column::Id.eq(user_id))
+            .exec(&tx)
+            .await
+            .map_err(DbError::on("user"))?;
+        let linked = Entity::find()
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::Provider.eq(provider))
+            .count(&tx)
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        let all = Entity::find()
+            .filter(Column::UserId.eq(user_id))
+            .count(&tx)
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        let outcome = match (linked, all) {
+            (0, _) => Unlink::NotLinked,
+            (_, ..=1) => Unlink::LastSignInMethod,
+            _ => {
+                Entity::delete_many()
+                    .filter(Column::UserId.eq(user_id))
+                    .filter(Column::Provider.eq(provider))
+                    .exec(&tx)
+                    .await
+                    .map_err(DbError::on(ENTITY))?;
+                Unlink::Unlinked
+            }
+        };
+        tx.commit().await.map_err(DbError::on(ENTITY))?;
+        Ok(outcome)
     }
 }

@@ -14,7 +14,7 @@ mod two_factor;
 mod users;
 mod webhook_events;
 
-pub use accounts::{AccountRepo, CREDENTIAL_PROVIDER, NewAccount};
+pub use accounts::{AccountRepo, CREDENTIAL_PROVIDER, NewAccount, Unlink};
 pub use billing::{
     BillingRepo, PaymentUpsert, PriceUpsert, ProductUpsert, SubscriptionUpsert, Upsert,
 };
