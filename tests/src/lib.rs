@@ -152,10 +152,13 @@ impl Server {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(status) = server.child.try_wait().expect("poll the server process") {
-                // The reader threads may still hold the last lines.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                return (status.code(), server.logs());
+            if server
+                .child
+                .try_wait()
+                .expect("poll the server process")
+                .is_some()
+            {
+                return server.exited().await;
             }
             let healthy = client
                 .get(format!("{}/health", server.base))
@@ -251,6 +254,35 @@ impl Server {
             assert!(
                 Instant::now() < deadline,
                 "{:?} did not become healthy:\n{}",
+                self.flavor,
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends `signal` (`INT`, `TERM`, …) to the server process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits (up to 30 s) for the process to exit; its exit code and everything it logged.
+    pub async fn exited(&mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the server process") {
+                // The reader threads may still hold the last lines.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return (status.code(), self.logs());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{:?} did not exit:\n{}",
                 self.flavor,
                 self.logs()
             );

@@ -711,8 +711,32 @@ async fn database_pool_size_from_the_environment(flavor: Flavor, db: TestDb) {
     );
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM (orchestrators) both stop a server gracefully: it stops
+/// accepting, drains, flushes queued e-mails and exits 0.
+async fn signals_stop_the_server_gracefully(flavor: Flavor, db: TestDb) {
+    for (signal, email) in [("INT", "ada@example.com"), ("TERM", "bob@example.com")] {
+        let mut server = Server::start(flavor, db.url(), &[]).await;
+        let browser = Browser::new(&server);
+        let signed_up = browser
+            .post(
+                "/auth/sign-up",
+                json!({ "email": email, "password": PASSWORD, "name": "Ada" }),
+            )
+            .await;
+        assert_eq!(signed_up.status, 201, "{signed_up:?}");
+        server.signal(signal);
+        let (code, logs) = server.exited().await;
+        assert_eq!(code, Some(0), "SIG{signal}: {logs}");
+        assert!(
+            logs.contains("shutdown signal received") && logs.contains(&format!("to={email}")),
+            "SIG{signal}: drained and flushed the welcome e-mail:\n{logs}"
+        );
+    }
+}
+
 contract_tests!(
     sign_up_verify_sign_in_me_sign_out,
+    signals_stop_the_server_gracefully,
     database_pool_size_from_the_environment,
     documented_error_statuses,
     session_fixation_and_cookie_attributes,

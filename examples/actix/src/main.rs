@@ -13,7 +13,8 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App as ActixApp, HttpRequest, HttpResponse, HttpServer, Responder, web};
 use tollbooth_auth::actix::{CurrentSession, session};
 use tollbooth_example_common::{
-    ApiError, App, Ctx, ENDPOINTS, Endpoint, MAX_BODY_BYTES, Reply, config, telemetry,
+    ApiError, App, Ctx, ENDPOINTS, Endpoint, MAX_BODY_BYTES, Reply, config, shutdown_signal,
+    telemetry,
 };
 
 #[actix_web::main]
@@ -28,7 +29,6 @@ async fn main() -> ExitCode {
     };
     let app = server.app.clone();
     let factory_app = app.clone();
-    // actix-web stops gracefully on SIGINT and SIGTERM by itself.
     let http = HttpServer::new(move || {
         ActixApp::new()
             .app_data(web::Data::new(factory_app.clone()))
@@ -49,7 +49,15 @@ async fn main() -> ExitCode {
     for address in http.addrs() {
         tracing::info!("listening on http://{address}");
     }
-    let served = http.run().await;
+    // The shared signal handler, not actix's own: actix treats SIGINT as a forced stop,
+    // and both servers should drain in-flight requests on SIGINT and SIGTERM alike.
+    let http = http.disable_signals().run();
+    let handle = http.handle();
+    actix_web::rt::spawn(async move {
+        shutdown_signal().await;
+        handle.stop(true).await;
+    });
+    let served = http.await;
     tracing::info!("stopped accepting connections; draining");
     app.shutdown().await;
     match served {

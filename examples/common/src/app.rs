@@ -83,38 +83,15 @@ impl Ctx<'_> {
     }
 }
 
+/// A query string's parameters (`+` and percent-escapes decoded); the first of a repeated
+/// name wins.
 fn url_decode_pairs(query: &str) -> HashMap<String, String> {
     let mut map = HashMap::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            let bytes = s.replace('+', " ");
-            percent_decode(&bytes)
-        };
-        map.entry(decode(k)).or_insert_with(|| decode(v));
+    for (key, value) in tollbooth_auth::url::form_urlencoded::parse(query.as_bytes()) {
+        map.entry(key.into_owned())
+            .or_insert_with(|| value.into_owned());
     }
     map
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1..i + 3)) {
-            (b'%', Some(hex))
-                if let Ok(b) = u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("zz"), 16) =>
-            {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The application: auth, optional billing, and the addresses made admins at sign-up.
