@@ -448,6 +448,61 @@ async fn checkout_and_signed_stripe_webhooks(flavor: Flavor, db: TestDb) {
         422
     );
 
+    // Return URLs stay on this site: a path resolves under the public URL, and another
+    // origin is refused before Stripe hears of it (no open redirect by way of Checkout).
+    let success_url = |request: &wiremock::Request| {
+        tollbooth_billing::url::form_urlencoded::parse(&request.body)
+            .find(|(key, _)| key == "success_url")
+            .map(|(_, value)| value.into_owned())
+    };
+    assert_eq!(
+        success_url(session_request).as_deref(),
+        Some(
+            format!(
+                "{}/billing/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
+                server.public_url
+            )
+            .as_str()
+        )
+    );
+    let custom = browser
+        .post(
+            "/billing/checkout",
+            json!({ "plan": "pro", "success_url": "/welcome?from=checkout" }),
+        )
+        .await;
+    assert_eq!(custom.status, 200, "{custom:?}");
+    let sessions = || async {
+        let sent = stripe.received_requests().await.unwrap();
+        sent.into_iter()
+            .filter(|r| r.url.path() == "/v1/checkout/sessions")
+            .collect::<Vec<_>>()
+    };
+    let latest = sessions().await.pop().unwrap();
+    assert_eq!(
+        success_url(&latest),
+        Some(format!("{}/welcome?from=checkout", server.public_url))
+    );
+    let sent_before = stripe.received_requests().await.unwrap().len();
+    for elsewhere in [
+        "https://evil.example/phish",
+        "//evil.example/x",
+        "/\\evil.example/x",
+    ] {
+        let refused = browser
+            .post(
+                "/billing/checkout",
+                json!({ "plan": "pro", "cancel_url": elsewhere }),
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.json["error"].as_str()),
+            (422, Some("invalid_input")),
+            "{elsewhere}: {refused:?}"
+        );
+    }
+    assert_eq!(stripe.received_requests().await.unwrap().len(), sent_before);
+
     let now = tollbooth_db::now().timestamp();
     let event = json!({
         "id": "evt_bb_1", "type": "customer.subscription.created", "created": now,

@@ -13,6 +13,7 @@ use tollbooth_auth::{
 };
 use tollbooth_billing::{Billing, BillingError, EVENT_TYPE_METADATA_KEY, Plan, WebhookOutcome};
 use tollbooth_db::{User, UserRepo};
+use tollbooth_email::PublicBaseUrl;
 use uuid::Uuid;
 
 use crate::api::{ApiError, Reply};
@@ -92,6 +93,26 @@ fn url_decode_pairs(query: &str) -> HashMap<String, String> {
             .or_insert_with(|| value.into_owned());
     }
     map
+}
+
+/// Where Stripe sends the browser back: a client-chosen path (`/welcome`) or absolute URL
+/// on the public origin, else `default` under the public base URL. Another origin is
+/// refused (422), or the server would be an open redirect by way of Stripe.
+fn on_site(
+    public: &PublicBaseUrl,
+    field: &'static str,
+    chosen: Option<&str>,
+    default: &str,
+) -> Result<String> {
+    let base = tollbooth_auth::url::Url::parse(public.as_str())
+        .expect("PublicBaseUrl holds an absolute URL");
+    match base.join(chosen.unwrap_or(default)) {
+        Ok(url) if url.origin() == base.origin() => Ok(url.into()),
+        _ => Err(ApiError::Billing(BillingError::InvalidInput {
+            field,
+            reason: format!("must be a path or URL on {}", public.origin()),
+        })),
+    }
 }
 
 /// The application: auth, optional billing, and the addresses made admins at sign-up.
@@ -489,15 +510,13 @@ impl App {
             Route::Checkout => {
                 let body: CheckoutBody = ctx.json()?;
                 let plan = Plan::from_str(&body.plan)?;
-                let success = body.success_url.unwrap_or_else(|| {
-                    format!(
-                        "{}billing/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
-                        public.as_str()
-                    )
-                });
-                let cancel = body
-                    .cancel_url
-                    .unwrap_or_else(|| format!("{}pricing", public.as_str()));
+                let success = on_site(
+                    public,
+                    "success_url",
+                    body.success_url.as_deref(),
+                    "billing/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+                )?;
+                let cancel = on_site(public, "cancel_url", body.cancel_url.as_deref(), "pricing")?;
                 let url = billing
                     .create_checkout_session(user.id, plan, &success, &cancel, None)
                     .await?;
