@@ -15,18 +15,19 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const CAL_SECRET: &str = "cal_webhook_secret";
 
+fn calcom_config(api_base: &str) -> CalcomConfig {
+    let mut calcom = CalcomConfig::new(CalcomApiKey::new("cal_test_key"))
+        .urls(api_base, "https://cal.example")
+        .unwrap()
+        .webhook_secret(WebhookSecret::new(CAL_SECRET));
+    calcom.retry = fast_retries();
+    calcom
+}
+
 async fn with_calcom(db: TestDb) -> (TestBilling, MockServer) {
     let cal = MockServer::start().await;
     let uri = cal.uri();
-    let t = TestBilling::with(db, move |c| {
-        let mut calcom = CalcomConfig::new(CalcomApiKey::new("cal_test_key"))
-            .urls(&uri, "https://cal.example")
-            .unwrap()
-            .webhook_secret(WebhookSecret::new(CAL_SECRET));
-        calcom.retry = fast_retries();
-        c.calcom(calcom)
-    })
-    .await;
+    let t = TestBilling::with(db, move |c| c.calcom(calcom_config(&uri))).await;
     (t, cal)
 }
 
@@ -265,13 +266,138 @@ async fn a_paid_session_is_booked_once(db: TestDb) {
         .unwrap_err();
     assert!(matches!(err, BillingError::AlreadyBooked));
     assert_eq!(err.status(), 409);
-    // A payment that is not a paid session has no link.
-    assert!(
-        t.billing
-            .booking_link_for_payment("pi_unknown")
-            .await
-            .is_err()
+
+    // The link used again (it is only a URL): the second booking is stored without the
+    // payment, and the receipt names the payment so the app can cancel or charge it.
+    let paid_metadata = json!({
+        "metadata": { "payment_intent": "pi_paid", "user_id": grace.id.to_string() }
+    });
+    let again = booking_event(
+        "BOOKING_CREATED",
+        "uid-again",
+        "2026-11-25T11:00:00.000Z",
+        paid_metadata.clone(),
     );
+    let receipt = deliver(&t, &again).await.unwrap();
+    assert_eq!(
+        (receipt.outcome, receipt.reused_payment.as_deref()),
+        (WebhookOutcome::Applied, Some("pi_paid"))
+    );
+    let unpaid = t.db.find_booking("uid-again").await.unwrap().unwrap();
+    assert_eq!(unpaid.stripe_payment_intent_id, None);
+    let paid_for = t.billing.bookings_for_payment("pi_paid").await.unwrap();
+    assert_eq!(paid_for.len(), 1);
+    // Once the paid booking is cancelled, the session can be booked again.
+    let cancelled = booking_event(
+        "BOOKING_CANCELLED",
+        "uid-paid",
+        "2026-11-25T12:00:00.000Z",
+        json!({}),
+    );
+    deliver(&t, &cancelled).await.unwrap();
+    let rebooked = booking_event(
+        "BOOKING_CREATED",
+        "uid-rebooked",
+        "2026-11-25T13:00:00.000Z",
+        paid_metadata,
+    );
+    let receipt = deliver(&t, &rebooked).await.unwrap();
+    assert_eq!(receipt.reused_payment, None);
+    let rebooked = t.db.find_booking("uid-rebooked").await.unwrap().unwrap();
+    assert_eq!(
+        rebooked.stripe_payment_intent_id.as_deref(),
+        Some("pi_paid")
+    );
+
+    // A payment Tollbooth has not recorded has no link.
+    let err = t
+        .billing
+        .booking_link_for_payment("pi_unknown")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BillingError::NotFound { what: "payment" }),
+        "{err:?}"
+    );
+}
+
+/// A create and a cancel reported at the same instant end cancelled, in either order.
+async fn a_create_never_undoes_a_cancel_of_the_same_instant(db: TestDb) {
+    let (t, _cal) = with_calcom(db).await;
+    let at = "2026-11-25T10:00:00.000Z";
+    for (uid, cancel_first) in [("uid-a", true), ("uid-b", false)] {
+        let created = booking_event("BOOKING_CREATED", uid, at, json!({}));
+        let cancelled = booking_event("BOOKING_CANCELLED", uid, at, json!({}));
+        let (first, second) = if cancel_first {
+            (cancelled, created)
+        } else {
+            (created, cancelled)
+        };
+        deliver(&t, &first).await.unwrap();
+        let later = deliver(&t, &second).await.unwrap().outcome;
+        let expected = if cancel_first {
+            WebhookOutcome::Stale
+        } else {
+            WebhookOutcome::Applied
+        };
+        assert_eq!(later, expected, "{uid}");
+        let booking = t.db.find_booking(uid).await.unwrap().unwrap();
+        assert_eq!(booking.status, BookingStatus::Cancelled, "{uid}");
+    }
+}
+
+/// Two instances receiving a booking's create and its cancel at the same moment: no
+/// delivery fails, and the booking ends cancelled every time.
+async fn concurrent_deliveries_for_one_booking_apply_in_order(db: TestDb) {
+    let (t, cal) = with_calcom(db).await;
+    let config = config(&t.stripe)
+        .await
+        .calcom(calcom_config(&cal.uri()))
+        .build()
+        .unwrap();
+    let other = Billing::new(
+        t.db.connect_again().await,
+        mailer(tollbooth_email::OutboxSender::new()),
+        config,
+    )
+    .unwrap();
+    let signed = |event: &Value| {
+        let body = serde_json::to_vec(event).unwrap();
+        let signature = sign_calcom_webhook(&body, &WebhookSecret::new(CAL_SECRET));
+        (body, signature)
+    };
+    for round in 0..8 {
+        let uid = format!("uid-race-{round}");
+        let created = signed(&booking_event(
+            "BOOKING_CREATED",
+            &uid,
+            "2026-11-25T10:00:00.000Z",
+            json!({}),
+        ));
+        let cancelled = signed(&booking_event(
+            "BOOKING_CANCELLED",
+            &uid,
+            "2026-11-25T10:05:00.000Z",
+            json!({ "cancellationReason": "Race" }),
+        ));
+        let (a, b) = tokio::join!(
+            t.billing
+                .handle_calcom_webhook(&created.0, Some(&created.1)),
+            other.handle_calcom_webhook(&cancelled.0, Some(&cancelled.1)),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(b.outcome, WebhookOutcome::Applied, "round {round}");
+        assert!(
+            matches!(a.outcome, WebhookOutcome::Applied | WebhookOutcome::Stale),
+            "round {round}: {a:?}"
+        );
+        let booking = t.db.find_booking(&uid).await.unwrap().unwrap();
+        assert_eq!(
+            (booking.status, booking.cancellation_reason.as_deref()),
+            (BookingStatus::Cancelled, Some("Race")),
+            "round {round}"
+        );
+    }
 }
 
 async fn booking_webhooks_create_cancel_and_reschedule(db: TestDb) {
@@ -478,6 +604,8 @@ tollbooth_db::engine_tests!(
     a_paid_session_is_booked_once,
     booking_webhooks_create_cancel_and_reschedule,
     a_cancel_that_arrives_first_still_ends_cancelled,
+    a_create_never_undoes_a_cancel_of_the_same_instant,
+    concurrent_deliveries_for_one_booking_apply_in_order,
     bad_signatures_change_nothing,
     without_a_secret_every_delivery_is_refused,
 );

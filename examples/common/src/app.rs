@@ -419,9 +419,14 @@ impl App {
                     .billing()?
                     .handle_calcom_webhook(ctx.body, ctx.header("x-cal-signature-256"))
                     .await?;
-                Ok(Reply::ok(
-                    json!({ "event_id": receipt.event_id, "outcome": outcome_str(&receipt.outcome) }),
-                ))
+                if let Some(intent) = &receipt.reused_payment {
+                    // A real app would cancel the booking in Cal.com or ask for payment.
+                    tracing::warn!(payment_intent = %intent, "booking made with an already used paid-session link");
+                }
+                Ok(Reply::ok(json!({
+                    "event_id": receipt.event_id, "outcome": outcome_str(&receipt.outcome),
+                    "reused_payment": receipt.reused_payment,
+                })))
             }
             billing_route => self.billing_route(billing_route, &ctx).await,
         }

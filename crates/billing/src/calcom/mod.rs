@@ -33,6 +33,10 @@ pub struct CalcomReceipt {
     pub trigger: String,
     /// What happened.
     pub outcome: WebhookOutcome,
+    /// Set when a new booking names a paid session (PaymentIntent id) that already paid for
+    /// another live booking — its link was used twice. The booking is stored without the
+    /// payment; cancel it in Cal.com or charge for it.
+    pub reused_payment: Option<String>,
 }
 
 impl Billing {
@@ -142,6 +146,7 @@ impl Billing {
             event_id: event_id.clone(),
             trigger: event.trigger.clone(),
             outcome,
+            reused_payment: None,
         };
         let tx = self.inner.db.begin().await?;
         match tx
@@ -156,10 +161,13 @@ impl Billing {
             Err(DbError::Conflict { .. }) => return Ok(receipt(WebhookOutcome::Duplicate)),
             other => other?,
         };
-        let outcome = webhook::apply(&tx, &event, event_at).await?;
+        let applied = webhook::apply(&tx, &event, event_at).await?;
         tx.commit().await?;
-        tracing::info!(trigger = %event.trigger, ?outcome, "Cal.com webhook");
-        Ok(receipt(outcome))
+        tracing::info!(trigger = %event.trigger, outcome = ?applied.outcome, "Cal.com webhook");
+        Ok(CalcomReceipt {
+            reused_payment: applied.reused_payment,
+            ..receipt(applied.outcome)
+        })
     }
 
     /// Bookings made with a payment's link.

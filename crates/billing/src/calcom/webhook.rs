@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tollbooth_db::{Booking, BookingRepo, BookingStatus, NewBooking, Tx, UserRepo};
+use tollbooth_db::{BillingRepo, Booking, BookingRepo, BookingStatus, NewBooking, Tx, UserRepo};
 use uuid::Uuid;
 
 use crate::config::WebhookSecret;
@@ -83,13 +83,30 @@ pub(crate) fn event_id(payload: &[u8]) -> String {
     hex::encode(Sha256::digest(payload))
 }
 
+/// What applying a booking event did.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    pub(crate) outcome: WebhookOutcome,
+    /// A payment that already paid for another live booking, named by this new one.
+    pub(crate) reused_payment: Option<String>,
+}
+
+impl From<WebhookOutcome> for Applied {
+    fn from(outcome: WebhookOutcome) -> Self {
+        Self {
+            outcome,
+            reused_payment: None,
+        }
+    }
+}
+
 /// Applies a booking event inside `tx`.
 pub(crate) async fn apply(
     tx: &Tx,
     event: &CalcomEvent,
     event_at: DateTime<Utc>,
-) -> Result<WebhookOutcome> {
-    let ignored = |reason| Ok(WebhookOutcome::Ignored { reason });
+) -> Result<Applied> {
+    let ignored = |reason| Ok(WebhookOutcome::Ignored { reason }.into());
     let Some(payload) = &event.payload else {
         return ignored("no booking payload");
     };
@@ -106,6 +123,24 @@ pub(crate) async fn apply(
         })?;
     let mut booking = new_booking(tx, &uid, payload, event_at).await?;
     booking.status = status;
+    let mut reused_payment = None;
+    if event.trigger == "BOOKING_CREATED"
+        && let Some(intent) = booking.stripe_payment_intent_id.clone()
+    {
+        // A paid session is booked once. Locking the payment serializes two bookings made
+        // with one link at the same moment (on PostgreSQL; SQLite serializes writers).
+        tx.lock_payment(&intent).await?;
+        let taken = tx
+            .find_bookings_by_payment(&intent)
+            .await?
+            .iter()
+            .any(|b| b.calcom_uid != uid && b.status == BookingStatus::Created);
+        if taken {
+            tracing::warn!(payment_intent = %intent, booking = %uid, "a paid session's link booked twice; stored unpaid");
+            booking.stripe_payment_intent_id = None;
+            reused_payment = Some(intent);
+        }
+    }
     let reschedule_of = payload
         .reschedule_uid
         .clone()
@@ -131,10 +166,14 @@ pub(crate) async fn apply(
         })
         .await?;
     }
-    Ok(if applied {
+    let outcome = if applied {
         WebhookOutcome::Applied
     } else {
         WebhookOutcome::Stale
+    };
+    Ok(Applied {
+        outcome,
+        reused_payment,
     })
 }
 
@@ -181,20 +220,32 @@ async fn new_booking(
 }
 
 /// Inserts, or updates when this event is not older than what the row reflects (a cancel
-/// that arrived before its create keeps the row cancelled). Returns whether it wrote.
+/// that arrived before its create keeps the row cancelled; at the same instant, a create
+/// does not undo a cancel or reschedule). Returns whether it wrote. The row is locked
+/// between reading and writing, so concurrent deliveries for one booking apply in order.
 async fn write(
     tx: &Tx,
     new: NewBooking,
     event_at: DateTime<Utc>,
     finish: impl Fn(&mut Booking),
 ) -> Result<bool> {
-    let Some(existing) = tx.find_booking(&new.calcom_uid).await? else {
-        let mut row = tx.insert_booking(new).await?;
+    let inserted = tx.insert_booking_if_absent(new.clone()).await?;
+    let existing = tx
+        .lock_booking(&new.calcom_uid)
+        .await?
+        .ok_or_else(|| BillingError::internal(format!("booking {} vanished", new.calcom_uid)))?;
+    if inserted {
+        let mut row = existing;
         finish(&mut row);
         tx.update_booking(row).await?;
         return Ok(true);
-    };
-    if existing.last_event_at > tollbooth_db::micros(event_at) {
+    }
+    let event_at = tollbooth_db::micros(event_at);
+    let older = existing.last_event_at > event_at
+        || (existing.last_event_at == event_at
+            && new.status == BookingStatus::Created
+            && existing.status != BookingStatus::Created);
+    if older {
         return Ok(false);
     }
     let mut row = Booking {

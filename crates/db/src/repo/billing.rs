@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::db::sealed::Executor;
@@ -243,6 +243,9 @@ pub trait BillingRepo: Send + Sync {
     async fn upsert_payment(&self, payment: PaymentUpsert) -> Result<Upsert<Payment>>;
     /// The payment with this PaymentIntent id.
     async fn find_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>>;
+    /// The payment, locked against other writers until the transaction ends (`SELECT …
+    /// FOR UPDATE` on PostgreSQL; SQLite runs one writing transaction at a time anyway).
+    async fn lock_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>>;
     /// Stores the booking link made for a payment; `None` if there is no such payment.
     async fn set_payment_booking_url(
         &self,
@@ -464,6 +467,15 @@ impl<E: Executor> BillingRepo for E {
         } else {
             Upsert::Stale(row)
         })
+    }
+
+    async fn lock_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>> {
+        payment::Entity::find()
+            .filter(payment::Column::StripePaymentIntentId.eq(stripe_payment_intent_id))
+            .lock_exclusive()
+            .one(self.conn())
+            .await
+            .map_err(DbError::on("payment"))
     }
 
     async fn find_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>> {

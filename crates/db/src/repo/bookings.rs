@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::Booking;
@@ -70,8 +71,15 @@ impl NewBooking {
 pub trait BookingRepo: Send + Sync {
     /// Stores a booking; a uid already stored is [`DbError::Conflict`].
     async fn insert_booking(&self, booking: NewBooking) -> Result<Booking>;
+    /// Stores a booking unless its uid is already stored; `false` then, and nothing changes.
+    /// A concurrent insert of the same uid is waited for rather than failing this one.
+    async fn insert_booking_if_absent(&self, booking: NewBooking) -> Result<bool>;
     /// The booking with this Cal.com uid.
     async fn find_booking(&self, calcom_uid: &str) -> Result<Option<Booking>>;
+    /// The booking with this Cal.com uid, locked against other writers until the
+    /// transaction ends (`SELECT … FOR UPDATE` on PostgreSQL; SQLite runs one writing
+    /// transaction at a time anyway). Read-then-write inside a transaction uses this.
+    async fn lock_booking(&self, calcom_uid: &str) -> Result<Option<Booking>>;
     /// Bookings paid by this PaymentIntent.
     async fn find_bookings_by_payment(
         &self,
@@ -86,35 +94,37 @@ pub trait BookingRepo: Send + Sync {
 #[async_trait]
 impl<E: Executor> BookingRepo for E {
     async fn insert_booking(&self, b: NewBooking) -> Result<Booking> {
-        let at = now();
-        let model = booking::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            calcom_uid: Set(b.calcom_uid),
-            event_type_id: Set(b.event_type_id),
-            user_id: Set(b.user_id),
-            stripe_payment_intent_id: Set(b.stripe_payment_intent_id),
-            start_at: Set(micros_opt(b.start_at)),
-            end_at: Set(micros_opt(b.end_at)),
-            status: Set(b.status),
-            rescheduled_from_uid: Set(b.rescheduled_from_uid),
-            rescheduled_to_uid: Set(None),
-            cancellation_reason: Set(None),
-            attendee_email: Set(b.attendee_email),
-            organizer_email: Set(b.organizer_email),
-            metadata: Set(b.metadata),
-            last_event_at: Set(micros(b.event_at)),
-            created_at: Set(at),
-            updated_at: Set(at),
-        };
-        Entity::insert(model)
+        Entity::insert(new_model(b))
             .exec_with_returning(self.conn())
             .await
             .map_err(DbError::on(ENTITY))
     }
 
+    async fn insert_booking_if_absent(&self, b: NewBooking) -> Result<bool> {
+        let written = Entity::insert(new_model(b))
+            .on_conflict(
+                OnConflict::column(Column::CalcomUid)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(written == 1)
+    }
+
     async fn find_booking(&self, calcom_uid: &str) -> Result<Option<Booking>> {
         Entity::find()
             .filter(Column::CalcomUid.eq(calcom_uid))
+            .one(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn lock_booking(&self, calcom_uid: &str) -> Result<Option<Booking>> {
+        Entity::find()
+            .filter(Column::CalcomUid.eq(calcom_uid))
+            .lock_exclusive()
             .one(self.conn())
             .await
             .map_err(DbError::on(ENTITY))
@@ -155,5 +165,29 @@ impl<E: Executor> BookingRepo for E {
         model.id = sea_orm::ActiveValue::Unchanged(*model.id.as_ref());
         model.created_at = sea_orm::ActiveValue::NotSet;
         model.update(self.conn()).await.map_err(DbError::on(ENTITY))
+    }
+}
+
+/// The row to insert for `b`.
+fn new_model(b: NewBooking) -> booking::ActiveModel {
+    let at = now();
+    booking::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        calcom_uid: Set(b.calcom_uid),
+        event_type_id: Set(b.event_type_id),
+        user_id: Set(b.user_id),
+        stripe_payment_intent_id: Set(b.stripe_payment_intent_id),
+        start_at: Set(micros_opt(b.start_at)),
+        end_at: Set(micros_opt(b.end_at)),
+        status: Set(b.status),
+        rescheduled_from_uid: Set(b.rescheduled_from_uid),
+        rescheduled_to_uid: Set(None),
+        cancellation_reason: Set(None),
+        attendee_email: Set(b.attendee_email),
+        organizer_email: Set(b.organizer_email),
+        metadata: Set(b.metadata),
+        last_event_at: Set(micros(b.event_at)),
+        created_at: Set(at),
+        updated_at: Set(at),
     }
 }
