@@ -34,6 +34,7 @@ mod m20261125_000003_create_billing;
 mod m20261125_000004_create_bookings;
 mod m20261125_000005_create_nurture;
 mod m20261125_000006_add_payment_booking_url;
+mod m20261201_000007_index_nurture_last_variant;
 mod schema;
 
 /// The ordered list of Tollbooth migrations.
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_bookings::Migration),
             Box::new(m20261125_000005_create_nurture::Migration),
             Box::new(m20261125_000006_add_payment_booking_url::Migration),
+            Box::new(m20261201_000007_index_nurture_last_variant::Migration),
         ]
     }
 }

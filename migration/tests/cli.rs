@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use tollbooth_db::testing::TestDb;
+use tollbooth_migration::{Migrator, MigratorTrait};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollbooth-migration");
 
@@ -26,9 +27,14 @@ fn cli(dir: &Path, url: Option<&str>, args: &[&str]) -> String {
 
 /// up → status → down (all) → status → up → fresh, checking the tables each time.
 async fn round_trip(db: &TestDb, dir: &Path, url: Option<&str>) {
+    let migrations = Migrator::migrations().len();
     cli(dir, url, &["up"]);
     let status = cli(dir, url, &["status"]);
-    assert_eq!(status.matches("... Applied").count(), 6, "{status}");
+    assert_eq!(
+        status.matches("... Applied").count(),
+        migrations,
+        "{status}"
+    );
     assert!(
         db.table_names()
             .await
@@ -36,9 +42,13 @@ async fn round_trip(db: &TestDb, dir: &Path, url: Option<&str>) {
             .contains(&"users".to_owned())
     );
 
-    cli(dir, url, &["down", "-n", "6"]);
+    cli(dir, url, &["down", "-n", &migrations.to_string()]);
     let status = cli(dir, url, &["status"]);
-    assert_eq!(status.matches("... Pending").count(), 6, "{status}");
+    assert_eq!(
+        status.matches("... Pending").count(),
+        migrations,
+        "{status}"
+    );
     assert!(db.table_names().await.unwrap().is_empty());
 
     cli(dir, url, &["up"]);

@@ -60,6 +60,63 @@ async fn migrations_create_every_table_and_roll_back(db: TestDb) {
     assert_eq!(db.find_user(ada.id).await.unwrap(), Some(ada));
 }
 
+/// Every foreign-key column leads an index: deleting a parent row (a user, a variant) must
+/// not scan the child table, and joins from the child stay cheap.
+async fn every_foreign_key_column_is_indexed(db: TestDb) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = match db.engine() {
+        Engine::Sqlite => {
+            "SELECT m.name || '.' || fk.\"from\" AS fk \
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) fk \
+             WHERE m.type = 'table' AND NOT EXISTS ( \
+                 SELECT 1 FROM pragma_index_list(m.name) il, pragma_index_info(il.name) ii \
+                 WHERE ii.seqno = 0 AND ii.name = fk.\"from\") \
+             ORDER BY 1"
+        }
+        Engine::Postgres => {
+            "SELECT c.conrelid::regclass::text || '.' || a.attname AS fk \
+             FROM pg_constraint c \
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+             WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace \
+             AND NOT EXISTS (SELECT 1 FROM pg_index i \
+                 WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1]) \
+             ORDER BY 1"
+        }
+        other => panic!("no foreign-key query for {other:?}"),
+    };
+    let backend = db.connection().get_database_backend();
+    let rows = db
+        .connection()
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap();
+    let unindexed: Vec<String> = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "fk").unwrap())
+        .collect();
+    assert_eq!(unindexed, Vec::<String>::new());
+    // The query sees foreign keys at all (it is not vacuously empty).
+    let count_sql = match db.engine() {
+        Engine::Sqlite => {
+            "SELECT count(*) AS n FROM sqlite_master m, pragma_foreign_key_list(m.name) fk \
+             WHERE m.type = 'table'"
+        }
+        Engine::Postgres => {
+            "SELECT count(*) AS n FROM pg_constraint \
+             WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+        }
+        other => panic!("no foreign-key query for {other:?}"),
+    };
+    let row = db
+        .connection()
+        .query_one_raw(Statement::from_string(backend, count_sql))
+        .await
+        .unwrap()
+        .unwrap();
+    let foreign_keys: i64 = row.try_get("", "n").unwrap();
+    assert!(foreign_keys >= 10, "{foreign_keys} foreign keys");
+}
+
 async fn replicas_starting_together_migrate_once(db: TestDb) {
     Migrator::down(db.connection(), None).await.expect("down");
     // Separate pools, as two processes would have.
@@ -1027,4 +1084,5 @@ tollbooth_db::engine_tests!(
     totp_steps_and_backup_codes_are_used_once,
     concurrent_duplicate_webhook_event_applies_once,
     concurrent_unlinks_never_remove_the_last_sign_in_method,
+    every_foreign_key_column_is_indexed,
 );

@@ -200,10 +200,7 @@ impl<E: Executor> AccountRepo for E {
         // write lock, either way until commit. Counting first would let two unlinks each
         // see the other's account.
         user::Entity::update_many()
-            .col_expr(
-                user::Column::UpdatedAt,
-                Expr::col(user::Column::UpdatedAt).into(),
-            )
+            .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt))
             .filter(user::Column::Id.eq(user_id))
             .exec(&tx)
             .await
