@@ -345,6 +345,38 @@ async fn disabling_needs_a_code_and_reset_never_bypasses_mfa(db: TestDb) {
     ));
 }
 
+async fn disabling_mfa_keeps_this_session_and_ends_the_others(db: TestDb) {
+    let t = with_mfa(db);
+    t.user("ada@example.com").await;
+    let (secret, _, _) = enable(&t, "ada@example.com").await;
+    // Two devices, each signed in with a code.
+    let mut devices = Vec::new();
+    for _ in 0..2 {
+        t.clock.advance(TimeDelta::seconds(30));
+        let c = challenge(&t, "ada@example.com").await;
+        let signed_in = t
+            .auth
+            .mfa_verify(&c.token, &code(&t, &secret, 0), &anon())
+            .await
+            .unwrap();
+        devices.push((signed_in.session, cookie_headers(&signed_in.cookie)));
+    }
+    t.clock.advance(TimeDelta::seconds(30));
+    let ((this, this_cookie), (_, other_cookie)) = (&devices[0], &devices[1]);
+    t.auth
+        .mfa_disable(this, &code(&t, &secret, 0))
+        .await
+        .unwrap();
+    assert!(
+        t.auth.get_session(this_cookie).await.unwrap().is_some(),
+        "the device that turned MFA off stays signed in"
+    );
+    assert!(
+        t.auth.get_session(other_cookie).await.unwrap().is_none(),
+        "every other session ends"
+    );
+}
+
 async fn without_configuration_mfa_is_refused_clearly(db: TestDb) {
     let t = TestAuth::new(db);
     t.user("ada@example.com").await;
@@ -360,6 +392,7 @@ tollbooth_db::engine_tests!(
     backup_codes_work_once,
     wrong_codes_lock_mfa_for_a_while,
     a_backup_code_ends_a_failure_streak,
+    disabling_mfa_keeps_this_session_and_ends_the_others,
     disabling_needs_a_code_and_reset_never_bypasses_mfa,
     without_configuration_mfa_is_refused_clearly,
 );

@@ -233,6 +233,78 @@ async fn github_sign_up_creates_user_account_and_session(db: TestDb) {
     assert!(matches!(replay, AuthError::InvalidOAuthState));
 }
 
+/// OAuth sign-in is a sign-in like any other: a session the browser presented (a fixated
+/// one, say) is revoked, and the new session has a new id.
+async fn oauth_sign_in_rotates_the_presented_session(db: TestDb) {
+    let (t, providers) = setup(db).await;
+    t.user("ada@example.com").await; // verified, so the GitHub identity links
+    let (old, old_cookie) = t.sign_in("ada@example.com").await;
+    github_stubs(&providers.github, verified_primary("ada@example.com")).await;
+    let (query, mut headers) = start(&t, Provider::GitHub, None).await;
+    headers.push(old_cookie[0].clone());
+    let request = RequestInfo::new(&headers, Some(ip()));
+    let done = t
+        .auth
+        .oauth_callback(
+            Provider::GitHub,
+            &callback("gh-code", param(&query, "state")),
+            &request,
+        )
+        .await
+        .unwrap();
+    let OAuthResult::SignedIn {
+        outcome: SignInOutcome::SignedIn(signed_in),
+        new_user: false,
+    } = done.result
+    else {
+        panic!("expected a sign-in: {:?}", done.result)
+    };
+    assert_ne!(signed_in.session.id, old.id);
+    assert_eq!(signed_in.session.user.id, old.user.id);
+    assert!(t.auth.get_session(&old_cookie).await.unwrap().is_none());
+    let new_cookie = cookie_headers(&signed_in.cookie);
+    assert!(t.auth.get_session(&new_cookie).await.unwrap().is_some());
+}
+
+/// The token request is sent by a client that follows no redirect: a provider (or a
+/// network attacker) answering 302 cannot send the code and PKCE verifier elsewhere.
+async fn provider_redirects_are_not_followed(db: TestDb) {
+    let (t, providers) = setup(db).await;
+    let elsewhere = format!("{}/elsewhere", providers.github.uri());
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", elsewhere.as_str()))
+        .mount(&providers.github)
+        .await;
+    Mock::given(path("/elsewhere"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "gho_test", "token_type": "bearer", "scope": "read:user,user:email"
+        })))
+        .mount(&providers.github)
+        .await;
+    let (query, cookies) = start(&t, Provider::GitHub, None).await;
+    let request = RequestInfo::new(&cookies, Some(ip()));
+    let result = t
+        .auth
+        .oauth_callback(
+            Provider::GitHub,
+            &callback("gh-code", param(&query, "state")),
+            &request,
+        )
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    let paths: Vec<String> = providers
+        .github
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(paths, ["/token"], "the redirect was not followed");
+    assert_eq!(users(&t).await, 0);
+}
+
 async fn github_without_a_verified_primary_email_creates_nothing(db: TestDb) {
     let (t, providers) = setup(db).await;
     github_stubs(
@@ -674,6 +746,8 @@ async fn oauth_sign_in_stops_at_mfa(db: TestDb) {
 
 tollbooth_db::engine_tests!(
     github_sign_up_creates_user_account_and_session,
+    oauth_sign_in_rotates_the_presented_session,
+    provider_redirects_are_not_followed,
     github_without_a_verified_primary_email_creates_nothing,
     google_id_tokens_are_verified_in_full,
     bad_state_is_rejected_before_any_token_request,

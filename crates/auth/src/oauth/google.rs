@@ -59,14 +59,24 @@ struct Jwk {
 
 impl Jwks {
     async fn key(&self, http: &reqwest::Client, url: &str, kid: &str) -> Result<DecodingKey> {
+        self.key_at(http, url, kid, Instant::now()).await
+    }
+
+    /// [`key`](Self::key) as of `now` (tests move time forward).
+    async fn key_at(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        kid: &str,
+        now: Instant,
+    ) -> Result<DecodingKey> {
         let mut state = self.state.lock().await;
-        let stale = state.fetched_at.is_none_or(|at| at.elapsed() > MAX_AGE);
-        let may_refetch = state
-            .fetched_at
-            .is_none_or(|at| at.elapsed() > REFETCH_COOLDOWN);
+        let age = |at: Instant| now.saturating_duration_since(at);
+        let stale = state.fetched_at.is_none_or(|at| age(at) > MAX_AGE);
+        let may_refetch = state.fetched_at.is_none_or(|at| age(at) > REFETCH_COOLDOWN);
         if stale || (!state.keys.contains_key(kid) && may_refetch) {
             state.keys = fetch(http, url).await?;
-            state.fetched_at = Some(Instant::now());
+            state.fetched_at = Some(now);
         }
         state
             .keys
@@ -184,4 +194,76 @@ pub(crate) async fn identity(
         name: claims.name,
         image: claims.picture,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    const JWKS: &str = include_str!("../../tests/fixtures/google_jwks.json");
+
+    /// Serves `kids`, each with the fixture key's material; returns the JWKS URL.
+    async fn serve(server: &MockServer, kids: &[&str]) -> String {
+        let fixture: serde_json::Value = serde_json::from_str(JWKS).unwrap();
+        let keys: Vec<serde_json::Value> = kids
+            .iter()
+            .map(|kid| {
+                let mut key = fixture["keys"][0].clone();
+                key["kid"] = serde_json::json!(kid);
+                key
+            })
+            .collect();
+        server.reset().await;
+        Mock::given(method("GET"))
+            .and(path("/jwks"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({ "keys": keys })),
+            )
+            .mount(server)
+            .await;
+        format!("{}/jwks", server.uri())
+    }
+
+    async fn fetches(server: &MockServer) -> usize {
+        server.received_requests().await.unwrap().len()
+    }
+
+    /// Google's keys are fetched once and cached; a `kid` Google has just rotated in is
+    /// fetched on first sight — but made-up `kid`s cost at most one request a minute — and
+    /// the whole set is refreshed hourly.
+    #[tokio::test]
+    async fn keys_are_cached_refetched_for_new_kids_and_rate_limited() {
+        let server = MockServer::start().await;
+        let url = serve(&server, &["k1"]).await;
+        let (jwks, http, t0) = (Jwks::default(), reqwest::Client::new(), Instant::now());
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+
+        assert!(jwks.key_at(&http, &url, "k1", at(0)).await.is_ok());
+        assert!(jwks.key_at(&http, &url, "k1", at(30)).await.is_ok());
+        assert_eq!(fetches(&server).await, 1, "cached");
+
+        // An unknown kid within a minute of the last fetch: refused without a request.
+        assert!(jwks.key_at(&http, &url, "k2", at(40)).await.is_err());
+        assert_eq!(fetches(&server).await, 1, "cooldown");
+
+        // Google rotates k2 in; after the cooldown the unknown kid triggers one refetch.
+        let url = serve(&server, &["k1", "k2"]).await;
+        assert!(jwks.key_at(&http, &url, "k2", at(61)).await.is_ok());
+        assert!(jwks.key_at(&http, &url, "made-up", at(62)).await.is_err());
+        assert_eq!(
+            fetches(&server).await,
+            1,
+            "one refetch, then cooldown again"
+        );
+
+        // k1 retired: still served from the cache until the hourly refresh drops it.
+        let url = serve(&server, &["k2"]).await;
+        assert!(jwks.key_at(&http, &url, "k1", at(3600)).await.is_ok());
+        assert_eq!(fetches(&server).await, 0);
+        assert!(jwks.key_at(&http, &url, "k1", at(61 + 3601)).await.is_err());
+        assert_eq!(fetches(&server).await, 1, "hourly refresh");
+    }
 }
