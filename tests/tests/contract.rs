@@ -789,8 +789,135 @@ async fn signals_stop_the_server_gracefully(flavor: Flavor, db: TestDb) {
     }
 }
 
+/// With no keys and no outside services configured the server still starts — loudly about
+/// its throwaway development keys — serves the auth contract, and answers 404
+/// `not_configured` where billing, OAuth and Cal.com would be.
+async fn zero_configuration_start(flavor: Flavor, db: TestDb) {
+    // Empty counts as unset.
+    let env = [
+        ("SESSION_SIGNING_KEY", String::new()),
+        ("MFA_ENCRYPTION_KEY", String::new()),
+    ];
+    let server = Server::start(flavor, db.url(), &env).await;
+    let logs = server.logs();
+    for key in ["SESSION_SIGNING_KEY", "MFA_ENCRYPTION_KEY"] {
+        assert!(
+            logs.contains(&format!("{key} is not set: using a random development key")),
+            "{key}:\n{logs}"
+        );
+    }
+    let browser = Browser::new(&server);
+    verified_user(&server, &browser, "ada@example.com").await;
+    assert_eq!(browser.get("/me").await.status, 200);
+    let subscription = browser.get("/billing/subscription").await;
+    assert_eq!(
+        (subscription.status, subscription.json["error"].as_str()),
+        (404, Some("not_configured"))
+    );
+    let github = browser.get("/auth/oauth/github").await;
+    assert_eq!(
+        (github.status, github.json["error"].as_str()),
+        (404, Some("provider_not_configured"))
+    );
+    for webhook in ["/webhooks/stripe", "/webhooks/calcom"] {
+        let answer = Browser::at(&server.base).post(webhook, json!({})).await;
+        assert_eq!(
+            (answer.status, answer.json["error"].as_str()),
+            (404, Some("not_configured")),
+            "{webhook}"
+        );
+    }
+}
+
+/// Sessions, passwords and sign-out-everywhere through HTTP: list and revoke a session,
+/// change the password (other sessions end), reset it by e-mail (every session ends), and
+/// sign out everywhere.
+async fn account_management(flavor: Flavor, db: TestDb) {
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let laptop = Browser::new(&server);
+    verified_user(&server, &laptop, "ada@example.com").await;
+    let sign_in = |browser: Browser, password: &'static str| async move {
+        let answer = browser
+            .post(
+                "/auth/sign-in",
+                json!({ "email": "ada@example.com", "password": password }),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        browser
+    };
+    let phone = sign_in(Browser::new(&server), PASSWORD).await;
+
+    // Two sessions; the laptop revokes the phone's.
+    let sessions = laptop.get("/auth/sessions").await;
+    let list = sessions.json["sessions"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{sessions:?}");
+    let phone_id = list.iter().find(|s| s["current"] == json!(false)).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = laptop.delete(&format!("/auth/sessions/{phone_id}")).await;
+    assert_eq!(revoked.status, 204, "{revoked:?}");
+    assert_eq!(phone.get("/me").await.status, 401);
+    let unknown = laptop
+        .delete("/auth/sessions/0190f5a8-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(unknown.status, 404);
+
+    // Changing the password ends the other sessions, not this one.
+    let phone = sign_in(Browser::new(&server), PASSWORD).await;
+    let wrong = laptop
+        .post(
+            "/auth/change-password",
+            json!({ "current_password": "not it at all", "new_password": "a different passphrase 42" }),
+        )
+        .await;
+    assert_eq!(wrong.status, 401, "{wrong:?}");
+    let changed = laptop
+        .post(
+            "/auth/change-password",
+            json!({ "current_password": PASSWORD, "new_password": "a different passphrase 42" }),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{changed:?}");
+    assert_eq!(laptop.get("/me").await.status, 200);
+    assert_eq!(phone.get("/me").await.status, 401);
+
+    // A reset by e-mail ends every session and signs nobody in; unknown addresses get the
+    // same answer.
+    let anonymous = Browser::new(&server);
+    for email in ["ada@example.com", "nobody@example.com"] {
+        let asked = anonymous
+            .post("/auth/forgot-password", json!({ "email": email }))
+            .await;
+        assert_eq!(asked.status, 202, "{email}: {asked:?}");
+    }
+    let token = server
+        .emailed_token("ada@example.com", "/reset-password")
+        .await;
+    let reset = anonymous
+        .post(
+            "/auth/reset-password",
+            json!({ "token": token, "password": "the third passphrase 7" }),
+        )
+        .await;
+    assert_eq!(reset.status, 204, "{reset:?}");
+    assert!(anonymous.cookie("__Host-tollbooth.session").is_none());
+    assert_eq!(laptop.get("/me").await.status, 401);
+
+    // Sign out everywhere.
+    let laptop = sign_in(Browser::new(&server), "the third passphrase 7").await;
+    let phone = sign_in(Browser::new(&server), "the third passphrase 7").await;
+    let out = laptop.post("/auth/sign-out-everywhere", json!({})).await;
+    assert_eq!(out.status, 204, "{out:?}");
+    assert_eq!(laptop.get("/me").await.status, 401);
+    assert_eq!(phone.get("/me").await.status, 401);
+}
+
 contract_tests!(
     sign_up_verify_sign_in_me_sign_out,
+    zero_configuration_start,
+    account_management,
     signals_stop_the_server_gracefully,
     database_pool_size_from_the_environment,
     documented_error_statuses,
