@@ -73,7 +73,9 @@ async fn main() {
         me.push(scenarios::me(&settings, flavor, &db, Database::Postgres).await);
     }
     eprintln!("/me during a sign-in storm (axum, SQLite)…");
-    let storm = scenarios::storm(&settings).await;
+    let storm = scenarios::storm(&settings, scenarios::STORM_CONNECTIONS).await;
+    eprintln!("/me during a sign-in flood past the bcrypt queue (axum, SQLite)…");
+    let flood = scenarios::storm(&settings, scenarios::FLOOD_CONNECTIONS).await;
     eprintln!("Stripe webhooks (axum, SQLite)…");
     let webhooks = scenarios::webhooks(&settings).await;
 
@@ -81,6 +83,7 @@ async fn main() {
         me,
         postgres_skipped,
         storm,
+        flood,
         webhooks,
     };
     let markdown = report::render(&context, &settings, &results);

@@ -23,6 +23,9 @@ use crate::servers::{Flavor, Server};
 
 /// Connections of the sign-in storm, each from its own source address 127.0.1.N.
 pub(crate) const STORM_CONNECTIONS: u8 = 16;
+/// Sign-in connections of the flood: more than the server's bcrypt queue holds (one hashing
+/// per core plus 64 waiting), so the excess must be refused rather than pile up.
+pub(crate) const FLOOD_CONNECTIONS: u8 = 128;
 /// Accounts the storm cycles through.
 pub(crate) const STORM_ACCOUNTS: usize = 200;
 /// Connections delivering webhooks.
@@ -87,6 +90,8 @@ pub(crate) struct MeRun {
 /// `/me` while sign-ins hammer bcrypt (axum, SQLite).
 #[derive(Debug)]
 pub(crate) struct StormRun {
+    /// Sign-in connections.
+    pub(crate) connections: u8,
     /// The `/me` load.
     pub(crate) me: LoadResult,
     /// The sign-in load.
@@ -171,9 +176,9 @@ pub(crate) async fn me(
     }
 }
 
-/// Scenario 2: `/me` as in scenario 1 while `STORM_CONNECTIONS` connections sign in with
-/// correct passwords, round-robin over `STORM_ACCOUNTS` accounts.
-pub(crate) async fn storm(settings: &Settings) -> StormRun {
+/// Scenario 2: `/me` as in scenario 1 while `connections` connections (each from its own
+/// address) sign in with correct passwords, round-robin over `STORM_ACCOUNTS` accounts.
+pub(crate) async fn storm(settings: &Settings, connections: u8) -> StormRun {
     let db = TestDb::sqlite().await;
     // The storm's accounts plus one more whose session `/me` uses.
     seed::users(&db, STORM_ACCOUNTS + 1, &settings.password_hash, false).await;
@@ -182,15 +187,15 @@ pub(crate) async fn storm(settings: &Settings) -> StormRun {
         Flavor::Axum,
         db.url(),
         &[],
-        "storm-axum-SQLite",
+        &format!("storm-{connections}-axum-SQLite"),
     )
     .await;
     let cookie = session_cookie(&server, &seed::email(STORM_ACCOUNTS)).await;
     let sampler = RssSampler::start(server.pid());
     let me_config = settings.load_config(server.addr, settings.connections);
     let storm_config = LoadConfig {
-        connections: usize::from(STORM_CONNECTIONS),
-        source_ips: (1..=STORM_CONNECTIONS)
+        connections: usize::from(connections),
+        source_ips: (1..=connections)
             .map(|n| Ipv4Addr::new(127, 0, 1, n))
             .collect(),
         ..me_config.clone()
@@ -213,6 +218,7 @@ pub(crate) async fn storm(settings: &Settings) -> StormRun {
     );
     let memory = sampler.finish();
     StormRun {
+        connections,
         me,
         sign_in,
         attempts: sign_ins.next.load(Ordering::Relaxed) as u64,

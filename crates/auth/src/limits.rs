@@ -1,8 +1,10 @@
 //! Durable rate limits: counters live in the database, so every instance enforces one limit.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 use tollbooth_db::RateLimitRepo;
 
@@ -27,13 +29,48 @@ pub(crate) mod keys {
     }
 }
 
+/// Keys this instance has seen over their limit, and until when their window lasts. A
+/// window's count only grows, so a key over its limit stays over until the window ends:
+/// later attempts are refused here, without a database write — a flood of refused requests
+/// (a botnet past its allowance) stays off the database. Bounded: at [`Self::CAPACITY`] keys
+/// the expired ones are dropped, and if none are, nothing more is remembered (the database
+/// still decides).
+#[derive(Debug, Default)]
+pub(crate) struct RefusedKeys(Mutex<HashMap<String, DateTime<Utc>>>);
+
+impl RefusedKeys {
+    const CAPACITY: usize = 10_000;
+
+    fn until(&self, key: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.get(key).copied().filter(|until| *until > now)
+    }
+
+    fn remember(&self, key: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
+        let mut keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if keys.len() >= Self::CAPACITY && !keys.contains_key(key) {
+            keys.retain(|_, until| *until > now);
+            if keys.len() >= Self::CAPACITY {
+                return;
+            }
+        }
+        keys.insert(key.to_owned(), until);
+    }
+}
+
 impl Auth {
     /// Counts one event on `key`; [`AuthError::RateLimited`] once `limit` is exceeded.
     pub(crate) async fn limit(&self, key: &str, limit: Limit) -> Result<()> {
         let now = self.now();
+        let refused = &self.inner.refused_keys;
+        if let Some(until) = refused.until(key, now) {
+            return Err(rate_limited(until - now));
+        }
         let hit = self.inner.db.hit_rate_limit(key, limit.window, now).await?;
         if hit.hits > limit.max {
-            return Err(rate_limited(hit.window_started_at + limit.window - now));
+            let until = hit.window_started_at + limit.window;
+            refused.remember(key, until, now);
+            return Err(rate_limited(until - now));
         }
         Ok(())
     }
@@ -99,5 +136,47 @@ fn rate_limited(wait: TimeDelta) -> AuthError {
         .max(1000);
     AuthError::RateLimited {
         retry_after: Duration::from_secs(millis.div_ceil(1000)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cache never outgrows its capacity: expired keys make room, live ones do not.
+    #[test]
+    fn refused_keys_are_bounded() {
+        let refused = RefusedKeys::default();
+        let now = tollbooth_db::now();
+        let (past, future) = (now - TimeDelta::minutes(1), now + TimeDelta::minutes(5));
+        for i in 0..RefusedKeys::CAPACITY {
+            refused.remember(&format!("old{i}"), past, past - TimeDelta::minutes(1));
+        }
+        refused.remember("new", future, now);
+        assert_eq!(
+            refused.until("new", now),
+            Some(future),
+            "expired keys made room"
+        );
+        assert_eq!(refused.until("old0", now), None);
+        for i in 1..RefusedKeys::CAPACITY {
+            refused.remember(&format!("live{i}"), future, now);
+        }
+        refused.remember("one-too-many", future, now);
+        assert_eq!(
+            refused.until("one-too-many", now),
+            None,
+            "full: not remembered"
+        );
+        assert_eq!(
+            refused.0.lock().unwrap().len(),
+            RefusedKeys::CAPACITY,
+            "never above capacity"
+        );
+        assert_eq!(
+            refused.until("live1", future),
+            None,
+            "expired at the window's end"
+        );
     }
 }

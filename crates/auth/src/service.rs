@@ -12,6 +12,7 @@ use crate::cookie::{SetCookie, cookie_values};
 use crate::error::Result;
 use crate::headers::RequestInfo;
 use crate::jwt::{SessionClaims, TokenCodec};
+use crate::limits::RefusedKeys;
 use crate::oauth::Jwks;
 use crate::password::PasswordHasher;
 use crate::session::Session;
@@ -36,6 +37,8 @@ pub(crate) struct Inner {
     pub(crate) oauth_http: reqwest::Client,
     /// Google's signing keys.
     pub(crate) jwks: Jwks,
+    /// Rate-limit keys known to be over their limit, to refuse without a database write.
+    pub(crate) refused_keys: RefusedKeys,
 }
 
 impl Auth {
@@ -57,6 +60,7 @@ impl Auth {
                 background: TaskTracker::new(),
                 oauth_http: crate::oauth::http_client(),
                 jwks: Jwks::default(),
+                refused_keys: RefusedKeys::default(),
             }),
         }
     }

@@ -11,7 +11,7 @@ use common::*;
 use tokio::task::JoinSet;
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
-use tollbooth_db::{SessionRepo, UserRepo};
+use tollbooth_db::{RateLimitRepo, SessionRepo, UserRepo};
 
 fn attacker(n: u8) -> IpAddr {
     IpAddr::from([198, 51, 100, n])
@@ -220,7 +220,62 @@ async fn one_address_spraying_many_accounts_is_limited_per_ip(db: TestDb) {
     ));
 }
 
+/// Once an address is over its limit, its further attempts are refused by the instance
+/// that saw it — without a database write each (a flood of refused sign-ins would otherwise
+/// be a flood of writes) — until the window ends.
+async fn refused_attempts_stay_off_the_database(db: TestDb) {
+    let t = TestAuth::with(db, |c| {
+        let mut limits = RateLimits::default();
+        limits.sign_in_per_ip = Limit::new(2, TimeDelta::minutes(5));
+        c.rate_limits(limits)
+    });
+    let headers: Vec<(String, String)> = Vec::new();
+    let flooder = RequestInfo::new(&headers, Some(attacker(7)));
+    let key = "sign_in:ip:198.51.100.7";
+    let hits = async || {
+        t.db.peek_rate_limit(key, TimeDelta::minutes(5), t.clock.now())
+            .await
+            .unwrap()
+            .map_or(0, |state| state.hits)
+    };
+    for _ in 0..3 {
+        let _ = t
+            .auth
+            .sign_in("nobody@example.com", "guess", &flooder)
+            .await;
+    }
+    assert_eq!(
+        hits().await,
+        3,
+        "two allowed, the third counted and refused"
+    );
+    for _ in 0..50 {
+        assert!(matches!(
+            t.auth
+                .sign_in("nobody@example.com", "guess", &flooder)
+                .await,
+            Err(AuthError::RateLimited { .. })
+        ));
+    }
+    assert_eq!(hits().await, 3, "refused without a write");
+    // Another instance has not seen it: it asks the database, which refuses too.
+    let other = t.second_instance().await;
+    assert!(matches!(
+        other.sign_in("nobody@example.com", "guess", &flooder).await,
+        Err(AuthError::RateLimited { .. })
+    ));
+    // The window ends: the address may try again.
+    t.clock.advance(TimeDelta::minutes(5));
+    assert!(matches!(
+        t.auth
+            .sign_in("nobody@example.com", "guess", &flooder)
+            .await,
+        Err(AuthError::InvalidCredentials)
+    ));
+}
+
 tollbooth_db::engine_tests!(
+    refused_attempts_stay_off_the_database,
     credential_stuffing_is_throttled_and_the_owner_still_gets_in,
     sequential_guesses_on_one_account_back_off,
     parallel_guesses_after_a_backoff_get_one_check,
