@@ -505,8 +505,8 @@ pub fn totp_now(secret: &str, offset_secs: i64) -> String {
 /// The password every scenario's users have.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Signs up, verifies through the e-mailed link, and signs in.
-pub async fn verified_user(server: &Server, browser: &Browser, email: &str) -> Value {
+/// Signs up with [`PASSWORD`] (201, or the test fails).
+pub async fn sign_up(browser: &Browser, email: &str) {
     let signed_up = browser
         .post(
             "/auth/sign-up",
@@ -514,6 +514,11 @@ pub async fn verified_user(server: &Server, browser: &Browser, email: &str) -> V
         )
         .await;
     assert_eq!(signed_up.status, 201, "{signed_up:?}");
+}
+
+/// Signs up, verifies through the e-mailed link, and signs in.
+pub async fn verified_user(server: &Server, browser: &Browser, email: &str) -> Value {
+    sign_up(browser, email).await;
     let token = server.emailed_token(email, "/auth/verify-email").await;
     let verified = browser
         .get(&format!("/auth/verify-email?token={token}"))

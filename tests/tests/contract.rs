@@ -771,14 +771,7 @@ async fn database_pool_size_from_the_environment(flavor: Flavor, db: TestDb) {
 async fn signals_stop_the_server_gracefully(flavor: Flavor, db: TestDb) {
     for (signal, email) in [("INT", "ada@example.com"), ("TERM", "bob@example.com")] {
         let mut server = Server::start(flavor, db.url(), &[]).await;
-        let browser = Browser::new(&server);
-        let signed_up = browser
-            .post(
-                "/auth/sign-up",
-                json!({ "email": email, "password": PASSWORD, "name": "Ada" }),
-            )
-            .await;
-        assert_eq!(signed_up.status, 201, "{signed_up:?}");
+        sign_up(&Browser::new(&server), email).await;
         server.signal(signal);
         let (code, logs) = server.exited().await;
         assert_eq!(code, Some(0), "SIG{signal}: {logs}");

@@ -24,7 +24,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 
-use super::{RoleMarker, error_body, retry_after, sets_cookie};
+use super::{RoleMarker, error_body, refreshed_cookie_to_add, retry_after};
 use crate::error::AuthError;
 use crate::headers::HeaderView;
 use crate::service::Auth;
@@ -59,12 +59,10 @@ pub async fn session(
     request.extensions_mut().insert(Slot(session));
     let mut response = next.call(request).await?.map_into_boxed_body();
     let headers = response.headers_mut();
-    let set_cookies = headers.get_all(header::SET_COOKIE);
-    if let Some(cookie) = refreshed
-        && !sets_cookie(
-            set_cookies.map(HeaderValue::as_bytes),
-            auth.config().cookie_name(),
-        )
+    let set_cookies = headers
+        .get_all(header::SET_COOKIE)
+        .map(HeaderValue::as_bytes);
+    if let Some(cookie) = refreshed_cookie_to_add(&auth, refreshed, set_cookies)
         && let Ok(cookie) = HeaderValue::from_str(cookie.as_str())
     {
         headers.append(header::SET_COOKIE, cookie);

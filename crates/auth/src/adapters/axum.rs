@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{RoleMarker, error_body, retry_after, sets_cookie};
+use super::{RoleMarker, error_body, refreshed_cookie_to_add, retry_after};
 use crate::error::AuthError;
 use crate::service::Auth;
 use crate::session::Session;
@@ -44,12 +44,11 @@ pub async fn session(State(auth): State<Auth>, mut request: Request, next: Next)
     request.extensions_mut().insert(Slot(session));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    let set_cookies = headers.get_all(header::SET_COOKIE).iter();
-    if let Some(cookie) = refreshed
-        && !sets_cookie(
-            set_cookies.map(HeaderValue::as_bytes),
-            auth.config().cookie_name(),
-        )
+    let set_cookies = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(HeaderValue::as_bytes);
+    if let Some(cookie) = refreshed_cookie_to_add(&auth, refreshed, set_cookies)
         && let Ok(cookie) = HeaderValue::from_str(cookie.as_str())
     {
         headers.append(header::SET_COOKIE, cookie);

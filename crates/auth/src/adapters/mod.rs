@@ -34,12 +34,19 @@ pub fn error_body(error: &AuthError) -> serde_json::Value {
     serde_json::json!({ "error": error.code(), "message": error.public_message() })
 }
 
-/// Whether a response's `Set-Cookie` values already set cookie `name`. A handler's own
-/// session cookie (a sign-in's new session, a sign-out's deletion) must not be overridden by
-/// a refresh of the session the request arrived with.
+/// The refreshed session cookie the `session` middleware must add to a response whose
+/// `Set-Cookie` values are `set_cookies` — none when the handler set the session cookie
+/// itself: a sign-in's new session or a sign-out's deletion must not be followed (and so
+/// overridden) by a refresh of the session the request arrived with.
 #[cfg(any(feature = "axum", feature = "actix"))]
-pub(crate) fn sets_cookie<'a>(mut set_cookies: impl Iterator<Item = &'a [u8]>, name: &str) -> bool {
-    set_cookies.any(|value| value.split(|&b| b == b'=').next() == Some(name.as_bytes()))
+pub(crate) fn refreshed_cookie_to_add<'a>(
+    auth: &crate::service::Auth,
+    refreshed: Option<crate::cookie::SetCookie>,
+    mut set_cookies: impl Iterator<Item = &'a [u8]>,
+) -> Option<crate::cookie::SetCookie> {
+    let name = auth.config().cookie_name().as_bytes();
+    let handler_set_it = set_cookies.any(|value| value.split(|&b| b == b'=').next() == Some(name));
+    refreshed.filter(|_| !handler_set_it)
 }
 
 /// `Retry-After` seconds for a rate-limited error.

@@ -174,32 +174,11 @@ impl<E: Executor> TwoFactorRepo for E {
     }
 
     async fn lock_two_factor(&self, user_id: Uuid, until: DateTime<Utc>) -> Result<bool> {
-        use two_factor::Column;
-        let result = two_factor::Entity::update_many()
-            .col_expr(Column::LockedUntil, Expr::value(micros(until)))
-            .col_expr(Column::FailedAttempts, Expr::value(0))
-            .col_expr(Column::UpdatedAt, Expr::value(now()))
-            .filter(Column::UserId.eq(user_id))
-            .exec(self.conn())
-            .await
-            .map_err(DbError::on(ENTITY))?;
-        Ok(result.rows_affected == 1)
+        set_lock(self, user_id, Some(until)).await
     }
 
     async fn clear_two_factor_failures(&self, user_id: Uuid) -> Result<bool> {
-        use two_factor::Column;
-        let result = two_factor::Entity::update_many()
-            .col_expr(Column::FailedAttempts, Expr::value(0))
-            .col_expr(
-                Column::LockedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(Column::UpdatedAt, Expr::value(now()))
-            .filter(Column::UserId.eq(user_id))
-            .exec(self.conn())
-            .await
-            .map_err(DbError::on(ENTITY))?;
-        Ok(result.rows_affected == 1)
+        set_lock(self, user_id, None).await
     }
 
     async fn replace_backup_codes(&self, user_id: Uuid, code_hashes: Vec<Vec<u8>>) -> Result<()> {
@@ -259,4 +238,22 @@ impl<E: Executor> TwoFactorRepo for E {
             .await
             .map_err(DbError::on(CODE_ENTITY))
     }
+}
+
+/// Starts a new failure count, with codes refused until `until` (or not at all).
+async fn set_lock<E: Executor>(
+    executor: &E,
+    user_id: Uuid,
+    until: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    use two_factor::Column;
+    let result = two_factor::Entity::update_many()
+        .col_expr(Column::LockedUntil, Expr::value(until.map(micros)))
+        .col_expr(Column::FailedAttempts, Expr::value(0))
+        .col_expr(Column::UpdatedAt, Expr::value(now()))
+        .filter(Column::UserId.eq(user_id))
+        .exec(executor.conn())
+        .await
+        .map_err(DbError::on(ENTITY))?;
+    Ok(result.rows_affected == 1)
 }
