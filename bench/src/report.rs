@@ -283,6 +283,11 @@ fn me_section(doc: &mut Doc, settings: &Settings, results: &Results) {
     doc.blank();
 }
 
+/// Sign-in answers that are neither a session (200) nor a refusal (429, 503).
+fn other_sign_in_answers(sign_in: &LoadResult) -> u64 {
+    sign_in.responses() - sign_in.count(200) - sign_in.count(429) - sign_in.count(503)
+}
+
 fn storm_section(doc: &mut Doc, heading: &str, storm: &StormRun) {
     let sign_in = &storm.sign_in;
     let connections = storm.connections;
@@ -305,7 +310,7 @@ fn storm_section(doc: &mut Doc, heading: &str, storm: &StormRun) {
         load_cells(sign_in, storm.memory)
     ));
     doc.blank();
-    let other = sign_in.responses() - sign_in.count(200) - sign_in.count(429) - sign_in.count(503);
+    let other = other_sign_in_answers(sign_in);
     doc.line(format!(
         "- Sign-ins completed: **{}/s** (200 × {}). Refused: 429 (rate limit) × {}, 503 \
          (bcrypt queue full) × {}; other answers × {other}, no answer × {}.",
@@ -435,7 +440,7 @@ fn aims(results: &Results) -> Vec<Aim> {
     });
     let flood = &results.flood.sign_in;
     let refused = flood.count(503) + flood.count(429);
-    let unexplained = flood.responses() - flood.count(200) - refused;
+    let unexplained = other_sign_in_answers(flood);
     aims.push(Aim {
         what: "sign-ins past the bcrypt queue refused, not queued".to_owned(),
         target: "429/503 answers, no other failure".to_owned(),

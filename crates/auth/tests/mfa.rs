@@ -39,6 +39,14 @@ async fn enable(t: &TestAuth, email: &str) -> (String, BackupCodes, Session) {
     (enrollment.secret, codes, session)
 }
 
+/// A wrong code for `challenge`: refused as invalid (not locked, not rate-limited).
+async fn wrong_code(t: &TestAuth, challenge: &MfaChallenge) {
+    assert!(matches!(
+        t.auth.mfa_verify(&challenge.token, "000000", &anon()).await,
+        Err(AuthError::InvalidMfaCode)
+    ));
+}
+
 async fn challenge(t: &TestAuth, email: &str) -> MfaChallenge {
     match t.auth.sign_in(email, PASSWORD, &anon()).await.unwrap() {
         SignInOutcome::MfaRequired(challenge) => challenge,
@@ -243,10 +251,7 @@ async fn wrong_codes_lock_mfa_for_a_while(db: TestDb) {
     t.clock.advance(TimeDelta::seconds(30));
     let c = challenge(&t, "ada@example.com").await;
     for _ in 0..5 {
-        assert!(matches!(
-            t.auth.mfa_verify(&c.token, "000000", &anon()).await,
-            Err(AuthError::InvalidMfaCode)
-        ));
+        wrong_code(&t, &c).await;
     }
     // Locked: even the right code waits.
     match t
@@ -263,10 +268,7 @@ async fn wrong_codes_lock_mfa_for_a_while(db: TestDb) {
     // After the lock, a new count: one slip does not lock again.
     t.clock.advance(TimeDelta::minutes(16));
     let c = challenge(&t, "ada@example.com").await;
-    assert!(matches!(
-        t.auth.mfa_verify(&c.token, "000000", &anon()).await,
-        Err(AuthError::InvalidMfaCode)
-    ));
+    wrong_code(&t, &c).await;
     t.auth
         .mfa_verify(&c.token, &code(&t, &secret, 0), &anon())
         .await
@@ -280,10 +282,7 @@ async fn a_backup_code_ends_a_failure_streak(db: TestDb) {
     t.clock.advance(TimeDelta::seconds(30));
     let c = challenge(&t, "ada@example.com").await;
     for _ in 0..4 {
-        assert!(matches!(
-            t.auth.mfa_verify(&c.token, "000000", &anon()).await,
-            Err(AuthError::InvalidMfaCode)
-        ));
+        wrong_code(&t, &c).await;
     }
     t.auth
         .mfa_verify(&c.token, &codes.0[0], &anon())
@@ -291,10 +290,7 @@ async fn a_backup_code_ends_a_failure_streak(db: TestDb) {
         .unwrap();
     // Four failures before the backup code and one after are not five in a row.
     let c = challenge(&t, "ada@example.com").await;
-    assert!(matches!(
-        t.auth.mfa_verify(&c.token, "000000", &anon()).await,
-        Err(AuthError::InvalidMfaCode)
-    ));
+    wrong_code(&t, &c).await;
     t.auth
         .mfa_verify(&c.token, &code(&t, &secret, 0), &anon())
         .await

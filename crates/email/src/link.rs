@@ -53,6 +53,11 @@ impl PublicBaseUrl {
         self.0.as_str()
     }
 
+    /// The base URL, parsed (to resolve paths against it, compare origins…).
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+
     /// The origin (`https://app.example.com`), e.g. for CSRF checks.
     pub fn origin(&self) -> String {
         self.0.origin().ascii_serialization()

@@ -104,8 +104,7 @@ fn on_site(
     chosen: Option<&str>,
     default: &str,
 ) -> Result<String> {
-    let base = tollbooth_auth::url::Url::parse(public.as_str())
-        .expect("PublicBaseUrl holds an absolute URL");
+    let base = public.as_url();
     match base.join(chosen.unwrap_or(default)) {
         Ok(url) if url.origin() == base.origin() => Ok(url.into()),
         _ => Err(ApiError::Billing(BillingError::InvalidInput {

@@ -26,7 +26,7 @@ pub struct ProductUpsert {
     pub description: Option<String>,
     /// Purchasable.
     pub active: bool,
-    /// Stripe metadata (`None` keeps the row's).
+    /// Stripe metadata.
     pub metadata: Option<serde_json::Value>,
 }
 
@@ -190,7 +190,7 @@ pub struct PaymentUpsert {
     pub currency: String,
     /// Stripe status, verbatim.
     pub status: String,
-    /// Stripe metadata.
+    /// Stripe metadata (`None` keeps the row's).
     pub metadata: Option<serde_json::Value>,
 }
 
