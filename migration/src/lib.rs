@@ -2,7 +2,8 @@
 //!
 //! The [`Migrator`] creates every table the `tollbooth-db` entities map (users, accounts,
 //! sessions, tokens, two-factor, rate limits, the Stripe catalog and subscriptions, payments,
-//! processed webhook events, Cal.com bookings and the nurture tables) on SQLite and PostgreSQL.
+//! processed webhook events, Cal.com bookings, open checkout sessions, the e-mail outbox and
+//! the nurture tables) on SQLite and PostgreSQL.
 //! Every migration has a `down`, and `up → down → up` is tested on both engines.
 //!
 //! Applications normally call `tollbooth_db::migrate(&db)`; this crate is what it runs. The
@@ -35,6 +36,8 @@ mod m20261125_000004_create_bookings;
 mod m20261125_000005_create_nurture;
 mod m20261125_000006_add_payment_booking_url;
 mod m20261201_000007_index_nurture_last_variant;
+mod m20261201_000008_billing_correctness;
+mod m20261201_000009_create_email_outbox;
 mod schema;
 
 /// The ordered list of Tollbooth migrations.
@@ -52,6 +55,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_nurture::Migration),
             Box::new(m20261125_000006_add_payment_booking_url::Migration),
             Box::new(m20261201_000007_index_nurture_last_variant::Migration),
+            Box::new(m20261201_000008_billing_correctness::Migration),
+            Box::new(m20261201_000009_create_email_outbox::Migration),
         ]
     }
 }

@@ -115,17 +115,14 @@ impl Auth {
             .user(user.id),
         )
         .await?;
-        tx.commit().await?;
-
         let props = WelcomeProps {
             name: user.name.clone(),
             verify_url: Some(self.verification_link(&token)),
         };
-        self.send_in_background::<WelcomeEmail>(
-            user.email.clone(),
-            props,
-            format!("welcome/{}", user.id),
-        );
+        self.queue_email::<WelcomeEmail>(&tx, &user.email, &props, format!("welcome/{}", user.id))
+            .await?;
+        tx.commit().await?;
+        self.emails_committed();
         tracing::info!(user_id = %user.id, "signed up");
         Ok(user)
     }

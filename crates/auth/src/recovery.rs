@@ -51,11 +51,12 @@ impl Auth {
         if user.email_verified_at.is_some() {
             return Ok(());
         }
-        db.delete_tokens(TokenPurpose::EmailVerification, &user.email)
+        let tx = db.begin().await?;
+        tx.delete_tokens(TokenPurpose::EmailVerification, &user.email)
             .await?;
         let (token, hash) = new_token();
         let ttl = self.inner.config.verification_ttl;
-        let row = db
+        let row = tx
             .create_token(
                 NewToken::new(
                     TokenPurpose::EmailVerification,
@@ -70,11 +71,15 @@ impl Auth {
             name: user.name.clone(),
             verify_url: Some(self.verification_link(&token)),
         };
-        self.send_in_background::<WelcomeEmail>(
-            user.email,
-            props,
+        self.queue_email::<WelcomeEmail>(
+            &tx,
+            &user.email,
+            &props,
             format!("verify-email/{}", row.id),
-        );
+        )
+        .await?;
+        tx.commit().await?;
+        self.emails_committed();
         Ok(())
     }
 
@@ -92,11 +97,12 @@ impl Auth {
         let Some(user) = db.find_user_by_email(&email).await? else {
             return Ok(());
         };
-        db.delete_tokens(TokenPurpose::PasswordReset, &user.email)
+        let tx = db.begin().await?;
+        tx.delete_tokens(TokenPurpose::PasswordReset, &user.email)
             .await?;
         let (token, hash) = new_token();
         let ttl = self.inner.config.reset_ttl;
-        let row = db
+        let row = tx
             .create_token(
                 NewToken::new(
                     TokenPurpose::PasswordReset,
@@ -115,11 +121,15 @@ impl Auth {
                 .link(&config.reset_password_path, &[("token", &token)]),
             expires_in: ttl,
         };
-        self.send_in_background::<PasswordResetEmail>(
-            user.email,
-            props,
+        self.queue_email::<PasswordResetEmail>(
+            &tx,
+            &user.email,
+            &props,
             format!("password-reset/{}", row.id),
-        );
+        )
+        .await?;
+        tx.commit().await?;
+        self.emails_committed();
         Ok(())
     }
 

@@ -3,13 +3,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio_util::task::TaskTracker;
 use tollbooth_db::{Db, NewSession, SessionRepo, User};
-use tollbooth_email::{EmailTemplate, Mailer, SendOptions};
+use tollbooth_email::{EmailError, EmailTemplate, Mailer, Outbox};
 
 use crate::config::AuthConfig;
 use crate::cookie::{SetCookie, cookie_values};
-use crate::error::Result;
+use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
 use crate::jwt::{SessionClaims, TokenCodec};
 use crate::limits::RefusedKeys;
@@ -28,11 +27,11 @@ pub struct Auth {
 
 pub(crate) struct Inner {
     pub(crate) db: Db,
-    pub(crate) mailer: Mailer,
     pub(crate) config: AuthConfig,
     pub(crate) tokens: TokenCodec,
     pub(crate) hasher: PasswordHasher,
-    pub(crate) background: TaskTracker,
+    /// Auth e-mails, written in the transaction of the change they report.
+    pub(crate) outbox: Outbox,
     /// Talks to OAuth providers (no redirects, bounded timeouts).
     pub(crate) oauth_http: reqwest::Client,
     /// Google's signing keys.
@@ -50,14 +49,14 @@ impl Auth {
             config.hashing_concurrency,
             config.hashing_queue,
         );
+        let outbox = Outbox::new(db.clone(), mailer);
         Self {
             inner: Arc::new(Inner {
                 db,
-                mailer,
+                outbox,
                 config,
                 tokens,
                 hasher,
-                background: TaskTracker::new(),
                 oauth_http: crate::oauth::http_client(),
                 jwks: Jwks::default(),
                 refused_keys: RefusedKeys::default(),
@@ -75,34 +74,43 @@ impl Auth {
         &self.inner.db
     }
 
-    /// Waits until every e-mail sent in the background so far has been handed to the
-    /// transport (graceful shutdown, tests).
+    /// Delivers every e-mail due in the outbox now and waits for it to be handed to the
+    /// transport (graceful shutdown, tests). E-mails that cannot be delivered yet stay in
+    /// the outbox for the worker (on this instance or another, or after a restart).
     pub async fn flush_background_tasks(&self) {
-        let tracker = &self.inner.background;
-        tracker.close();
-        tracker.wait().await;
-        tracker.reopen();
+        if let Err(error) = self.inner.outbox.flush().await {
+            tracing::warn!(%error, "auth e-mails not flushed");
+        }
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.inner.config.clock.now()
     }
 
-    /// Sends an e-mail without making the caller wait for it, so a response's timing does
-    /// not depend on whether a message went out (account enumeration) or on the provider's
-    /// latency. Failures are logged; the idempotency key makes a later resend safe.
-    pub(crate) fn send_in_background<T>(&self, to: String, props: T::Props, key: String)
-    where
-        T: EmailTemplate + 'static,
-        T::Props: 'static,
-    {
-        let mailer = self.inner.mailer.clone();
-        self.inner.background.spawn(async move {
-            let options = SendOptions::idempotency_key(key);
-            if let Err(error) = mailer.send::<T>(to, props, options).await {
-                tracing::warn!(template = T::NAME, %error, "e-mail not sent");
-            }
-        });
+    /// Writes an e-mail to the outbox inside `tx` (the change it reports commits with it);
+    /// call [`Auth::emails_committed`] after the commit. The worker sends it, so a response's
+    /// timing does not depend on the provider, and a crash after the commit loses nothing.
+    pub(crate) async fn queue_email<T: EmailTemplate>(
+        &self,
+        tx: &impl tollbooth_db::OutboxRepo,
+        to: &str,
+        props: &T::Props,
+        key: String,
+    ) -> Result<()> {
+        self.inner
+            .outbox
+            .queue::<T>(tx, to, props, key)
+            .await
+            .map(|_| ())
+            .map_err(|error| match error {
+                EmailError::Storage { source } => AuthError::from(source),
+                other => AuthError::internal(other),
+            })
+    }
+
+    /// Wakes the outbox worker after a transaction that queued e-mails committed.
+    pub(crate) fn emails_committed(&self) {
+        self.inner.outbox.notify();
     }
 
     /// Every session token the request presents that verifies (expired or not), with its

@@ -2,24 +2,28 @@
 
 use std::collections::HashMap;
 
+use sha2::{Digest, Sha256};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_checkout::CheckoutSessionMode;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
 };
 use stripe_core::customer::CreateCustomer;
-use tollbooth_db::{BillingRepo, DbError, User, UserRepo};
+use tollbooth_db::{BillingRepo, DbError, NewCheckoutSession, User, UserRepo};
 use url::Url;
 use uuid::Uuid;
 
 use crate::config::Plan;
 use crate::error::{BillingError, Result};
 use crate::service::Billing;
-use crate::stripe::types::{CheckoutSession, Customer, PortalSession};
+use crate::stripe::types::{CheckoutSession, Customer, PortalSession, timestamp};
+use crate::subscriptions::status_of;
 
-/// Stripe statuses in which a subscription is still the customer's current one.
-pub(crate) const LIVE_STATUSES: [&str; 5] =
-    ["trialing", "active", "past_due", "unpaid", "incomplete"];
+/// Requests for one user and plan within this window share a derived idempotency key, so
+/// concurrent clicks open one Checkout session.
+const CHECKOUT_KEY_WINDOW_SECS: i64 = 3600;
+/// A recorded session this close to its expiry is not handed out again.
+const REUSE_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 
 impl Billing {
     /// A Stripe Checkout page where `user_id` subscribes to `plan`.
@@ -27,9 +31,15 @@ impl Billing {
     /// Creates (once) or reuses the user's Stripe customer, grants the configured free trial
     /// only to a user who never had one, and tags the session with the user id
     /// (`client_reference_id` and metadata) so the webhook can attribute it. Refuses the Free
-    /// plan and users who already have a live paid subscription (they change plans in the
-    /// billing portal). `idempotency_key` (e.g. `checkout/{user}/{plan}`) makes a retried
-    /// call return the same session; without one a random key covers this call's retries.
+    /// plan and users with a subscription that still blocks checkout (any status but
+    /// `canceled` and `incomplete_expired`: they change plans in the billing portal, or
+    /// complete the incomplete one).
+    ///
+    /// **One session per user and plan**: while a session this returned is open, a repeated
+    /// call (a double click, a second tab) returns it again instead of opening a second one
+    /// — two completed sessions would be two subscriptions, charged twice. Concurrent calls
+    /// share an idempotency key derived from the user, plan, hour and request, so Stripe
+    /// itself answers them with one session. `idempotency_key` replaces the derived key.
     pub async fn create_checkout_session(
         &self,
         user_id: Uuid,
@@ -48,15 +58,34 @@ impl Billing {
         let success_url = absolute_url("success_url", success_url)?;
         let cancel_url = absolute_url("cancel_url", cancel_url)?;
         let user = self.user(user_id).await?;
-        let subscriptions = self.inner.db.list_subscriptions(user.id).await?;
-        if subscriptions
-            .iter()
-            .any(|s| LIVE_STATUSES.contains(&s.status.as_str()))
-        {
+        let db = &self.inner.db;
+        let subscriptions = db.list_subscriptions(user.id).await?;
+        if subscriptions.iter().any(|s| status_of(s).blocks_checkout()) {
             return Err(BillingError::AlreadySubscribed);
         }
+        let now = tollbooth_db::now();
+        if let Some(open) = db
+            .find_open_checkout_session(user.id, plan.as_str(), now + REUSE_MARGIN)
+            .await?
+        {
+            tracing::info!(user_id = %user.id, plan = %plan, session = %open.stripe_checkout_session_id, "checkout session reused");
+            return Url::parse(&open.url).map_err(BillingError::internal);
+        }
         let had_trial = subscriptions.iter().any(|s| s.trial_end.is_some());
+        let trial_days = (config.trial_days > 0 && !had_trial).then_some(config.trial_days);
         let customer = self.ensure_customer(&user).await?;
+        let idempotency_key = idempotency_key.unwrap_or_else(|| {
+            // Everything that shapes the session is in the key: the same key with other
+            // parameters would be refused by Stripe, and a changed situation (a subscription
+            // since ended) must open a new session.
+            let request = format!(
+                "{price}\n{success_url}\n{cancel_url}\n{trial_days:?}\n{}",
+                subscriptions.len()
+            );
+            let digest = hex::encode(&Sha256::digest(request.as_bytes())[..8]);
+            let window = now.timestamp().div_euclid(CHECKOUT_KEY_WINDOW_SECS);
+            format!("checkout/{}/{plan}/{window}/{digest}", user.id)
+        });
 
         let metadata = HashMap::from([
             ("user_id".to_owned(), user.id.to_string()),
@@ -67,9 +96,7 @@ impl Billing {
         item.quantity = Some(1);
         let mut subscription_data = CreateCheckoutSessionSubscriptionData::new();
         subscription_data.metadata = Some(metadata.clone());
-        if config.trial_days > 0 && !had_trial {
-            subscription_data.trial_period_days = Some(config.trial_days);
-        }
+        subscription_data.trial_period_days = trial_days;
         let request = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Subscription)
             .customer(customer)
@@ -79,12 +106,30 @@ impl Billing {
             .metadata(metadata)
             .success_url(success_url.as_str())
             .cancel_url(cancel_url.as_str());
-        let session: CheckoutSession = self.inner.stripe.send(&request, idempotency_key).await?;
+        let session: CheckoutSession = self
+            .inner
+            .stripe
+            .send(&request, Some(idempotency_key))
+            .await?;
         let url = session.url.ok_or_else(|| {
             BillingError::internal("Stripe returned a checkout session without a URL")
         })?;
+        let parsed = Url::parse(&url).map_err(BillingError::internal)?;
+        // Stripe's default lifetime is 24 hours.
+        let expires_at = session
+            .expires_at
+            .and_then(timestamp)
+            .unwrap_or(now + chrono::Duration::hours(24));
+        db.insert_checkout_session(NewCheckoutSession::new(
+            user.id,
+            plan.as_str(),
+            &session.id,
+            &url,
+            expires_at,
+        ))
+        .await?;
         tracing::info!(user_id = %user.id, plan = %plan, session = %session.id, "checkout session created");
-        Url::parse(&url).map_err(BillingError::internal)
+        Ok(parsed)
     }
 
     /// A Stripe billing portal page for the user (change plan, card, cancel), returning to

@@ -107,6 +107,30 @@ impl FromStr for Plan {
     }
 }
 
+/// A Stripe id that maps to a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StripeId {
+    Price(String),
+    Product(String),
+}
+
+impl StripeId {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Price(id) | Self::Product(id) => id,
+        }
+    }
+}
+
+impl fmt::Display for StripeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Price(id) => write!(f, "price `{id}`"),
+            Self::Product(id) => write!(f, "product `{id}`"),
+        }
+    }
+}
+
 /// Validated billing configuration; build it with [`BillingConfig::builder`].
 #[derive(Clone, Debug)]
 pub struct BillingConfig {
@@ -119,7 +143,10 @@ pub struct BillingConfig {
     pub(crate) webhook_tolerance: Duration,
     pub(crate) pro_price: Option<String>,
     pub(crate) enterprise_price: Option<String>,
+    pub(crate) plan_ids: Vec<(Plan, StripeId)>,
     pub(crate) trial_days: u32,
+    pub(crate) past_due_grace: Duration,
+    pub(crate) cancel_duplicate_subscriptions: bool,
     pub(crate) public_base_url: PublicBaseUrl,
     pub(crate) billing_path: String,
     pub(crate) calcom: Option<CalcomConfig>,
@@ -140,7 +167,10 @@ impl BillingConfig {
             webhook_tolerance: Duration::from_secs(300),
             pro_price: None,
             enterprise_price: None,
+            plan_ids: Vec::new(),
             trial_days: 0,
+            past_due_grace: Duration::ZERO,
+            cancel_duplicate_subscriptions: true,
             billing_path: "/billing".to_owned(),
             calcom: None,
         }
@@ -155,17 +185,32 @@ impl BillingConfig {
         }
     }
 
-    /// The plan a Stripe price belongs to (`None` for a price this configuration does not
-    /// know, e.g. a legacy one).
-    pub fn plan_of(&self, price_id: &str) -> Option<Plan> {
+    /// The plan a subscription item belongs to: by its price (the plan's current price or
+    /// any of its [`legacy_price`](BillingConfigBuilder::legacy_price)s), else by the price's
+    /// product ([`plan_product`](BillingConfigBuilder::plan_product)). `None` when neither
+    /// is known.
+    pub fn plan_of(&self, price_id: &str, product_id: Option<&str>) -> Option<Plan> {
+        let by = |id: StripeId| {
+            self.plan_ids
+                .iter()
+                .find(|(_, known)| *known == id)
+                .map(|(plan, _)| *plan)
+        };
         [Plan::Pro, Plan::Enterprise]
             .into_iter()
             .find(|plan| self.price_of(*plan) == Some(price_id))
+            .or_else(|| by(StripeId::Price(price_id.to_owned())))
+            .or_else(|| product_id.and_then(|product| by(StripeId::Product(product.to_owned()))))
     }
 
     /// Free-trial days for a first subscription (0: no trial).
     pub fn trial_days(&self) -> u32 {
         self.trial_days
+    }
+
+    /// How long a `past_due` subscription keeps its plan (default zero).
+    pub fn past_due_grace(&self) -> Duration {
+        self.past_due_grace
     }
 
     /// The `Stripe-Version` sent.
@@ -188,7 +233,10 @@ pub struct BillingConfigBuilder {
     webhook_tolerance: Duration,
     pro_price: Option<String>,
     enterprise_price: Option<String>,
+    plan_ids: Vec<(Plan, StripeId)>,
     trial_days: u32,
+    past_due_grace: Duration,
+    cancel_duplicate_subscriptions: bool,
     billing_path: String,
     calcom: Option<CalcomConfig>,
 }
@@ -200,13 +248,48 @@ impl BillingConfigBuilder {
         self
     }
 
-    /// The price of a paid plan (`price_…`).
+    /// The price of a paid plan (`price_…`): what checkout sells.
     pub fn plan_price(mut self, plan: Plan, price_id: impl Into<String>) -> Self {
         match plan {
             Plan::Free => {}
             Plan::Pro => self.pro_price = Some(price_id.into()),
             Plan::Enterprise => self.enterprise_price = Some(price_id.into()),
         }
+        self
+    }
+
+    /// Another price of a plan, no longer sold but still held by subscribers (Stripe prices
+    /// cannot be edited, so a price change is a new price id). Add one per old price.
+    pub fn legacy_price(mut self, plan: Plan, price_id: impl Into<String>) -> Self {
+        self.plan_ids.push((plan, StripeId::Price(price_id.into())));
+        self
+    }
+
+    /// The Stripe product of a plan (`prod_…`): any price of it maps to the plan, so a price
+    /// created in the dashboard still resolves. A subscription whose price and product are
+    /// both unknown keeps the plan it had (logged as an error), never dropping to Free.
+    pub fn plan_product(mut self, plan: Plan, product_id: impl Into<String>) -> Self {
+        self.plan_ids
+            .push((plan, StripeId::Product(product_id.into())));
+        self
+    }
+
+    /// How long a `past_due` subscription (a renewal payment failed, Stripe retrying) keeps
+    /// its plan, counted from when it became past due. Default zero: access follows what
+    /// Stripe says is paid. Set it to your Stripe retry schedule (Settings → Subscriptions
+    /// → Smart Retries) to keep customers working while Stripe collects.
+    pub fn past_due_grace(mut self, grace: Duration) -> Self {
+        self.past_due_grace = grace;
+        self
+    }
+
+    /// Whether a second live subscription of one customer (two checkouts completed at once,
+    /// a subscription made in the dashboard) is cancelled at once with its payment refunded,
+    /// so nobody pays twice (default `true`). Either way it is flagged
+    /// (`duplicate_of`) and logged as an error. Turn it off if your customers may hold
+    /// several subscriptions on purpose.
+    pub fn cancel_duplicate_subscriptions(mut self, cancel: bool) -> Self {
+        self.cancel_duplicate_subscriptions = cancel;
         self
     }
 
@@ -289,16 +372,26 @@ impl BillingConfigBuilder {
         if self.retry.max_attempts == 0 {
             return Err(invalid("retry.max_attempts must be at least 1".to_owned()));
         }
-        for price in [&self.pro_price, &self.enterprise_price]
-            .into_iter()
-            .flatten()
-        {
-            if price.trim().is_empty() {
-                return Err(invalid("a plan price id is empty".to_owned()));
+        // Every id names one plan: a price or product mapped twice would make the plan of a
+        // subscription depend on lookup order.
+        let current = [
+            (Plan::Pro, &self.pro_price),
+            (Plan::Enterprise, &self.enterprise_price),
+        ]
+        .into_iter()
+        .filter_map(|(plan, price)| Some((plan, StripeId::Price(price.clone()?))));
+        let mut seen: Vec<(Plan, StripeId)> = Vec::new();
+        for (plan, id) in current.chain(self.plan_ids.iter().cloned()) {
+            if plan == Plan::Free {
+                return Err(invalid(format!("the Free plan has no Stripe {id}")));
             }
-        }
-        if self.pro_price.is_some() && self.pro_price == self.enterprise_price {
-            return Err(invalid("Pro and Enterprise share a price id".to_owned()));
+            if id.as_str().trim().is_empty() {
+                return Err(invalid(format!("an empty Stripe {id} for {plan}")));
+            }
+            if let Some((other, _)) = seen.iter().find(|(p, known)| *known == id && *p != plan) {
+                return Err(invalid(format!("{id} belongs to both {other} and {plan}")));
+            }
+            seen.push((plan, id));
         }
         Ok(BillingConfig {
             secret_key: self.secret_key,
@@ -310,7 +403,10 @@ impl BillingConfigBuilder {
             webhook_tolerance: self.webhook_tolerance,
             pro_price: self.pro_price,
             enterprise_price: self.enterprise_price,
+            plan_ids: self.plan_ids,
             trial_days: self.trial_days,
+            past_due_grace: self.past_due_grace,
+            cancel_duplicate_subscriptions: self.cancel_duplicate_subscriptions,
             public_base_url,
             billing_path: self.billing_path,
             calcom: self.calcom,

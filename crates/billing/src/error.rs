@@ -69,6 +69,9 @@ pub enum BillingError {
     /// A paid session already has a booking.
     #[error("this payment has already been used to book")]
     AlreadyBooked,
+    /// The payment was refunded in full: it pays for nothing any more.
+    #[error("this payment has been refunded")]
+    PaymentRefunded,
     /// A feature needs configuration it does not have (e.g. Cal.com).
     #[error("{what} is not configured")]
     NotConfigured {
@@ -121,7 +124,7 @@ impl BillingError {
         match self {
             Self::InvalidSignature | Self::InvalidPayload { .. } => 400,
             Self::NotFound { .. } | Self::NotConfigured { .. } => 404,
-            Self::AlreadySubscribed | Self::AlreadyBooked => 409,
+            Self::AlreadySubscribed | Self::AlreadyBooked | Self::PaymentRefunded => 409,
             Self::PlanNotPurchasable { .. } | Self::InvalidInput { .. } => 422,
             Self::Stripe { kind, .. } if kind == "card_error" => 402,
             Self::Stripe { .. } | Self::Calcom { .. } => 502,
@@ -142,6 +145,7 @@ impl BillingError {
             Self::AlreadySubscribed => "already_subscribed",
             Self::NotFound { .. } => "not_found",
             Self::AlreadyBooked => "already_booked",
+            Self::PaymentRefunded => "payment_refunded",
             Self::NotConfigured { .. } => "not_configured",
             Self::Calcom { .. } => "scheduling_provider_error",
             Self::CalcomUnavailable { .. } => "scheduling_provider_unavailable",
@@ -158,12 +162,25 @@ impl BillingError {
         }
     }
 
-    /// The message a client may see; 5xx causes stay in the logs.
+    /// The message a client may see. Every 5xx message is fixed per code: what Stripe,
+    /// Cal.com or the database said stays in the logs (adapters log it), never in a body.
     pub fn public_message(&self) -> String {
-        match self.status() {
-            500 => "internal error".to_owned(),
-            _ => self.to_string(),
+        if self.status() < 500 {
+            return self.to_string();
         }
+        match self.code() {
+            "payment_provider_error" => "the payment provider could not complete the request",
+            "payment_provider_unavailable" => {
+                "the payment provider is unavailable; try again later"
+            }
+            "scheduling_provider_error" => "the scheduling provider could not complete the request",
+            "scheduling_provider_unavailable" => {
+                "the scheduling provider is unavailable; try again later"
+            }
+            "unavailable" => "the service is temporarily unavailable; try again later",
+            _ => "internal error",
+        }
+        .to_owned()
     }
 
     pub(crate) fn internal(source: impl Into<BoxError>) -> Self {

@@ -82,6 +82,7 @@ mod config;
 mod error;
 mod payments;
 mod service;
+mod status;
 mod stripe;
 mod subscriptions;
 mod webhook;
@@ -97,6 +98,7 @@ pub use config::{
 pub use error::{BillingError, Result};
 pub use payments::CreatedPayment;
 pub use service::Billing;
+pub use status::SubscriptionStatus;
 pub use subscriptions::ReconcileReport;
 pub use webhook::signature::sign as sign_webhook;
 pub use webhook::{WebhookOutcome, WebhookReceipt};

@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use stripe_core::payment_intent::{
     ConfirmPaymentIntent, CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods,
+    RetrievePaymentIntent,
 };
 use stripe_types::Currency;
 use tollbooth_db::{BillingRepo, Payment, PaymentUpsert};
@@ -72,7 +74,8 @@ impl Billing {
         })
     }
 
-    /// Confirms a PaymentIntent server-side and records its new status.
+    /// Confirms a PaymentIntent server-side and records its new status — read back from
+    /// Stripe if the confirmation's answer cannot be used (the charge may have happened).
     pub async fn confirm_payment(&self, intent_id: &str) -> Result<Payment> {
         if !intent_id.starts_with("pi_")
             || intent_id.len() > 255
@@ -86,7 +89,11 @@ impl Billing {
         let intent: PaymentIntent = self
             .inner
             .stripe
-            .send(&ConfirmPaymentIntent::new(intent_id), None)
+            .mutate(
+                &ConfirmPaymentIntent::new(intent_id),
+                None,
+                &RetrievePaymentIntent::new(intent_id),
+            )
             .await?;
         self.record_payment(&intent).await
     }
@@ -96,17 +103,21 @@ impl Billing {
         Ok(self.inner.db.find_payment(intent_id).await?)
     }
 
-    /// Mirrors `intent`; the row is returned as stored (a webhook may have recorded a final
-    /// status already).
+    /// Mirrors `intent` as Stripe answered it now; the row is returned as stored (a webhook
+    /// may have recorded a final status already).
     pub(crate) async fn record_payment(&self, intent: &PaymentIntent) -> Result<Payment> {
-        let written = self.inner.db.upsert_payment(payment_upsert(intent)).await?;
+        let mut upsert = payment_upsert(intent, tollbooth_db::now());
+        upsert.fetched = true;
+        let written = self.inner.db.upsert_payment(upsert).await?;
         Ok(written.into_inner())
     }
 }
 
-pub(crate) fn payment_upsert(intent: &PaymentIntent) -> PaymentUpsert {
+/// The local row for a PaymentIntent, as of `event_at`.
+pub(crate) fn payment_upsert(intent: &PaymentIntent, event_at: DateTime<Utc>) -> PaymentUpsert {
     let mut upsert =
         PaymentUpsert::new(&intent.id, intent.amount, &intent.currency, &intent.status);
+    upsert.event_at = event_at;
     upsert.user_id = intent
         .metadata
         .get("user_id")

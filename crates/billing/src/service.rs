@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use tokio_util::task::TaskTracker;
 use tollbooth_db::Db;
-use tollbooth_email::{EmailTemplate, Link, Mailer, SendOptions};
+use tollbooth_email::{EmailError, Link, Mailer, Outbox};
 
 use crate::calcom::CalcomApi;
 use crate::config::BillingConfig;
-use crate::error::Result;
+use crate::error::{BillingError, Result};
 use crate::stripe::StripeApi;
 
 /// The billing service. Cheap to clone; build one at start-up and share it (it holds the
@@ -24,6 +24,9 @@ pub(crate) struct Inner {
     pub(crate) config: BillingConfig,
     pub(crate) stripe: StripeApi,
     pub(crate) calcom: Option<CalcomApi>,
+    /// Billing e-mails, written with the webhook's effect and delivered from there.
+    pub(crate) outbox: Outbox,
+    /// Stripe calls made after a webhook committed (cancelling a duplicate subscription).
     pub(crate) background: TaskTracker,
 }
 
@@ -32,10 +35,12 @@ impl Billing {
     pub fn new(db: Db, mailer: Mailer, config: BillingConfig) -> Result<Self> {
         let stripe = StripeApi::new(&config)?;
         let calcom = config.calcom.clone().map(CalcomApi::new).transpose()?;
+        let outbox = Outbox::new(db.clone(), mailer.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 mailer,
+                outbox,
                 config,
                 stripe,
                 calcom,
@@ -54,12 +59,17 @@ impl Billing {
         &self.inner.config
     }
 
-    /// Waits until every e-mail queued so far has been handed to the transport.
+    /// Waits until the work a webhook left for after its commit is done and every e-mail
+    /// due has been handed to the transport (graceful shutdown, tests). E-mails still
+    /// undelivered stay in the outbox for the next start.
     pub async fn flush_background_tasks(&self) {
         let tracker = &self.inner.background;
         tracker.close();
         tracker.wait().await;
         tracker.reopen();
+        if let Err(error) = self.inner.outbox.flush().await {
+            tracing::warn!(%error, "billing e-mails not flushed");
+        }
     }
 
     /// The application's billing page (links in billing e-mails: portal sessions expire in
@@ -68,23 +78,14 @@ impl Billing {
         let config = &self.inner.config;
         config.public_base_url.link(&config.billing_path, &[])
     }
+}
 
-    /// Sends an e-mail after the caller's transaction committed, without holding up the
-    /// webhook response; the idempotency key makes a redelivered event harmless.
-    pub(crate) fn send_in_background<T>(&self, to: String, props: T::Props, key: String)
-    where
-        T: EmailTemplate + 'static,
-        T::Props: 'static,
-    {
-        let mailer = self.inner.mailer.clone();
-        self.inner.background.spawn(async move {
-            if let Err(error) = mailer
-                .send::<T>(to, props, SendOptions::idempotency_key(key))
-                .await
-            {
-                tracing::error!(template = T::NAME, %error, "billing e-mail not sent");
-            }
-        });
+/// An e-mail that could not be queued: the database (typed, so an outage stays a 503), or a
+/// template bug.
+pub(crate) fn queue_error(error: EmailError) -> BillingError {
+    match error {
+        EmailError::Storage { source } => source.into(),
+        other => BillingError::internal(other),
     }
 }
 

@@ -1,17 +1,20 @@
-//! Subscriptions: the local mirror, re-syncs from Stripe, cancel and resume, reconciliation.
+//! Subscriptions: the local mirror, which one grants access, re-syncs from Stripe, cancel and
+//! resume, duplicates, reconciliation.
 
 use chrono::{DateTime, Utc};
 use stripe_billing::subscription::{
-    CancelSubscription, ListSubscription, ListSubscriptionStatus, UpdateSubscription,
+    CancelSubscription, ListSubscription, ListSubscriptionStatus, RetrieveSubscription,
+    UpdateSubscription,
 };
-use tollbooth_db::{BillingRepo, Subscription, SubscriptionUpsert, UserRepo};
+use stripe_core::refund::{CreateRefund, CreateRefundReason};
+use tollbooth_db::{BillingRepo, Subscription, SubscriptionUpsert, UNKNOWN_PLAN, UserRepo};
 use uuid::Uuid;
 
-use crate::checkout::LIVE_STATUSES;
 use crate::config::{BillingConfig, Plan};
 use crate::error::{BillingError, Result};
 use crate::service::Billing;
-use crate::stripe::types::{self, List, timestamp};
+use crate::status::SubscriptionStatus;
+use crate::stripe::types::{self, Expandable, LatestInvoice, List, timestamp};
 
 /// What [`Billing::reconcile`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,29 +24,74 @@ pub struct ReconcileReport {
     pub customers: usize,
     /// Subscription rows written from Stripe's current state.
     pub subscriptions: usize,
+    /// Duplicate subscriptions cancelled (and refunded).
+    pub duplicates_cancelled: usize,
     /// Customers that could not be synced (logged; the next run retries them).
     pub failed: usize,
 }
 
+/// The status of a row.
+pub(crate) fn status_of(subscription: &Subscription) -> SubscriptionStatus {
+    SubscriptionStatus::parse(&subscription.status)
+}
+
+/// Of a customer's subscriptions, the one that decides their plan: the one granting access
+/// (a flagged duplicate only if nothing else does), else the one still live, else the newest.
+/// Among equals the earliest created wins — the one a duplicate duplicates.
+pub(crate) fn primary(
+    config: &BillingConfig,
+    subscriptions: Vec<Subscription>,
+    now: DateTime<Utc>,
+) -> Option<Subscription> {
+    let grants = |s: &Subscription| {
+        status_of(s).grants_access(s.status_changed_at, now, config.past_due_grace)
+    };
+    let rank = |s: &Subscription| (!grants(s), s.duplicate_of.is_some());
+    let best = subscriptions
+        .iter()
+        .filter(|s| status_of(s).blocks_checkout())
+        .min_by_key(|s| (rank(s), creation_order(s)))
+        .cloned();
+    // Nothing live: the newest (the list is newest first), so a past subscriber sees it.
+    best.or_else(|| subscriptions.into_iter().next())
+}
+
+/// Creation order of two subscriptions of one customer: Stripe's `created`, then the id
+/// (rows from before 0.2 have no `created` and count as the oldest).
+pub(crate) fn creation_order(s: &Subscription) -> (Option<DateTime<Utc>>, String) {
+    (s.stripe_created_at, s.stripe_subscription_id.clone())
+}
+
 impl Billing {
-    /// The user's current subscription from the local database — what an application checks
-    /// on each request. Live ones (trialing, active, past due, …) first, newest first; `None`
-    /// for a user who never subscribed.
+    /// The user's current subscription from the local database — what decides their plan
+    /// (see [`current_plan`](Self::current_plan)); `None` for a user who never subscribed.
+    /// [`list_subscriptions`](Self::list_subscriptions) shows every one.
     pub async fn get_subscription(&self, user_id: Uuid) -> Result<Option<Subscription>> {
         let subscriptions = self.inner.db.list_subscriptions(user_id).await?;
-        let live = subscriptions
-            .iter()
-            .find(|s| LIVE_STATUSES.contains(&s.status.as_str()))
-            .cloned();
-        Ok(live.or_else(|| subscriptions.into_iter().next()))
+        Ok(primary(
+            &self.inner.config,
+            subscriptions,
+            tollbooth_db::now(),
+        ))
     }
 
-    /// The plan the user is on now (`Free` without a live subscription to a known price).
+    /// Every subscription of the user, newest first — including a second live one (flagged
+    /// `duplicate_of`), which [`get_subscription`](Self::get_subscription) never hides
+    /// from a caller that lists.
+    pub async fn list_subscriptions(&self, user_id: Uuid) -> Result<Vec<Subscription>> {
+        Ok(self.inner.db.list_subscriptions(user_id).await?)
+    }
+
+    /// The plan the user is on now: the plan of their current subscription if its status
+    /// grants access ([`SubscriptionStatus::grants_access`]: trialing, active, past due
+    /// within the grace period), else `Free`.
     pub async fn current_plan(&self, user_id: Uuid) -> Result<Plan> {
+        let now = tollbooth_db::now();
+        let grace = self.inner.config.past_due_grace;
         Ok(self
             .get_subscription(user_id)
             .await?
-            .filter(|s| LIVE_STATUSES.contains(&s.status.as_str()))
+            .filter(|s| status_of(s).grants_access(s.status_changed_at, now, grace))
             .and_then(|s| s.plan.parse().ok())
             .unwrap_or(Plan::Free))
     }
@@ -59,22 +107,24 @@ impl Billing {
         self.get_subscription(user.id).await
     }
 
-    /// Cancels the user's live subscription: at the end of the paid period (the user keeps
-    /// access until then), or immediately.
+    /// Cancels the user's current subscription: at the end of the paid period (the user
+    /// keeps access until then), or immediately. Answers what Stripe holds afterwards, even
+    /// when Stripe's answer to the change itself could not be read.
     pub async fn cancel_subscription(
         &self,
         user_id: Uuid,
         at_period_end: bool,
     ) -> Result<Subscription> {
         let current = self.live_subscription(user_id).await?;
-        let id = current.stripe_subscription_id.clone();
+        let id = current.stripe_subscription_id.as_str();
+        let stripe = &self.inner.stripe;
+        let read_back = RetrieveSubscription::new(id);
         let updated: types::Subscription = if at_period_end {
-            let request = UpdateSubscription::new(id.as_str()).cancel_at_period_end(true);
-            self.inner.stripe.send(&request, None).await?
+            let request = UpdateSubscription::new(id).cancel_at_period_end(true);
+            stripe.mutate(&request, None, &read_back).await?
         } else {
-            self.inner
-                .stripe
-                .send(&CancelSubscription::new(id.as_str()), None)
+            stripe
+                .mutate(&CancelSubscription::new(id), None, &read_back)
                 .await?
         };
         self.store(user_id, &updated, tollbooth_db::now()).await
@@ -86,15 +136,20 @@ impl Billing {
         if !current.cancel_at_period_end {
             return Ok(current);
         }
-        let request = UpdateSubscription::new(current.stripe_subscription_id.as_str())
-            .cancel_at_period_end(false);
-        let updated: types::Subscription = self.inner.stripe.send(&request, None).await?;
+        let id = current.stripe_subscription_id.as_str();
+        let request = UpdateSubscription::new(id).cancel_at_period_end(false);
+        let updated: types::Subscription = self
+            .inner
+            .stripe
+            .mutate(&request, None, &RetrieveSubscription::new(id))
+            .await?;
         self.store(user_id, &updated, tollbooth_db::now()).await
     }
 
     /// Re-lists the subscriptions of every known customer and repairs local rows — the
-    /// resync to run after missed webhooks (a deploy outage, a rotated secret). Safe to run
-    /// any time: rows only move to Stripe's current state.
+    /// resync to run after missed webhooks (a deploy outage, a rotated secret) — and
+    /// cancels flagged duplicates still live (when configured to). Safe to run any time:
+    /// rows only move to Stripe's current state.
     pub async fn reconcile(&self) -> Result<ReconcileReport> {
         let mut report = ReconcileReport::default();
         let mut after = None;
@@ -105,8 +160,16 @@ impl Billing {
             for user in &page {
                 let customer = user.stripe_customer_id.as_deref().unwrap_or_default();
                 report.customers += 1;
-                match self.sync_customer(user.id, customer).await {
-                    Ok(written) => report.subscriptions += written,
+                let synced = async {
+                    let written = self.sync_customer(user.id, customer).await?;
+                    let cancelled = self.cancel_flagged_duplicates(user.id).await?;
+                    Ok::<_, BillingError>((written, cancelled))
+                };
+                match synced.await {
+                    Ok((written, cancelled)) => {
+                        report.subscriptions += written;
+                        report.duplicates_cancelled += cancelled;
+                    }
                     Err(error) => {
                         report.failed += 1;
                         tracing::warn!(user_id = %user.id, %error, "reconcile: customer not synced");
@@ -121,10 +184,60 @@ impl Billing {
     async fn live_subscription(&self, user_id: Uuid) -> Result<Subscription> {
         self.get_subscription(user_id)
             .await?
-            .filter(|s| LIVE_STATUSES.contains(&s.status.as_str()))
+            .filter(|s| status_of(s).blocks_checkout())
             .ok_or(BillingError::NotFound {
                 what: "subscription",
             })
+    }
+
+    /// Cancels, now, every flagged duplicate of the user that is still live, refunding what
+    /// its latest invoice collected (a duplicate is a subscription nobody meant to pay for
+    /// twice). Returns how many. A no-op unless `cancel_duplicate_subscriptions` is on.
+    pub(crate) async fn cancel_flagged_duplicates(&self, user_id: Uuid) -> Result<usize> {
+        if !self.inner.config.cancel_duplicate_subscriptions {
+            return Ok(0);
+        }
+        let mut cancelled = 0;
+        for duplicate in self.inner.db.list_subscriptions(user_id).await? {
+            if duplicate.duplicate_of.is_none() || !status_of(&duplicate).blocks_checkout() {
+                continue;
+            }
+            self.cancel_duplicate(user_id, &duplicate.stripe_subscription_id)
+                .await?;
+            cancelled += 1;
+        }
+        Ok(cancelled)
+    }
+
+    async fn cancel_duplicate(&self, user_id: Uuid, id: &str) -> Result<()> {
+        let expand = || vec!["latest_invoice".to_owned()];
+        let stripe = &self.inner.stripe;
+        // No proration: the customer is refunded what the duplicate collected, in full.
+        let request = CancelSubscription::new(id).prorate(false).expand(expand());
+        let read_back = RetrieveSubscription::new(id).expand(expand());
+        let cancelled: types::Subscription = stripe.mutate(&request, None, &read_back).await?;
+        self.store(user_id, &cancelled, tollbooth_db::now()).await?;
+        let paid = match &cancelled.latest_invoice {
+            Some(LatestInvoice::Object(invoice)) if invoice.amount_paid > 0 => invoice,
+            _ => {
+                tracing::warn!(subscription = %id, "duplicate subscription cancelled; nothing was paid");
+                return Ok(());
+            }
+        };
+        let Some(intent) = paid.payment_intent.as_ref().map(Expandable::id) else {
+            tracing::error!(subscription = %id, amount_paid = paid.amount_paid,
+                "duplicate subscription cancelled, but its payment cannot be found to refund: refund it in the Stripe dashboard");
+            return Ok(());
+        };
+        let refund = CreateRefund::new()
+            .payment_intent(intent)
+            .reason(CreateRefundReason::Duplicate);
+        let _: serde_json::Value = stripe
+            .send(&refund, Some(format!("refund-duplicate/{id}")))
+            .await?;
+        tracing::warn!(subscription = %id, payment_intent = %intent, amount = paid.amount_paid,
+            "duplicate subscription cancelled and refunded");
+        Ok(())
     }
 
     /// Stores every subscription of `customer` as Stripe has it now; returns how many.
@@ -152,14 +265,15 @@ impl Billing {
         }
     }
 
-    /// Writes Stripe's view of a subscription fetched at `fetched_at`.
-    async fn store(
+    /// Writes Stripe's current view of a subscription, read at `fetched_at`.
+    pub(crate) async fn store(
         &self,
         user_id: Uuid,
         subscription: &types::Subscription,
         fetched_at: DateTime<Utc>,
     ) -> Result<Subscription> {
-        let upsert = to_upsert(&self.inner.config, user_id, subscription, fetched_at);
+        let mut upsert = to_upsert(&self.inner.config, user_id, subscription, fetched_at);
+        upsert.fetched = true;
         Ok(self
             .inner
             .db
@@ -169,7 +283,9 @@ impl Billing {
     }
 }
 
-/// The local row for a Stripe subscription, as of `event_at`.
+/// The local row for a Stripe subscription, as of `event_at`. A price the configuration
+/// maps neither directly nor by product is logged as an error and written as
+/// [`UNKNOWN_PLAN`], which keeps the plan the row already had.
 pub(crate) fn to_upsert(
     config: &BillingConfig,
     user_id: Uuid,
@@ -178,10 +294,20 @@ pub(crate) fn to_upsert(
 ) -> SubscriptionUpsert {
     let item = s.first_item();
     let price = item.map(|i| i.price.id.clone());
-    let plan = price
-        .as_deref()
-        .and_then(|p| config.plan_of(p))
-        .map_or("unknown", Plan::as_str);
+    let product = item
+        .and_then(|i| i.price.product.as_ref())
+        .map(Expandable::id);
+    let plan = match price.as_deref() {
+        Some(price_id) => match config.plan_of(price_id, product) {
+            Some(plan) => plan.as_str(),
+            None => {
+                tracing::error!(subscription = %s.id, price = %price_id, product = ?product,
+                    "subscription to a price no plan maps (configure it with legacy_price or plan_product); its plan is left as it was");
+                UNKNOWN_PLAN
+            }
+        },
+        None => UNKNOWN_PLAN,
+    };
     let mut upsert =
         SubscriptionUpsert::new(user_id, &s.id, s.customer.id(), plan, &s.status, event_at);
     upsert.stripe_price_id = price;
@@ -194,5 +320,6 @@ pub(crate) fn to_upsert(
     upsert.cancel_at_period_end = s.cancel_at_period_end;
     upsert.canceled_at = s.canceled_at.and_then(timestamp);
     upsert.ended_at = s.ended_at.and_then(timestamp);
+    upsert.stripe_created_at = s.created.and_then(timestamp);
     upsert
 }

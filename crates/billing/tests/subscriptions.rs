@@ -105,9 +105,20 @@ async fn checkout_creates_the_customer_once_and_a_trial_session(db: TestDb) {
         header(request, "content-type"),
         "application/x-www-form-urlencoded"
     );
+    // The derived key: user, plan, hour, and a digest of the request.
+    let window = tollbooth_db::now().timestamp() / 3600;
+    let derived = header(request, "idempotency-key");
+    let prefix = format!("checkout/{}/pro/", ada.id);
+    let rest = derived.strip_prefix(&prefix).expect(derived);
+    let (hour, digest) = rest.split_once('/').expect(derived);
     assert!(
-        uuid::Uuid::parse_str(header(request, "idempotency-key")).is_ok(),
-        "random key by default"
+        hour.parse::<i64>()
+            .is_ok_and(|h| (window - 1..=window).contains(&h)),
+        "{derived}"
+    );
+    assert!(
+        digest.len() == 16 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{derived}"
     );
     let body = form(request);
     for (key, value) in [
@@ -266,7 +277,9 @@ async fn stripe_failures_are_retried_with_the_same_key_then_typed(db: TestDb) {
         "one key across retries: {keys:?}"
     );
 
-    // A refusal is not retried and keeps Stripe's explanation.
+    // A refusal is not retried and keeps Stripe's explanation. (Another user: Ada's open
+    // session would be handed out again without asking Stripe.)
+    let bob = t.user("bob@example.com", Some("cus_bob")).await;
     t.stripe.reset().await;
     Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))
@@ -277,7 +290,7 @@ async fn stripe_failures_are_retried_with_the_same_key_then_typed(db: TestDb) {
         .await;
     match t
         .billing
-        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .create_checkout_session(bob.id, Plan::Pro, SUCCESS, CANCEL, None)
         .await
         .unwrap_err()
     {
@@ -306,7 +319,7 @@ async fn stripe_failures_are_retried_with_the_same_key_then_typed(db: TestDb) {
         .await;
     let err = t
         .billing
-        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .create_checkout_session(bob.id, Plan::Pro, SUCCESS, CANCEL, None)
         .await
         .unwrap_err();
     assert!(

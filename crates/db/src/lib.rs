@@ -91,6 +91,10 @@ pub type Payment = entities::payment::Model;
 pub type WebhookEvent = entities::webhook_event::Model;
 /// A Cal.com booking.
 pub type Booking = entities::booking::Model;
+/// A Stripe Checkout session Tollbooth opened.
+pub type CheckoutSession = entities::checkout_session::Model;
+/// An e-mail in the outbox.
+pub type OutboxEmail = entities::email_outbox::Model;
 
 /// The form in which e-mail addresses are stored and compared: trimmed and lower-cased.
 ///

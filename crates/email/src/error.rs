@@ -69,6 +69,13 @@ pub enum EmailError {
         /// Provider's explanation.
         message: String,
     },
+    /// The outbox's database failed (queueing or recording a delivery).
+    #[error("e-mail outbox storage failed")]
+    Storage {
+        /// The cause.
+        #[source]
+        source: tollbooth_db::DbError,
+    },
     /// The provider stayed unreachable, rate-limited or failing (429, 5xx, network) through
     /// every retry allowed. The message may be re-sent later with the same idempotency key.
     #[error("e-mail provider unavailable after {attempts} attempt(s)")]

@@ -57,6 +57,7 @@ mod error;
 mod link;
 mod message;
 mod money;
+mod outbox;
 mod sender;
 mod templates;
 mod transport;
@@ -66,6 +67,7 @@ pub use error::{EmailError, Result};
 pub use link::{Link, PublicBaseUrl};
 pub use message::{Email, EmailParts, MessageId, SendOptions};
 pub use money::Money;
+pub use outbox::{Outbox, OutboxConfig};
 #[cfg(feature = "mock")]
 pub use sender::MockEmailSender;
 pub use sender::{EmailSender, Mailer, MailerConfig, send_email};

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use crate::address::{Mailbox, Recipients};
 use crate::error::Result;
 use crate::message::{Email, EmailParts, MessageId, SendOptions};
+use crate::outbox::OutboxConfig;
 use crate::templates::{Brand, EmailTemplate, Rendered};
 
 /// Delivers a rendered, validated [`Email`]. Transports: [`ResendSender`](crate::ResendSender),
@@ -32,6 +33,8 @@ pub struct MailerConfig {
     pub reply_to: Option<Mailbox>,
     /// Product name and support address for the templates.
     pub brand: Brand,
+    /// How the durable outbox auth and billing write their e-mails to is delivered.
+    pub outbox: OutboxConfig,
 }
 
 impl MailerConfig {
@@ -41,6 +44,7 @@ impl MailerConfig {
             from: Mailbox::parse(from, "from")?,
             reply_to: None,
             brand: Brand::new(product_name),
+            outbox: OutboxConfig::default(),
         })
     }
 
@@ -86,22 +90,38 @@ impl Mailer {
         props: T::Props,
         options: SendOptions,
     ) -> Result<MessageId> {
-        let rendered = self.render::<T>(&props)?;
-        let parts = EmailParts {
+        let key = options
+            .idempotency_key
+            .unwrap_or_else(|| format!("{}/{}", T::NAME, uuid::Uuid::new_v4()));
+        let email = self.prepare::<T>(to, &props, key)?;
+        let id = self.deliver(&email).await?;
+        tracing::debug!(template = T::NAME, message_id = %id, "e-mail sent");
+        Ok(id)
+    }
+
+    /// Renders template `T` into a validated message from this mailer's sender identity,
+    /// without sending it.
+    pub fn prepare<T: EmailTemplate>(
+        &self,
+        to: impl Into<Recipients>,
+        props: &T::Props,
+        idempotency_key: String,
+    ) -> Result<Email> {
+        let rendered = self.render::<T>(props)?;
+        Email::new(EmailParts {
             from: Some(self.config.from.clone()),
             to: to.into(),
             reply_to: self.config.reply_to.clone(),
             subject: rendered.subject,
             html: rendered.html,
             text: rendered.text,
-            idempotency_key: options
-                .idempotency_key
-                .unwrap_or_else(|| format!("{}/{}", T::NAME, uuid::Uuid::new_v4())),
-        };
-        let email = Email::new(parts)?;
-        let id = self.sender.send(&email).await?;
-        tracing::debug!(template = T::NAME, message_id = %id, "e-mail sent");
-        Ok(id)
+            idempotency_key,
+        })
+    }
+
+    /// Hands a prepared message to the transport.
+    pub async fn deliver(&self, email: &Email) -> Result<MessageId> {
+        self.sender.send(email).await
     }
 
     /// The sender identity.

@@ -405,16 +405,14 @@ impl Auth {
             Some(email),
         ))
         .await?;
-        tx.commit().await?;
         let props = WelcomeProps {
             name: user.name.clone(),
             verify_url: None,
         };
-        self.send_in_background::<WelcomeEmail>(
-            user.email.clone(),
-            props,
-            format!("welcome/{}", user.id),
-        );
+        self.queue_email::<WelcomeEmail>(&tx, &user.email, &props, format!("welcome/{}", user.id))
+            .await?;
+        tx.commit().await?;
+        self.emails_committed();
         tracing::info!(user_id = %user.id, %provider, "signed up with OAuth");
         let outcome = self.finish_sign_in(user, request).await?;
         Ok(OAuthResult::SignedIn {

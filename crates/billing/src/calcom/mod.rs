@@ -57,10 +57,12 @@ impl Billing {
             .await
     }
 
-    /// The booking link for a paid session: the PaymentIntent must have succeeded and name
-    /// an event type in its metadata ([`EVENT_TYPE_METADATA_KEY`]). The link carries the
-    /// payment and user ids, is stored with the payment and returned again on later calls —
-    /// until a booking for the payment exists: a paid session is booked once.
+    /// The booking link for a paid session: the PaymentIntent must have succeeded, not been
+    /// refunded in full ([`BillingError::PaymentRefunded`]), and name an event type in its
+    /// metadata ([`EVENT_TYPE_METADATA_KEY`]). The link carries the payment and user ids, is
+    /// stored with the payment and returned again on later calls — until a booking for the
+    /// payment is live ([`BillingError::AlreadyBooked`]): a paid session is booked once. A
+    /// booking that was cancelled, or rescheduled and its successor cancelled, frees it.
     pub async fn booking_link_for_payment(&self, payment_intent_id: &str) -> Result<Url> {
         let db = &self.inner.db;
         let payment = db
@@ -73,11 +75,16 @@ impl Billing {
                 "the payment has not succeeded",
             ));
         }
+        if payment.amount_refunded >= payment.amount {
+            return Err(BillingError::PaymentRefunded);
+        }
+        // A rescheduled booking hands its payment to its successor: only a booking still
+        // `created` holds the session.
         let booked = db
             .find_bookings_by_payment(payment_intent_id)
             .await?
             .iter()
-            .any(|b| b.status != BookingStatus::Cancelled);
+            .any(|b| b.status == BookingStatus::Created);
         if booked {
             return Err(BillingError::AlreadyBooked);
         }

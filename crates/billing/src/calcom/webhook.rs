@@ -123,13 +123,28 @@ pub(crate) async fn apply(
         })?;
     let mut booking = new_booking(tx, &uid, payload, event_at).await?;
     booking.status = status;
+    let reschedule_of = payload
+        .reschedule_uid
+        .clone()
+        .or_else(|| payload.from_reschedule.clone());
+    if event.trigger == "BOOKING_RESCHEDULED" && booking.stripe_payment_intent_id.is_none() {
+        // The successor carries the payment of the booking it replaces.
+        if let Some(old_uid) = &reschedule_of {
+            booking.stripe_payment_intent_id = tx
+                .find_booking(old_uid)
+                .await?
+                .and_then(|old| old.stripe_payment_intent_id);
+        }
+    }
     let mut reused_payment = None;
+    let mut refunded_payment = false;
     if event.trigger == "BOOKING_CREATED"
         && let Some(intent) = booking.stripe_payment_intent_id.clone()
     {
         // A paid session is booked once. Locking the payment serializes two bookings made
         // with one link at the same moment (on PostgreSQL; SQLite serializes writers).
-        tx.lock_payment(&intent).await?;
+        let payment = tx.lock_payment(&intent).await?;
+        refunded_payment = payment.is_some_and(|p| p.amount_refunded >= p.amount);
         let taken = tx
             .find_bookings_by_payment(&intent)
             .await?
@@ -141,18 +156,20 @@ pub(crate) async fn apply(
             reused_payment = Some(intent);
         }
     }
-    let reschedule_of = payload
-        .reschedule_uid
-        .clone()
-        .or_else(|| payload.from_reschedule.clone());
     if event.trigger == "BOOKING_RESCHEDULED" {
         booking.rescheduled_from_uid.clone_from(&reschedule_of);
     }
     let reason = (status == BookingStatus::Cancelled)
         .then(|| payload.cancellation_reason.clone())
         .flatten();
+    if refunded_payment {
+        tracing::warn!(booking = %uid, "a booking made with the link of a refunded payment; flagged");
+    }
     let mut applied = write(tx, booking, event_at, |b| {
-        b.cancellation_reason = reason.clone()
+        b.cancellation_reason = reason.clone();
+        if refunded_payment && b.payment_refunded_at.is_none() {
+            b.payment_refunded_at = Some(event_at);
+        }
     })
     .await?;
 

@@ -76,6 +76,39 @@ impl StripeApi {
         request: &impl StripeRequest,
         idempotency_key: Option<String>,
     ) -> Result<T> {
+        self.send_once(request, idempotency_key)
+            .await?
+            .map_err(|unusable| {
+                BillingError::internal(format!("unexpected Stripe response: {unusable}"))
+            })
+    }
+
+    /// Sends a request that changes something in Stripe. When Stripe accepted it (2xx) but
+    /// the answer cannot be used, the change has still happened: the object is read back
+    /// with `read_back`, so the caller learns (and stores) what Stripe now holds instead of
+    /// failing with Stripe already changed.
+    pub(crate) async fn mutate<T: DeserializeOwned>(
+        &self,
+        request: &impl StripeRequest,
+        idempotency_key: Option<String>,
+        read_back: &impl StripeRequest,
+    ) -> Result<T> {
+        match self.send_once(request, idempotency_key).await? {
+            Ok(value) => Ok(value),
+            Err(unusable) => {
+                tracing::warn!(path = %request.build().path, %unusable,
+                    "Stripe accepted a change but its answer is unusable; reading the object back");
+                self.send(read_back, None).await
+            }
+        }
+    }
+
+    /// A parsed answer, or (inner `Err`) a 2xx whose body does not parse as `T`.
+    async fn send_once<T: DeserializeOwned>(
+        &self,
+        request: &impl StripeRequest,
+        idempotency_key: Option<String>,
+    ) -> Result<std::result::Result<T, serde_json::Error>> {
         let built = request.build();
         let key = matches!(built.method, StripeMethod::Post)
             .then(|| idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()));
@@ -86,8 +119,8 @@ impl StripeApi {
             attempt += 1;
             let failure = match self.attempt(&built, &url, key.as_deref()).await {
                 Ok(response) => match self.read(response).await? {
-                    Ok(value) => return Ok(value),
-                    Err(retryable) => retryable,
+                    Read::Done(parsed) => return Ok(parsed),
+                    Read::Retry(retryable) => retryable,
                 },
                 Err(network) => Retryable {
                     after: None,
@@ -140,11 +173,8 @@ impl StripeApi {
         request.send().await
     }
 
-    /// A success parsed, a failure worth retrying, or a final error.
-    async fn read<T: DeserializeOwned>(
-        &self,
-        response: reqwest::Response,
-    ) -> Result<std::result::Result<T, Retryable>> {
+    /// A success (parsed or not), a failure worth retrying, or a final error.
+    async fn read<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<Read<T>> {
         let status = response.status();
         let should_retry = response
             .headers()
@@ -160,16 +190,14 @@ impl StripeApi {
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(e) => {
-                return Ok(Err(Retryable {
+                return Ok(Read::Retry(Retryable {
                     after: None,
                     error: Box::new(e),
                 }));
             }
         };
         if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map(Ok)
-                .map_err(|e| BillingError::internal(format!("unexpected Stripe response: {e}")));
+            return Ok(Read::Done(serde_json::from_slice(&body)));
         }
         let detail = serde_json::from_slice::<ErrorBody>(&body)
             .ok()
@@ -181,7 +209,7 @@ impl StripeApi {
             let message = detail
                 .and_then(|d| d.message)
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
-            return Ok(Err(Retryable {
+            return Ok(Read::Retry(Retryable {
                 after: retry_after,
                 error: format!("HTTP {status}: {message}").into(),
             }));
@@ -198,6 +226,11 @@ impl StripeApi {
             message: detail.message.unwrap_or_else(|| format!("HTTP {status}")),
         })
     }
+}
+
+enum Read<T> {
+    Done(std::result::Result<T, serde_json::Error>),
+    Retry(Retryable),
 }
 
 struct Retryable {

@@ -42,6 +42,8 @@ pub(crate) struct CheckoutSession {
     #[serde(default)]
     pub(crate) url: Option<String>,
     #[serde(default)]
+    pub(crate) expires_at: Option<i64>,
+    #[serde(default)]
     pub(crate) mode: Option<String>,
     #[serde(default)]
     pub(crate) customer: Option<Expandable>,
@@ -59,6 +61,8 @@ pub(crate) struct PortalSession {
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct Price {
     pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) product: Option<Expandable>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -90,6 +94,20 @@ pub(crate) struct Subscription {
     pub(crate) items: List<SubscriptionItem>,
     #[serde(default)]
     pub(crate) metadata: HashMap<String, String>,
+    /// When the subscription was created.
+    #[serde(default)]
+    pub(crate) created: Option<i64>,
+    /// Expanded when asked for (`expand[]=latest_invoice`).
+    #[serde(default)]
+    pub(crate) latest_invoice: Option<LatestInvoice>,
+}
+
+/// A subscription's latest invoice: (expanded) what was paid and how, or just its id.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum LatestInvoice {
+    Object(Box<Invoice>),
+    Id(serde::de::IgnoredAny),
 }
 
 impl Subscription {
@@ -109,6 +127,11 @@ impl Subscription {
 pub(crate) struct Invoice {
     #[serde(default)]
     pub(crate) customer: Option<Expandable>,
+    #[serde(default)]
+    pub(crate) amount_paid: i64,
+    /// Until 2025-03-31 (later versions list payments under `payments`).
+    #[serde(default)]
+    pub(crate) payment_intent: Option<Expandable>,
     /// Until 2025-03-31.
     #[serde(default)]
     pub(crate) subscription: Option<Expandable>,
@@ -146,6 +169,17 @@ impl Invoice {
             })
             .map(Expandable::id)
     }
+}
+
+/// A charge, as `charge.refunded` carries it.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct Charge {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) payment_intent: Option<Expandable>,
+    /// The running total refunded.
+    #[serde(default)]
+    pub(crate) amount_refunded: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -4,7 +4,12 @@ pub(crate) mod signature;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use tollbooth_db::{BillingRepo, DbError, Tx, User, UserRepo, WebhookEventRepo, WebhookSource};
+use stripe_billing::subscription::RetrieveSubscription;
+use stripe_core::payment_intent::RetrievePaymentIntent;
+use tollbooth_db::{
+    BillingRepo, BookingRepo, DbError, Payment, Subscription, Tx, Upsert, User, UserRepo,
+    WebhookEventRepo, WebhookSource,
+};
 use tollbooth_email::{
     Money, PaymentFailedEmail, PaymentFailedProps, SubscriptionConfirmedEmail,
     SubscriptionConfirmedProps,
@@ -14,9 +19,11 @@ use uuid::Uuid;
 use crate::config::Plan;
 use crate::error::{BillingError, Result};
 use crate::payments::payment_upsert;
-use crate::service::Billing;
-use crate::stripe::types::{self, CheckoutSession, Event, Invoice, PaymentIntent, timestamp};
-use crate::subscriptions::to_upsert;
+use crate::service::{Billing, queue_error};
+use crate::stripe::types::{
+    self, Charge, CheckoutSession, Event, Invoice, PaymentIntent, timestamp,
+};
+use crate::subscriptions::{creation_order, status_of, to_upsert};
 
 /// What happened to a delivered event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,16 +61,56 @@ pub struct WebhookReceipt {
     pub booking_link: Option<url::Url>,
 }
 
-/// An e-mail to send once the event's transaction has committed.
-enum Queued {
-    Confirmed {
-        to: String,
-        props: SubscriptionConfirmedProps,
+/// How far applying an event got.
+enum Step {
+    /// Applied (or found stale, or ignored) inside the transaction; `after` runs once it
+    /// has committed.
+    Done {
+        outcome: WebhookOutcome,
+        after: Vec<AfterCommit>,
     },
-    PaymentFailed {
-        to: String,
-        props: PaymentFailedProps,
-    },
+    /// The event alone does not decide the object's state — a tie with the row, a refund of
+    /// a payment not recorded yet: read the object from Stripe (outside any transaction),
+    /// then apply again with it.
+    Fetch(Fetch),
+}
+
+enum Fetch {
+    Subscription(String),
+    PaymentIntent(String),
+}
+
+/// An object as Stripe holds it now.
+enum Fetched {
+    Subscription(types::Subscription),
+    PaymentIntent(PaymentIntent),
+}
+
+/// Work that calls Stripe, done after the event's transaction committed and off the
+/// response path.
+enum AfterCommit {
+    /// Cancel (and refund) the user's flagged duplicate subscriptions.
+    CancelDuplicates { user_id: Uuid },
+}
+
+impl Step {
+    fn done(outcome: WebhookOutcome) -> Self {
+        Self::Done {
+            outcome,
+            after: Vec::new(),
+        }
+    }
+
+    fn ignored(reason: &'static str) -> Self {
+        Self::done(WebhookOutcome::Ignored { reason })
+    }
+}
+
+fn outcome_of<T>(written: &Upsert<T>) -> WebhookOutcome {
+    match written {
+        Upsert::Applied(_) => WebhookOutcome::Applied,
+        _ => WebhookOutcome::Stale,
+    }
 }
 
 impl Billing {
@@ -72,14 +119,18 @@ impl Billing {
     /// 1. The signature is checked first over the raw bytes (every configured secret, every
     ///    `v1`, constant time, `now` within the tolerance); any failure is
     ///    [`BillingError::InvalidSignature`] and nothing is written.
-    /// 2. In **one** transaction, the event id is recorded (unique per source) and its
-    ///    effect applied. A duplicate delivery — sequential or concurrent, on any instance —
-    ///    hits the unique index and is a [`WebhookOutcome::Duplicate`] no-op.
-    /// 3. Subscriptions are upserted by Stripe id and remember the `created` time of the
-    ///    newest event applied; an older event is [`WebhookOutcome::Stale`]. So `updated`
-    ///    before `created`, or an old `updated` after a newer one, ends in the right state.
-    /// 4. E-mails (subscription confirmed, payment failed) are queued only after the commit,
-    ///    with an idempotency key derived from the event id.
+    /// 2. In **one** transaction, the event id is recorded (unique per source), its effect
+    ///    applied and its e-mails written to the outbox. A duplicate delivery — sequential
+    ///    or concurrent, on any instance — hits the unique index and is a
+    ///    [`WebhookOutcome::Duplicate`] no-op.
+    /// 3. Subscriptions and payments remember the `created` time of the newest event
+    ///    applied; an older event is [`WebhookOutcome::Stale`]. An event of the same second
+    ///    that would change the row never decides alone: the object is read from Stripe
+    ///    and that state is written (if Stripe cannot be reached, the error is 5xx and
+    ///    Stripe retries). A final status (`canceled`, a succeeded payment) is never undone
+    ///    by an event that is not newer.
+    /// 4. A second live subscription of a customer who has one is flagged as a duplicate
+    ///    and, unless configured otherwise, cancelled and refunded after the commit.
     ///
     /// A database failure is an error (the adapter answers 5xx, Stripe retries) and leaves
     /// the event unrecorded.
@@ -118,31 +169,36 @@ impl Billing {
             booking_link: None,
         };
 
-        let tx = self.inner.db.begin().await?;
-        match tx
-            .record_webhook_event(WebhookSource::Stripe, &event.id, &event.event_type, now)
-            .await
-        {
-            Err(DbError::Conflict { .. }) => return Ok(receipt(WebhookOutcome::Duplicate)),
-            other => other?,
-        };
-        let (outcome, emails) = self.apply(&tx, &event).await?;
-        tx.commit().await?;
-
-        for (i, email) in emails.into_iter().enumerate() {
-            let key = |name: &str| format!("stripe/{}/{name}/{i}", event.id);
-            match email {
-                Queued::Confirmed { to, props } => {
-                    self.send_in_background::<SubscriptionConfirmedEmail>(
-                        to,
-                        props,
-                        key("confirmed"),
-                    );
+        let mut fetched = None;
+        let (outcome, after) = loop {
+            let tx = self.inner.db.begin().await?;
+            match tx
+                .record_webhook_event(WebhookSource::Stripe, &event.id, &event.event_type, now)
+                .await
+            {
+                Err(DbError::Conflict { .. }) => return Ok(receipt(WebhookOutcome::Duplicate)),
+                other => other?,
+            };
+            match self.apply(&tx, &event, fetched.as_ref()).await? {
+                Step::Done { outcome, after } => {
+                    tx.commit().await?;
+                    break (outcome, after);
                 }
-                Queued::PaymentFailed { to, props } => {
-                    self.send_in_background::<PaymentFailedEmail>(to, props, key("payment-failed"));
+                Step::Fetch(what) => {
+                    // Rolls the transaction back: no Stripe call while it holds locks.
+                    drop(tx);
+                    if fetched.is_some() {
+                        return Err(BillingError::internal(
+                            "a Stripe event stayed undecided after reading its object from Stripe",
+                        ));
+                    }
+                    fetched = Some(self.fetch(what).await?);
                 }
             }
+        };
+        self.inner.outbox.notify();
+        for work in after {
+            self.after_commit(work);
         }
         let booking_link = match (event.event_type.as_str(), &outcome) {
             ("payment_intent.succeeded", WebhookOutcome::Applied) => {
@@ -155,6 +211,42 @@ impl Billing {
             booking_link,
             ..receipt(outcome)
         })
+    }
+
+    async fn fetch(&self, what: Fetch) -> Result<Fetched> {
+        let stripe = &self.inner.stripe;
+        Ok(match what {
+            Fetch::Subscription(id) => {
+                tracing::info!(subscription = %id, "Stripe event tied with the stored state; reading the subscription");
+                Fetched::Subscription(
+                    stripe
+                        .send(&RetrieveSubscription::new(id.as_str()), None)
+                        .await?,
+                )
+            }
+            Fetch::PaymentIntent(id) => {
+                tracing::info!(payment_intent = %id, "reading the payment from Stripe");
+                Fetched::PaymentIntent(
+                    stripe
+                        .send(&RetrievePaymentIntent::new(id.as_str()), None)
+                        .await?,
+                )
+            }
+        })
+    }
+
+    fn after_commit(&self, work: AfterCommit) {
+        let billing = self.clone();
+        self.inner.background.spawn(async move {
+            match work {
+                AfterCommit::CancelDuplicates { user_id } => {
+                    if let Err(error) = billing.cancel_flagged_duplicates(user_id).await {
+                        tracing::error!(%user_id, %error,
+                            "duplicate subscription not cancelled yet; `reconcile` retries it");
+                    }
+                }
+            }
+        });
     }
 
     /// The booking link of a paid session, made after the payment was recorded (no Cal.com
@@ -173,25 +265,29 @@ impl Billing {
         }
     }
 
-    /// Applies `event` inside `tx`; returns the outcome and the e-mails to send after commit.
-    async fn apply(&self, tx: &Tx, event: &Event) -> Result<(WebhookOutcome, Vec<Queued>)> {
-        let ignored = |reason| Ok((WebhookOutcome::Ignored { reason }, Vec::new()));
+    /// Applies `event` inside `tx` (with `fetched`, Stripe's current state of its object,
+    /// when a first pass asked for it).
+    async fn apply(&self, tx: &Tx, event: &Event, fetched: Option<&Fetched>) -> Result<Step> {
+        let event_at = timestamp(event.created).ok_or_else(|| BillingError::InvalidPayload {
+            reason: "event `created` out of range".to_owned(),
+        })?;
         match event.event_type.as_str() {
             "checkout.session.completed" => {
                 let session: CheckoutSession = object(event)?;
+                tx.close_checkout_session(&session.id, event_at).await?;
                 let user_id = session
                     .client_reference_id
                     .as_deref()
                     .or(session.metadata.get("user_id").map(String::as_str))
                     .and_then(|id| Uuid::parse_str(id).ok());
                 let Some(user) = find_user(tx, user_id).await? else {
-                    return ignored("checkout session of an unknown user");
+                    return Ok(Step::ignored("checkout session of an unknown user"));
                 };
                 if let Some(customer) = &session.customer {
                     link_customer(tx, &user, customer.id()).await?;
                 }
                 if session.mode.as_deref() != Some("subscription") {
-                    return Ok((WebhookOutcome::Applied, Vec::new()));
+                    return Ok(Step::done(WebhookOutcome::Applied));
                 }
                 let plan = session
                     .metadata
@@ -206,53 +302,43 @@ impl Billing {
                     renews_at: None,
                     manage_url: self.billing_page(),
                 };
-                Ok((
-                    WebhookOutcome::Applied,
-                    vec![Queued::Confirmed {
-                        to: user.email,
-                        props,
-                    }],
-                ))
+                self.inner
+                    .outbox
+                    .queue::<SubscriptionConfirmedEmail>(
+                        tx,
+                        user.email,
+                        &props,
+                        format!("stripe/{}/confirmed/0", event.id),
+                    )
+                    .await
+                    .map_err(queue_error)?;
+                Ok(Step::done(WebhookOutcome::Applied))
+            }
+            "checkout.session.expired" => {
+                let session: CheckoutSession = object(event)?;
+                Ok(if tx.close_checkout_session(&session.id, event_at).await? {
+                    Step::done(WebhookOutcome::Applied)
+                } else {
+                    Step::ignored("a checkout session Tollbooth did not open")
+                })
             }
             "customer.subscription.created"
             | "customer.subscription.updated"
             | "customer.subscription.deleted" => {
-                let subscription: types::Subscription = object(event)?;
-                let metadata_user = subscription
-                    .metadata
-                    .get("user_id")
-                    .and_then(|id| Uuid::parse_str(id).ok());
-                let user = match tx
-                    .find_user_by_stripe_customer(subscription.customer.id())
-                    .await?
-                {
-                    Some(user) => Some(user),
-                    None => find_user(tx, metadata_user).await?,
+                let subscription = match fetched {
+                    Some(Fetched::Subscription(current)) => current.clone(),
+                    _ => object(event)?,
                 };
-                let Some(user) = user else {
-                    return ignored("subscription of an unknown customer");
-                };
-                link_customer(tx, &user, subscription.customer.id()).await?;
-                let event_at =
-                    timestamp(event.created).ok_or_else(|| BillingError::InvalidPayload {
-                        reason: "event `created` out of range".to_owned(),
-                    })?;
-                let upsert = to_upsert(&self.inner.config, user.id, &subscription, event_at);
-                let written = tx.upsert_subscription(upsert).await?;
-                let outcome = if written.is_applied() {
-                    WebhookOutcome::Applied
-                } else {
-                    WebhookOutcome::Stale
-                };
-                Ok((outcome, Vec::new()))
+                self.apply_subscription(tx, &subscription, event_at, fetched.is_some())
+                    .await
             }
             "invoice.payment_failed" => {
                 let invoice: Invoice = object(event)?;
                 let Some(customer) = &invoice.customer else {
-                    return ignored("invoice without a customer");
+                    return Ok(Step::ignored("invoice without a customer"));
                 };
                 let Some(user) = tx.find_user_by_stripe_customer(customer.id()).await? else {
-                    return ignored("invoice of an unknown customer");
+                    return Ok(Step::ignored("invoice of an unknown customer"));
                 };
                 tracing::info!(user_id = %user.id, subscription = ?invoice.subscription_id(), "invoice payment failed");
                 let props = PaymentFailedProps {
@@ -261,38 +347,185 @@ impl Billing {
                     next_attempt_at: invoice.next_payment_attempt.and_then(timestamp),
                     update_payment_url: self.billing_page(),
                 };
-                Ok((
-                    WebhookOutcome::Applied,
-                    vec![Queued::PaymentFailed {
-                        to: user.email,
-                        props,
-                    }],
-                ))
+                self.inner
+                    .outbox
+                    .queue::<PaymentFailedEmail>(
+                        tx,
+                        user.email,
+                        &props,
+                        format!("stripe/{}/payment-failed/0", event.id),
+                    )
+                    .await
+                    .map_err(queue_error)?;
+                Ok(Step::done(WebhookOutcome::Applied))
             }
             "payment_intent.succeeded"
             | "payment_intent.payment_failed"
             | "payment_intent.canceled" => {
-                let intent: PaymentIntent = object(event)?;
-                let mut upsert = payment_upsert(&intent);
-                upsert.user_id = match (upsert.user_id, &intent.customer) {
-                    // Metadata may name a user that does not exist (any more).
-                    (Some(id), _) => find_user(tx, Some(id)).await?.map(|u| u.id),
-                    (None, Some(customer)) => tx
-                        .find_user_by_stripe_customer(customer.id())
-                        .await?
-                        .map(|u| u.id),
-                    (None, None) => None,
+                let intent = match fetched {
+                    Some(Fetched::PaymentIntent(current)) => current.clone(),
+                    _ => object(event)?,
                 };
-                let outcome = if tx.upsert_payment(upsert).await?.is_applied() {
-                    WebhookOutcome::Applied
-                } else {
-                    WebhookOutcome::Stale
-                };
-                Ok((outcome, Vec::new()))
+                let written = record_intent(tx, &intent, event_at, fetched.is_some()).await?;
+                Ok(match written {
+                    Upsert::Tied(_) => Step::Fetch(Fetch::PaymentIntent(intent.id)),
+                    written => Step::done(outcome_of(&written)),
+                })
             }
-            _ => ignored("event type not used by Tollbooth"),
+            "charge.refunded" => {
+                let charge: Charge = object(event)?;
+                let Some(intent_id) = charge.payment_intent.as_ref().map(|p| p.id().to_owned())
+                else {
+                    return Ok(Step::ignored("a refunded charge without a PaymentIntent"));
+                };
+                if let Some(Fetched::PaymentIntent(intent)) = fetched {
+                    record_intent(tx, intent, tollbooth_db::now(), true).await?;
+                }
+                let Some(payment) = tx
+                    .record_payment_refund(&intent_id, charge.amount_refunded)
+                    .await?
+                else {
+                    // Refunded before its payment was recorded here: record it first.
+                    return Ok(Step::Fetch(Fetch::PaymentIntent(intent_id)));
+                };
+                refunded(tx, &payment, &charge, event_at).await?;
+                Ok(Step::done(WebhookOutcome::Applied))
+            }
+            _ => Ok(Step::ignored("event type not used by Tollbooth")),
         }
     }
+
+    async fn apply_subscription(
+        &self,
+        tx: &Tx,
+        subscription: &types::Subscription,
+        event_at: DateTime<Utc>,
+        fetched: bool,
+    ) -> Result<Step> {
+        let metadata_user = subscription
+            .metadata
+            .get("user_id")
+            .and_then(|id| Uuid::parse_str(id).ok());
+        let user = match tx
+            .find_user_by_stripe_customer(subscription.customer.id())
+            .await?
+        {
+            Some(user) => Some(user),
+            None => find_user(tx, metadata_user).await?,
+        };
+        let Some(user) = user else {
+            return Ok(Step::ignored("subscription of an unknown customer"));
+        };
+        // Every subscription event of one customer, on any instance, decides in turn: which
+        // of two live subscriptions is the duplicate depends on both being seen.
+        let Some(user) = tx.lock_user(user.id).await? else {
+            return Ok(Step::ignored("subscription of an unknown customer"));
+        };
+        link_customer(tx, &user, subscription.customer.id()).await?;
+        let mut upsert = to_upsert(&self.inner.config, user.id, subscription, event_at);
+        upsert.fetched = fetched;
+        let row = match tx.upsert_subscription(upsert).await? {
+            Upsert::Tied(_) => {
+                return Ok(Step::Fetch(Fetch::Subscription(subscription.id.clone())));
+            }
+            Upsert::Stale(_) => return Ok(Step::done(WebhookOutcome::Stale)),
+            Upsert::Applied(row) => row,
+        };
+        let after = if self.flag_duplicates(tx, user.id, &row).await?
+            && self.inner.config.cancel_duplicate_subscriptions
+        {
+            vec![AfterCommit::CancelDuplicates { user_id: user.id }]
+        } else {
+            Vec::new()
+        };
+        Ok(Step::Done {
+            outcome: WebhookOutcome::Applied,
+            after,
+        })
+    }
+
+    /// When `changed` is live and the user has another live subscription, keeps one — the
+    /// one granting access, else the first created — and flags the others as its
+    /// duplicates (logged as errors: the customer may be paying twice). Returns whether any
+    /// was flagged.
+    async fn flag_duplicates(
+        &self,
+        tx: &Tx,
+        user_id: Uuid,
+        changed: &Subscription,
+    ) -> Result<bool> {
+        if !status_of(changed).blocks_checkout() {
+            return Ok(false);
+        }
+        let live: Vec<Subscription> = tx
+            .list_subscriptions(user_id)
+            .await?
+            .into_iter()
+            .filter(|s| status_of(s).blocks_checkout() && s.duplicate_of.is_none())
+            .collect();
+        if live.len() < 2 {
+            return Ok(false);
+        }
+        let now = tollbooth_db::now();
+        let grace = self.inner.config.past_due_grace;
+        let keep = live
+            .iter()
+            .min_by_key(|s| {
+                let grants = status_of(s).grants_access(s.status_changed_at, now, grace);
+                (!grants, creation_order(s))
+            })
+            .map(|s| s.stripe_subscription_id.clone())
+            .unwrap_or_default();
+        for duplicate in live.iter().filter(|s| s.stripe_subscription_id != keep) {
+            tx.flag_duplicate_subscription(&duplicate.stripe_subscription_id, &keep)
+                .await?;
+            tracing::error!(%user_id, subscription = %duplicate.stripe_subscription_id, duplicate_of = %keep,
+                status = %duplicate.status, "a second live subscription for one customer");
+        }
+        Ok(true)
+    }
+}
+
+/// Mirrors a PaymentIntent (from an event at `event_at`, or `fetched` from Stripe), with the
+/// user named by its metadata or customer, if they exist.
+async fn record_intent(
+    tx: &Tx,
+    intent: &PaymentIntent,
+    event_at: DateTime<Utc>,
+    fetched: bool,
+) -> Result<Upsert<Payment>> {
+    let mut upsert = payment_upsert(intent, event_at);
+    upsert.fetched = fetched;
+    upsert.user_id = match (upsert.user_id, &intent.customer) {
+        // Metadata may name a user that does not exist (any more).
+        (Some(id), _) => find_user(tx, Some(id)).await?.map(|u| u.id),
+        (None, Some(customer)) => tx
+            .find_user_by_stripe_customer(customer.id())
+            .await?
+            .map(|u| u.id),
+        (None, None) => None,
+    };
+    Ok(tx.upsert_payment(upsert).await?)
+}
+
+/// After a refund was recorded: a payment refunded in full pays for nothing any more, so
+/// bookings made with it are flagged (and its link is no longer issued).
+async fn refunded(
+    tx: &Tx,
+    payment: &Payment,
+    charge: &Charge,
+    event_at: DateTime<Utc>,
+) -> Result<()> {
+    let intent = &payment.stripe_payment_intent_id;
+    if payment.amount_refunded < payment.amount {
+        tracing::info!(payment_intent = %intent, charge = %charge.id, refunded = payment.amount_refunded,
+            amount = payment.amount, "payment partly refunded");
+        return Ok(());
+    }
+    let flagged = tx.flag_refunded_bookings(intent, event_at).await?;
+    tracing::warn!(payment_intent = %intent, charge = %charge.id, bookings = ?flagged.iter().map(|b| &b.calcom_uid).collect::<Vec<_>>(),
+        "payment refunded in full; its bookings are flagged");
+    Ok(())
 }
 
 /// The event's `data.object` as `T`; a known event type with an unexpected shape is an

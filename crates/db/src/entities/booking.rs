@@ -54,6 +54,8 @@ pub struct Model {
     pub metadata: Option<Json>,
     /// Time of the newest webhook applied (for out-of-order deliveries).
     pub last_event_at: DateTimeUtc,
+    /// Set when the payment that paid for this booking was refunded in full.
+    pub payment_refunded_at: Option<DateTimeUtc>,
     /// Row creation time (UTC).
     pub created_at: DateTimeUtc,
     /// Last modification time (UTC).

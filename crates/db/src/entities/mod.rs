@@ -11,6 +11,8 @@
 pub mod account;
 pub mod backup_code;
 pub mod booking;
+pub mod checkout_session;
+pub mod email_outbox;
 pub mod nurture_email_variant;
 pub mod nurture_enrollment;
 pub mod nurture_sequence;

@@ -25,6 +25,10 @@ pub struct Model {
     pub metadata: Option<Json>,
     /// Cal.com booking link produced for this payment (paid sessions).
     pub booking_url: Option<String>,
+    /// Minor units refunded so far (`charge.refunded`); never decreases.
+    pub amount_refunded: i64,
+    /// Stripe `created` of the newest event applied, or when the state was read from Stripe.
+    pub last_event_at: Option<DateTimeUtc>,
     /// Row creation time (UTC).
     pub created_at: DateTimeUtc,
     /// Last modification time (UTC).

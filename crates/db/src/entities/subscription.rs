@@ -36,6 +36,15 @@ pub struct Model {
     pub ended_at: Option<DateTimeUtc>,
     /// Stripe `created` time of the newest event applied to this row.
     pub last_event_at: DateTimeUtc,
+    /// Stripe's `created` of the subscription: of two live subscriptions of one customer,
+    /// the later one is the duplicate. `NULL` on rows written before 0.2.
+    pub stripe_created_at: Option<DateTimeUtc>,
+    /// When the current `status` began (the event that brought it): the `past_due` grace
+    /// period counts from here.
+    pub status_changed_at: Option<DateTimeUtc>,
+    /// Set when this is a second live subscription of a customer who already had one: the
+    /// Stripe id of the one it duplicates.
+    pub duplicate_of: Option<String>,
     /// Row creation time (UTC).
     pub created_at: DateTimeUtc,
     /// Last modification time (UTC).

@@ -9,10 +9,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::db::sealed::Executor;
-use crate::entities::{payment, price, product, subscription};
+use crate::entities::{checkout_session, payment, price, product, subscription};
 use crate::error::{DbError, Result};
 use crate::time::{micros, micros_opt, now};
-use crate::{Payment, Price, Product, Subscription};
+use crate::{CheckoutSession, Payment, Price, Product, Subscription};
 
 /// A product as Stripe describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,8 +118,15 @@ pub struct SubscriptionUpsert {
     pub canceled_at: Option<DateTime<Utc>>,
     /// End time.
     pub ended_at: Option<DateTime<Utc>>,
-    /// Stripe `created` of the event this state comes from.
+    /// Stripe's `created` of the subscription itself.
+    pub stripe_created_at: Option<DateTime<Utc>>,
+    /// Stripe `created` of the event this state comes from — or, when [`fetched`](Self::fetched),
+    /// when it was read from Stripe.
     pub event_at: DateTime<Utc>,
+    /// Read from Stripe's API rather than from an event: Stripe's current state, so it also
+    /// applies over a row of the same time (which an event does not: see
+    /// [`BillingRepo::upsert_subscription`]).
+    pub fetched: bool,
 }
 
 impl SubscriptionUpsert {
@@ -145,10 +152,30 @@ impl SubscriptionUpsert {
             cancel_at_period_end: false,
             canceled_at: None,
             ended_at: None,
+            stripe_created_at: None,
             event_at,
+            fetched: false,
         }
     }
+
+    /// Whether `row` already holds exactly this state (the fields Stripe reports).
+    fn matches(&self, row: &Subscription) -> bool {
+        let plan_matches = self.plan == row.plan || self.plan == UNKNOWN_PLAN;
+        plan_matches
+            && self.stripe_price_id == row.stripe_price_id
+            && self.status == row.status
+            && self.quantity == row.quantity
+            && micros_opt(self.trial_end) == row.trial_end
+            && micros_opt(self.current_period_end) == row.current_period_end
+            && self.cancel_at_period_end == row.cancel_at_period_end
+            && micros_opt(self.canceled_at) == row.canceled_at
+            && micros_opt(self.ended_at) == row.ended_at
+    }
 }
+
+/// The plan of a price the configuration does not map. Written on a new row; on an
+/// existing row the plan already known is kept, so an unmapped price never downgrades.
+pub const UNKNOWN_PLAN: &str = "unknown";
 
 /// What an ordered upsert did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,13 +184,17 @@ pub enum Upsert<T> {
     Applied(T),
     /// The row already reflected a newer event; it is returned unchanged.
     Stale(T),
+    /// The row reflects another event of the same time (Stripe's `created` has one-second
+    /// resolution) with a different state: neither is known to be the newer, so nothing was
+    /// written. Read the object from Stripe and write that (`fetched`).
+    Tied(T),
 }
 
 impl<T> Upsert<T> {
     /// The row, whichever happened.
     pub fn into_inner(self) -> T {
         match self {
-            Self::Applied(row) | Self::Stale(row) => row,
+            Self::Applied(row) | Self::Stale(row) | Self::Tied(row) => row,
         }
     }
 
@@ -174,7 +205,7 @@ impl<T> Upsert<T> {
 }
 
 /// PaymentIntent statuses that never change again.
-const PAYMENT_FINAL_STATUSES: [&str; 2] = ["succeeded", "canceled"];
+pub const PAYMENT_FINAL_STATUSES: [&str; 2] = ["succeeded", "canceled"];
 
 /// A one-time payment as Stripe describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,10 +223,14 @@ pub struct PaymentUpsert {
     pub status: String,
     /// Stripe metadata (`None` keeps the row's).
     pub metadata: Option<serde_json::Value>,
+    /// Stripe `created` of the event this state comes from, or when it was read from Stripe.
+    pub event_at: DateTime<Utc>,
+    /// Read from Stripe's API (Stripe's current state) rather than from an event.
+    pub fetched: bool,
 }
 
 impl PaymentUpsert {
-    /// A payment of `amount` minor units of `currency` in `status`.
+    /// A payment of `amount` minor units of `currency` in `status`, as of now.
     pub fn new(
         stripe_payment_intent_id: impl Into<String>,
         amount: i64,
@@ -209,6 +244,43 @@ impl PaymentUpsert {
             currency: currency.into(),
             status: status.into(),
             metadata: None,
+            event_at: now(),
+            fetched: false,
+        }
+    }
+}
+
+/// A Stripe Checkout session just opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewCheckoutSession {
+    /// Who is subscribing.
+    pub user_id: Uuid,
+    /// The plan.
+    pub plan: String,
+    /// `cs_…`.
+    pub stripe_checkout_session_id: String,
+    /// Stripe's page.
+    pub url: String,
+    /// When Stripe expires it.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl NewCheckoutSession {
+    /// A session of `user_id` for `plan`.
+    pub fn new(
+        user_id: Uuid,
+        plan: impl Into<String>,
+        stripe_checkout_session_id: impl Into<String>,
+        url: impl Into<String>,
+        expires_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            user_id,
+            plan: plan.into(),
+            stripe_checkout_session_id: stripe_checkout_session_id.into(),
+            url: url.into(),
+            expires_at,
         }
     }
 }
@@ -225,22 +297,46 @@ pub trait BillingRepo: Send + Sync {
     async fn find_price(&self, stripe_price_id: &str) -> Result<Option<Price>>;
     /// Purchasable prices, by product then amount.
     async fn list_active_prices(&self) -> Result<Vec<Price>>;
-    /// Inserts or updates a subscription by Stripe id — unless the row already reflects an
-    /// event newer than `event_at` ([`Upsert::Stale`]). Ties apply, so a redelivered event
-    /// is harmless. One atomic statement (`ON CONFLICT DO UPDATE … WHERE`).
+    /// Inserts or updates a subscription by Stripe id, if `event_at` is newer than what the
+    /// row reflects; one atomic statement (`ON CONFLICT DO UPDATE … WHERE`).
+    ///
+    /// - An older event is [`Upsert::Stale`].
+    /// - An event of the **same** time is applied only when it changes nothing (a
+    ///   redelivery); otherwise it is [`Upsert::Tied`] and nothing is written: a tie must
+    ///   never move a subscription backwards, so the caller reads Stripe's current state and
+    ///   writes it with `fetched`, which does apply at an equal time.
+    /// - An [`UNKNOWN_PLAN`] keeps the plan the row already has; `status_changed_at` moves
+    ///   only when the status does; `duplicate_of` is never touched.
     async fn upsert_subscription(
         &self,
         subscription: SubscriptionUpsert,
     ) -> Result<Upsert<Subscription>>;
+    /// Marks a subscription as a duplicate of `duplicate_of` (another live subscription of
+    /// the same customer); `None` if there is no such row.
+    async fn flag_duplicate_subscription(
+        &self,
+        stripe_subscription_id: &str,
+        duplicate_of: &str,
+    ) -> Result<Option<Subscription>>;
     /// The subscription with this Stripe id.
     async fn find_subscription(&self, stripe_subscription_id: &str)
     -> Result<Option<Subscription>>;
     /// The user's subscriptions, newest first.
     async fn list_subscriptions(&self, user_id: Uuid) -> Result<Vec<Subscription>>;
     /// Inserts or updates a payment by PaymentIntent id. A payment already in a final
-    /// status (`succeeded`, `canceled`) is not changed ([`Upsert::Stale`]); an absent user
-    /// or metadata keeps the row's.
+    /// status ([`PAYMENT_FINAL_STATUSES`]) is not changed ([`Upsert::Stale`]); a final status
+    /// applies over any other; otherwise the newer state wins as for subscriptions (older:
+    /// `Stale`; same time, other status: `Tied` unless `fetched`). An absent user or
+    /// metadata keeps the row's.
     async fn upsert_payment(&self, payment: PaymentUpsert) -> Result<Upsert<Payment>>;
+    /// Records that `amount_refunded` minor units of the payment have been refunded in all
+    /// (Stripe reports the running total); the stored total never decreases, so refund
+    /// events in any order end at the largest. `None` if there is no such payment.
+    async fn record_payment_refund(
+        &self,
+        stripe_payment_intent_id: &str,
+        amount_refunded: i64,
+    ) -> Result<Option<Payment>>;
     /// The payment with this PaymentIntent id.
     async fn find_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>>;
     /// The payment, locked against other writers until the transaction ends (`SELECT …
@@ -252,6 +348,22 @@ pub trait BillingRepo: Send + Sync {
         stripe_payment_intent_id: &str,
         booking_url: &str,
     ) -> Result<Option<Payment>>;
+    /// Records a Checkout session just opened (a second record of one session is a no-op).
+    async fn insert_checkout_session(&self, session: NewCheckoutSession) -> Result<()>;
+    /// The user's newest Checkout session for `plan` that is neither closed nor expiring
+    /// before `open_until`.
+    async fn find_open_checkout_session(
+        &self,
+        user_id: Uuid,
+        plan: &str,
+        open_until: DateTime<Utc>,
+    ) -> Result<Option<CheckoutSession>>;
+    /// Marks a Checkout session completed or expired; `false` if unknown or already closed.
+    async fn close_checkout_session(
+        &self,
+        stripe_checkout_session_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
 }
 
 #[async_trait]
@@ -339,31 +451,38 @@ impl<E: Executor> BillingRepo for E {
     async fn upsert_subscription(&self, s: SubscriptionUpsert) -> Result<Upsert<Subscription>> {
         use subscription::Column;
         let at = now();
-        let stripe_id = s.stripe_subscription_id.clone();
+        let event_at = micros(s.event_at);
         let model = subscription::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(s.user_id),
-            stripe_subscription_id: Set(s.stripe_subscription_id),
-            stripe_customer_id: Set(s.stripe_customer_id),
-            stripe_price_id: Set(s.stripe_price_id),
-            plan: Set(s.plan),
-            status: Set(s.status),
+            stripe_subscription_id: Set(s.stripe_subscription_id.clone()),
+            stripe_customer_id: Set(s.stripe_customer_id.clone()),
+            stripe_price_id: Set(s.stripe_price_id.clone()),
+            plan: Set(s.plan.clone()),
+            status: Set(s.status.clone()),
             quantity: Set(s.quantity),
             trial_end: Set(micros_opt(s.trial_end)),
             current_period_end: Set(micros_opt(s.current_period_end)),
             cancel_at_period_end: Set(s.cancel_at_period_end),
             canceled_at: Set(micros_opt(s.canceled_at)),
             ended_at: Set(micros_opt(s.ended_at)),
-            last_event_at: Set(micros(s.event_at)),
+            last_event_at: Set(event_at),
+            stripe_created_at: Set(micros_opt(s.stripe_created_at)),
+            status_changed_at: Set(Some(event_at)),
+            duplicate_of: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         };
-        let not_older = Expr::col((subscription::Entity, Column::LastEventAt))
-            .lte(Expr::col((Alias::new("excluded"), Column::LastEventAt)));
+        let row_at = Expr::col((subscription::Entity, Column::LastEventAt));
+        let incoming_at = Expr::col((Alias::new("excluded"), Column::LastEventAt));
+        let newer = if s.fetched {
+            row_at.lte(incoming_at)
+        } else {
+            row_at.lt(incoming_at)
+        };
         let on_conflict = OnConflict::column(Column::StripeSubscriptionId)
             .update_columns([
                 Column::StripePriceId,
-                Column::Plan,
                 Column::Status,
                 Column::Quantity,
                 Column::TrialEnd,
@@ -374,7 +493,25 @@ impl<E: Executor> BillingRepo for E {
                 Column::LastEventAt,
                 Column::UpdatedAt,
             ])
-            .action_and_where(not_older)
+            .value(
+                Column::Plan,
+                Expr::cust(format!(
+                    "CASE WHEN excluded.plan = '{UNKNOWN_PLAN}' THEN subscriptions.plan ELSE excluded.plan END"
+                )),
+            )
+            .value(
+                Column::StatusChangedAt,
+                Expr::cust(
+                    "CASE WHEN subscriptions.status = excluded.status \
+                     THEN COALESCE(subscriptions.status_changed_at, subscriptions.last_event_at) \
+                     ELSE excluded.status_changed_at END",
+                ),
+            )
+            .value(
+                Column::StripeCreatedAt,
+                Expr::cust("COALESCE(excluded.stripe_created_at, subscriptions.stripe_created_at)"),
+            )
+            .action_and_where(newer)
             .to_owned();
         let written = subscription::Entity::insert(model)
             .on_conflict(on_conflict)
@@ -382,16 +519,40 @@ impl<E: Executor> BillingRepo for E {
             .await
             .map_err(DbError::on("subscription"))?;
         let row = self
-            .find_subscription(&stripe_id)
+            .find_subscription(&s.stripe_subscription_id)
             .await?
             .ok_or_else(|| DbError::Query {
-                source: format!("subscription {stripe_id} vanished after its upsert").into(),
+                source: format!(
+                    "subscription {} vanished after its upsert",
+                    s.stripe_subscription_id
+                )
+                .into(),
             })?;
         Ok(if written == 1 {
             Upsert::Applied(row)
-        } else {
+        } else if row.last_event_at != event_at {
             Upsert::Stale(row)
+        } else if s.matches(&row) {
+            // A redelivery of the state the row holds.
+            Upsert::Applied(row)
+        } else {
+            Upsert::Tied(row)
         })
+    }
+
+    async fn flag_duplicate_subscription(
+        &self,
+        stripe_subscription_id: &str,
+        duplicate_of: &str,
+    ) -> Result<Option<Subscription>> {
+        let updated = subscription::Entity::update_many()
+            .col_expr(subscription::Column::DuplicateOf, Expr::value(duplicate_of))
+            .col_expr(subscription::Column::UpdatedAt, Expr::value(now()))
+            .filter(subscription::Column::StripeSubscriptionId.eq(stripe_subscription_id))
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on("subscription"))?;
+        Ok(updated.into_iter().next())
     }
 
     async fn find_subscription(
@@ -418,11 +579,12 @@ impl<E: Executor> BillingRepo for E {
     async fn upsert_payment(&self, p: PaymentUpsert) -> Result<Upsert<Payment>> {
         use payment::Column;
         let at = now();
-        let intent_id = p.stripe_payment_intent_id.clone();
+        let event_at = micros(p.event_at);
         let mut columns = vec![
             Column::Amount,
             Column::Currency,
             Column::Status,
+            Column::LastEventAt,
             Column::UpdatedAt,
         ];
         if p.user_id.is_some() {
@@ -433,23 +595,39 @@ impl<E: Executor> BillingRepo for E {
         }
         let model = payment::ActiveModel {
             id: Set(Uuid::now_v7()),
-            stripe_payment_intent_id: Set(p.stripe_payment_intent_id),
+            stripe_payment_intent_id: Set(p.stripe_payment_intent_id.clone()),
             user_id: Set(p.user_id),
             amount: Set(p.amount),
             currency: Set(p.currency.to_ascii_lowercase()),
-            status: Set(p.status),
+            status: Set(p.status.clone()),
             metadata: Set(p.metadata),
             booking_url: Set(None),
+            amount_refunded: Set(0),
+            last_event_at: Set(Some(event_at)),
             created_at: Set(at),
             updated_at: Set(at),
         };
-        // `succeeded` and `canceled` are final in Stripe: a snapshot that arrives after one
-        // (a late `payment_intent.payment_failed`, a slow confirm response) is older.
-        let not_final =
-            Expr::col((payment::Entity, Column::Status)).is_not_in(PAYMENT_FINAL_STATUSES);
+        // `succeeded` and `canceled` are final in Stripe: nothing after them applies (a late
+        // `payment_intent.payment_failed`, a slow confirm response), and they apply over any
+        // other state whatever its time. Between other states the newer wins.
+        let row_at = Expr::col((payment::Entity, Column::LastEventAt));
+        let incoming_at = Expr::col((Alias::new("excluded"), Column::LastEventAt));
+        let newer = if p.fetched {
+            row_at.clone().lte(incoming_at)
+        } else {
+            row_at.clone().lt(incoming_at)
+        };
+        let applies = Expr::col((payment::Entity, Column::Status))
+            .is_not_in(PAYMENT_FINAL_STATUSES)
+            .and(
+                Expr::col((Alias::new("excluded"), Column::Status))
+                    .is_in(PAYMENT_FINAL_STATUSES)
+                    .or(row_at.is_null())
+                    .or(newer),
+            );
         let on_conflict = OnConflict::column(Column::StripePaymentIntentId)
             .update_columns(columns)
-            .action_and_where(not_final)
+            .action_and_where(applies)
             .to_owned();
         let written = payment::Entity::insert(model)
             .on_conflict(on_conflict)
@@ -457,16 +635,46 @@ impl<E: Executor> BillingRepo for E {
             .await
             .map_err(DbError::on("payment"))?;
         let row = self
-            .find_payment(&intent_id)
+            .find_payment(&p.stripe_payment_intent_id)
             .await?
             .ok_or_else(|| DbError::Query {
-                source: format!("payment {intent_id} vanished after its upsert").into(),
+                source: format!(
+                    "payment {} vanished after its upsert",
+                    p.stripe_payment_intent_id
+                )
+                .into(),
             })?;
+        let final_row = PAYMENT_FINAL_STATUSES.contains(&row.status.as_str());
         Ok(if written == 1 {
             Upsert::Applied(row)
-        } else {
+        } else if final_row || row.last_event_at != Some(event_at) {
             Upsert::Stale(row)
+        } else if row.status == p.status {
+            Upsert::Applied(row)
+        } else {
+            Upsert::Tied(row)
         })
+    }
+
+    async fn record_payment_refund(
+        &self,
+        stripe_payment_intent_id: &str,
+        amount_refunded: i64,
+    ) -> Result<Option<Payment>> {
+        use payment::Column;
+        let refunded = Expr::case(
+            Expr::col(Column::AmountRefunded).lt(amount_refunded),
+            amount_refunded,
+        )
+        .finally(Expr::col(Column::AmountRefunded));
+        let updated = payment::Entity::update_many()
+            .col_expr(Column::AmountRefunded, refunded.into())
+            .col_expr(Column::UpdatedAt, Expr::value(now()))
+            .filter(Column::StripePaymentIntentId.eq(stripe_payment_intent_id))
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on("payment"))?;
+        Ok(updated.into_iter().next())
     }
 
     async fn lock_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>> {
@@ -499,5 +707,62 @@ impl<E: Executor> BillingRepo for E {
             .await
             .map_err(DbError::on("payment"))?;
         Ok(updated.into_iter().next())
+    }
+
+    async fn insert_checkout_session(&self, c: NewCheckoutSession) -> Result<()> {
+        let model = checkout_session::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(c.user_id),
+            plan: Set(c.plan),
+            stripe_checkout_session_id: Set(c.stripe_checkout_session_id),
+            url: Set(c.url),
+            expires_at: Set(micros(c.expires_at)),
+            closed_at: Set(None),
+            created_at: Set(now()),
+        };
+        checkout_session::Entity::insert(model)
+            .on_conflict(
+                OnConflict::column(checkout_session::Column::StripeCheckoutSessionId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(self.conn())
+            .await
+            .map_err(DbError::on("checkout session"))?;
+        Ok(())
+    }
+
+    async fn find_open_checkout_session(
+        &self,
+        user_id: Uuid,
+        plan: &str,
+        open_until: DateTime<Utc>,
+    ) -> Result<Option<CheckoutSession>> {
+        use checkout_session::Column;
+        checkout_session::Entity::find()
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::Plan.eq(plan))
+            .filter(Column::ClosedAt.is_null())
+            .filter(Column::ExpiresAt.gt(micros(open_until)))
+            .order_by_desc(Column::CreatedAt)
+            .one(self.conn())
+            .await
+            .map_err(DbError::on("checkout session"))
+    }
+
+    async fn close_checkout_session(
+        &self,
+        stripe_checkout_session_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        use checkout_session::Column;
+        let closed = checkout_session::Entity::update_many()
+            .col_expr(Column::ClosedAt, Expr::value(micros(at)))
+            .filter(Column::StripeCheckoutSessionId.eq(stripe_checkout_session_id))
+            .filter(Column::ClosedAt.is_null())
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on("checkout session"))?;
+        Ok(closed.rows_affected == 1)
     }
 }

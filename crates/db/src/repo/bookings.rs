@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -89,6 +89,13 @@ pub trait BookingRepo: Send + Sync {
     async fn list_user_bookings(&self, user_id: Uuid) -> Result<Vec<Booking>>;
     /// Writes every field of `booking` (found by id) and returns the stored row.
     async fn update_booking(&self, booking: Booking) -> Result<Booking>;
+    /// Marks every booking paid by this PaymentIntent as refunded (those not marked yet) and
+    /// returns them.
+    async fn flag_refunded_bookings(
+        &self,
+        stripe_payment_intent_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Booking>>;
 }
 
 #[async_trait]
@@ -156,6 +163,7 @@ impl<E: Executor> BookingRepo for E {
             start_at: micros_opt(b.start_at),
             end_at: micros_opt(b.end_at),
             last_event_at: micros(b.last_event_at),
+            payment_refunded_at: micros_opt(b.payment_refunded_at),
             updated_at: now(),
             ..b
         }
@@ -165,6 +173,21 @@ impl<E: Executor> BookingRepo for E {
         model.id = sea_orm::ActiveValue::Unchanged(*model.id.as_ref());
         model.created_at = sea_orm::ActiveValue::NotSet;
         model.update(self.conn()).await.map_err(DbError::on(ENTITY))
+    }
+
+    async fn flag_refunded_bookings(
+        &self,
+        stripe_payment_intent_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Booking>> {
+        Entity::update_many()
+            .col_expr(Column::PaymentRefundedAt, Expr::value(micros(at)))
+            .col_expr(Column::UpdatedAt, Expr::value(now()))
+            .filter(Column::StripePaymentIntentId.eq(stripe_payment_intent_id))
+            .filter(Column::PaymentRefundedAt.is_null())
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
     }
 }
 
@@ -187,6 +210,7 @@ fn new_model(b: NewBooking) -> booking::ActiveModel {
         organizer_email: Set(b.organizer_email),
         metadata: Set(b.metadata),
         last_event_at: Set(micros(b.event_at)),
+        payment_refunded_at: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }

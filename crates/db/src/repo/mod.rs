@@ -7,6 +7,7 @@
 mod accounts;
 mod billing;
 mod bookings;
+mod outbox;
 mod rate_limits;
 mod sessions;
 mod tokens;
@@ -16,9 +17,11 @@ mod webhook_events;
 
 pub use accounts::{AccountRepo, CREDENTIAL_PROVIDER, NewAccount, Unlink};
 pub use billing::{
-    BillingRepo, PaymentUpsert, PriceUpsert, ProductUpsert, SubscriptionUpsert, Upsert,
+    BillingRepo, NewCheckoutSession, PAYMENT_FINAL_STATUSES, PaymentUpsert, PriceUpsert,
+    ProductUpsert, SubscriptionUpsert, UNKNOWN_PLAN, Upsert,
 };
 pub use bookings::{BookingRepo, NewBooking};
+pub use outbox::{DeliveryFailure, NewOutboxEmail, OutboxRepo};
 pub use rate_limits::{RateLimitHit, RateLimitRepo, RateLimitState};
 pub use sessions::{NewSession, SessionRepo};
 pub use tokens::{NewToken, TokenRepo};
@@ -32,6 +35,8 @@ pub use accounts::MockAccountRepo;
 pub use billing::MockBillingRepo;
 #[cfg(feature = "mock")]
 pub use bookings::MockBookingRepo;
+#[cfg(feature = "mock")]
+pub use outbox::MockOutboxRepo;
 #[cfg(feature = "mock")]
 pub use rate_limits::MockRateLimitRepo;
 #[cfg(feature = "mock")]

@@ -65,6 +65,10 @@ pub trait UserRepo: Send + Sync {
     async fn create_user(&self, user: NewUser) -> Result<User>;
     /// The user with this id.
     async fn find_user(&self, id: Uuid) -> Result<Option<User>>;
+    /// The user with this id, locked against other writers until the transaction ends
+    /// (`SELECT … FOR UPDATE` on PostgreSQL; SQLite runs one writing transaction at a time
+    /// anyway): serializes read-then-write decisions about one user across instances.
+    async fn lock_user(&self, id: Uuid) -> Result<Option<User>>;
     /// The user with this e-mail (compared normalized).
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>>;
     /// The user owning this Stripe customer.
@@ -106,6 +110,14 @@ impl<E: Executor> UserRepo for E {
 
     async fn find_user(&self, id: Uuid) -> Result<Option<User>> {
         Entity::find_by_id(id)
+            .one(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn lock_user(&self, id: Uuid) -> Result<Option<User>> {
+        Entity::find_by_id(id)
+            .lock_exclusive()
             .one(self.conn())
             .await
             .map_err(DbError::on(ENTITY))
