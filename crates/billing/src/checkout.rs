@@ -74,12 +74,15 @@ impl Billing {
         let had_trial = subscriptions.iter().any(|s| s.trial_end.is_some());
         let trial_days = (config.trial_days > 0 && !had_trial).then_some(config.trial_days);
         let customer = self.ensure_customer(&user).await?;
+        let closed = db
+            .count_closed_checkout_sessions(user.id, plan.as_str())
+            .await?;
         let idempotency_key = idempotency_key.unwrap_or_else(|| {
             // Everything that shapes the session is in the key: the same key with other
-            // parameters would be refused by Stripe, and a changed situation (a subscription
-            // since ended) must open a new session.
+            // parameters would be refused by Stripe, and a changed situation (a session since
+            // completed or expired, a subscription since ended) must open a new session.
             let request = format!(
-                "{price}\n{success_url}\n{cancel_url}\n{trial_days:?}\n{}",
+                "{price}\n{success_url}\n{cancel_url}\n{trial_days:?}\n{}\n{closed}",
                 subscriptions.len()
             );
             let digest = hex::encode(&Sha256::digest(request.as_bytes())[..8]);

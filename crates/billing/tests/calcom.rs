@@ -598,6 +598,174 @@ async fn without_a_secret_every_delivery_is_refused(db: TestDb) {
     );
 }
 
+/// `payment_intent.succeeded` of a paid session `pi_paid` for `user`.
+fn paid_session(user: uuid::Uuid) -> Value {
+    event(
+        "evt_pi",
+        "payment_intent.succeeded",
+        1_764_000_000,
+        json!({
+            "id": "pi_paid", "object": "payment_intent", "amount": 20000, "currency": "usd", "status": "succeeded",
+            "metadata": { "user_id": user.to_string(), EVENT_TYPE_METADATA_KEY: "42" }
+        }),
+    )
+}
+
+/// `charge.refunded` with Stripe's running total of what was refunded.
+fn refunded(id: &str, created: i64, intent: &str, amount_refunded: i64) -> Value {
+    event(
+        id,
+        "charge.refunded",
+        created,
+        json!({
+            "id": "ch_1", "object": "charge", "amount": 20000, "currency": "usd", "payment_intent": intent,
+            "amount_refunded": amount_refunded, "refunded": amount_refunded == 20000, "status": "succeeded"
+        }),
+    )
+}
+
+async fn a_refunded_paid_session_yields_no_booking_link(db: TestDb) {
+    let (t, cal) = with_calcom(db).await;
+    serve_event_type(&cal, 42).await;
+    let grace = t.user("grace@example.com", None).await;
+    let link = t
+        .deliver(&paid_session(grace.id))
+        .await
+        .unwrap()
+        .booking_link
+        .unwrap();
+
+    // Partly refunded: the session still stands.
+    let partial = refunded("evt_r1", 1_764_000_100, "pi_paid", 5_000);
+    assert_eq!(
+        t.deliver(&partial).await.unwrap().outcome,
+        WebhookOutcome::Applied
+    );
+    let payment = t.db.find_payment("pi_paid").await.unwrap().unwrap();
+    assert_eq!(payment.amount_refunded, 5_000);
+    assert_eq!(
+        t.billing.booking_link_for_payment("pi_paid").await.unwrap(),
+        link
+    );
+
+    // Booked, then refunded in full: the booking is flagged…
+    let booked = booking_event(
+        "BOOKING_CREATED",
+        "uid-paid",
+        "2026-11-25T10:00:00.000Z",
+        json!({ "metadata": { "payment_intent": "pi_paid", "user_id": grace.id.to_string() } }),
+    );
+    deliver(&t, &booked).await.unwrap();
+    t.deliver(&refunded("evt_r2", 1_764_000_200, "pi_paid", 20_000))
+        .await
+        .unwrap();
+    let booking = t.db.find_booking("uid-paid").await.unwrap().unwrap();
+    assert_eq!(
+        booking.payment_refunded_at.map(|at| at.timestamp()),
+        Some(1_764_000_200)
+    );
+    // …and once it is cancelled the link is not issued again: nothing is paid for.
+    let cancelled = booking_event(
+        "BOOKING_CANCELLED",
+        "uid-paid",
+        "2026-11-25T12:00:00.000Z",
+        json!({}),
+    );
+    deliver(&t, &cancelled).await.unwrap();
+    let err = t
+        .billing
+        .booking_link_for_payment("pi_paid")
+        .await
+        .unwrap_err();
+    assert_eq!((err.status(), err.code()), (409, "payment_refunded"));
+
+    // Refund events in any order end at the largest total.
+    t.deliver(&refunded("evt_r0", 1_764_000_050, "pi_paid", 5_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.db.find_payment("pi_paid")
+            .await
+            .unwrap()
+            .unwrap()
+            .amount_refunded,
+        20_000
+    );
+
+    // A refund of a payment not recorded yet: the payment is read from Stripe first.
+    stripe_answers(
+        &t,
+        "GET",
+        "/v1/payment_intents/pi_elsewhere",
+        json!({
+            "id": "pi_elsewhere", "object": "payment_intent", "amount": 20000, "currency": "usd",
+            "status": "succeeded", "metadata": { EVENT_TYPE_METADATA_KEY: "42" }
+        }),
+    )
+    .await;
+    t.deliver(&refunded("evt_r3", 1_764_000_300, "pi_elsewhere", 20_000))
+        .await
+        .unwrap();
+    let payment = t.db.find_payment("pi_elsewhere").await.unwrap().unwrap();
+    assert_eq!(
+        (payment.status.as_str(), payment.amount_refunded),
+        ("succeeded", 20_000)
+    );
+    assert!(matches!(
+        t.billing.booking_link_for_payment("pi_elsewhere").await,
+        Err(BillingError::PaymentRefunded)
+    ));
+}
+
+async fn a_rescheduled_then_cancelled_booking_frees_its_paid_session(db: TestDb) {
+    let (t, cal) = with_calcom(db).await;
+    serve_event_type(&cal, 42).await;
+    let grace = t.user("grace@example.com", None).await;
+    let link = t
+        .deliver(&paid_session(grace.id))
+        .await
+        .unwrap()
+        .booking_link
+        .unwrap();
+    let booked = booking_event(
+        "BOOKING_CREATED",
+        "uid-1",
+        "2026-11-25T10:00:00.000Z",
+        json!({ "metadata": { "payment_intent": "pi_paid", "user_id": grace.id.to_string() } }),
+    );
+    deliver(&t, &booked).await.unwrap();
+    // Rescheduled (Cal.com's successor payload carries no metadata of ours): the successor
+    // holds the payment, the old booking no longer does.
+    let rescheduled = booking_event(
+        "BOOKING_RESCHEDULED",
+        "uid-2",
+        "2026-11-25T11:00:00.000Z",
+        json!({ "rescheduleUid": "uid-1", "metadata": {} }),
+    );
+    deliver(&t, &rescheduled).await.unwrap();
+    let successor = t.db.find_booking("uid-2").await.unwrap().unwrap();
+    assert_eq!(
+        successor.stripe_payment_intent_id.as_deref(),
+        Some("pi_paid")
+    );
+    assert!(matches!(
+        t.billing.booking_link_for_payment("pi_paid").await,
+        Err(BillingError::AlreadyBooked)
+    ));
+    // The successor cancelled: the paid session can be booked again.
+    let cancelled = booking_event(
+        "BOOKING_CANCELLED",
+        "uid-2",
+        "2026-11-25T12:00:00.000Z",
+        json!({}),
+    );
+    deliver(&t, &cancelled).await.unwrap();
+    assert_eq!(
+        t.billing.booking_link_for_payment("pi_paid").await.unwrap(),
+        link
+    );
+}
+
 tollbooth_db::engine_tests!(
     booking_links_are_built_from_the_event_type_and_cached,
     lookup_failures_and_bad_metadata_are_typed,
@@ -608,4 +776,6 @@ tollbooth_db::engine_tests!(
     concurrent_deliveries_for_one_booking_apply_in_order,
     bad_signatures_change_nothing,
     without_a_secret_every_delivery_is_refused,
+    a_refunded_paid_session_yields_no_booking_link,
+    a_rescheduled_then_cancelled_booking_frees_its_paid_session,
 );

@@ -11,18 +11,10 @@ use tollbooth_billing::*;
 use tollbooth_db::testing::TestDb;
 use tollbooth_db::{BillingRepo, SubscriptionUpsert, UserRepo};
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, Request, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 const SUCCESS: &str = "https://app.acme.example/billing/success?session={CHECKOUT_SESSION_ID}";
 const CANCEL: &str = "https://app.acme.example/pricing";
-
-async fn stripe_answers(t: &TestBilling, verb: &str, route: &str, body: serde_json::Value) {
-    Mock::given(method(verb))
-        .and(path(route))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .mount(&t.stripe)
-        .await;
-}
 
 async fn checkout_stubs(t: &TestBilling) {
     stripe_answers(
@@ -37,30 +29,6 @@ async fn checkout_stubs(t: &TestBilling) {
         "url": "https://checkout.stripe.com/c/pay/cs_test_1", "customer": "cus_new", "status": "open"
     }))
     .await;
-}
-
-fn form(request: &Request) -> HashMap<String, String> {
-    url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .collect()
-}
-
-async fn requests_to(t: &TestBilling, route: &str) -> Vec<Request> {
-    t.stripe
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.url.path() == route)
-        .collect()
-}
-
-fn header<'r>(request: &'r Request, name: &str) -> &'r str {
-    request
-        .headers
-        .get(name)
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or("")
 }
 
 async fn checkout_creates_the_customer_once_and_a_trial_session(db: TestDb) {
@@ -494,6 +462,175 @@ async fn stripe_timeouts_during_checkout_leave_no_orphan_state(db: TestDb) {
     assert_eq!(stored.stripe_customer_id.as_deref(), Some("cus_new"));
 }
 
+/// Stands in for `POST /v1/checkout/sessions` as Stripe behaves: a new session per
+/// idempotency key, the same answer for a key seen before.
+struct IdempotentCheckout {
+    sessions: std::sync::Mutex<HashMap<String, String>>,
+}
+
+impl wiremock::Respond for IdempotentCheckout {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let key = header(request, "idempotency-key").to_owned();
+        let mut sessions = self.sessions.lock().unwrap();
+        let next = sessions.len() + 1;
+        let id = sessions
+            .entry(key)
+            .or_insert_with(|| format!("cs_test_{next}"))
+            .clone();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "id": id, "object": "checkout.session", "mode": "subscription", "status": "open",
+            "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+            "expires_at": tollbooth_db::now().timestamp() + 86_400
+        }))
+    }
+}
+
+async fn a_repeated_checkout_returns_the_open_session(db: TestDb) {
+    let t = TestBilling::new(db).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(IdempotentCheckout {
+            sessions: std::sync::Mutex::default(),
+        })
+        .mount(&t.stripe)
+        .await;
+    let ada = t.user("ada@example.com", Some("cus_ada")).await;
+    let checkout = || {
+        let billing = t.billing.clone();
+        async move {
+            billing
+                .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+                .await
+                .unwrap()
+        }
+    };
+
+    // A double click: two requests at once, one session.
+    let (first, second) = tokio::join!(checkout(), checkout());
+    assert_eq!(first, second);
+    let keys: Vec<String> = requests_to(&t, "/v1/checkout/sessions")
+        .await
+        .iter()
+        .map(|r| header(r, "idempotency-key").to_owned())
+        .collect();
+    assert!(
+        !keys.is_empty() && keys.iter().all(|k| *k == keys[0]),
+        "{keys:?}"
+    );
+    // Later (another tab, the back button): the open session, without asking Stripe.
+    let asked = keys.len();
+    assert_eq!(checkout().await, first);
+    assert_eq!(requests_to(&t, "/v1/checkout/sessions").await.len(), asked);
+    // Another plan is another session.
+    let enterprise = t
+        .billing
+        .create_checkout_session(ada.id, Plan::Enterprise, SUCCESS, CANCEL, None)
+        .await
+        .unwrap();
+    assert_ne!(enterprise, first);
+
+    // Once it expired, a new one.
+    let id = first.path().rsplit('/').next().unwrap().to_owned();
+    let expired = event(
+        "evt_expired",
+        "checkout.session.expired",
+        tollbooth_db::now().timestamp(),
+        json!({ "id": id, "object": "checkout.session", "mode": "subscription", "status": "expired" }),
+    );
+    assert_eq!(
+        t.deliver(&expired).await.unwrap().outcome,
+        WebhookOutcome::Applied
+    );
+    let fresh = checkout().await;
+    assert_ne!(fresh, first);
+    assert_eq!(checkout().await, fresh);
+}
+
+async fn a_change_whose_answer_is_unreadable_is_read_back(db: TestDb) {
+    let t = TestBilling::new(db).await;
+    let ada = t.user("ada@example.com", Some("cus_ada")).await;
+    t.db.upsert_subscription(SubscriptionUpsert::new(
+        ada.id,
+        "sub_1",
+        "cus_ada",
+        "pro",
+        "active",
+        tollbooth_db::now(),
+    ))
+    .await
+    .unwrap();
+    // Stripe applies the cancellation, but the answer is cut off by a proxy.
+    Mock::given(method("POST"))
+        .and(path("/v1/subscriptions/sub_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>Bad gateway</html"))
+        .mount(&t.stripe)
+        .await;
+    let mut canceling = subscription_2024("sub_1", "cus_ada", "active", PRO, 1_800_000_000);
+    canceling["cancel_at_period_end"] = json!(true);
+    stripe_answers(&t, "GET", "/v1/subscriptions/sub_1", canceling).await;
+
+    let row = t.billing.cancel_subscription(ada.id, true).await.unwrap();
+    assert!(row.cancel_at_period_end, "what Stripe now holds");
+    let stored = t.db.find_subscription("sub_1").await.unwrap().unwrap();
+    assert!(stored.cancel_at_period_end);
+    let reads: Vec<_> = requests_to(&t, "/v1/subscriptions/sub_1")
+        .await
+        .into_iter()
+        .map(|r| r.method.to_string())
+        .collect();
+    assert_eq!(reads, ["POST", "GET"]);
+
+    // Read back impossible too: a typed provider error, never a 500.
+    t.stripe.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/subscriptions/sub_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{"))
+        .mount(&t.stripe)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&t.stripe)
+        .await;
+    let err = t.billing.resume_subscription(ada.id).await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (503, "payment_provider_unavailable"),
+        "{err:?}"
+    );
+}
+
+async fn provider_errors_never_reach_a_client(db: TestDb) {
+    let t = TestBilling::new(db).await;
+    let ada = t.user("ada@example.com", Some("cus_ada")).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/billing_portal/sessions"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({ "error": {
+            "type": "invalid_request_error", "message": "No such customer: 'cus_ada'; a similar object exists in live mode"
+        } })))
+        .mount(&t.stripe)
+        .await;
+    let err = t
+        .billing
+        .create_billing_portal_session(ada.id, "https://app.acme.example/billing")
+        .await
+        .unwrap_err();
+    assert_eq!((err.status(), err.code()), (502, "payment_provider_error"));
+    let message = err.public_message();
+    for detail in [
+        "Stripe",
+        "404",
+        "cus_ada",
+        "live mode",
+        "invalid_request_error",
+    ] {
+        assert!(!message.contains(detail), "{detail} in {message:?}");
+    }
+    assert!(
+        err.to_string().contains("No such customer"),
+        "the log keeps it"
+    );
+}
+
 tollbooth_db::engine_tests!(
     checkout_creates_the_customer_once_and_a_trial_session,
     one_trial_per_customer_and_no_double_subscriptions,
@@ -501,4 +638,7 @@ tollbooth_db::engine_tests!(
     stripe_failures_are_retried_with_the_same_key_then_typed,
     stripe_timeouts_during_checkout_leave_no_orphan_state,
     portal_sync_cancel_resume_and_reconcile,
+    a_repeated_checkout_returns_the_open_session,
+    a_change_whose_answer_is_unreadable_is_read_back,
+    provider_errors_never_reach_a_client,
 );

@@ -11,10 +11,12 @@ use tollbooth_db::*;
 use tollbooth_migration::{Migrator, MigratorTrait};
 use uuid::Uuid;
 
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 18] = [
     "accounts",
     "backup_codes",
     "bookings",
+    "checkout_sessions",
+    "email_outbox",
     "nurture_email_variants",
     "nurture_enrollments",
     "nurture_sequences",
@@ -1063,6 +1065,255 @@ async fn concurrent_duplicate_webhook_event_applies_once(db: TestDb) {
     );
 }
 
+async fn subscription_ties_are_never_applied_blind(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let t = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let state = |status: &str, plan: &str| {
+        SubscriptionUpsert::new(ada.id, "sub_1", "cus_1", plan, status, t)
+    };
+    assert!(
+        db.upsert_subscription(state("canceled", "pro"))
+            .await
+            .unwrap()
+            .is_applied()
+    );
+    // Another state of the same second: neither is known to be newer; nothing written.
+    let tied = db
+        .upsert_subscription(state("active", "pro"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&tied, Upsert::Tied(row) if row.status == "canceled"),
+        "{tied:?}"
+    );
+    // The same state again is a harmless redelivery.
+    assert!(
+        db.upsert_subscription(state("canceled", "pro"))
+            .await
+            .unwrap()
+            .is_applied()
+    );
+    // Stripe's current state, read from its API, decides a tie.
+    let mut fetched = state("past_due", "pro");
+    fetched.fetched = true;
+    let row = db.upsert_subscription(fetched).await.unwrap();
+    assert!(row.is_applied());
+    let row = row.into_inner();
+    assert_eq!(
+        (row.status.as_str(), row.status_changed_at),
+        ("past_due", Some(t))
+    );
+
+    // `status_changed_at` moves with the status only; an unknown plan keeps the known one.
+    let later = t + Duration::hours(1);
+    let mut same_status =
+        SubscriptionUpsert::new(ada.id, "sub_1", "cus_1", UNKNOWN_PLAN, "past_due", later);
+    same_status.quantity = 3;
+    let row = db
+        .upsert_subscription(same_status)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (row.plan.as_str(), row.quantity, row.status_changed_at),
+        ("pro", 3, Some(t))
+    );
+    let active = SubscriptionUpsert::new(
+        ada.id,
+        "sub_1",
+        "cus_1",
+        "enterprise",
+        "active",
+        later + Duration::hours(1),
+    );
+    let row = db.upsert_subscription(active).await.unwrap().into_inner();
+    assert_eq!(
+        (row.plan.as_str(), row.status_changed_at),
+        ("enterprise", Some(later + Duration::hours(1)))
+    );
+    // Flagging a duplicate survives later upserts.
+    db.flag_duplicate_subscription("sub_1", "sub_0")
+        .await
+        .unwrap();
+    let again = SubscriptionUpsert::new(
+        ada.id,
+        "sub_1",
+        "cus_1",
+        "enterprise",
+        "canceled",
+        later + Duration::hours(2),
+    );
+    let row = db.upsert_subscription(again).await.unwrap().into_inner();
+    assert_eq!(
+        (row.status.as_str(), row.duplicate_of.as_deref()),
+        ("canceled", Some("sub_0"))
+    );
+}
+
+async fn refunds_only_grow(db: TestDb) {
+    db.upsert_payment(PaymentUpsert::new("pi_1", 2_000, "usd", "succeeded"))
+        .await
+        .unwrap();
+    for (reported, stored) in [(500, 500), (2_000, 2_000), (500, 2_000)] {
+        let row = db
+            .record_payment_refund("pi_1", reported)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.amount_refunded, stored, "after {reported}");
+    }
+    assert_eq!(
+        db.record_payment_refund("pi_unknown", 1).await.unwrap(),
+        None
+    );
+    let refused = db.record_payment_refund("pi_1", -1).await;
+    assert!(
+        refused.is_ok(),
+        "a smaller total is ignored, not written: {refused:?}"
+    );
+}
+
+fn outbox_email(key: &str) -> NewOutboxEmail {
+    NewOutboxEmail::new(
+        key,
+        "welcome",
+        "Acme <noreply@acme.example>",
+        vec!["ada@example.com".to_owned()],
+        "Welcome",
+        "<a href=\"https://acme.example/verify?token=secret\">verify</a>",
+        "https://acme.example/verify?token=secret",
+    )
+}
+
+async fn outbox_claims_are_exclusive_and_leased(db: TestDb) {
+    assert!(db.enqueue_email(outbox_email("welcome/1")).await.unwrap());
+    assert!(
+        !db.enqueue_email(outbox_email("welcome/1")).await.unwrap(),
+        "one key, one message"
+    );
+
+    // Two workers on two pools claim at once: one gets it.
+    let other = db.connect_again().await;
+    let now = now();
+    let lease = Duration::minutes(2);
+    let (a, b) = tokio::join!(
+        db.claim_due_emails(now, lease, 10),
+        other.claim_due_emails(now, lease, 10)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 1, "{a:?} {b:?}");
+    let claimed = a.into_iter().chain(b).next().unwrap();
+    assert_eq!(claimed.attempts, 1);
+    // Leased: nobody else takes it until the lease runs out (a worker that died).
+    assert!(
+        db.claim_due_emails(now + Duration::minutes(1), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = db
+        .claim_due_emails(now + Duration::minutes(3), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.iter().map(|e| e.attempts).collect::<Vec<_>>(), [2]);
+
+    // A failure to retry later, then success: bodies emptied, never claimed again.
+    let id = again[0].id;
+    let retry_at = now + Duration::minutes(10);
+    db.mark_email_failed(id, "provider down", DeliveryFailure::RetryAt(retry_at), now)
+        .await
+        .unwrap();
+    assert!(
+        db.claim_due_emails(now + Duration::minutes(9), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = db.claim_due_emails(retry_at, lease, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    db.mark_email_sent(id, retry_at).await.unwrap();
+    let sent = db.find_outbox_email("welcome/1").await.unwrap().unwrap();
+    assert!(
+        sent.sent_at.is_some() && sent.html.is_empty() && sent.text_body.is_empty(),
+        "{sent:?}"
+    );
+    assert!(
+        db.claim_due_emails(retry_at + Duration::days(1), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!format!("{sent:?}").contains("token=secret"));
+
+    // Given up: emptied too.
+    db.enqueue_email(outbox_email("welcome/2")).await.unwrap();
+    let now = tollbooth_db::now();
+    let row = db.claim_due_emails(now, lease, 10).await.unwrap().remove(0);
+    db.mark_email_failed(row.id, "rejected", DeliveryFailure::GiveUp, now)
+        .await
+        .unwrap();
+    let failed = db.find_outbox_email("welcome/2").await.unwrap().unwrap();
+    assert!(failed.failed_at.is_some() && failed.text_body.is_empty());
+    assert!(
+        db.claim_due_emails(now + Duration::days(1), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn open_checkout_sessions_are_found_until_closed_or_expiring(db: TestDb) {
+    let ada = user(&*db, "ada@example.com").await;
+    let now = now();
+    let session = NewCheckoutSession::new(
+        ada.id,
+        "pro",
+        "cs_1",
+        "https://checkout.stripe.com/cs_1",
+        now + Duration::hours(24),
+    );
+    db.insert_checkout_session(session.clone()).await.unwrap();
+    db.insert_checkout_session(session).await.unwrap(); // recorded once
+    let open = db
+        .find_open_checkout_session(ada.id, "pro", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(open.stripe_checkout_session_id, "cs_1");
+    assert!(
+        db.find_open_checkout_session(ada.id, "enterprise", now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        db.find_open_checkout_session(ada.id, "pro", now + Duration::hours(25))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        db.count_closed_checkout_sessions(ada.id, "pro")
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(db.close_checkout_session("cs_1", now).await.unwrap());
+    assert!(!db.close_checkout_session("cs_1", now).await.unwrap());
+    assert!(
+        db.find_open_checkout_session(ada.id, "pro", now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        db.count_closed_checkout_sessions(ada.id, "pro")
+            .await
+            .unwrap(),
+        1
+    );
+}
+
 tollbooth_db::engine_tests!(
     migrations_create_every_table_and_roll_back,
     replicas_starting_together_migrate_once,
@@ -1085,4 +1336,8 @@ tollbooth_db::engine_tests!(
     concurrent_duplicate_webhook_event_applies_once,
     concurrent_unlinks_never_remove_the_last_sign_in_method,
     every_foreign_key_column_is_indexed,
+    subscription_ties_are_never_applied_blind,
+    refunds_only_grow,
+    outbox_claims_are_exclusive_and_leased,
+    open_checkout_sessions_are_found_until_closed_or_expiring,
 );

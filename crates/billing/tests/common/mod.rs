@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)] // each test file uses a different subset
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -10,7 +11,8 @@ use tollbooth_billing::*;
 use tollbooth_db::testing::TestDb;
 use tollbooth_db::{NewUser, User, UserRepo};
 use tollbooth_email::{EmailSender, Mailer, MailerConfig, OutboxSender, RetryPolicy};
-use wiremock::MockServer;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 pub const SECRET: &str = "whsec_test_secret";
 pub const PRO: &str = "price_pro_monthly";
@@ -91,12 +93,7 @@ impl TestBilling {
 
     /// Delivers `event` signed with the test secret, now.
     pub async fn deliver(&self, event: &Value) -> Result<WebhookReceipt> {
-        let payload = serde_json::to_vec(event).unwrap();
-        let now = tollbooth_db::now();
-        let header = sign_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
-        self.billing
-            .handle_webhook(&payload, Some(&header), now)
-            .await
+        deliver_to(&self.billing, event).await
     }
 
     pub async fn recorded_events(&self) -> usize {
@@ -106,6 +103,14 @@ impl TestBilling {
             .await
             .unwrap() as usize
     }
+}
+
+/// Delivers `event` to `billing`, signed with the test secret, now.
+pub async fn deliver_to(billing: &Billing, event: &Value) -> Result<WebhookReceipt> {
+    let payload = serde_json::to_vec(event).unwrap();
+    let now = tollbooth_db::now();
+    let header = sign_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
+    billing.handle_webhook(&payload, Some(&header), now).await
 }
 
 /// A Stripe event envelope.
@@ -197,4 +202,40 @@ pub fn subscription_current(
         "metadata": { "user_id": "00000000-0000-0000-0000-000000000000" },
         "livemode": false
     })
+}
+
+/// Stripe answers `verb route` with 200 and `body`.
+pub async fn stripe_answers(t: &TestBilling, verb: &str, route: &str, body: serde_json::Value) {
+    Mock::given(method(verb))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&t.stripe)
+        .await;
+}
+
+/// A request's form body.
+pub fn form(request: &Request) -> HashMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+/// What Stripe received on `route`.
+pub async fn requests_to(t: &TestBilling, route: &str) -> Vec<Request> {
+    t.stripe
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == route)
+        .collect()
+}
+
+/// A request header (empty if absent).
+pub fn header<'r>(request: &'r Request, name: &str) -> &'r str {
+    request
+        .headers
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
 }

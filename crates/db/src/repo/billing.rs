@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::db::sealed::Executor;
@@ -364,6 +364,8 @@ pub trait BillingRepo: Send + Sync {
         stripe_checkout_session_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool>;
+    /// How many of the user's Checkout sessions for `plan` have closed.
+    async fn count_closed_checkout_sessions(&self, user_id: Uuid, plan: &str) -> Result<u64>;
 }
 
 #[async_trait]
@@ -764,5 +766,16 @@ impl<E: Executor> BillingRepo for E {
             .await
             .map_err(DbError::on("checkout session"))?;
         Ok(closed.rows_affected == 1)
+    }
+
+    async fn count_closed_checkout_sessions(&self, user_id: Uuid, plan: &str) -> Result<u64> {
+        use checkout_session::Column;
+        checkout_session::Entity::find()
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::Plan.eq(plan))
+            .filter(Column::ClosedAt.is_not_null())
+            .count(self.conn())
+            .await
+            .map_err(DbError::on("checkout session"))
     }
 }
