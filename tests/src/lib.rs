@@ -553,3 +553,113 @@ pub fn stripe_env(
     env.extend_from_slice(extra);
     env
 }
+
+impl Server {
+    /// How many e-mails the console transport printed under `idempotency_key`.
+    pub fn emails_with_key(&self, idempotency_key: &str) -> usize {
+        self.logs()
+            .matches(&format!("idempotency_key={idempotency_key}"))
+            .count()
+    }
+}
+
+/// POSTs a Stripe event to `server`'s webhook, signed with the test secret now.
+pub async fn deliver_stripe(server: &Server, event: &Value) -> Resp {
+    let body = serde_json::to_vec(event).expect("event JSON");
+    let now = tollbooth_db::now().timestamp();
+    let signature = tollbooth_billing::sign_webhook(
+        &body,
+        &tollbooth_billing::WebhookSecret::new(STRIPE_WEBHOOK_SECRET),
+        now,
+    );
+    post_raw(
+        server,
+        "/webhooks/stripe",
+        "stripe-signature",
+        &signature,
+        body,
+    )
+    .await
+}
+
+/// POSTs a Cal.com webhook to `server`, signed with the test secret.
+pub async fn deliver_calcom(server: &Server, event: &Value) -> Resp {
+    let body = serde_json::to_vec(event).expect("event JSON");
+    let signature = tollbooth_billing::sign_calcom_webhook(
+        &body,
+        &tollbooth_billing::WebhookSecret::new(CALCOM_WEBHOOK_SECRET),
+    );
+    post_raw(
+        server,
+        "/webhooks/calcom",
+        "x-cal-signature-256",
+        &signature,
+        body,
+    )
+    .await
+}
+
+async fn post_raw(
+    server: &Server,
+    path: &str,
+    signature_header: &str,
+    signature: &str,
+    body: Vec<u8>,
+) -> Resp {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", server.base))
+        .header(signature_header, signature)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("webhook request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    Resp {
+        status,
+        headers,
+        json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// A Stripe event envelope, created now.
+pub fn stripe_event(id: &str, kind: &str, object: Value) -> Value {
+    json!({
+        "id": id, "object": "event", "type": kind, "created": tollbooth_db::now().timestamp(),
+        "data": { "object": object }
+    })
+}
+
+/// Stands in for Stripe's `POST /v1/checkout/sessions` as Stripe behaves: a new session
+/// per idempotency key, the same answer again for a key seen before.
+#[derive(Debug, Default)]
+pub struct IdempotentCheckout {
+    sessions: Mutex<BTreeMap<String, String>>,
+}
+
+impl wiremock::Respond for IdempotentCheckout {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let key = request
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let mut sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = sessions.len() + 1;
+        let id = sessions
+            .entry(key)
+            .or_insert_with(|| format!("cs_bb_{next}"))
+            .clone();
+        wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "id": id, "object": "checkout.session", "mode": "subscription", "status": "open",
+            "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+            "expires_at": tollbooth_db::now().timestamp() + 86_400
+        }))
+    }
+}

@@ -465,7 +465,10 @@ async fn checkout_and_signed_stripe_webhooks(flavor: Flavor, db: TestDb) {
             .as_str()
         )
     );
-    let custom = browser
+    // (Another user: Ada's open session would be handed out again as it is.)
+    let bob = Browser::new(&server);
+    verified_user(&server, &bob, "bob@example.com").await;
+    let custom = bob
         .post(
             "/billing/checkout",
             json!({ "plan": "pro", "success_url": "/welcome?from=checkout" }),
@@ -489,7 +492,7 @@ async fn checkout_and_signed_stripe_webhooks(flavor: Flavor, db: TestDb) {
         "//evil.example/x",
         "/\\evil.example/x",
     ] {
-        let refused = browser
+        let refused = bob
             .post(
                 "/billing/checkout",
                 json!({ "plan": "pro", "cancel_url": elsewhere }),
@@ -641,6 +644,336 @@ async fn calcom_webhook_creates_a_booking(flavor: Flavor, db: TestDb) {
         .unwrap()
         .expect("booking stored");
     assert_eq!(booking.attendee_email.as_deref(), Some("grace@example.com"));
+}
+
+/// A subscription object as Stripe's 2024-04-10 API sends it.
+fn subscription(id: &str, customer: &str, status: &str, price: &str, created: i64) -> Value {
+    let now = tollbooth_db::now().timestamp();
+    json!({
+        "id": id, "object": "subscription", "customer": customer, "status": status, "created": created,
+        "cancel_at_period_end": false, "current_period_end": now + 30 * 86_400,
+        "items": { "data": [{ "price": { "id": price, "product": "prod_pro" }, "quantity": 1 }] }
+    })
+}
+
+async fn billing_follows_what_stripe_says_is_paid(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "cus_bb", "object": "customer" })),
+        )
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(IdempotentCheckout::default())
+        .mount(&stripe)
+        .await;
+    let mut cancelled = subscription("sub_2", "cus_bb", "canceled", "price_pro", 2);
+    cancelled["latest_invoice"] = json!({ "object": "invoice", "amount_due": 1900, "amount_paid": 1900,
+                                         "currency": "usd", "payment_intent": "pi_dup" });
+    Mock::given(method("DELETE"))
+        .and(path("/v1/subscriptions/sub_2"))
+        // Slow enough that the duplicate is seen live before Stripe cancels it.
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(cancelled)
+                .set_delay(Duration::from_secs(1)),
+        )
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "id": "re_1", "object": "refund" })),
+        )
+        .mount(&stripe)
+        .await;
+    let env = stripe_env(
+        &stripe,
+        &[("STRIPE_LEGACY_PRICES_PRO", "price_pro_2024".to_owned())],
+    );
+    let server = Server::start(flavor, db.url(), &env).await;
+    let browser = Browser::new(&server);
+    verified_user(&server, &browser, "ada@example.com").await;
+
+    // A double click: two checkouts at once, one Stripe session; and again later, the same.
+    let checkout = || browser.post("/billing/checkout", json!({ "plan": "pro" }));
+    let (first, second) = tokio::join!(checkout(), checkout());
+    assert_eq!(
+        (first.status, second.status),
+        (200, 200),
+        "{first:?} {second:?}"
+    );
+    assert_eq!(first.json["url"], second.json["url"]);
+    assert_eq!(checkout().await.json["url"], first.json["url"]);
+
+    // The first payment is not made (3-D Secure pending): no plan, and no second checkout.
+    let incomplete = subscription("sub_1", "cus_bb", "incomplete", "price_pro", 1);
+    let applied = deliver_stripe(
+        &server,
+        &stripe_event("evt_1", "customer.subscription.created", incomplete),
+    )
+    .await;
+    assert_eq!(applied.json["outcome"], "applied", "{applied:?}");
+    let state = browser.get("/billing/subscription").await;
+    assert_eq!(
+        (
+            state.json["plan"].as_str(),
+            state.json["subscription"]["status"].as_str()
+        ),
+        (Some("free"), Some("incomplete")),
+        "{state:?}"
+    );
+    assert_eq!(checkout().await.status, 409);
+
+    // Paid, on last year's price: Pro. (Both events are likely of the same second: Stripe's
+    // own state, read back, decides then.)
+    let active = subscription("sub_1", "cus_bb", "active", "price_pro_2024", 1);
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions/sub_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(active.clone()))
+        .mount(&stripe)
+        .await;
+    let applied = deliver_stripe(
+        &server,
+        &stripe_event("evt_2", "customer.subscription.updated", active),
+    )
+    .await;
+    assert_eq!(applied.json["outcome"], "applied", "{applied:?}");
+    assert_eq!(
+        browser.get("/billing/subscription").await.json["plan"],
+        "pro"
+    );
+
+    // A second live subscription of the same customer is never hidden, and is cancelled
+    // and refunded in Stripe.
+    let second = subscription("sub_2", "cus_bb", "active", "price_pro", 2);
+    let applied = deliver_stripe(
+        &server,
+        &stripe_event("evt_3", "customer.subscription.created", second),
+    )
+    .await;
+    assert_eq!(applied.json["outcome"], "applied", "{applied:?}");
+    let state = browser.get("/billing/subscription").await;
+    assert_eq!(state.json["subscription"]["id"], "sub_1", "{state:?}");
+    let listed = state.json["subscriptions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let duplicate = listed.iter().find(|s| s["id"] == "sub_2");
+    assert_eq!(
+        (listed.len(), duplicate.map(|d| &d["duplicate_of"])),
+        (2, Some(&json!("sub_1"))),
+        "{state:?}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let sent = stripe.received_requests().await.unwrap();
+        if sent.iter().any(|r| r.url.path() == "/v1/refunds") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "duplicate never refunded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let state = browser.get("/billing/subscription").await;
+    assert_eq!(state.json["plan"], "pro");
+    let listed = state.json["subscriptions"].as_array().unwrap();
+    assert_eq!(
+        listed.len(),
+        1,
+        "the cancelled duplicate has ended: {state:?}"
+    );
+}
+
+async fn provider_failures_answer_without_their_detail(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({ "error": {
+            "type": "invalid_request_error", "message": "No such price: 'price_pro'; a similar object exists in live mode"
+        } })))
+        .mount(&stripe)
+        .await;
+    let server = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
+    let browser = Browser::new(&server);
+    verified_user(&server, &browser, "ada@example.com").await;
+    let refused = browser
+        .post("/billing/checkout", json!({ "plan": "pro" }))
+        .await;
+    assert_eq!(
+        (refused.status, refused.json["error"].as_str()),
+        (502, Some("payment_provider_error")),
+        "{refused:?}"
+    );
+    let message = refused.json["message"].as_str().unwrap();
+    for detail in ["Stripe", "404", "price_pro", "live mode"] {
+        assert!(!message.contains(detail), "{detail} in {message}");
+    }
+    assert!(
+        server.logs().contains("No such price"),
+        "the cause is logged"
+    );
+}
+
+async fn refunded_and_rescheduled_paid_sessions(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/event-types/42"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "status": "success", "data": {
+            "id": 42, "slug": "intro", "users": [{ "username": "ada" }] } })),
+        )
+        .mount(&stripe)
+        .await;
+    let env = stripe_env(
+        &stripe,
+        &[
+            ("CALCOM_API_KEY", "cal_key".to_owned()),
+            ("CALCOM_WEBHOOK_SECRET", CALCOM_WEBHOOK_SECRET.to_owned()),
+            ("CALCOM_API_BASE", stripe.uri()),
+        ],
+    );
+    let server = Server::start(flavor, db.url(), &env).await;
+    let browser = Browser::new(&server);
+    let user = verified_user(&server, &browser, "grace@example.com").await;
+    let paid = |id: &str| {
+        json!({ "id": id, "object": "payment_intent", "amount": 20000, "currency": "usd", "status": "succeeded",
+                "metadata": { "user_id": user["id"], "calcom_event_type_id": "42" } })
+    };
+    let booking = |trigger: &str, uid: &str, at: &str, extra: Value| {
+        let mut payload = json!({ "uid": uid, "eventTypeId": 42, "startTime": "2026-12-01T10:00:00.000Z",
+                                  "endTime": "2026-12-01T10:30:00.000Z", "metadata": {} });
+        for (k, v) in extra.as_object().unwrap() {
+            payload[k] = v.clone();
+        }
+        json!({ "triggerEvent": trigger, "createdAt": at, "payload": payload })
+    };
+    for id in ["pi_refunded", "pi_moved"] {
+        let receipt = deliver_stripe(
+            &server,
+            &stripe_event(&format!("evt_{id}"), "payment_intent.succeeded", paid(id)),
+        )
+        .await;
+        assert!(receipt.json["booking_link"].is_string(), "{receipt:?}");
+    }
+
+    // Refunded in full: the paid session yields no booking link.
+    let refund = json!({ "id": "ch_1", "object": "charge", "amount": 20000, "amount_refunded": 20000,
+                         "refunded": true, "payment_intent": "pi_refunded" });
+    let applied = deliver_stripe(
+        &server,
+        &stripe_event("evt_refund", "charge.refunded", refund),
+    )
+    .await;
+    assert_eq!(applied.json["outcome"], "applied", "{applied:?}");
+    let link = browser
+        .get("/billing/payments/pi_refunded/booking-link")
+        .await;
+    assert_eq!(
+        (link.status, link.json["error"].as_str()),
+        (409, Some("payment_refunded")),
+        "{link:?}"
+    );
+
+    // Booked, rescheduled, then the new booking cancelled: bookable again.
+    let metadata = json!({ "metadata": { "payment_intent": "pi_moved", "user_id": user["id"] } });
+    let steps = [
+        booking(
+            "BOOKING_CREATED",
+            "bb-1",
+            "2026-11-25T10:00:00.000Z",
+            metadata,
+        ),
+        booking(
+            "BOOKING_RESCHEDULED",
+            "bb-2",
+            "2026-11-25T11:00:00.000Z",
+            json!({ "rescheduleUid": "bb-1" }),
+        ),
+    ];
+    for step in &steps {
+        assert_eq!(
+            deliver_calcom(&server, step).await.json["outcome"],
+            "applied"
+        );
+    }
+    let link = browser.get("/billing/payments/pi_moved/booking-link").await;
+    assert_eq!(
+        (link.status, link.json["error"].as_str()),
+        (409, Some("already_booked"))
+    );
+    let cancel = booking(
+        "BOOKING_CANCELLED",
+        "bb-2",
+        "2026-11-25T12:00:00.000Z",
+        json!({}),
+    );
+    deliver_calcom(&server, &cancel).await;
+    let link = browser.get("/billing/payments/pi_moved/booking-link").await;
+    assert_eq!(link.status, 200, "{link:?}");
+    assert!(link.json["url"].as_str().unwrap().contains("/ada/intro"));
+}
+
+async fn emails_survive_a_stop_between_commit_and_send(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    // An instance that commits but never sends: killed before any worker runs.
+    let quiet = stripe_env(&stripe, &[("EMAIL_OUTBOX_WORKER", "false".to_owned())]);
+    let first = Server::start(flavor, db.url(), &quiet).await;
+    let browser = Browser::new(&first);
+    sign_up(&browser, "ada@example.com").await;
+    let user = db_user_id(&db, "ada@example.com").await;
+    let completed = json!({ "id": "cs_1", "object": "checkout.session", "mode": "subscription",
+        "customer": "cus_1", "client_reference_id": user, "metadata": { "plan": "pro" } });
+    let event = stripe_event("evt_done", "checkout.session.completed", completed);
+    assert_eq!(
+        deliver_stripe(&first, &event).await.json["outcome"],
+        "applied"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !first.logs().contains("console transport"),
+        "nothing sent yet:\n{}",
+        first.logs()
+    );
+    first.signal("KILL");
+    drop(first);
+
+    // The next instance finds both e-mails in the outbox and sends each once.
+    let second = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
+    let token = second
+        .emailed_token("ada@example.com", "/auth/verify-email")
+        .await;
+    assert!(!token.is_empty());
+    let key = "stripe/evt_done/confirmed/0";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while second.emails_with_key(key) == 0 {
+        assert!(std::time::Instant::now() < deadline, "{}", second.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Stripe redelivers: a duplicate, and no second e-mail.
+    assert_eq!(
+        deliver_stripe(&second, &event).await.json["outcome"],
+        "duplicate"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(second.emails_with_key(key), 1);
+    assert_eq!(
+        second.emails_with_key(&format!("welcome/{}", user.as_str().unwrap())),
+        1
+    );
+}
+
+/// The id of the user with this e-mail, read from the database.
+async fn db_user_id(db: &TestDb, email: &str) -> Value {
+    use tollbooth_db::UserRepo;
+    let user = db.find_user_by_email(email).await.unwrap().expect("user");
+    json!(user.id.to_string())
 }
 
 /// Sends only the headers of a JSON POST declaring a `length`-byte body and reads the answer.
@@ -922,6 +1255,10 @@ contract_tests!(
     bad_webhook_signatures_write_nothing,
     calcom_webhook_creates_a_booking,
     malformed_oversized_and_cross_site_requests,
+    billing_follows_what_stripe_says_is_paid,
+    provider_failures_answer_without_their_detail,
+    refunded_and_rescheduled_paid_sessions,
+    emails_survive_a_stop_between_commit_and_send,
 );
 
 /// Two instances (one axum, one actix) on one PostgreSQL: a session made on one works on the

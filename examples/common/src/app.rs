@@ -11,7 +11,9 @@ use tollbooth_auth::{
     Auth, AuthError, HeaderView, OAuthCallback, OAuthResult, Provider, RequestInfo, Role, Session,
     SignInOutcome, SignedIn,
 };
-use tollbooth_billing::{Billing, BillingError, EVENT_TYPE_METADATA_KEY, Plan, WebhookOutcome};
+use tollbooth_billing::{
+    Billing, BillingError, EVENT_TYPE_METADATA_KEY, Plan, SubscriptionStatus, WebhookOutcome,
+};
 use tollbooth_db::{User, UserRepo};
 use tollbooth_email::PublicBaseUrl;
 use uuid::Uuid;
@@ -617,14 +619,25 @@ async fn subscription_reply(
     subscription: Option<tollbooth_db::Subscription>,
 ) -> Result {
     let plan = billing.current_plan(user_id).await?;
-    let subscription = subscription.map(|s| {
-        json!({
-            "id": s.stripe_subscription_id, "plan": s.plan, "status": s.status, "quantity": s.quantity,
-            "trial_end": s.trial_end, "current_period_end": s.current_period_end,
-            "cancel_at_period_end": s.cancel_at_period_end,
-        })
-    });
-    Ok(Reply::ok(
-        json!({ "plan": plan.as_str(), "subscription": subscription }),
-    ))
+    // Every subscription not ended, so a second live one (a duplicate) is never hidden.
+    let live: Vec<Value> = billing
+        .list_subscriptions(user_id)
+        .await?
+        .iter()
+        .filter(|s| SubscriptionStatus::parse(&s.status).blocks_checkout())
+        .map(subscription_json)
+        .collect();
+    Ok(Reply::ok(json!({
+        "plan": plan.as_str(),
+        "subscription": subscription.as_ref().map(subscription_json),
+        "subscriptions": live,
+    })))
+}
+
+fn subscription_json(s: &tollbooth_db::Subscription) -> Value {
+    json!({
+        "id": s.stripe_subscription_id, "plan": s.plan, "status": s.status, "quantity": s.quantity,
+        "trial_end": s.trial_end, "current_period_end": s.current_period_end,
+        "cancel_at_period_end": s.cancel_at_period_end, "duplicate_of": s.duplicate_of,
+    })
 }

@@ -45,6 +45,26 @@ fn var(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// A comma-separated list (empty when unset).
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `true`/`false` (also `1`/`0`, `on`/`off`).
+fn flag(name: &str, value: &str) -> Result<bool, StartupError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "on" | "yes" => Ok(true),
+        "false" | "0" | "off" | "no" => Ok(false),
+        other => Err(fail(name, format!("`{other}` is not true or false"))),
+    }
+}
+
 fn var_or(name: &str, default: &str) -> String {
     var(name).unwrap_or_else(|| default.to_owned())
 }
@@ -122,6 +142,9 @@ fn mailer(product: &str) -> Result<Mailer, StartupError> {
         config = config
             .reply_to(&reply_to)
             .map_err(|e| fail("EMAIL_REPLY_TO", e))?;
+    }
+    if let Some(worker) = var("EMAIL_OUTBOX_WORKER") {
+        config.outbox.worker = flag("EMAIL_OUTBOX_WORKER", &worker)?;
     }
     let sender: std::sync::Arc<dyn EmailSender> = match var("RESEND_API_KEY") {
         Some(key) => {
@@ -216,6 +239,26 @@ fn billing(db: Db, mailer: Mailer, public_url: &str) -> Result<Option<Billing>, 
     }
     if let Some(price) = var("STRIPE_PRICE_ENTERPRISE") {
         builder = builder.plan_price(Plan::Enterprise, price);
+    }
+    for (plan, name) in [(Plan::Pro, "PRO"), (Plan::Enterprise, "ENTERPRISE")] {
+        for price in list(&format!("STRIPE_LEGACY_PRICES_{name}")) {
+            builder = builder.legacy_price(plan, price);
+        }
+        if let Some(product) = var(&format!("STRIPE_PRODUCT_{name}")) {
+            builder = builder.plan_product(plan, product);
+        }
+    }
+    if let Some(days) = var("STRIPE_PAST_DUE_GRACE_DAYS") {
+        let days: u64 = days
+            .parse()
+            .map_err(|e| fail("STRIPE_PAST_DUE_GRACE_DAYS", e))?;
+        builder = builder.past_due_grace(Duration::from_secs(days * 86_400));
+    }
+    if let Some(cancel) = var("STRIPE_CANCEL_DUPLICATE_SUBSCRIPTIONS") {
+        builder = builder.cancel_duplicate_subscriptions(flag(
+            "STRIPE_CANCEL_DUPLICATE_SUBSCRIPTIONS",
+            &cancel,
+        )?);
     }
     if let Some(days) = var("STRIPE_TRIAL_DAYS") {
         builder = builder.trial_days(days.parse().map_err(|e| fail("STRIPE_TRIAL_DAYS", e))?);
