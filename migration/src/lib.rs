@@ -38,6 +38,7 @@ mod m20261125_000006_add_payment_booking_url;
 mod m20261201_000007_index_nurture_last_variant;
 mod m20261201_000008_billing_correctness;
 mod m20261201_000009_create_email_outbox;
+mod m20261201_000010_session_authenticated_at;
 mod schema;
 
 /// The ordered list of Tollbooth migrations.
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_index_nurture_last_variant::Migration),
             Box::new(m20261201_000008_billing_correctness::Migration),
             Box::new(m20261201_000009_create_email_outbox::Migration),
+            Box::new(m20261201_000010_session_authenticated_at::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{AuthError, Result};
 use crate::mfa::MfaConfig;
 use crate::oauth::ProviderConfig;
+use crate::proxy::TrustedProxies;
 
 /// Smallest bcrypt cost accepted (OWASP's floor for bcrypt in 2025).
 pub const MIN_BCRYPT_COST: u32 = 12;
@@ -166,6 +167,11 @@ pub struct AuthConfig {
     pub(crate) verification_ttl: TimeDelta,
     pub(crate) reset_ttl: TimeDelta,
     pub(crate) mfa_challenge_ttl: TimeDelta,
+    pub(crate) reauthentication_window: TimeDelta,
+    pub(crate) security_report_path: String,
+    pub(crate) security_report_ttl: TimeDelta,
+    pub(crate) recovery_window: TimeDelta,
+    pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) require_verified_email: bool,
     pub(crate) password_policy: PasswordPolicy,
     pub(crate) rate_limits: RateLimits,
@@ -195,6 +201,11 @@ impl AuthConfig {
             verification_ttl: TimeDelta::hours(24),
             reset_ttl: TimeDelta::hours(1),
             mfa_challenge_ttl: TimeDelta::minutes(5),
+            reauthentication_window: TimeDelta::minutes(10),
+            security_report_path: "/security-report".to_owned(),
+            security_report_ttl: TimeDelta::days(7),
+            recovery_window: TimeDelta::hours(24),
+            trusted_proxies: TrustedProxies::none(),
             require_verified_email: true,
             password_policy: PasswordPolicy::default(),
             rate_limits: RateLimits::default(),
@@ -240,6 +251,11 @@ pub struct AuthConfigBuilder {
     verification_ttl: TimeDelta,
     reset_ttl: TimeDelta,
     mfa_challenge_ttl: TimeDelta,
+    reauthentication_window: TimeDelta,
+    security_report_path: String,
+    security_report_ttl: TimeDelta,
+    recovery_window: TimeDelta,
+    trusted_proxies: TrustedProxies,
     require_verified_email: bool,
     password_policy: PasswordPolicy,
     rate_limits: RateLimits,
@@ -251,6 +267,41 @@ pub struct AuthConfigBuilder {
 }
 
 impl AuthConfigBuilder {
+    /// How recently a session must have signed in or re-authenticated for a sensitive
+    /// change (enrolling MFA, linking or unlinking a provider); default 10 minutes.
+    pub fn reauthentication_window(mut self, window: TimeDelta) -> Self {
+        self.reauthentication_window = window;
+        self
+    }
+
+    /// The page the "this wasn't me" link of security notices opens (default
+    /// `/security-report`, with `?token=`).
+    pub fn security_report_path(mut self, path: impl Into<String>) -> Self {
+        self.security_report_path = path.into();
+        self
+    }
+
+    /// How long a security notice's "this wasn't me" link works (default 7 days).
+    pub fn security_report_ttl(mut self, ttl: TimeDelta) -> Self {
+        self.security_report_ttl = ttl;
+        self
+    }
+
+    /// How far before a reported change a recovery reset undoes second factors and
+    /// provider links (default 24 hours).
+    pub fn recovery_window(mut self, window: TimeDelta) -> Self {
+        self.recovery_window = window;
+        self
+    }
+
+    /// The reverse proxies (load balancers) in front of the service: their `Forwarded` /
+    /// `X-Forwarded-For` headers name the client ([`Auth::client_ip`](crate::Auth::client_ip)).
+    /// Default none: every client is its socket peer.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
     /// Enables sign-in with an OAuth provider (GitHub, Google).
     pub fn oauth_provider(mut self, provider: ProviderConfig) -> Self {
         self.oauth.retain(|p| p.provider != provider.provider);
@@ -410,6 +461,8 @@ impl AuthConfigBuilder {
             self.verification_ttl,
             self.reset_ttl,
             self.mfa_challenge_ttl,
+            self.reauthentication_window,
+            self.security_report_ttl,
         ]
         .into_iter()
         .all(positive)
@@ -465,6 +518,11 @@ impl AuthConfigBuilder {
             verification_ttl: self.verification_ttl,
             reset_ttl: self.reset_ttl,
             mfa_challenge_ttl: self.mfa_challenge_ttl,
+            reauthentication_window: self.reauthentication_window,
+            security_report_path: self.security_report_path,
+            security_report_ttl: self.security_report_ttl,
+            recovery_window: self.recovery_window,
+            trusted_proxies: self.trusted_proxies,
             require_verified_email: self.require_verified_email,
             password_policy: self.password_policy,
             rate_limits: self.rate_limits,

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use tollbooth_db::{
     AccountRepo, CREDENTIAL_PROVIDER, DbError, NewAccount, NewToken, NewUser, SessionRepo,
-    TokenPurpose, TokenRepo, TwoFactorRepo, User, UserRepo, normalize_email,
+    TokenPurpose, TokenRepo, User, UserRepo, normalize_email,
 };
-use tollbooth_email::{Address, WelcomeEmail, WelcomeProps};
+use tollbooth_email::{Address, SecurityChange, WelcomeEmail, WelcomeProps};
 
 use crate::cookie::SetCookie;
 use crate::error::{AuthError, Result};
@@ -184,8 +184,7 @@ impl Auth {
         user: User,
         request: &RequestInfo<'_>,
     ) -> Result<SignInOutcome> {
-        let mfa = self.inner.db.find_two_factor(user.id).await?;
-        if mfa.is_some_and(|tf| tf.enabled_at.is_some()) {
+        if self.mfa_enabled(&user).await? {
             return Ok(SignInOutcome::MfaRequired(self.mfa_challenge(&user).await?));
         }
         let (session, cookie) = self.open_session(user, request).await?;
@@ -214,9 +213,16 @@ impl Auth {
         Ok(MfaChallenge { token, expires_at })
     }
 
-    /// Changes the password of the signed-in user after checking the current one, and
-    /// revokes every other session of the user (this one stays).
-    pub async fn change_password(&self, session: &Session, current: &str, new: &str) -> Result<()> {
+    /// Changes the password of the signed-in user after checking the current one (which
+    /// re-verifies the session), revokes every other session of the user (this one stays),
+    /// and tells the owner by e-mail.
+    pub async fn change_password(
+        &self,
+        session: &Session,
+        current: &str,
+        new: &str,
+        request: &RequestInfo<'_>,
+    ) -> Result<()> {
         let user = &session.user;
         let failures = keys::account("sign_in_failures", &user.email);
         self.check_backoff(&failures).await?;
@@ -228,23 +234,19 @@ impl Auth {
             self.record_failure(&failures).await?;
             return Err(AuthError::InvalidCredentials);
         }
-        self.set_password(user, new).await?;
-        let db = &self.inner.db;
-        db.revoke_user_sessions(user.id, Some(session.id), self.now())
-            .await?;
-        tracing::info!(user_id = %user.id, "password changed; other sessions revoked");
-        Ok(())
-    }
-
-    /// Applies the policy and stores a new hash (creating the credential account if the user
-    /// had only OAuth).
-    pub(crate) async fn set_password(&self, user: &User, password: &str) -> Result<()> {
-        let hash = self.hash_for(user, password).await?;
-        let db = &self.inner.db;
-        if !db.set_password_hash(user.id, &hash).await? {
-            db.create_account(NewAccount::credential(user.id, hash))
+        let hash = self.hash_for(user, new).await?;
+        let tx = self.inner.db.begin().await?;
+        if !tx.set_password_hash(user.id, &hash).await? {
+            tx.create_account(NewAccount::credential(user.id, hash))
                 .await?;
         }
+        tx.revoke_user_sessions(user.id, Some(session.id), self.now())
+            .await?;
+        self.queue_security_notice(&tx, user, SecurityChange::PasswordChanged, request)
+            .await?;
+        tx.commit().await?;
+        self.emails_committed();
+        tracing::info!(user_id = %user.id, "password changed; other sessions revoked");
         Ok(())
     }
 
@@ -261,7 +263,7 @@ impl Auth {
     }
 
     /// The user with this (normalized) e-mail and their password hash, if they have one.
-    async fn credential(&self, email: &str) -> Result<Option<(User, String)>> {
+    pub(crate) async fn credential(&self, email: &str) -> Result<Option<(User, String)>> {
         let db = &self.inner.db;
         let Some(user) = db.find_user_by_email(email).await? else {
             return Ok(None);

@@ -17,6 +17,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// | [`InvalidCredentials`](Self::InvalidCredentials) | 401 | `invalid_credentials` |
 /// | [`Unauthorized`](Self::Unauthorized) | 401 | `unauthorized` |
 /// | [`Forbidden`](Self::Forbidden) | 403 | `forbidden` |
+/// | [`ReauthenticationRequired`](Self::ReauthenticationRequired) | 403 | `reauthentication_required` |
 /// | [`EmailNotVerified`](Self::EmailNotVerified) | 403 | `email_not_verified` |
 /// | [`EmailTaken`](Self::EmailTaken) | 409 | `email_taken` |
 /// | [`InvalidPassword`](Self::InvalidPassword) | 422 | `invalid_password` |
@@ -46,6 +47,10 @@ pub enum AuthError {
     /// Signed in, but not allowed (e.g. the wrong role).
     #[error("not allowed")]
     Forbidden,
+    /// A sensitive change (MFA, providers) needs a session that signed in or
+    /// re-authenticated recently: re-authenticate ([`Auth::reauthenticate`](crate::Auth::reauthenticate)) and retry.
+    #[error("confirm it is you: re-authenticate, then retry")]
+    ReauthenticationRequired,
     /// The password was right but the address is not verified yet.
     #[error("e-mail address not verified")]
     EmailNotVerified,
@@ -166,7 +171,10 @@ impl AuthError {
             | Self::Unauthorized
             | Self::OAuthRejected { .. }
             | Self::InvalidMfaCode => 401,
-            Self::Forbidden | Self::EmailNotVerified | Self::ProviderEmailUnverified => 403,
+            Self::Forbidden
+            | Self::ReauthenticationRequired
+            | Self::EmailNotVerified
+            | Self::ProviderEmailUnverified => 403,
             Self::ProviderNotConfigured { .. } => 404,
             Self::EmailTaken
             | Self::AccountLinkRequired { .. }
@@ -186,6 +194,7 @@ impl AuthError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::ReauthenticationRequired => "reauthentication_required",
             Self::EmailNotVerified => "email_not_verified",
             Self::EmailTaken => "email_taken",
             Self::InvalidPassword { .. } => "invalid_password",

@@ -137,10 +137,12 @@ mod mfa;
 mod oauth;
 mod origin;
 mod password;
+mod proxy;
 mod recovery;
 mod secret;
 mod service;
 mod session;
+mod stepup;
 
 #[cfg(feature = "actix")]
 pub use adapters::actix;
@@ -161,6 +163,7 @@ pub use oauth::{
     ClientSecret, OAuthCallback, OAuthCompleted, OAuthResult, OAuthStart, Provider, ProviderConfig,
 };
 pub use password::MAX_PASSWORD_BYTES;
+pub use proxy::TrustedProxies;
 pub use service::Auth;
 pub use session::{Role, Session, SessionInfo};
 

@@ -18,8 +18,23 @@ pub(crate) mod keys {
 
     use super::{Digest, Sha256};
 
+    /// An IPv4 client by its address; an IPv6 client by its /64, the block one subscriber
+    /// is given (they choose the rest freely, so per-address limits would not hold).
     pub(crate) fn ip(action: &str, ip: IpAddr) -> String {
-        format!("{action}:ip:{ip}")
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 @ IpAddr::V4(_) => v4,
+        };
+        match ip {
+            IpAddr::V4(v4) => format!("{action}:ip:{v4}"),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!(
+                    "{action}:ip:{:x}:{:x}:{:x}:{:x}::/64",
+                    s[0], s[1], s[2], s[3]
+                )
+            }
+        }
     }
 
     pub(crate) fn account(action: &str, normalized_email: &str) -> String {

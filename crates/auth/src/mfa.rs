@@ -16,6 +16,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use chrono::TimeDelta;
 use tollbooth_db::{SessionRepo, TokenPurpose, TokenRepo, TwoFactorRepo, User, UserRepo};
+use tollbooth_email::SecurityChange;
 use totp_rs::{Algorithm, Builder, Totp};
 
 use crate::config::Limit;
@@ -164,15 +165,14 @@ pub struct MfaStatus {
 
 impl Auth {
     /// Starts (or restarts) enrollment: a new 160-bit secret, stored sealed and pending until
-    /// [`mfa_confirm`](Self::mfa_confirm). Refused while MFA is enabled.
+    /// [`mfa_confirm`](Self::mfa_confirm). Refused while MFA is enabled, and unless the
+    /// session is fresh ([`require_fresh`](Self::require_fresh)): a stolen session must not
+    /// put its own second factor in front of the owner.
     pub async fn mfa_enroll(&self, session: &Session) -> Result<MfaEnrollment> {
         let config = self.mfa_config()?;
+        self.require_fresh(session)?;
         let db = &self.inner.db;
-        if db
-            .find_two_factor(session.user.id)
-            .await?
-            .is_some_and(|tf| tf.enabled_at.is_some())
-        {
+        if self.mfa_enabled(&session.user).await? {
             return Err(AuthError::MfaState {
                 reason: "MFA is already enabled; disable it first",
             });
@@ -190,9 +190,16 @@ impl Auth {
         })
     }
 
-    /// Confirms a pending enrollment with a valid code: MFA is on, every other session of
-    /// the user is revoked, and the backup codes are returned (shown once).
-    pub async fn mfa_confirm(&self, session: &Session, code: &str) -> Result<BackupCodes> {
+    /// Confirms a pending enrollment with a valid code (the session still fresh): MFA is on,
+    /// every other session of the user is revoked, the backup codes are returned (shown
+    /// once), and the owner is told by e-mail.
+    pub async fn mfa_confirm(
+        &self,
+        session: &Session,
+        code: &str,
+        request: &RequestInfo<'_>,
+    ) -> Result<BackupCodes> {
+        self.require_fresh(session)?;
         let user = &session.user;
         let tf = self.inner.db.find_two_factor(user.id).await?;
         if tf.as_ref().is_none_or(|tf| tf.enabled_at.is_some()) {
@@ -201,11 +208,15 @@ impl Auth {
             });
         }
         self.check_code(user, code, false).await?;
-        let db = &self.inner.db;
-        db.enable_two_factor(user.id, self.now()).await?;
-        let codes = self.new_backup_codes(user).await?;
-        db.revoke_user_sessions(user.id, Some(session.id), self.now())
+        let tx = self.inner.db.begin().await?;
+        tx.enable_two_factor(user.id, self.now()).await?;
+        let codes = self.new_backup_codes(&tx, user).await?;
+        tx.revoke_user_sessions(user.id, Some(session.id), self.now())
             .await?;
+        self.queue_security_notice(&tx, user, SecurityChange::MfaEnabled, request)
+            .await?;
+        tx.commit().await?;
+        self.emails_committed();
         tracing::info!(user_id = %user.id, "MFA enabled; other sessions revoked");
         Ok(codes)
     }
@@ -242,38 +253,53 @@ impl Auth {
         Ok(SignedIn { session, cookie })
     }
 
-    /// Turns MFA off (a current code is required) and revokes every other session.
-    pub async fn mfa_disable(&self, session: &Session, code: &str) -> Result<()> {
-        self.require_enabled(&session.user).await?;
-        self.check_code(&session.user, code, true).await?;
-        let db = &self.inner.db;
-        db.delete_two_factor(session.user.id).await?;
-        db.revoke_user_sessions(session.user.id, Some(session.id), self.now())
+    /// Turns MFA off (a current code is required: it re-verifies the session), revokes
+    /// every other session, and tells the owner by e-mail.
+    pub async fn mfa_disable(
+        &self,
+        session: &Session,
+        code: &str,
+        request: &RequestInfo<'_>,
+    ) -> Result<()> {
+        let user = &session.user;
+        self.require_enabled(user).await?;
+        self.check_code(user, code, true).await?;
+        let tx = self.inner.db.begin().await?;
+        tx.delete_two_factor(user.id).await?;
+        tx.revoke_user_sessions(user.id, Some(session.id), self.now())
             .await?;
-        tracing::info!(user_id = %session.user.id, "MFA disabled; other sessions revoked");
+        self.queue_security_notice(&tx, user, SecurityChange::MfaDisabled, request)
+            .await?;
+        tx.commit().await?;
+        self.emails_committed();
+        tracing::info!(user_id = %user.id, "MFA disabled; other sessions revoked");
         Ok(())
     }
 
-    /// Replaces every backup code (a current code is required).
+    /// Replaces every backup code (a current code is required) and tells the owner.
     pub async fn mfa_regenerate_backup_codes(
         &self,
         session: &Session,
         code: &str,
+        request: &RequestInfo<'_>,
     ) -> Result<BackupCodes> {
-        self.require_enabled(&session.user).await?;
-        self.check_code(&session.user, code, true).await?;
-        self.new_backup_codes(&session.user).await
+        let user = &session.user;
+        self.require_enabled(user).await?;
+        self.check_code(user, code, true).await?;
+        let tx = self.inner.db.begin().await?;
+        let codes = self.new_backup_codes(&tx, user).await?;
+        self.queue_security_notice(&tx, user, SecurityChange::BackupCodesRegenerated, request)
+            .await?;
+        tx.commit().await?;
+        self.emails_committed();
+        Ok(codes)
     }
 
     /// Whether MFA is on, and how many backup codes remain.
     pub async fn mfa_status(&self, session: &Session) -> Result<MfaStatus> {
-        let db = &self.inner.db;
-        let enabled = db
-            .find_two_factor(session.user.id)
-            .await?
-            .is_some_and(|tf| tf.enabled_at.is_some());
+        let enabled = self.mfa_enabled(&session.user).await?;
         let backup_codes_left = if enabled {
-            db.count_backup_codes(session.user.id).await?
+            self.inner.db.count_backup_codes(session.user.id).await?
         } else {
             0
         };
@@ -289,14 +315,18 @@ impl Auth {
         })
     }
 
-    async fn require_enabled(&self, user: &User) -> Result<()> {
-        let enabled = self
+    /// Whether the user's second factor is on (enrolled and confirmed).
+    pub(crate) async fn mfa_enabled(&self, user: &User) -> Result<bool> {
+        Ok(self
             .inner
             .db
             .find_two_factor(user.id)
             .await?
-            .is_some_and(|tf| tf.enabled_at.is_some());
-        if enabled {
+            .is_some_and(|tf| tf.enabled_at.is_some()))
+    }
+
+    async fn require_enabled(&self, user: &User) -> Result<()> {
+        if self.mfa_enabled(user).await? {
             Ok(())
         } else {
             Err(AuthError::MfaState {
@@ -307,7 +337,12 @@ impl Auth {
 
     /// Accepts a TOTP code (its time step once only) or, if `allow_backup`, an unused backup
     /// code. Failures count, lock, and rate-limit.
-    async fn check_code(&self, user: &User, code: &str, allow_backup: bool) -> Result<()> {
+    pub(crate) async fn check_code(
+        &self,
+        user: &User,
+        code: &str,
+        allow_backup: bool,
+    ) -> Result<()> {
         let config = self.mfa_config()?;
         let db = &self.inner.db;
         let now = self.now();
@@ -361,13 +396,13 @@ impl Auth {
         Err(AuthError::InvalidMfaCode)
     }
 
-    async fn new_backup_codes(&self, user: &User) -> Result<BackupCodes> {
+    async fn new_backup_codes(&self, tx: &impl TwoFactorRepo, user: &User) -> Result<BackupCodes> {
         let codes: Vec<String> = (0..BACKUP_CODES).map(|_| backup_code()).collect();
         let hashes = codes
             .iter()
             .map(|c| hash_token(&normalize_backup_code(c)))
             .collect();
-        self.inner.db.replace_backup_codes(user.id, hashes).await?;
+        tx.replace_backup_codes(user.id, hashes).await?;
         Ok(BackupCodes(codes))
     }
 }

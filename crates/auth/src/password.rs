@@ -45,10 +45,19 @@ impl PasswordHasher {
         }
     }
 
-    /// Hashes `password` with the configured cost (`$2b$<cost>$…`).
+    /// Hashes `password` with the configured cost (`$2b$<cost>$…`). Up to 72 bytes: bcrypt
+    /// reads the password with a NUL terminator and keeps 72 bytes, so a 72-byte password
+    /// loses only its terminator — as in every other bcrypt. (bcrypt's
+    /// `non_truncating_hash` counts the terminator and refuses 72 bytes; the length is
+    /// checked here instead, so nothing is ever cut.)
     pub(crate) async fn hash(&self, password: &str) -> Result<String> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(AuthError::InvalidPassword {
+                reason: format!("use at most {MAX_PASSWORD_BYTES} bytes"),
+            });
+        }
         let (password, cost) = (password.to_owned(), self.cost);
-        self.run(move || bcrypt::non_truncating_hash(password, cost))
+        self.run(move || bcrypt::hash(password, cost))
             .await?
             .map_err(AuthError::internal)
     }

@@ -11,6 +11,7 @@ use crate::headers::RequestInfo;
 use crate::limits::keys;
 use crate::secret::{hash_token, new_token};
 use crate::service::Auth;
+use crate::stepup::Recovery;
 
 impl Auth {
     /// Marks the address verified if `token` is an unused, unexpired verification token for
@@ -137,7 +138,9 @@ impl Auth {
     /// **every** session of the user is revoked, and — deliberately — no session is issued:
     /// the user signs in with the new password (and their second factor, if enabled), so a
     /// reset link alone never yields a session. The link proves the address, so an
-    /// unverified one becomes verified; an OAuth-only user gains a password.
+    /// unverified one becomes verified; an OAuth-only user gains a password. A recovery
+    /// reset (from [`report_unauthorized_change`](Self::report_unauthorized_change)) also
+    /// removes the second factor and provider links added in the recovery window.
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {
         let db = &self.inner.db;
         let now = self.now();
@@ -169,6 +172,16 @@ impl Auth {
         let revoked = tx.revoke_user_sessions(user.id, None, now).await?;
         if user.email_verified_at.is_none() {
             tx.mark_email_verified(user.id, now).await?;
+        }
+        let recovery = row
+            .payload
+            .as_ref()
+            .and_then(|p| serde_json::from_value::<Recovery>(p.clone()).ok());
+        if let Some(recovery) = recovery {
+            let undone = self
+                .undo_changes_since(&tx, &user, recovery.recovery_since)
+                .await?;
+            tracing::warn!(user_id = %user.id, ?undone, "recovery reset: recent sign-in changes undone");
         }
         tx.commit().await?;
         self.clear_failures(&keys::account("sign_in_failures", &user.email))

@@ -61,6 +61,9 @@ pub struct Session {
     pub user: tollbooth_db::User,
     /// Sign-in time.
     pub created_at: DateTime<Utc>,
+    /// When the session last proved who it is: sign-in, or a later re-authentication
+    /// (see [`Auth::require_fresh`]).
+    pub authenticated_at: DateTime<Utc>,
     /// Hard end of the session.
     pub expires_at: DateTime<Utc>,
     /// The session's current JWT (for API clients that use `Authorization: Bearer`).
@@ -79,6 +82,7 @@ impl Session {
         Self {
             id: row.id,
             user,
+            authenticated_at: row.authenticated_at(),
             created_at: row.created_at,
             expires_at: row.absolute_expires_at,
             token,

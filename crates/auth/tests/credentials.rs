@@ -12,6 +12,29 @@ use tollbooth_db::{
 
 /// A bcrypt hash of "Tr0ub4dor&3-staple" at cost 10, made by pyca/bcrypt 5.0 (OpenBSD's code).
 const PYCA_COST_10: &str = "$2b$10$iFTjfSy.ycyHbzeO/VjDBOa27tLUCjJmto6WfQ7ULYD/EyPqjfrKO";
+/// A bcrypt hash of the 72-byte `"x9#Qv" × 14 + "é"` at cost 10, by pyca/bcrypt 5.0.
+const PYCA_72_BYTES: &str = "$2b$10$0ogOW/cjoBJZ.HaUKbr2T.sT.6lBBL1H62ItmHUmt3KWf5UCKWTEm";
+
+/// A strong password of exactly `bytes` bytes, ASCII or with multi-byte characters.
+fn password_of(bytes: usize, multibyte: bool) -> String {
+    let mut password = String::from("kq8#Lm2p-vessel-");
+    let extra: Vec<char> = if multibyte {
+        "éà€üßç€ñøå".chars().collect()
+    } else {
+        "Zq7!vX2#mP9$wR4%".chars().collect()
+    };
+    for c in extra.iter().cycle() {
+        if password.len() + c.len_utf8() > bytes {
+            break;
+        }
+        password.push(*c);
+    }
+    while password.len() < bytes {
+        password.push('x');
+    }
+    assert_eq!(password.len(), bytes);
+    password
+}
 
 async fn sign_up_verify_sign_in(db: TestDb) {
     let t = TestAuth::new(db);
@@ -305,16 +328,18 @@ async fn changing_the_password_keeps_this_session_only(db: TestDb) {
 
     assert!(matches!(
         t.auth
-            .change_password(&session, "wrong", "a new passphrase!")
+            .change_password(&session, "wrong", "a new passphrase!", &anon())
             .await,
         Err(AuthError::InvalidCredentials)
     ));
     assert!(matches!(
-        t.auth.change_password(&session, PASSWORD, "password").await,
+        t.auth
+            .change_password(&session, PASSWORD, "password", &anon())
+            .await,
         Err(AuthError::InvalidPassword { .. })
     ));
     t.auth
-        .change_password(&session, PASSWORD, "a new passphrase!")
+        .change_password(&session, PASSWORD, "a new passphrase!", &anon())
         .await
         .unwrap();
 
@@ -395,6 +420,114 @@ async fn mfa_users_stop_at_a_challenge(db: TestDb) {
     );
 }
 
+async fn passwords_of_up_to_72_bytes_work_end_to_end(db: TestDb) {
+    let t = TestAuth::with(db, |c| {
+        let mut limits = RateLimits::default();
+        limits.sign_up_per_ip = Limit::new(100, TimeDelta::hours(1));
+        c.rate_limits(limits)
+    });
+    for (i, multibyte) in [false, true].into_iter().enumerate() {
+        for bytes in [71, 72] {
+            let email = format!("user{i}-{bytes}@example.com");
+            let password = password_of(bytes, multibyte);
+            let user = t
+                .auth
+                .sign_up(&email, &password, None, &anon())
+                .await
+                .unwrap_or_else(|e| panic!("{bytes} bytes, multibyte {multibyte}: {e:?}"));
+            t.db.mark_email_verified(user.id, tollbooth_db::now())
+                .await
+                .unwrap();
+            let SignInOutcome::SignedIn(signed_in) =
+                t.auth.sign_in(&email, &password, &anon()).await.unwrap()
+            else {
+                panic!("signed in")
+            };
+            // The 72nd byte counts: a password one byte short is wrong.
+            let shorter = &password[..password.floor_char_boundary(bytes - 1)];
+            assert!(matches!(
+                t.auth.sign_in(&email, shorter, &anon()).await,
+                Err(AuthError::InvalidCredentials)
+            ));
+            let changed = password_of(bytes, !multibyte);
+            t.auth
+                .change_password(&signed_in.session, &password, &changed, &anon())
+                .await
+                .unwrap();
+            t.auth
+                .request_password_reset(&email, &anon())
+                .await
+                .unwrap();
+            let token = t.last_token_sent_to(&email).await;
+            t.auth.reset_password(&token, &password).await.unwrap();
+            assert!(t.auth.sign_in(&email, &password, &anon()).await.is_ok());
+        }
+    }
+
+    // 73 bytes: a clear 422 everywhere, never a 500.
+    for multibyte in [false, true] {
+        let long = password_of(73, multibyte);
+        let err = t
+            .auth
+            .sign_up("long@example.com", &long, None, &anon())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.status(), err.code()),
+            (422, "invalid_password"),
+            "{err:?}"
+        );
+        let (session, _) = {
+            t.user("ada@example.com").await;
+            t.sign_in("ada@example.com").await
+        };
+        let err = t
+            .auth
+            .change_password(&session, PASSWORD, &long, &anon())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 422, "{err:?}");
+        t.auth
+            .request_password_reset("ada@example.com", &anon())
+            .await
+            .unwrap();
+        let token = t.last_token_sent_to("ada@example.com").await;
+        let err = t.auth.reset_password(&token, &long).await.unwrap_err();
+        assert_eq!(err.status(), 422, "{err:?}");
+        t.db.delete_user(
+            t.db.find_user_by_email("ada@example.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        )
+        .await
+        .unwrap();
+    }
+
+    // A 72-byte password hashed by another bcrypt (OpenBSD's code) verifies.
+    let grace =
+        t.db.create_user(NewUser::new("grace@example.com").verified_at(tollbooth_db::now()))
+            .await
+            .unwrap();
+    t.db.create_account(NewAccount::credential(grace.id, PYCA_72_BYTES))
+        .await
+        .unwrap();
+    let pyca = format!("{}é", "x9#Qv".repeat(14));
+    assert!(
+        t.auth
+            .sign_in("grace@example.com", &pyca, &anon())
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        t.auth
+            .sign_in("grace@example.com", &pyca[..70], &anon())
+            .await,
+        Err(AuthError::InvalidCredentials)
+    ));
+}
+
 tollbooth_db::engine_tests!(
     sign_up_verify_sign_in,
     sign_up_refuses_bad_input_and_taken_addresses,
@@ -406,4 +539,5 @@ tollbooth_db::engine_tests!(
     changing_the_password_keeps_this_session_only,
     sessions_can_be_listed_and_revoked,
     mfa_users_stop_at_a_challenge,
+    passwords_of_up_to_72_bytes_work_end_to_end,
 );

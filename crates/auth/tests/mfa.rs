@@ -6,8 +6,8 @@ use base64::Engine;
 use chrono::TimeDelta;
 use common::*;
 use tollbooth_auth::*;
-use tollbooth_db::TwoFactorRepo;
 use tollbooth_db::testing::TestDb;
+use tollbooth_db::{TwoFactorRepo, UserRepo};
 use totp_rs::{Algorithm, Builder, Secret};
 
 fn with_mfa(db: TestDb) -> TestAuth {
@@ -33,7 +33,7 @@ async fn enable(t: &TestAuth, email: &str) -> (String, BackupCodes, Session) {
     let enrollment = t.auth.mfa_enroll(&session).await.unwrap();
     let codes = t
         .auth
-        .mfa_confirm(&session, &code(t, &enrollment.secret, 0))
+        .mfa_confirm(&session, &code(t, &enrollment.secret, 0), &anon())
         .await
         .unwrap();
     (enrollment.secret, codes, session)
@@ -109,12 +109,12 @@ async fn enrollment_is_confirmed_by_a_code_and_revokes_other_sessions(db: TestDb
     t.sign_in("ada@example.com").await;
 
     assert!(matches!(
-        t.auth.mfa_confirm(&session, "000000").await,
+        t.auth.mfa_confirm(&session, "000000", &anon()).await,
         Err(AuthError::InvalidMfaCode)
     ));
     let codes = t
         .auth
-        .mfa_confirm(&session, &code(&t, &enrollment.secret, 0))
+        .mfa_confirm(&session, &code(&t, &enrollment.secret, 0), &anon())
         .await
         .unwrap();
     assert_eq!(codes.0.len(), 10);
@@ -223,7 +223,7 @@ async fn backup_codes_work_once(db: TestDb) {
     // it can authorize regeneration, which replaces every code.
     let fresh = t
         .auth
-        .mfa_regenerate_backup_codes(&session, &codes.0[4])
+        .mfa_regenerate_backup_codes(&session, &codes.0[4], &anon())
         .await
         .unwrap();
     assert_eq!(
@@ -321,11 +321,11 @@ async fn disabling_needs_a_code_and_reset_never_bypasses_mfa(db: TestDb) {
 
     t.clock.advance(TimeDelta::seconds(30));
     assert!(matches!(
-        t.auth.mfa_disable(&session, "000000").await,
+        t.auth.mfa_disable(&session, "000000", &anon()).await,
         Err(AuthError::InvalidMfaCode)
     ));
     t.auth
-        .mfa_disable(&session, &code(&t, &secret, 0))
+        .mfa_disable(&session, &code(&t, &secret, 0), &anon())
         .await
         .unwrap();
     assert!(matches!(
@@ -336,7 +336,7 @@ async fn disabling_needs_a_code_and_reset_never_bypasses_mfa(db: TestDb) {
         SignInOutcome::SignedIn(_)
     ));
     assert!(matches!(
-        t.auth.mfa_disable(&session, "000000").await,
+        t.auth.mfa_disable(&session, "000000", &anon()).await,
         Err(AuthError::MfaState { .. })
     ));
 }
@@ -360,7 +360,7 @@ async fn disabling_mfa_keeps_this_session_and_ends_the_others(db: TestDb) {
     t.clock.advance(TimeDelta::seconds(30));
     let ((this, this_cookie), (_, other_cookie)) = (&devices[0], &devices[1]);
     t.auth
-        .mfa_disable(this, &code(&t, &secret, 0))
+        .mfa_disable(this, &code(&t, &secret, 0), &anon())
         .await
         .unwrap();
     assert!(
@@ -382,6 +382,173 @@ async fn without_configuration_mfa_is_refused_clearly(db: TestDb) {
     assert_eq!(err.status(), 409);
 }
 
+async fn a_stolen_session_cannot_enrol_mfa_and_the_owner_undoes_it(db: TestDb) {
+    let t = with_mfa(db);
+    t.user("ada@example.com").await;
+    let (stolen, cookie) = t.sign_in("ada@example.com").await;
+    t.clock.advance(minutes(11));
+
+    // With the session alone: refused, with a code a UI can act on.
+    let err = t.auth.mfa_enroll(&stolen).await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (403, "reauthentication_required")
+    );
+    assert!(matches!(
+        t.auth
+            .reauthenticate(&stolen, Some("not the password"), None)
+            .await,
+        Err(AuthError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        t.auth.reauthenticate(&stolen, None, None).await,
+        Err(AuthError::InvalidInput {
+            field: "password",
+            ..
+        })
+    ));
+    assert!(
+        t.outbox.sent().is_empty(),
+        "nothing changed, nothing to tell"
+    );
+
+    // Re-authenticated (say the password leaked too): the change goes through…
+    t.auth
+        .reauthenticate(&stolen, Some(PASSWORD), None)
+        .await
+        .unwrap();
+    let fresh = t.auth.require_auth(&cookie).await.unwrap();
+    assert_eq!(fresh.authenticated_at, t.clock.now());
+    let enrollment = t.auth.mfa_enroll(&fresh).await.unwrap();
+    let code = code(&t, &enrollment.secret, 0);
+    t.auth.mfa_confirm(&fresh, &code, &anon()).await.unwrap();
+
+    // …and the owner is told: what, when, from where, and a way to undo it.
+    t.auth.flush_background_tasks().await;
+    let notice = t.outbox.sent_to("ada@example.com").pop().unwrap();
+    assert_eq!(
+        notice.subject(),
+        "Two-factor authentication was turned on for your Acme account"
+    );
+    assert!(
+        notice.text().contains("from the address 203.0.113.7"),
+        "{}",
+        notice.text()
+    );
+    assert!(
+        notice
+            .text()
+            .contains("https://app.acme.example/security-report?token="),
+        "{}",
+        notice.text()
+    );
+    let report = token_in(notice.text());
+
+    // "This wasn't me": every session ends at once, and the recovery reset removes the
+    // second factor added in the last 24 hours.
+    let reset = t.auth.report_unauthorized_change(&report).await.unwrap();
+    assert!(matches!(
+        t.auth.require_auth(&cookie).await,
+        Err(AuthError::Unauthorized)
+    ));
+    assert!(matches!(
+        t.auth.report_unauthorized_change(&report).await,
+        Err(AuthError::InvalidToken)
+    ));
+    t.auth
+        .reset_password(&reset, "a brand new passphrase")
+        .await
+        .unwrap();
+    let outcome = t
+        .auth
+        .sign_in("ada@example.com", "a brand new passphrase", &anon())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, SignInOutcome::SignedIn(_)),
+        "the attacker's second factor is gone"
+    );
+}
+
+async fn a_recovery_reset_keeps_a_second_factor_older_than_its_window(db: TestDb) {
+    let t = with_mfa(db);
+    let ada = t.user("ada@example.com").await;
+    let (_, _, session) = enable(&t, "ada@example.com").await;
+    // Enabled long before anything was reported.
+    {
+        use sea_orm::sea_query::Expr;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        use tollbooth_db::entities::two_factor::{Column, Entity};
+        Entity::update_many()
+            .col_expr(
+                Column::EnabledAt,
+                Expr::value(tollbooth_db::now() - TimeDelta::days(3)),
+            )
+            .filter(Column::UserId.eq(ada.id))
+            .exec(t.db.connection())
+            .await
+            .unwrap();
+    }
+    t.auth.flush_background_tasks().await;
+    let report = token_in(t.outbox.sent_to("ada@example.com").pop().unwrap().text());
+    let _ = session;
+    let reset = t.auth.report_unauthorized_change(&report).await.unwrap();
+    t.auth
+        .reset_password(&reset, "a brand new passphrase")
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.auth
+            .sign_in("ada@example.com", "a brand new passphrase", &anon())
+            .await
+            .unwrap(),
+        SignInOutcome::MfaRequired(_)
+    ));
+}
+
+async fn with_mfa_on_reauthentication_needs_a_code_too(db: TestDb) {
+    let t = with_mfa(db);
+    t.user("ada@example.com").await;
+    let (secret, _, session) = enable(&t, "ada@example.com").await;
+    t.clock.advance(minutes(11));
+    assert!(matches!(
+        t.auth.reauthenticate(&session, Some(PASSWORD), None).await,
+        Err(AuthError::InvalidInput { field: "code", .. })
+    ));
+    assert!(matches!(
+        t.auth
+            .reauthenticate(&session, Some(PASSWORD), Some("000000"))
+            .await,
+        Err(AuthError::InvalidMfaCode)
+    ));
+    t.auth
+        .reauthenticate(&session, Some(PASSWORD), Some(&code(&t, &secret, 0)))
+        .await
+        .unwrap();
+
+    // Without a password (OAuth only) and without MFA, the way back is the provider.
+    let oauth_only = t
+        .db
+        .create_user(tollbooth_db::NewUser::new("bob@example.com").verified_at(tollbooth_db::now()))
+        .await
+        .unwrap();
+    let bob = Session {
+        user: oauth_only,
+        ..session.clone()
+    };
+    for password in [Some(PASSWORD), None] {
+        let err = t
+            .auth
+            .reauthenticate(&bob, password, None)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("sign in again with your provider"),
+            "{err}"
+        );
+    }
+}
+
 tollbooth_db::engine_tests!(
     enrollment_is_confirmed_by_a_code_and_revokes_other_sessions,
     sign_in_needs_a_fresh_code_once,
@@ -391,4 +558,7 @@ tollbooth_db::engine_tests!(
     disabling_mfa_keeps_this_session_and_ends_the_others,
     disabling_needs_a_code_and_reset_never_bypasses_mfa,
     without_configuration_mfa_is_refused_clearly,
+    a_stolen_session_cannot_enrol_mfa_and_the_owner_undoes_it,
+    a_recovery_reset_keeps_a_second_factor_older_than_its_window,
+    with_mfa_on_reauthentication_needs_a_code_too,
 );

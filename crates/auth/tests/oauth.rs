@@ -687,7 +687,7 @@ async fn linking_rules(db: TestDb) {
 
     // Unlinking: fine while another method remains, refused for the last one.
     t.auth
-        .oauth_unlink(&ada_session, Provider::GitHub)
+        .oauth_unlink(&ada_session, Provider::GitHub, &anon())
         .await
         .unwrap();
     assert_eq!(t.db.list_accounts(ada.id).await.unwrap().len(), 1);
@@ -703,7 +703,7 @@ async fn linking_rules(db: TestDb) {
         ..ada_session.clone()
     };
     assert!(matches!(
-        t.auth.oauth_unlink(&carol, Provider::GitHub).await,
+        t.auth.oauth_unlink(&carol, Provider::GitHub, &anon()).await,
         Err(AuthError::LastSignInMethod)
     ));
 }
@@ -744,6 +744,93 @@ async fn oauth_sign_in_stops_at_mfa(db: TestDb) {
     );
 }
 
+async fn a_stolen_session_cannot_link_a_provider_and_the_owner_undoes_it(db: TestDb) {
+    let (t, providers) = setup(db).await;
+    let ada = t.user("ada@example.com").await;
+    let (stolen, cookie) = t.sign_in("ada@example.com").await;
+    t.clock.advance(TimeDelta::minutes(11));
+    let err = t
+        .auth
+        .oauth_link(&stolen, Provider::Google, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "reauthentication_required");
+    assert!(matches!(
+        t.auth
+            .oauth_unlink(&stolen, Provider::Google, &anon())
+            .await,
+        Err(AuthError::ReauthenticationRequired)
+    ));
+
+    // Fresh again: the link goes through, and the owner is told.
+    t.auth
+        .reauthenticate(&stolen, Some(PASSWORD), None)
+        .await
+        .unwrap();
+    let fresh = t.auth.require_auth(&cookie).await.unwrap();
+    let start_link = t
+        .auth
+        .oauth_link(&fresh, Provider::Google, None)
+        .await
+        .unwrap();
+    let query: Vec<(String, String)> = start_link.redirect_url.query_pairs().into_owned().collect();
+    google_token(
+        &providers.google,
+        &id_token(param(&query, "nonce"), GOOGLE_KEY, "test-key-1", |c| {
+            c["sub"] = json!("attacker-sub");
+            c["email"] = json!("attacker@example.com");
+        }),
+    )
+    .await;
+    let mut headers = cookie.clone();
+    headers.push((
+        "cookie".into(),
+        cookie_headers(&start_link.state_cookie)[0].1.clone(),
+    ));
+    let done = t
+        .auth
+        .oauth_callback(
+            Provider::Google,
+            &callback("g", param(&query, "state")),
+            &RequestInfo::new(&headers, Some(ip())),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(done.result, OAuthResult::Linked));
+    t.auth.flush_background_tasks().await;
+    let notice = t.outbox.sent_to("ada@example.com").pop().unwrap();
+    assert_eq!(
+        notice.subject(),
+        "Sign-in with Google was added for your Acme account"
+    );
+
+    // The owner reports it: the attacker's identity is gone with the recovery reset, and
+    // signing in with it makes a new, unrelated account at most.
+    let reset = t
+        .auth
+        .report_unauthorized_change(&token_in(notice.text()))
+        .await
+        .unwrap();
+    t.auth
+        .reset_password(&reset, "a brand new passphrase")
+        .await
+        .unwrap();
+    assert!(
+        t.db.find_account("google", "attacker-sub")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let accounts = t.db.list_accounts(ada.id).await.unwrap();
+    assert_eq!(
+        accounts
+            .iter()
+            .map(|a| a.provider.as_str())
+            .collect::<Vec<_>>(),
+        ["credential"]
+    );
+}
+
 tollbooth_db::engine_tests!(
     github_sign_up_creates_user_account_and_session,
     oauth_sign_in_rotates_the_presented_session,
@@ -753,4 +840,5 @@ tollbooth_db::engine_tests!(
     bad_state_is_rejected_before_any_token_request,
     linking_rules,
     oauth_sign_in_stops_at_mfa,
+    a_stolen_session_cannot_link_a_provider_and_the_owner_undoes_it,
 );

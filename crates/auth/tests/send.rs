@@ -22,17 +22,19 @@ fn every_future_is_send(auth: &Auth, session: &Session, headers: &http::HeaderMa
     send(auth.resend_verification("e", &request));
     send(auth.request_password_reset("e", &request));
     send(auth.reset_password("t", "p"));
-    send(auth.change_password(session, "a", "b"));
+    send(auth.change_password(session, "a", "b", &request));
     send(auth.oauth_authorize(Provider::GitHub, None));
     send(auth.oauth_link(session, Provider::Google, None));
     send(auth.oauth_callback(Provider::GitHub, &OAuthCallback::default(), &request));
-    send(auth.oauth_unlink(session, Provider::GitHub));
+    send(auth.oauth_unlink(session, Provider::GitHub, &request));
     send(auth.mfa_enroll(session));
-    send(auth.mfa_confirm(session, "c"));
+    send(auth.mfa_confirm(session, "c", &request));
     send(auth.mfa_verify("c", "c", &request));
-    send(auth.mfa_disable(session, "c"));
-    send(auth.mfa_regenerate_backup_codes(session, "c"));
+    send(auth.mfa_disable(session, "c", &request));
+    send(auth.mfa_regenerate_backup_codes(session, "c", &request));
     send(auth.mfa_status(session));
+    send(auth.reauthenticate(session, Some("p"), None));
+    send(auth.report_unauthorized_change("t"));
     send(auth.flush_background_tasks());
 }
 

@@ -73,8 +73,9 @@ pub use sender::MockEmailSender;
 pub use sender::{EmailSender, Mailer, MailerConfig, send_email};
 pub use templates::{
     Brand, EmailTemplate, PasswordResetEmail, PasswordResetProps, PaymentFailedEmail,
-    PaymentFailedProps, Rendered, SubscriptionConfirmedEmail, SubscriptionConfirmedProps,
-    TeamInviteEmail, TeamInviteProps, WelcomeEmail, WelcomeProps,
+    PaymentFailedProps, Rendered, SecurityChange, SecurityNoticeEmail, SecurityNoticeProps,
+    SubscriptionConfirmedEmail, SubscriptionConfirmedProps, TeamInviteEmail, TeamInviteProps,
+    WelcomeEmail, WelcomeProps,
 };
 // Deliberately re-exported: `chrono` types are template props, `url::Url` is
 // `ResendConfig::base_url`.

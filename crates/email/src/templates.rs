@@ -120,6 +120,63 @@ pub struct TeamInviteProps {
     pub expires_in: TimeDelta,
 }
 
+/// A change to how an account signs in, reported by [`SecurityNoticeEmail`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecurityChange {
+    /// Two-factor authentication was turned on.
+    MfaEnabled,
+    /// Two-factor authentication was turned off.
+    MfaDisabled,
+    /// New backup codes replaced the old ones.
+    BackupCodesRegenerated,
+    /// A sign-in provider (`GitHub`, `Google`, …) was linked.
+    ProviderLinked {
+        /// Provider display name.
+        provider: String,
+    },
+    /// A sign-in provider was unlinked.
+    ProviderUnlinked {
+        /// Provider display name.
+        provider: String,
+    },
+    /// The password was changed.
+    PasswordChanged,
+}
+
+impl SecurityChange {
+    /// What happened, as the start of a sentence.
+    fn sentence(&self) -> String {
+        match self {
+            Self::MfaEnabled => "Two-factor authentication was turned on".to_owned(),
+            Self::MfaDisabled => "Two-factor authentication was turned off".to_owned(),
+            Self::BackupCodesRegenerated => "New two-factor backup codes were created".to_owned(),
+            Self::ProviderLinked { provider } => format!("Sign-in with {provider} was added"),
+            Self::ProviderUnlinked { provider } => format!("Sign-in with {provider} was removed"),
+            Self::PasswordChanged => "Your password was changed".to_owned(),
+        }
+    }
+}
+
+/// Props of [`SecurityNoticeEmail`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityNoticeProps {
+    /// Recipient's name, if known.
+    pub name: Option<String>,
+    /// What changed.
+    pub change: SecurityChange,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// From which address, if known.
+    pub ip: Option<String>,
+    /// The single-use "this wasn't me" link.
+    pub report_url: Link,
+    /// How long that link works.
+    pub expires_in: TimeDelta,
+    /// How far back the report undoes sign-in changes.
+    pub recovery_window: TimeDelta,
+}
+
 /// Welcome, with the e-mail verification link when there is one.
 #[derive(Clone, Copy, Debug)]
 pub struct WelcomeEmail;
@@ -135,6 +192,9 @@ pub struct PaymentFailedEmail;
 /// Invitation to join a team.
 #[derive(Clone, Copy, Debug)]
 pub struct TeamInviteEmail;
+/// A sign-in change (MFA, providers, password) with a "this wasn't me" link.
+#[derive(Clone, Copy, Debug)]
+pub struct SecurityNoticeEmail;
 
 /// Declares the HTML and text askama views of a template with the same fields, plus the
 /// fields the layouts use (`product`, `support`, and `subject` for the HTML `<title>`).
@@ -193,6 +253,16 @@ views!(InviteHtml = "team_invite.html", InviteText = "team_invite.txt" {
     expires: String,
 });
 
+views!(NoticeHtml = "security_notice.html", NoticeText = "security_notice.txt" {
+    greeting: String,
+    what: String,
+    when: String,
+    ip: Option<&'a str>,
+    report_url: &'a str,
+    expires: String,
+    recovery: String,
+});
+
 /// Fills the same field list into both views and renders them.
 macro_rules! render_views {
     ($name:expr, $brand:expr, $subject:expr, $html:ident, $text:ident { $($field:ident: $value:expr),* $(,)? }) => {{
@@ -232,6 +302,30 @@ impl EmailTemplate for WelcomeEmail {
             WelcomeText {
                 greeting: greeting(p.name.as_deref()),
                 verify_url: p.verify_url.as_ref().map(Link::as_str),
+            }
+        )
+    }
+}
+
+impl EmailTemplate for SecurityNoticeEmail {
+    type Props = SecurityNoticeProps;
+    const NAME: &'static str = "security_notice";
+
+    fn render(p: &SecurityNoticeProps, brand: &Brand) -> Result<Rendered> {
+        let what = p.change.sentence();
+        render_views!(
+            Self::NAME,
+            brand,
+            format!("{what} for your {} account", brand.product_name),
+            NoticeHtml,
+            NoticeText {
+                greeting: greeting(p.name.as_deref()),
+                what: what.clone(),
+                when: p.at.format("%B %-d, %Y at %H:%M UTC").to_string(),
+                ip: p.ip.as_deref(),
+                report_url: p.report_url.as_str(),
+                expires: humanize(p.expires_in),
+                recovery: humanize(p.recovery_window),
             }
         )
     }

@@ -227,3 +227,59 @@ fn props_are_html_escaped() {
         "text part is not HTML and shows the name as given"
     );
 }
+
+#[test]
+fn security_notice_says_what_when_where_and_how_to_undo_it() {
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 21, 5, 0).unwrap();
+    let props = |change| SecurityNoticeProps {
+        name: Some("Ada & Co".into()),
+        change,
+        at,
+        ip: Some("203.0.113.7".into()),
+        report_url: base().link("/security-report", &[("token", "t0k")]),
+        expires_in: TimeDelta::days(7),
+        recovery_window: TimeDelta::hours(24),
+    };
+    let r = SecurityNoticeEmail::render(&props(SecurityChange::MfaEnabled), &brand()).unwrap();
+    assert_well_formed(&r);
+    assert_eq!(
+        r.subject,
+        "Two-factor authentication was turned on for your Acme account"
+    );
+    for part in [&r.text, &r.html] {
+        assert!(part.contains("December 1, 2026 at 21:05 UTC"), "{part}");
+        assert!(part.contains("203.0.113.7"), "{part}");
+        assert!(
+            part.contains("https://app.acme.example/security-report?token=t0k"),
+            "{part}"
+        );
+        assert!(
+            part.contains("24 hours") && part.contains("7 days"),
+            "{part}"
+        );
+    }
+    assert!(r.html.contains("Hi Ada &#38; Co,"), "escaped: {}", r.html);
+    let linked = SecurityChange::ProviderLinked {
+        provider: "Git<Hub>".into(),
+    };
+    let r = SecurityNoticeEmail::render(&props(linked), &brand()).unwrap();
+    assert!(
+        r.html.contains("Sign-in with Git&#60;Hub&#62; was added"),
+        "{}",
+        r.html
+    );
+    for (change, subject) in [
+        (
+            SecurityChange::MfaDisabled,
+            "Two-factor authentication was turned off",
+        ),
+        (
+            SecurityChange::BackupCodesRegenerated,
+            "New two-factor backup codes were created",
+        ),
+        (SecurityChange::PasswordChanged, "Your password was changed"),
+    ] {
+        let r = SecurityNoticeEmail::render(&props(change), &brand()).unwrap();
+        assert_eq!(r.subject, format!("{subject} for your Acme account"));
+    }
+}

@@ -88,8 +88,11 @@ fn routes(config: &mut web::ServiceConfig) {
                 },
             ));
         }
-        config.service(resource);
+        config.service(
+            resource.default_service(web::to(|| async { Http(Err(ApiError::MethodNotAllowed)) })),
+        );
     }
+    config.default_service(web::to(|| async { Http(Err(ApiError::NotFound("route"))) }));
 }
 
 async fn handle(
@@ -109,7 +112,9 @@ async fn handle(
     };
     let ctx = Ctx {
         headers: request.headers(),
-        ip: request.peer_addr().map(|a| a.ip()),
+        ip: request
+            .peer_addr()
+            .map(|a| app.auth.client_ip(a.ip(), request.headers())),
         session,
         query: request.query_string(),
         param: request.match_info().iter().next().map(|(_, value)| value),
@@ -156,6 +161,9 @@ impl Responder for Http {
                 let mut response = HttpResponse::build(status);
                 if let Some(seconds) = error.retry_after() {
                     response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+                }
+                if error.closes_connection() {
+                    response.force_close();
                 }
                 response.json(error.body())
             }

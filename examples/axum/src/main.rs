@@ -85,6 +85,8 @@ fn router(app: App) -> Router {
         .fold(Router::new(), |router, (path, route)| {
             router.route(path, route)
         })
+        .fallback(|| async { Http(Err(ApiError::NotFound("route"))) })
+        .method_not_allowed_fallback(|| async { Http(Err(ApiError::MethodNotAllowed)) })
         .layer(middleware::from_fn_with_state(app.auth.clone(), session))
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn(request_id))
@@ -114,7 +116,7 @@ async fn handle(
     };
     let ctx = Ctx {
         headers: &headers,
-        ip: Some(peer.ip()),
+        ip: Some(app.auth.client_ip(peer.ip(), &headers)),
         session,
         query: query.as_deref().unwrap_or_default(),
         param: path.as_ref().map(|Path(p)| p.as_str()),
@@ -159,6 +161,11 @@ impl IntoResponse for Http {
                     response
                         .headers_mut()
                         .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
+                if error.closes_connection() {
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
                 response
             }

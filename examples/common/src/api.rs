@@ -80,6 +80,8 @@ pub enum ApiError {
     NotConfigured(&'static str),
     /// No such resource.
     NotFound(&'static str),
+    /// The path exists, the method does not.
+    MethodNotAllowed,
 }
 
 impl ApiError {
@@ -102,7 +104,15 @@ impl ApiError {
             Self::UnsupportedMediaType => 415,
             Self::PayloadTooLarge => 413,
             Self::NotConfigured(_) | Self::NotFound(_) => 404,
+            Self::MethodNotAllowed => 405,
         }
+    }
+
+    /// Whether the server stops reading the request here (an oversized body is not read):
+    /// the connection cannot be reused, so the answer says `Connection: close` (RFC 9112
+    /// §9.6) rather than leaving the client to find out from a reset.
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, Self::PayloadTooLarge)
     }
 
     /// `{"error": code, "message": …}`; never internal detail on 5xx.
@@ -123,6 +133,9 @@ impl ApiError {
             }
             Self::NotFound(what) => {
                 json!({ "error": "not_found", "message": format!("no such {what}") })
+            }
+            Self::MethodNotAllowed => {
+                json!({ "error": "method_not_allowed", "message": "this path does not take that method" })
             }
         }
     }

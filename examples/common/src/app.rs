@@ -72,7 +72,14 @@ impl Ctx<'_> {
         {
             return Err(ApiError::UnsupportedMediaType);
         }
-        serde_json::from_slice(self.body).map_err(|e| ApiError::InvalidBody(e.to_string()))
+        // Through a `Value`: serde reads a struct from a JSON array too (by position), and a
+        // body must be an object.
+        let value: Value =
+            serde_json::from_slice(self.body).map_err(|e| ApiError::InvalidBody(e.to_string()))?;
+        if !value.is_object() {
+            return Err(ApiError::InvalidBody("expected a JSON object".to_owned()));
+        }
+        serde_json::from_value(value).map_err(|e| ApiError::InvalidBody(e.to_string()))
     }
 
     fn session(&self) -> Result<&Session> {
@@ -116,7 +123,7 @@ fn on_site(
     }
 }
 
-/// The application: auth, optional billing, and the addresses made admins at sign-up.
+/// The application: auth, optional billing, and the addresses made admins once verified.
 #[derive(Clone, Debug)]
 pub struct App {
     /// Authentication.
@@ -160,6 +167,14 @@ struct ResetBody {
 struct ChangePasswordBody {
     current_password: String,
     new_password: String,
+}
+
+#[derive(Deserialize)]
+struct ReauthenticateBody {
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -267,7 +282,28 @@ impl App {
                     .auth
                     .mfa_verify(&body.challenge, &body.code, &ctx.request())
                     .await?;
-                Ok(signed_in_reply(signed_in))
+                self.signed_in(signed_in).await
+            }
+            Route::Reauthenticate => {
+                let body: ReauthenticateBody = ctx.json()?;
+                self.auth
+                    .reauthenticate(
+                        ctx.session()?,
+                        body.password.as_deref(),
+                        body.code.as_deref(),
+                    )
+                    .await?;
+                Ok(Reply::no_content())
+            }
+            Route::SecurityReportLink => Ok(Reply::ok(json!({
+                "confirm": "POST {\"token\"} to this path to sign out everywhere and recover the account",
+            }))),
+            Route::SecurityReport => {
+                let body: TokenBody = ctx.json()?;
+                let reset_token = self.auth.report_unauthorized_change(&body.token).await?;
+                Ok(Reply::ok(
+                    json!({ "signed_out_everywhere": true, "reset_token": reset_token }),
+                ))
             }
             Route::SignOut => {
                 Ok(Reply::no_content().cookie(self.auth.sign_out(ctx.headers).await?))
@@ -301,6 +337,7 @@ impl App {
             Route::VerifyEmailLink => {
                 let token = ctx.query_value("token").unwrap_or_default();
                 let user = self.auth.verify_email(&token).await?;
+                let user = self.grant_listed_admin(user).await?;
                 Ok(Reply::ok(
                     json!({ "verified": true, "user": user_json(&user) }),
                 ))
@@ -308,6 +345,7 @@ impl App {
             Route::VerifyEmail => {
                 let body: TokenBody = ctx.json()?;
                 let user = self.auth.verify_email(&body.token).await?;
+                let user = self.grant_listed_admin(user).await?;
                 Ok(Reply::ok(
                     json!({ "verified": true, "user": user_json(&user) }),
                 ))
@@ -336,7 +374,12 @@ impl App {
             Route::ChangePassword => {
                 let body: ChangePasswordBody = ctx.json()?;
                 self.auth
-                    .change_password(ctx.session()?, &body.current_password, &body.new_password)
+                    .change_password(
+                        ctx.session()?,
+                        &body.current_password,
+                        &body.new_password,
+                        &ctx.request(),
+                    )
                     .await?;
                 Ok(Reply::no_content())
             }
@@ -361,7 +404,9 @@ impl App {
             }
             Route::OAuthUnlink => {
                 let provider = Provider::from_str(ctx.param()?)?;
-                self.auth.oauth_unlink(ctx.session()?, provider).await?;
+                self.auth
+                    .oauth_unlink(ctx.session()?, provider, &ctx.request())
+                    .await?;
                 Ok(Reply::no_content())
             }
             Route::MfaStatus => {
@@ -379,19 +424,24 @@ impl App {
             }
             Route::MfaConfirm => {
                 let body: CodeBody = ctx.json()?;
-                let codes = self.auth.mfa_confirm(ctx.session()?, &body.code).await?;
+                let codes = self
+                    .auth
+                    .mfa_confirm(ctx.session()?, &body.code, &ctx.request())
+                    .await?;
                 Ok(Reply::ok(json!({ "backup_codes": codes.0 })))
             }
             Route::MfaDisable => {
                 let body: CodeBody = ctx.json()?;
-                self.auth.mfa_disable(ctx.session()?, &body.code).await?;
+                self.auth
+                    .mfa_disable(ctx.session()?, &body.code, &ctx.request())
+                    .await?;
                 Ok(Reply::no_content())
             }
             Route::MfaBackupCodes => {
                 let body: CodeBody = ctx.json()?;
                 let codes = self
                     .auth
-                    .mfa_regenerate_backup_codes(ctx.session()?, &body.code)
+                    .mfa_regenerate_backup_codes(ctx.session()?, &body.code, &ctx.request())
                     .await?;
                 Ok(Reply::ok(json!({ "backup_codes": codes.0 })))
             }
@@ -450,7 +500,7 @@ impl App {
 
     async fn sign_up(&self, ctx: &Ctx<'_>) -> Result {
         let body: SignUpBody = ctx.json()?;
-        let mut user = self
+        let user = self
             .auth
             .sign_up(
                 &body.email,
@@ -459,13 +509,33 @@ impl App {
                 &ctx.request(),
             )
             .await?;
-        if self.admins.contains(&user.email) {
-            let promoted = self.auth.db().set_user_role(user.id, "admin").await;
-            user = promoted
-                .map_err(|e| ApiError::Auth(e.into()))?
-                .unwrap_or(user);
-        }
         Ok(Reply::json(201, json!({ "user": user_json(&user) })))
+    }
+
+    /// `ADMIN_EMAILS` names addresses, and an address is only someone's once they proved it:
+    /// the role is granted at verification (or the first verified sign-in), never at sign-up,
+    /// or whoever registered an admin's address first would be admin.
+    async fn grant_listed_admin(&self, user: User) -> Result<User> {
+        if user.email_verified_at.is_none()
+            || user.role == "admin"
+            || !self.admins.contains(&user.email)
+        {
+            return Ok(user);
+        }
+        let promoted = self
+            .auth
+            .db()
+            .set_user_role(user.id, "admin")
+            .await
+            .map_err(|e| ApiError::Auth(e.into()))?;
+        tracing::info!(user_id = %user.id, "ADMIN_EMAILS: verified address made admin");
+        Ok(promoted.unwrap_or(user))
+    }
+
+    /// A sign-in's reply, the user promoted first if `ADMIN_EMAILS` lists them.
+    async fn signed_in(&self, mut signed_in: SignedIn) -> Result {
+        signed_in.session.user = self.grant_listed_admin(signed_in.session.user).await?;
+        Ok(signed_in_reply(signed_in))
     }
 
     async fn sign_in(&self, ctx: &Ctx<'_>) -> Result {
@@ -475,7 +545,7 @@ impl App {
             .sign_in(&body.email, &body.password, &ctx.request())
             .await?
         {
-            SignInOutcome::SignedIn(signed_in) => Ok(signed_in_reply(*signed_in)),
+            SignInOutcome::SignedIn(signed_in) => self.signed_in(*signed_in).await,
             SignInOutcome::MfaRequired(challenge) => Ok(Reply::ok(json!({
                 "mfa_required": true, "challenge": challenge.token, "expires_at": challenge.expires_at,
             }))),
@@ -496,7 +566,11 @@ impl App {
             OAuthResult::SignedIn {
                 outcome: SignInOutcome::SignedIn(signed_in),
                 ..
-            } => Reply::redirect(303, &done.return_to).cookie(signed_in.cookie),
+            } => {
+                self.grant_listed_admin(signed_in.session.user.clone())
+                    .await?;
+                Reply::redirect(303, &done.return_to).cookie(signed_in.cookie)
+            }
             OAuthResult::SignedIn {
                 outcome: SignInOutcome::MfaRequired(challenge),
                 ..

@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use tollbooth_auth::{
     Auth, AuthConfig, ClientSecret, EncryptionKey, MfaConfig, ProviderConfig, SigningKey,
+    TrustedProxies,
 };
 use tollbooth_billing::{
     Billing, BillingConfig, CalcomApiKey, CalcomConfig, Plan, StripeSecretKey, WebhookSecret,
@@ -173,7 +174,19 @@ fn auth(db: Db, mailer: Mailer, public_url: &str, product: &str) -> Result<Auth,
     let mut builder = AuthConfig::builder(public_url)
         .signing_key(signing)
         .verify_email_path("/auth/verify-email")
-        .reset_password_path("/reset-password");
+        .reset_password_path("/reset-password")
+        .security_report_path("/auth/security-report");
+    if let Some(proxies) = var("TRUSTED_PROXIES") {
+        let proxies = TrustedProxies::parse(&proxies).map_err(|e| fail("TRUSTED_PROXIES", e))?;
+        builder = builder.trusted_proxies(proxies);
+    }
+    if let Some(seconds) = var("REAUTHENTICATION_WINDOW_SECONDS") {
+        let seconds: u32 = seconds
+            .parse()
+            .map_err(|e| fail("REAUTHENTICATION_WINDOW_SECONDS", e))?;
+        builder = builder
+            .reauthentication_window(tollbooth_db::chrono::TimeDelta::seconds(seconds.into()));
+    }
     for previous in var("SESSION_PREVIOUS_KEYS")
         .iter()
         .flat_map(|v| v.split(','))

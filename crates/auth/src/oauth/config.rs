@@ -23,6 +23,14 @@ impl Provider {
             Self::Google => "google",
         }
     }
+
+    /// `GitHub`, `Google` (for people: e-mails, pages).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::GitHub => "GitHub",
+            Self::Google => "Google",
+        }
+    }
 }
 
 impl fmt::Display for Provider {

@@ -20,7 +20,7 @@ use tollbooth_db::{
     AccountRepo, DbError, NewAccount, NewToken, NewUser, TokenPurpose, TokenRepo, Unlink, User,
     UserRepo,
 };
-use tollbooth_email::{WelcomeEmail, WelcomeProps};
+use tollbooth_email::{SecurityChange, WelcomeEmail, WelcomeProps};
 use url::Url;
 
 pub use config::{ClientSecret, Provider, ProviderConfig};
@@ -159,13 +159,17 @@ impl Auth {
         self.start_oauth(provider, return_to, None).await
     }
 
-    /// Starts linking `provider` to the signed-in user (from settings).
+    /// Starts linking `provider` to the signed-in user (from settings). The session must be
+    /// fresh ([`require_fresh`](Self::require_fresh)), at the start and at the callback: a
+    /// provider identity is a way back into the account, so a stolen session must not add
+    /// one. The owner is told by e-mail once it is linked.
     pub async fn oauth_link(
         &self,
         session: &Session,
         provider: Provider,
         return_to: Option<&str>,
     ) -> Result<OAuthStart> {
+        self.require_fresh(session)?;
         self.start_oauth(provider, return_to, Some(&session.user))
             .await
     }
@@ -254,17 +258,32 @@ impl Auth {
         })
     }
 
-    /// Removes the user's `provider` sign-in — refused if it is their last sign-in method.
-    pub async fn oauth_unlink(&self, session: &Session, provider: Provider) -> Result<()> {
-        let unlinked = self
-            .inner
-            .db
+    /// Removes the user's `provider` sign-in — refused if it is their last sign-in method,
+    /// or unless the session is fresh — and tells the owner by e-mail.
+    pub async fn oauth_unlink(
+        &self,
+        session: &Session,
+        provider: Provider,
+        request: &RequestInfo<'_>,
+    ) -> Result<()> {
+        self.require_fresh(session)?;
+        let tx = self.inner.db.begin().await?;
+        match tx
             .unlink_account(session.user.id, provider.as_str())
-            .await?;
-        match unlinked {
-            Unlink::LastSignInMethod => Err(AuthError::LastSignInMethod),
-            _ => Ok(()),
+            .await?
+        {
+            Unlink::LastSignInMethod => return Err(AuthError::LastSignInMethod),
+            Unlink::NotLinked => return Ok(()),
+            _ => {}
         }
+        let change = SecurityChange::ProviderUnlinked {
+            provider: provider.display_name().to_owned(),
+        };
+        self.queue_security_notice(&tx, &session.user, change, request)
+            .await?;
+        tx.commit().await?;
+        self.emails_committed();
+        Ok(())
     }
 
     fn provider_config(&self, provider: Provider) -> Result<&ProviderConfig> {
@@ -385,8 +404,7 @@ impl Auth {
                     provider: provider.as_str().to_owned(),
                 });
             }
-            self.attach(provider, &identity, user.id, Some(email))
-                .await?;
+            attach(&self.inner.db, provider, &identity, user.id, Some(email)).await?;
             let outcome = self.finish_sign_in(user, request).await?;
             return Ok(OAuthResult::SignedIn {
                 outcome,
@@ -430,10 +448,14 @@ impl Auth {
         user_id: uuid::Uuid,
         request: &RequestInfo<'_>,
     ) -> Result<OAuthResult> {
-        let current = self.get_session(request.headers).await?;
-        if current.is_none_or(|s| s.user.id != user_id) {
+        let Some(current) = self
+            .get_session(request.headers)
+            .await?
+            .filter(|s| s.user.id == user_id)
+        else {
             return Err(AuthError::InvalidOAuthState);
-        }
+        };
+        self.require_fresh(&current)?;
         if let Some(account) = self
             .inner
             .db
@@ -449,24 +471,34 @@ impl Auth {
             };
         }
         let email = identity.verified_email.clone();
-        self.attach(provider, &identity, user_id, email).await?;
+        let tx = self.inner.db.begin().await?;
+        attach(&tx, provider, &identity, user_id, email).await?;
+        let change = SecurityChange::ProviderLinked {
+            provider: provider.display_name().to_owned(),
+        };
+        self.queue_security_notice(&tx, &current.user, change, request)
+            .await?;
+        tx.commit().await?;
+        self.emails_committed();
         Ok(OAuthResult::Linked)
     }
+}
 
-    async fn attach(
-        &self,
-        provider: Provider,
-        identity: &Identity,
-        user_id: uuid::Uuid,
-        email: Option<String>,
-    ) -> Result<()> {
-        let account = NewAccount::oauth(user_id, provider.as_str(), &identity.account_id, email);
-        match self.inner.db.create_account(account).await {
-            Err(DbError::Conflict { .. }) => Err(AuthError::AccountAlreadyLinked {
-                provider: provider.as_str().to_owned(),
-            }),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+/// Adds the identity to the user; one already linked elsewhere is
+/// [`AuthError::AccountAlreadyLinked`].
+async fn attach(
+    db: &impl AccountRepo,
+    provider: Provider,
+    identity: &Identity,
+    user_id: uuid::Uuid,
+    email: Option<String>,
+) -> Result<()> {
+    let account = NewAccount::oauth(user_id, provider.as_str(), &identity.account_id, email);
+    match db.create_account(account).await {
+        Err(DbError::Conflict { .. }) => Err(AuthError::AccountAlreadyLinked {
+            provider: provider.as_str().to_owned(),
+        }),
+        other => other.map(|_| ()).map_err(Into::into),
     }
 }
 

@@ -25,6 +25,16 @@ pub struct Model {
     pub ip: Option<String>,
     /// Client user agent at sign-in.
     pub user_agent: Option<String>,
+    /// Last re-authentication (password or second factor) in this session; `NULL` means
+    /// none since sign-in (`created_at`).
+    pub authenticated_at: Option<DateTimeUtc>,
+}
+
+impl Model {
+    /// When the session last proved who it is: its sign-in, or a later re-authentication.
+    pub fn authenticated_at(&self) -> DateTimeUtc {
+        self.authenticated_at.unwrap_or(self.created_at)
+    }
 }
 
 impl Model {

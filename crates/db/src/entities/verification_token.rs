@@ -18,6 +18,10 @@ pub enum TokenPurpose {
     /// Second step of a sign-in that requires MFA.
     #[sea_orm(string_value = "mfa_challenge")]
     MfaChallenge,
+    /// The "this wasn't me" link of a security notice: signs out everywhere and starts a
+    /// recovery reset.
+    #[sea_orm(string_value = "security_report")]
+    SecurityReport,
 }
 
 /// A token row.

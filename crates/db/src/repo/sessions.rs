@@ -80,6 +80,8 @@ pub trait SessionRepo: Send + Sync {
     ) -> Result<bool>;
     /// Revokes one session; `false` if it was unknown or already revoked.
     async fn revoke_session(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
+    /// Records that the (live) session re-authenticated at `at`; `false` if it is not live.
+    async fn mark_session_authenticated(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
     /// Revokes every live session of the user except `keep`; returns how many.
     async fn revoke_user_sessions(
         &self,
@@ -136,6 +138,7 @@ impl<E: Executor> SessionRepo for E {
             revoked_at: Set(None),
             ip: Set(session.ip),
             user_agent: Set(session.user_agent),
+            authenticated_at: Set(None),
         };
         Entity::insert(model)
             .exec_with_returning(self.conn())
@@ -186,6 +189,18 @@ impl<E: Executor> SessionRepo for E {
             .col_expr(Column::IdleExpiresAt, clamped.into())
             .filter(Column::Id.eq(id))
             .filter(active_at(now))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn mark_session_authenticated(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
+        let at = micros(at);
+        let result = Entity::update_many()
+            .col_expr(Column::AuthenticatedAt, Expr::value(at))
+            .filter(Column::Id.eq(id))
+            .filter(active_at(at))
             .exec(self.conn())
             .await
             .map_err(DbError::on(ENTITY))?;

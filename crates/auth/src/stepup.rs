@@ -1,0 +1,226 @@
+//! Step-up ("sudo mode") before sensitive changes, security notices with a "this wasn't me"
+//! link, and the recovery that link starts.
+//!
+//! A session cookie is a bearer credential: whoever holds it is the user. Without step-up, a
+//! stolen session could enrol its own second factor (locking the owner out after their next
+//! password reset) or link its own provider identity (a way back in that a reset does not
+//! remove), silently. So those changes need a *fresh* session — signed in, or re-verified by
+//! password or second-factor code, within [`AuthConfigBuilder::reauthentication_window`] —
+//! each sends the owner a notice, and the notice's link undoes them.
+//!
+//! [`AuthConfigBuilder::reauthentication_window`]: crate::AuthConfigBuilder::reauthentication_window
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tollbooth_db::{
+    AccountRepo, CREDENTIAL_PROVIDER, NewToken, SessionRepo, TokenPurpose, TokenRepo,
+    TwoFactorRepo, Tx, User, UserRepo,
+};
+use tollbooth_email::{SecurityChange, SecurityNoticeEmail, SecurityNoticeProps};
+
+use crate::error::{AuthError, Result};
+use crate::headers::RequestInfo;
+use crate::limits::keys;
+use crate::secret::{hash_token, new_token};
+use crate::service::Auth;
+use crate::session::Session;
+
+/// What a recovery reset token carries: sign-in changes made since then are undone.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Recovery {
+    pub(crate) recovery_since: DateTime<Utc>,
+}
+
+impl Auth {
+    /// Refuses a sensitive change ([`AuthError::ReauthenticationRequired`], 403
+    /// `reauthentication_required`) unless `session` signed in or re-authenticated within the
+    /// re-authentication window (default 10 minutes). Enrolling MFA and linking or
+    /// unlinking a provider check it; the changes that take a password or a code (change
+    /// password, disable MFA, new backup codes) are re-verified by that.
+    pub fn require_fresh(&self, session: &Session) -> Result<()> {
+        let window = self.inner.config.reauthentication_window;
+        if self.now() - session.authenticated_at <= window {
+            Ok(())
+        } else {
+            Err(AuthError::ReauthenticationRequired)
+        }
+    }
+
+    /// Re-verifies the signed-in user without a new session, making `session` fresh (see
+    /// [`require_fresh`](Self::require_fresh)): their password if they have one, and a TOTP
+    /// or backup code if MFA is on. A user with neither (OAuth only) signs in again with
+    /// their provider instead. Failures count against the account's sign-in limits and
+    /// backoff, like a sign-in: a stolen session is no password oracle.
+    pub async fn reauthenticate(
+        &self,
+        session: &Session,
+        password: Option<&str>,
+        code: Option<&str>,
+    ) -> Result<()> {
+        let user = &session.user;
+        let limits = &self.inner.config.rate_limits;
+        self.limit(
+            &keys::account("sign_in", &user.email),
+            limits.sign_in_per_account,
+        )
+        .await?;
+        let failures = keys::account("sign_in_failures", &user.email);
+        self.check_backoff(&failures).await?;
+        let mfa = self.mfa_enabled(user).await?;
+        match (self.credential(&user.email).await?, password) {
+            (Some((_, hash)), Some(password)) => {
+                if !self.inner.hasher.verify(password, &hash).await? {
+                    self.record_failure(&failures).await?;
+                    return Err(AuthError::InvalidCredentials);
+                }
+            }
+            (Some(_), None) => {
+                return Err(AuthError::InvalidInput {
+                    field: "password",
+                    reason: "required to confirm it is you",
+                });
+            }
+            (None, _) if !mfa => {
+                return Err(AuthError::InvalidInput {
+                    field: "password",
+                    reason: "this account has no password: sign in again with your provider",
+                });
+            }
+            (None, _) => {}
+        }
+        if mfa {
+            let code = code.ok_or(AuthError::InvalidInput {
+                field: "code",
+                reason: "required: two-factor authentication is on",
+            })?;
+            self.check_code(user, code, true).await?;
+        }
+        self.clear_failures(&failures).await?;
+        if !self
+            .inner
+            .db
+            .mark_session_authenticated(session.id, self.now())
+            .await?
+        {
+            return Err(AuthError::Unauthorized);
+        }
+        tracing::info!(user_id = %user.id, session_id = %session.id, "re-authenticated");
+        Ok(())
+    }
+
+    /// Tells the owner of `user`'s verified address what changed, when and from where, with
+    /// a single-use "this wasn't me" link ([`report_unauthorized_change`](Self::report_unauthorized_change)).
+    /// Written to the outbox inside `tx`, the transaction of the change itself.
+    pub(crate) async fn queue_security_notice(
+        &self,
+        tx: &Tx,
+        user: &User,
+        change: SecurityChange,
+        request: &RequestInfo<'_>,
+    ) -> Result<()> {
+        if user.email_verified_at.is_none() {
+            // Nobody has proved the address: there is no one to tell.
+            return Ok(());
+        }
+        let config = &self.inner.config;
+        let now = self.now();
+        let (token, hash) = new_token();
+        let row = tx
+            .create_token(
+                NewToken::new(
+                    TokenPurpose::SecurityReport,
+                    &user.email,
+                    hash,
+                    now + config.security_report_ttl,
+                )
+                .user(user.id),
+            )
+            .await?;
+        let props = SecurityNoticeProps {
+            name: user.name.clone(),
+            change,
+            at: now,
+            ip: request.ip.map(|ip| ip.to_string()),
+            report_url: config
+                .public_base_url
+                .link(&config.security_report_path, &[("token", &token)]),
+            expires_in: config.security_report_ttl,
+            recovery_window: config.recovery_window,
+        };
+        self.queue_email::<SecurityNoticeEmail>(
+            tx,
+            &user.email,
+            &props,
+            format!("security-notice/{}", row.id),
+        )
+        .await
+    }
+
+    /// The "this wasn't me" link of a security notice: every session of the user ends at
+    /// once, and the returned password-reset token (single-use, the reset lifetime) sets a
+    /// new password **and** undoes the sign-in changes made in the recovery window (default
+    /// 24 hours) before the notice — second factors enabled and providers linked then are
+    /// removed — so an attacker who held a session is locked out by the owner alone. The
+    /// link is single-use; an unknown, used or expired one is [`AuthError::InvalidToken`].
+    pub async fn report_unauthorized_change(&self, token: &str) -> Result<String> {
+        let config = &self.inner.config;
+        let now = self.now();
+        let tx = self.inner.db.begin().await?;
+        let report = tx
+            .consume_token(&hash_token(token), TokenPurpose::SecurityReport, now)
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        let user_id = report.user_id.ok_or(AuthError::InvalidToken)?;
+        let user = tx
+            .find_user(user_id)
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        let revoked = tx.revoke_user_sessions(user.id, None, now).await?;
+        tx.delete_tokens(TokenPurpose::PasswordReset, &user.email)
+            .await?;
+        let recovery = Recovery {
+            recovery_since: report.created_at - config.recovery_window,
+        };
+        let (reset, hash) = new_token();
+        tx.create_token(
+            NewToken::new(
+                TokenPurpose::PasswordReset,
+                &user.email,
+                hash,
+                now + config.reset_ttl,
+            )
+            .user(user.id)
+            .payload(serde_json::to_value(&recovery).map_err(AuthError::internal)?),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(user_id = %user.id, revoked, "unauthorized change reported: every session ended, recovery reset issued");
+        Ok(reset)
+    }
+
+    /// Inside a recovery reset: removes the second factor if it was enabled, and every
+    /// provider identity linked, since `since`. Returns what was removed, for the log.
+    pub(crate) async fn undo_changes_since(
+        &self,
+        tx: &Tx,
+        user: &User,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let mut undone = Vec::new();
+        if tx
+            .find_two_factor(user.id)
+            .await?
+            .is_some_and(|tf| tf.enabled_at.is_some_and(|at| at >= since))
+        {
+            tx.delete_two_factor(user.id).await?;
+            undone.push("two-factor authentication".to_owned());
+        }
+        for account in tx.list_accounts(user.id).await? {
+            if account.provider != CREDENTIAL_PROVIDER && account.created_at >= since {
+                tx.delete_account(user.id, &account.provider).await?;
+                undone.push(account.provider);
+            }
+        }
+        Ok(undone)
+    }
+}
