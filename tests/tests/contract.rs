@@ -976,6 +976,263 @@ async fn db_user_id(db: &TestDb, email: &str) -> Value {
     json!(user.id.to_string())
 }
 
+/// GitHub's API as the stand-in answers it: user 99, Grace, with a verified primary e-mail.
+async fn github_stand_in() -> MockServer {
+    let github = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "access_token": "gho_x", "token_type": "bearer" })),
+        )
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": 99, "login": "grace", "name": "Grace Hopper" })),
+        )
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user/emails"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!([{ "email": "grace@example.com", "primary": true, "verified": true }]),
+        ))
+        .mount(&github)
+        .await;
+    github
+}
+
+/// Follows a GitHub round trip started at `start` (a `/auth/oauth/github…` path) through
+/// the stand-in; the callback's answer.
+async fn through_github(browser: &Browser, start: &str) -> Resp {
+    let started = browser.get(start).await;
+    assert_eq!(started.status, 302, "{started:?}");
+    let location = url::Url::parse(started.header("location").unwrap()).unwrap();
+    let state = location
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    browser
+        .get(&format!("/auth/oauth/github/callback?code=c&state={state}"))
+        .await
+}
+
+async fn a_stolen_session_is_stopped_and_the_owner_undoes_it(flavor: Flavor, db: TestDb) {
+    let github = github_stand_in().await;
+    let env = [
+        ("GITHUB_CLIENT_ID", "gh-id".to_owned()),
+        ("GITHUB_CLIENT_SECRET", "gh-secret".to_owned()),
+        ("GITHUB_OAUTH_BASE", github.uri()),
+        ("REAUTHENTICATION_WINDOW_SECONDS", "2".to_owned()),
+    ];
+    let server = Server::start(flavor, db.url(), &env).await;
+    let owner = Browser::new(&server);
+    verified_user(&server, &owner, "ada@example.com").await;
+    // The attacker holds a copy of the owner's session cookie, no longer fresh.
+    let attacker = owner.moved_to(&server);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let refused = attacker.post("/auth/mfa/enroll", json!({})).await;
+    assert_eq!(
+        (refused.status, refused.json["error"].as_str()),
+        (403, Some("reauthentication_required")),
+        "{refused:?}"
+    );
+    let refused = attacker.get("/auth/oauth/github/link").await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+    let wrong = attacker
+        .post("/auth/reauthenticate", json!({ "password": "a guess" }))
+        .await;
+    assert_eq!(wrong.status, 401);
+
+    // Suppose the password leaked too: re-authenticated, both changes go through.
+    let again = attacker
+        .post("/auth/reauthenticate", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(again.status, 204, "{again:?}");
+    let enrollment = attacker.post("/auth/mfa/enroll", json!({})).await;
+    let secret = enrollment.json["secret"].as_str().unwrap().to_owned();
+    let confirmed = attacker
+        .post("/auth/mfa/confirm", json!({ "code": totp_now(&secret, 0) }))
+        .await;
+    assert_eq!(confirmed.status, 200, "{confirmed:?}");
+    let linked = through_github(&attacker, "/auth/oauth/github/link").await;
+    assert_eq!(linked.status, 303, "{linked:?}");
+
+    // The owner reads the notice and says "this wasn't me": every session ends, and the
+    // recovery reset removes the second factor and the provider link.
+    let report = server
+        .emailed_token("ada@example.com", "/auth/security-report")
+        .await;
+    let mail_client = Browser::new(&server);
+    let reported = mail_client
+        .post("/auth/security-report", json!({ "token": report }))
+        .await;
+    assert_eq!(reported.status, 200, "{reported:?}");
+    assert_eq!(attacker.get("/me").await.status, 401);
+    let reset = mail_client
+        .post(
+            "/auth/reset-password",
+            json!({ "token": reported.json["reset_token"], "password": "the owner's new passphrase" }),
+        )
+        .await;
+    assert_eq!(reset.status, 204, "{reset:?}");
+    let signed_in = mail_client
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "ada@example.com", "password": "the owner's new passphrase" }),
+        )
+        .await;
+    assert_eq!(
+        (signed_in.status, signed_in.json["user"]["email"].as_str()),
+        (200, Some("ada@example.com")),
+        "no second factor in front of the owner: {signed_in:?}"
+    );
+    // The attacker's GitHub identity no longer leads into the owner's account.
+    let back_door = Browser::new(&server);
+    through_github(&back_door, "/auth/oauth/github").await;
+    assert_eq!(
+        back_door.get("/me").await.json["user"]["email"],
+        "grace@example.com"
+    );
+}
+
+async fn per_ip_limits_see_clients_behind_a_trusted_proxy(flavor: Flavor, db: TestDb) {
+    let behind_proxy = [("TRUSTED_PROXIES", "127.0.0.1/32, ::1".to_owned())];
+    let server = Server::start(flavor, db.url(), &behind_proxy).await;
+    let sign_up = |i: usize, forwarded_for: String| {
+        let browser = Browser::new(&server);
+        async move {
+            browser
+                .send(
+                    reqwest::Method::POST,
+                    "/auth/sign-up",
+                    Some(json!({ "email": format!("u{i}@example.com"), "password": PASSWORD })),
+                    &[("x-forwarded-for", &forwarded_for)],
+                )
+                .await
+                .status
+        }
+    };
+    // One client (whatever it prepends) gets the per-IP allowance of 10 an hour…
+    for i in 0..10 {
+        assert_eq!(sign_up(i, format!("6.6.6.{i}, 198.51.100.1")).await, 201);
+    }
+    assert_eq!(sign_up(10, "6.6.6.99, 198.51.100.1".to_owned()).await, 429);
+    // …and another client behind the same proxy is not blocked by it.
+    assert_eq!(sign_up(11, "198.51.100.2".to_owned()).await, 201);
+    drop(server);
+
+    // Without trusted proxies the headers are ignored: every request is its socket peer.
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let sign_up = |i: usize| {
+        let browser = Browser::new(&server);
+        async move {
+            browser
+                .send(
+                    reqwest::Method::POST,
+                    "/auth/sign-up",
+                    Some(json!({ "email": format!("v{i}@example.com"), "password": PASSWORD })),
+                    &[("x-forwarded-for", &format!("203.0.113.{i}"))],
+                )
+                .await
+                .status
+        }
+    };
+    for i in 0..10 {
+        assert_eq!(sign_up(i).await, 201);
+    }
+    assert_eq!(sign_up(10).await, 429);
+}
+
+async fn small_contract_fixes(flavor: Flavor, db: TestDb) {
+    let env = [("ADMIN_EMAILS", "boss@example.com".to_owned())];
+    let server = Server::start(flavor, db.url(), &env).await;
+    let browser = Browser::new(&server);
+
+    // ADMIN_EMAILS grants the role once the address is proved, not at sign-up.
+    let signed_up = browser
+        .post(
+            "/auth/sign-up",
+            json!({ "email": "boss@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(signed_up.json["user"]["role"], "user", "{signed_up:?}");
+    let token = server
+        .emailed_token("boss@example.com", "/auth/verify-email")
+        .await;
+    let verified = browser
+        .get(&format!("/auth/verify-email?token={token}"))
+        .await;
+    assert_eq!(verified.json["user"]["role"], "admin", "{verified:?}");
+
+    // A 72-byte password works end to end; 73 bytes is a clear 422.
+    let password = format!("{}é", "x9#Qv".repeat(14));
+    assert_eq!(password.len(), 72);
+    let created = browser
+        .post(
+            "/auth/sign-up",
+            json!({ "email": "long@example.com", "password": password }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let too_long = browser
+        .post(
+            "/auth/sign-up",
+            json!({ "email": "longer@example.com", "password": format!("{password}!") }),
+        )
+        .await;
+    assert_eq!(
+        (too_long.status, too_long.json["error"].as_str()),
+        (422, Some("invalid_password"))
+    );
+
+    // A JSON array is not an object.
+    let array = browser
+        .post("/auth/sign-in", json!(["boss@example.com", PASSWORD]))
+        .await;
+    assert_eq!(
+        (array.status, array.json["error"].as_str()),
+        (400, Some("invalid_body")),
+        "{array:?}"
+    );
+    // Unknown paths and methods answer the JSON error shape.
+    let missing = browser.get("/no/such/route").await;
+    assert_eq!(
+        (missing.status, missing.json["error"].as_str()),
+        (404, Some("not_found")),
+        "{missing:?}"
+    );
+    let wrong_method = browser.delete("/health").await;
+    assert_eq!(
+        (wrong_method.status, wrong_method.json["error"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{wrong_method:?}"
+    );
+
+    // A body the server will not read: 413, and it says the connection ends (a client that
+    // reused it would meet a reset otherwise). The read ends because the server closes.
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /auth/sign-in HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        2 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("the server closes the connection after its 413")
+        .unwrap();
+    let response = String::from_utf8_lossy(&response).to_ascii_lowercase();
+    assert!(response.starts_with("http/1.1 413"), "{response}");
+    assert!(response.contains("\r\nconnection: close\r\n"), "{response}");
+}
+
 /// Sends only the headers of a JSON POST declaring a `length`-byte body and reads the answer.
 async fn declare_body(server: &Server, path: &str, length: usize) -> (u16, Value) {
     let address = server.base.trim_start_matches("http://");
@@ -1259,6 +1516,9 @@ contract_tests!(
     provider_failures_answer_without_their_detail,
     refunded_and_rescheduled_paid_sessions,
     emails_survive_a_stop_between_commit_and_send,
+    a_stolen_session_is_stopped_and_the_owner_undoes_it,
+    per_ip_limits_see_clients_behind_a_trusted_proxy,
+    small_contract_fixes,
 );
 
 /// Two instances (one axum, one actix) on one PostgreSQL: a session made on one works on the
