@@ -12,7 +12,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use crate::schema::{created_at, drop_tables, fk, index};
+use crate::schema::{add_columns, created_at, drop_columns, drop_tables, fk, index};
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
@@ -53,43 +53,6 @@ enum CheckoutSessions {
     Url,
     ExpiresAt,
     ClosedAt,
-}
-
-/// SQLite adds (and drops) one column per `ALTER TABLE`.
-async fn add_columns(
-    manager: &SchemaManager<'_>,
-    table: impl IntoIden + Clone,
-    columns: Vec<ColumnDef>,
-) -> Result<(), DbErr> {
-    for mut column in columns {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(table.clone())
-                    .add_column(&mut column)
-                    .to_owned(),
-            )
-            .await?;
-    }
-    Ok(())
-}
-
-async fn drop_columns<C: IntoIden>(
-    manager: &SchemaManager<'_>,
-    table: impl IntoIden + Clone,
-    columns: impl IntoIterator<Item = C>,
-) -> Result<(), DbErr> {
-    for column in columns {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(table.clone())
-                    .drop_column(column)
-                    .to_owned(),
-            )
-            .await?;
-    }
-    Ok(())
 }
 
 #[async_trait::async_trait]

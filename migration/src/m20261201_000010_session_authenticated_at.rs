@@ -5,10 +5,12 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::timestamp_with_time_zone_null;
 
+use crate::schema::{add_columns, drop_columns};
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(Clone, Copy, DeriveIden)]
 enum Sessions {
     Table,
     AuthenticatedAt,
@@ -21,24 +23,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Sessions::Table)
-                    .add_column(timestamp_with_time_zone_null(Sessions::AuthenticatedAt))
-                    .to_owned(),
-            )
-            .await
+        add_columns(
+            manager,
+            Sessions::Table,
+            vec![timestamp_with_time_zone_null(Sessions::AuthenticatedAt)],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Sessions::Table)
-                    .drop_column(Sessions::AuthenticatedAt)
-                    .to_owned(),
-            )
-            .await
+        drop_columns(manager, Sessions::Table, [Sessions::AuthenticatedAt]).await
     }
 }

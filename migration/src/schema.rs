@@ -68,3 +68,41 @@ pub(crate) async fn drop_tables(
     }
     Ok(())
 }
+
+/// Adds columns, one `ALTER TABLE` each (SQLite adds and drops one column per statement).
+pub(crate) async fn add_columns(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden + Clone,
+    columns: Vec<ColumnDef>,
+) -> Result<(), DbErr> {
+    for mut column in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table.clone())
+                    .add_column(&mut column)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Drops columns, one `ALTER TABLE` each.
+pub(crate) async fn drop_columns<C: IntoIden>(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden + Clone,
+    columns: impl IntoIterator<Item = C>,
+) -> Result<(), DbErr> {
+    for column in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table.clone())
+                    .drop_column(column)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}

@@ -235,30 +235,7 @@ async fn mfa_sign_in(flavor: Flavor, db: TestDb) {
 }
 
 async fn github_oauth_flow(flavor: Flavor, db: TestDb) {
-    let github = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "access_token": "gho_x", "token_type": "bearer" })),
-        )
-        .mount(&github)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/user"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "id": 99, "login": "grace", "name": "Grace Hopper" })),
-        )
-        .mount(&github)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/user/emails"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!([{ "email": "grace@example.com", "primary": true, "verified": true }]),
-        ))
-        .mount(&github)
-        .await;
+    let github = github_stand_in().await;
     let env = [
         ("GITHUB_CLIENT_ID", "gh-id".to_owned()),
         ("GITHUB_CLIENT_SECRET", "gh-secret".to_owned()),

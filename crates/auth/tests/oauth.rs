@@ -142,6 +142,42 @@ async fn google_token(server: &MockServer, id_token: &str) {
         .await;
 }
 
+/// The whole link flow from settings: `session` (whose browser sends `cookie`) links the
+/// Google identity `sub` with `email`, returning to `return_to`; the callback's answer.
+async fn link_google(
+    t: &TestAuth,
+    providers: &Providers,
+    (session, cookie): (&Session, &[(String, String)]),
+    (sub, email): (&str, &str),
+    return_to: Option<&str>,
+) -> Result<OAuthCompleted> {
+    let start_link = t
+        .auth
+        .oauth_link(session, Provider::Google, return_to)
+        .await?;
+    let query: Vec<(String, String)> = start_link.redirect_url.query_pairs().into_owned().collect();
+    google_token(
+        &providers.google,
+        &id_token(param(&query, "nonce"), GOOGLE_KEY, "test-key-1", |c| {
+            c["sub"] = json!(sub);
+            c["email"] = json!(email);
+        }),
+    )
+    .await;
+    let mut headers = cookie.to_vec();
+    headers.push((
+        "cookie".into(),
+        cookie_headers(&start_link.state_cookie)[0].1.clone(),
+    ));
+    t.auth
+        .oauth_callback(
+            Provider::Google,
+            &callback("g", param(&query, "state")),
+            &RequestInfo::new(&headers, Some(ip())),
+        )
+        .await
+}
+
 async fn users(t: &TestAuth) -> usize {
     use sea_orm::{EntityTrait, PaginatorTrait};
     tollbooth_db::entities::user::Entity::find()
@@ -615,34 +651,15 @@ async fn linking_rules(db: TestDb) {
     // A signed-in user links Google from settings; the same identity cannot join a second user.
     t.user("bob@example.com").await;
     let (bob_session, bob_cookie) = t.sign_in("bob@example.com").await;
-    let start_link = t
-        .auth
-        .oauth_link(&bob_session, Provider::Google, Some("/settings"))
-        .await
-        .unwrap();
-    let query: Vec<(String, String)> = start_link.redirect_url.query_pairs().into_owned().collect();
-    google_token(
-        &providers.google,
-        &id_token(param(&query, "nonce"), GOOGLE_KEY, "test-key-1", |c| {
-            c["sub"] = json!("bob-sub");
-            c["email"] = json!("bob.personal@example.com");
-        }),
+    let done = link_google(
+        &t,
+        &providers,
+        (&bob_session, &bob_cookie),
+        ("bob-sub", "bob.personal@example.com"),
+        Some("/settings"),
     )
-    .await;
-    let mut headers = bob_cookie.clone();
-    headers.push((
-        "cookie".into(),
-        cookie_headers(&start_link.state_cookie)[0].1.clone(),
-    ));
-    let done = t
-        .auth
-        .oauth_callback(
-            Provider::Google,
-            &callback("g", param(&query, "state")),
-            &RequestInfo::new(&headers, None),
-        )
-        .await
-        .unwrap();
+    .await
+    .unwrap();
     assert!(matches!(done.result, OAuthResult::Linked));
     assert_eq!(done.return_to, "/settings");
     assert!(
@@ -653,33 +670,15 @@ async fn linking_rules(db: TestDb) {
     );
 
     let (ada_session, ada_cookie) = t.sign_in("ada@example.com").await;
-    let start_link = t
-        .auth
-        .oauth_link(&ada_session, Provider::Google, None)
-        .await
-        .unwrap();
-    let query: Vec<(String, String)> = start_link.redirect_url.query_pairs().into_owned().collect();
-    google_token(
-        &providers.google,
-        &id_token(param(&query, "nonce"), GOOGLE_KEY, "test-key-1", |c| {
-            c["sub"] = json!("bob-sub")
-        }),
+    let err = link_google(
+        &t,
+        &providers,
+        (&ada_session, &ada_cookie),
+        ("bob-sub", "ada@example.com"),
+        None,
     )
-    .await;
-    let mut headers = ada_cookie.clone();
-    headers.push((
-        "cookie".into(),
-        cookie_headers(&start_link.state_cookie)[0].1.clone(),
-    ));
-    let err = t
-        .auth
-        .oauth_callback(
-            Provider::Google,
-            &callback("g", param(&query, "state")),
-            &RequestInfo::new(&headers, None),
-        )
-        .await
-        .unwrap_err();
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, AuthError::AccountAlreadyLinked { .. }),
         "{err:?}"
@@ -768,34 +767,15 @@ async fn a_stolen_session_cannot_link_a_provider_and_the_owner_undoes_it(db: Tes
         .await
         .unwrap();
     let fresh = t.auth.require_auth(&cookie).await.unwrap();
-    let start_link = t
-        .auth
-        .oauth_link(&fresh, Provider::Google, None)
-        .await
-        .unwrap();
-    let query: Vec<(String, String)> = start_link.redirect_url.query_pairs().into_owned().collect();
-    google_token(
-        &providers.google,
-        &id_token(param(&query, "nonce"), GOOGLE_KEY, "test-key-1", |c| {
-            c["sub"] = json!("attacker-sub");
-            c["email"] = json!("attacker@example.com");
-        }),
+    let done = link_google(
+        &t,
+        &providers,
+        (&fresh, &cookie),
+        ("attacker-sub", "attacker@example.com"),
+        None,
     )
-    .await;
-    let mut headers = cookie.clone();
-    headers.push((
-        "cookie".into(),
-        cookie_headers(&start_link.state_cookie)[0].1.clone(),
-    ));
-    let done = t
-        .auth
-        .oauth_callback(
-            Provider::Google,
-            &callback("g", param(&query, "state")),
-            &RequestInfo::new(&headers, Some(ip())),
-        )
-        .await
-        .unwrap();
+    .await
+    .unwrap();
     assert!(matches!(done.result, OAuthResult::Linked));
     t.auth.flush_background_tasks().await;
     let notice = t.outbox.sent_to("ada@example.com").pop().unwrap();
