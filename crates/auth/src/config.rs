@@ -6,8 +6,10 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use tollbooth_email::PublicBaseUrl;
 
+use tollbooth_core::ConfigError;
+
 use crate::clock::{Clock, SystemClock};
-use crate::error::{AuthError, Result};
+use crate::error::Result;
 use crate::mfa::MfaConfig;
 use crate::oauth::ProviderConfig;
 use crate::proxy::TrustedProxies;
@@ -25,7 +27,7 @@ pub struct SigningKey {
 impl SigningKey {
     /// A key `kid` with `secret` (≥ 32 bytes of high-entropy data, e.g. from
     /// `openssl rand -base64 48`).
-    pub fn new(kid: impl Into<String>, secret: impl Into<Vec<u8>>) -> Result<Self> {
+    pub fn new(kid: impl Into<String>, secret: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
         let (kid, secret) = (kid.into(), secret.into());
         if kid.is_empty() || kid.len() > 64 || !kid.chars().all(|c| c.is_ascii_graphic()) {
             return Err(config_error(
@@ -414,7 +416,7 @@ impl AuthConfigBuilder {
     }
 
     /// Hashes computed at once (default: the CPU count) and hashes allowed to wait
-    /// (default 64); beyond that, [`AuthError::Overloaded`].
+    /// (default 64); beyond that, [`AuthError::Overloaded`](crate::AuthError::Overloaded).
     pub fn hashing_limits(mut self, concurrency: usize, queue: usize) -> Self {
         self.hashing_concurrency = concurrency;
         self.hashing_queue = queue;
@@ -428,7 +430,7 @@ impl AuthConfigBuilder {
     }
 
     /// Checks everything and builds the configuration.
-    pub fn build(self) -> Result<AuthConfig> {
+    pub fn build(self) -> Result<AuthConfig, ConfigError> {
         let public_base_url = PublicBaseUrl::parse(&self.public_base_url)
             .map_err(|e| config_error(format!("public base URL: {e}")))?;
         if self.keys.is_empty() {
@@ -535,10 +537,8 @@ impl AuthConfigBuilder {
     }
 }
 
-fn config_error(reason: impl Into<String>) -> AuthError {
-    AuthError::InvalidConfig {
-        reason: reason.into(),
-    }
+fn config_error(reason: impl Into<String>) -> ConfigError {
+    ConfigError::new("auth", reason)
 }
 
 #[cfg(test)]
@@ -595,7 +595,7 @@ mod tests {
         for (config, reason) in cases {
             let error = config.build().unwrap_err();
             assert!(
-                matches!(&error, AuthError::InvalidConfig { reason: r } if r.contains(reason)),
+                error.reason().contains(reason),
                 "expected `{reason}`: {error}"
             );
         }

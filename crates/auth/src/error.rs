@@ -1,6 +1,10 @@
 //! The crate's one error type, with the HTTP status every adapter uses.
 
+use std::borrow::Cow;
 use std::time::Duration;
+
+use tollbooth_core::WireError;
+use tollbooth_core::http::StatusCode;
 
 use tollbooth_db::DbError;
 use tollbooth_email::EmailError;
@@ -32,9 +36,11 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// | [`RateLimited`](Self::RateLimited) | 429 | `rate_limited` (+ `Retry-After`) |
 /// | [`Overloaded`](Self::Overloaded) | 503 | `overloaded` |
 /// | [`Unavailable`](Self::Unavailable) | 503 | `unavailable` |
-/// | [`InvalidConfig`](Self::InvalidConfig), [`Internal`](Self::Internal) | 500 | `internal` |
+/// | [`Internal`](Self::Internal) | 500 | `internal` |
 ///
-/// [`public_message`](Self::public_message) is what a client may see: never internal detail.
+/// The HTTP side is [`WireError`]: a 5xx body says only a fixed message per code.
+/// Configuration problems are [`ConfigError`](tollbooth_core::ConfigError)s of the builders,
+/// never a request's error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -147,12 +153,6 @@ pub enum AuthError {
         #[source]
         source: BoxError,
     },
-    /// The configuration cannot work (raised when building it, never per request).
-    #[error("invalid auth configuration: {reason}")]
-    InvalidConfig {
-        /// What is wrong.
-        reason: String,
-    },
     /// A bug or an unexpected failure.
     #[error("internal error")]
     Internal {
@@ -162,34 +162,36 @@ pub enum AuthError {
     },
 }
 
-impl AuthError {
-    /// The HTTP status adapters answer with.
-    pub fn status(&self) -> u16 {
+impl WireError for AuthError {
+    fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidOAuthState | Self::OAuthDenied => 400,
+            Self::InvalidOAuthState | Self::OAuthDenied => StatusCode::BAD_REQUEST,
             Self::InvalidCredentials
             | Self::Unauthorized
             | Self::OAuthRejected { .. }
-            | Self::InvalidMfaCode => 401,
+            | Self::InvalidMfaCode => StatusCode::UNAUTHORIZED,
             Self::Forbidden
             | Self::ReauthenticationRequired
             | Self::EmailNotVerified
-            | Self::ProviderEmailUnverified => 403,
-            Self::ProviderNotConfigured { .. } => 404,
+            | Self::ProviderEmailUnverified => StatusCode::FORBIDDEN,
+            Self::ProviderNotConfigured { .. } => StatusCode::NOT_FOUND,
             Self::EmailTaken
             | Self::AccountLinkRequired { .. }
             | Self::AccountAlreadyLinked { .. }
             | Self::LastSignInMethod
-            | Self::MfaState { .. } => 409,
-            Self::InvalidPassword { .. } | Self::InvalidInput { .. } | Self::InvalidToken => 422,
-            Self::RateLimited { .. } => 429,
-            Self::Overloaded | Self::Unavailable { .. } | Self::ProviderUnavailable { .. } => 503,
-            Self::InvalidConfig { .. } | Self::Internal { .. } => 500,
+            | Self::MfaState { .. } => StatusCode::CONFLICT,
+            Self::InvalidPassword { .. } | Self::InvalidInput { .. } | Self::InvalidToken => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded | Self::Unavailable { .. } | Self::ProviderUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// A stable machine-readable code (the `error` field of adapter responses).
-    pub fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthorized => "unauthorized",
@@ -214,18 +216,32 @@ impl AuthError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Overloaded => "overloaded",
             Self::Unavailable { .. } => "unavailable",
-            Self::InvalidConfig { .. } | Self::Internal { .. } => "internal",
+            Self::Internal { .. } => "internal",
         }
     }
 
-    /// The message a client may see. 5xx errors say nothing about their cause.
-    pub fn public_message(&self) -> String {
+    fn client_message(&self) -> Cow<'_, str> {
+        Cow::Owned(self.to_string())
+    }
+
+    fn server_message(&self) -> &'static str {
         match self {
-            Self::InvalidConfig { .. } | Self::Internal { .. } => "internal error".to_owned(),
-            other => other.to_string(),
+            Self::Overloaded => "server busy; retry shortly",
+            Self::Unavailable { .. } => "service temporarily unavailable",
+            Self::ProviderUnavailable { .. } => "the identity provider is unavailable",
+            _ => "internal error",
         }
     }
 
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl AuthError {
     pub(crate) fn internal(source: impl Into<BoxError>) -> Self {
         Self::Internal {
             source: source.into(),
@@ -255,5 +271,37 @@ impl From<EmailError> for AuthError {
             }
             other => Self::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// By construction: a 5xx body's message is a fixed string per code, whatever the cause.
+    #[test]
+    fn no_5xx_body_carries_its_cause() {
+        let secret = "password=hunter2 at db.internal:5432";
+        let cause = || -> BoxError { secret.into() };
+        let errors = [
+            AuthError::Internal { source: cause() },
+            AuthError::Unavailable { source: cause() },
+            AuthError::ProviderUnavailable { source: cause() },
+            AuthError::Overloaded,
+        ];
+        for error in errors {
+            assert!(error.status().is_server_error(), "{error:?}");
+            let body = tollbooth_core::error_body(&error).to_string();
+            assert!(!body.contains("hunter2"), "{body}");
+            assert_eq!(error.public_message(), error.server_message());
+        }
+        let limited = AuthError::RateLimited {
+            retry_after: Duration::from_millis(1500),
+        };
+        assert_eq!(limited.retry_after_seconds(), Some(1));
+        assert_eq!(
+            tollbooth_core::error_body(&AuthError::InvalidToken)["message"],
+            "this link or code is invalid or has expired"
+        );
     }
 }

@@ -56,7 +56,8 @@
 //! use tollbooth_auth::*;
 //!
 //! # async fn demo(db: tollbooth_db::Db, mailer: tollbooth_email::Mailer,
-//! #               callback_query: &str, headers: http::HeaderMap) -> Result<()> {
+//! #               callback_query: &str, headers: http::HeaderMap)
+//! #               -> std::result::Result<(), Box<dyn std::error::Error>> {
 //! let config = AuthConfig::builder("https://app.example.com")
 //!     .signing_key(SigningKey::new("2026-11", [7u8; 32])?)
 //!     .oauth_provider(ProviderConfig::github(
@@ -148,7 +149,7 @@ mod stepup;
 pub use adapters::actix;
 #[cfg(feature = "axum")]
 pub use adapters::axum;
-pub use adapters::{Admin, RoleMarker, error_body};
+pub use adapters::{Admin, RoleMarker};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AuthConfig, AuthConfigBuilder, Limit, MIN_BCRYPT_COST, PasswordPolicy, RateLimits, SigningKey,
@@ -166,6 +167,10 @@ pub use password::MAX_PASSWORD_BYTES;
 pub use proxy::TrustedProxies;
 pub use service::Auth;
 pub use session::{Role, Session, SessionInfo};
+/// `{"error": code, "message": …}`, the one error body.
+pub use tollbooth_core::error_body;
+/// The HTTP error contract and configuration errors, shared by every Tollbooth crate.
+pub use tollbooth_core::{ConfigError, WireError};
 
 // Deliberately re-exported: their types appear in this crate's signatures (`Auth::new` takes
 // a `Db` and a `Mailer`, `Session::user` is a `tollbooth_db::User`, `OAuthStart` holds a

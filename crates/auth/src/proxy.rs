@@ -13,9 +13,9 @@ use std::str::FromStr;
 
 use ipnet::IpNet;
 
-use crate::error::{AuthError, Result};
 use crate::headers::HeaderView;
 use crate::service::Auth;
+use tollbooth_core::ConfigError;
 
 /// Networks whose forwarding headers are believed (CIDR blocks or single addresses).
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -29,18 +29,21 @@ impl TrustedProxies {
 
     /// Parses a comma-separated list of CIDR blocks or addresses
     /// (`10.0.0.0/8, 192.0.2.1, fd00::/8`).
-    pub fn parse(list: &str) -> Result<Self> {
+    pub fn parse(list: &str) -> Result<Self, ConfigError> {
         list.split(',')
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
             .map(|entry| {
                 IpNet::from_str(entry)
                     .or_else(|_| IpAddr::from_str(entry).map(IpNet::from))
-                    .map_err(|_| AuthError::InvalidConfig {
-                        reason: format!("trusted proxy `{entry}` is not an address or CIDR block"),
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "auth",
+                            format!("trusted proxy `{entry}` is not an address or CIDR block"),
+                        )
                     })
             })
-            .collect::<Result<Vec<_>>>()
+            .collect::<Result<Vec<_>, ConfigError>>()
             .map(Self)
     }
 

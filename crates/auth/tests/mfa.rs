@@ -379,7 +379,7 @@ async fn without_configuration_mfa_is_refused_clearly(db: TestDb) {
     let (session, _) = t.sign_in("ada@example.com").await;
     let err = t.auth.mfa_enroll(&session).await.unwrap_err();
     assert_eq!(err.to_string(), "MFA is not configured");
-    assert_eq!(err.status(), 409);
+    assert_eq!(err.status().as_u16(), 409);
 }
 
 async fn a_stolen_session_cannot_enrol_mfa_and_the_owner_undoes_it(db: TestDb) {
@@ -391,7 +391,7 @@ async fn a_stolen_session_cannot_enrol_mfa_and_the_owner_undoes_it(db: TestDb) {
     // With the session alone: refused, with a code a UI can act on.
     let err = t.auth.mfa_enroll(&stolen).await.unwrap_err();
     assert_eq!(
-        (err.status(), err.code()),
+        (err.status().as_u16(), err.code()),
         (403, "reauthentication_required")
     );
     assert!(matches!(

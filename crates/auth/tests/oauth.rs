@@ -363,7 +363,7 @@ async fn github_without_a_verified_primary_email_creates_nothing(db: TestDb) {
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::ProviderEmailUnverified), "{err:?}");
-    assert_eq!(err.status(), 403);
+    assert_eq!(err.status().as_u16(), 403);
     assert_eq!(users(&t).await, 0);
 }
 
@@ -411,7 +411,7 @@ async fn google_id_tokens_are_verified_in_full(db: TestDb) {
             matches!(err, AuthError::OAuthRejected { .. }),
             "{case}: {err:?}"
         );
-        assert_eq!(err.status(), 401, "{case}");
+        assert_eq!(err.status().as_u16(), 401, "{case}");
     }
     assert_eq!(users(&t).await, 0, "nothing written");
 
@@ -514,7 +514,7 @@ async fn bad_state_is_rejected_before_any_token_request(db: TestDb) {
             matches!(err, AuthError::InvalidOAuthState),
             "{case}: {err:?}"
         );
-        assert_eq!(err.status(), 400);
+        assert_eq!(err.status().as_u16(), 400);
     }
     // A GitHub state presented to the Google callback.
     let (query, cookies) = start(&t, Provider::GitHub, None).await;
@@ -639,7 +639,7 @@ async fn linking_rules(db: TestDb) {
         matches!(err, AuthError::AccountLinkRequired { .. }),
         "{err:?}"
     );
-    assert_eq!(err.status(), 409);
+    assert_eq!(err.status().as_u16(), 409);
     assert!(
         t.db.find_account("google", "victim-sub")
             .await

@@ -10,7 +10,7 @@ async fn missing_session_is_401(db: TestDb) {
     let t = TestAuth::new(db);
     let err = t.auth.require_auth(&no_headers()).await.unwrap_err();
     assert!(matches!(err, AuthError::Unauthorized));
-    assert_eq!((err.status(), err.code()), (401, "unauthorized"));
+    assert_eq!((err.status().as_u16(), err.code()), (401, "unauthorized"));
     let garbage = vec![(
         "cookie".to_owned(),
         "__Host-tollbooth.session=nope".to_owned(),

@@ -4,7 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use tollbooth_email::{PublicBaseUrl, RetryPolicy};
+use tollbooth_core::{ConfigError, RetryPolicy};
+use tollbooth_email::PublicBaseUrl;
 use url::Url;
 
 use crate::calcom::CalcomConfig;
@@ -13,46 +14,14 @@ use crate::error::{BillingError, Result};
 /// The Stripe API version sent as `Stripe-Version` unless configured otherwise.
 pub const DEFAULT_API_VERSION: &str = "2024-04-10";
 
-/// A Stripe secret key (`sk_live_…`, `sk_test_…`, `rk_…`). `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct StripeSecretKey(String);
-
-impl StripeSecretKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
+tollbooth_core::secret_type! {
+    /// A Stripe secret key (`sk_live_…`, `sk_test_…`, `rk_…`). `Debug` never shows it.
+    pub struct StripeSecretKey;
 }
 
-impl fmt::Debug for StripeSecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StripeSecretKey([redacted])")
-    }
-}
-
-/// A webhook endpoint signing secret (`whsec_…`). `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookSecret(String);
-
-impl WebhookSecret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    pub(crate) fn expose(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
-
-impl fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WebhookSecret([redacted])")
-    }
+tollbooth_core::secret_type! {
+    /// A webhook endpoint signing secret (`whsec_…`). `Debug` never shows it.
+    pub struct WebhookSecret;
 }
 
 /// The plans a user can be on.
@@ -342,9 +311,9 @@ impl BillingConfigBuilder {
     }
 
     /// Checks everything and builds the configuration.
-    pub fn build(self) -> Result<BillingConfig> {
-        let invalid = |reason: String| BillingError::InvalidConfig { reason };
-        if self.secret_key.expose().trim().is_empty() {
+    pub fn build(self) -> Result<BillingConfig, ConfigError> {
+        let invalid = |reason: String| ConfigError::new("billing", reason);
+        if self.secret_key.expose_secret().trim().is_empty() {
             return Err(invalid("the Stripe secret key is empty".to_owned()));
         }
         let version_ok = self.api_version.len() >= 10

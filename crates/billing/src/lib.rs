@@ -5,7 +5,8 @@
 //! use tollbooth_billing::{Billing, BillingConfig, Plan, StripeSecretKey, WebhookSecret};
 //!
 //! # async fn demo(db: tollbooth_db::Db, mailer: tollbooth_email::Mailer, user_id: uuid::Uuid,
-//! #               body: &[u8], signature: Option<&str>) -> tollbooth_billing::Result<()> {
+//! #               body: &[u8], signature: Option<&str>)
+//! #               -> Result<(), Box<dyn std::error::Error>> {
 //! let config = BillingConfig::builder(StripeSecretKey::new("sk_test_…"), "https://app.example.com")
 //!     .plan_price(Plan::Pro, "price_pro_monthly")
 //!     .plan_price(Plan::Enterprise, "price_enterprise_monthly")
@@ -87,7 +88,6 @@ mod stripe;
 mod subscriptions;
 mod webhook;
 
-pub use adapters::error_body;
 pub use calcom::{
     CalcomApiKey, CalcomConfig, CalcomReceipt, EVENT_TYPE_METADATA_KEY, Prefill,
     sign_calcom_webhook,
@@ -95,11 +95,13 @@ pub use calcom::{
 pub use config::{
     BillingConfig, BillingConfigBuilder, DEFAULT_API_VERSION, Plan, StripeSecretKey, WebhookSecret,
 };
-pub use error::{BillingError, Result};
+pub use error::{BillingError, ProviderError, Result};
 pub use payments::CreatedPayment;
 pub use service::Billing;
 pub use status::SubscriptionStatus;
 pub use subscriptions::ReconcileReport;
+/// The HTTP error contract and configuration errors, shared by every Tollbooth crate.
+pub use tollbooth_core::{ConfigError, RetryPolicy, WireError, error_body};
 pub use webhook::signature::sign as sign_webhook;
 pub use webhook::{WebhookOutcome, WebhookReceipt};
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tokio_util::task::TaskTracker;
+use tollbooth_core::ConfigError;
 use tollbooth_db::Db;
 use tollbooth_email::{EmailError, Link, Mailer, Outbox};
 
@@ -32,7 +33,7 @@ pub(crate) struct Inner {
 
 impl Billing {
     /// The service over a migrated database and a mailer.
-    pub fn new(db: Db, mailer: Mailer, config: BillingConfig) -> Result<Self> {
+    pub fn new(db: Db, mailer: Mailer, config: BillingConfig) -> Result<Self, ConfigError> {
         let stripe = StripeApi::new(&config)?;
         let calcom = config.calcom.clone().map(CalcomApi::new).transpose()?;
         let outbox = Outbox::new(db.clone(), mailer.clone());

@@ -158,17 +158,20 @@ async fn lookup_failures_and_bad_metadata_are_typed(db: TestDb) {
         matches!(err, BillingError::NotFound { what: "event type" }),
         "{err:?}"
     );
-    assert_eq!(err.status(), 404);
+    assert_eq!(err.status().as_u16(), 404);
     let err = t
         .billing
         .create_calcom_booking_link(500, &none, &Prefill::default())
         .await
         .unwrap_err();
     assert!(
-        matches!(err, BillingError::CalcomUnavailable { attempts: 4, .. }),
+        matches!(
+            err,
+            BillingError::Calcom(ProviderError::Unavailable { attempts: 4, .. })
+        ),
         "{err:?}"
     );
-    assert_eq!(err.status(), 503);
+    assert_eq!(err.status().as_u16(), 503);
     let requests_before = cal.received_requests().await.unwrap().len();
     for metadata in [
         HashMap::from([("a[b]".to_owned(), "v".to_owned())]),
@@ -265,7 +268,7 @@ async fn a_paid_session_is_booked_once(db: TestDb) {
         .await
         .unwrap_err();
     assert!(matches!(err, BillingError::AlreadyBooked));
-    assert_eq!(err.status(), 409);
+    assert_eq!(err.status().as_u16(), 409);
 
     // The link used again (it is only a URL): the second booking is stored without the
     // payment, and the receipt names the payment so the app can cancel or charge it.
@@ -593,7 +596,7 @@ async fn without_a_secret_every_delivery_is_refused(db: TestDb) {
         .await
         .unwrap_err();
     assert_eq!(
-        (err.status(), err.to_string().as_str()),
+        (err.status().as_u16(), err.to_string().as_str()),
         (404, "Cal.com is not configured")
     );
 }
@@ -677,7 +680,10 @@ async fn a_refunded_paid_session_yields_no_booking_link(db: TestDb) {
         .booking_link_for_payment("pi_paid")
         .await
         .unwrap_err();
-    assert_eq!((err.status(), err.code()), (409, "payment_refunded"));
+    assert_eq!(
+        (err.status().as_u16(), err.code()),
+        (409, "payment_refunded")
+    );
 
     // Refund events in any order end at the largest total.
     t.deliver(&refunded("evt_r0", 1_764_000_050, "pi_paid", 5_000))

@@ -249,7 +249,10 @@ async fn bad_signatures_write_nothing(db: TestDb) {
             matches!(err, BillingError::InvalidSignature),
             "{case}: {err:?}"
         );
-        assert_eq!((err.status(), err.code()), (400, "invalid_signature"));
+        assert_eq!(
+            (err.status().as_u16(), err.code()),
+            (400, "invalid_signature")
+        );
     }
     // Signed but not an event.
     let junk = b"{\"hello\":1}";
@@ -504,7 +507,7 @@ async fn a_database_failure_mid_event_leaves_nothing_and_the_redelivery_applies(
     );
     let err = t.deliver(&created).await.unwrap_err();
     assert!(matches!(err, BillingError::Database { .. }), "{err:?}");
-    assert_eq!(err.status(), 500, "Stripe retries a 5xx");
+    assert_eq!(err.status().as_u16(), 500, "Stripe retries a 5xx");
     assert_eq!(
         t.recorded_events().await,
         0,
@@ -751,9 +754,10 @@ async fn a_plan_maps_from_legacy_prices_and_its_product(db: TestDb) {
         .await
         .legacy_price(Plan::Enterprise, PRO)
         .build();
+    let reason = refused.unwrap_err().reason().to_owned();
     assert!(
-        matches!(refused, Err(BillingError::InvalidConfig { .. })),
-        "{refused:?}"
+        reason.contains("belongs to both pro and enterprise"),
+        "{reason}"
     );
 }
 
@@ -1048,7 +1052,7 @@ async fn a_tie_is_decided_by_the_subscription_stripe_holds(db: TestDb) {
     );
     let err = t.deliver(&tied).await.unwrap_err();
     assert_eq!(
-        (err.status(), err.code()),
+        (err.status().as_u16(), err.code()),
         (503, "payment_provider_unavailable"),
         "{err:?}"
     );

@@ -82,7 +82,9 @@ pub use templates::{
 pub use chrono;
 pub use url;
 
-pub use transport::{ApiKey, ConsoleSender, OutboxSender, ResendConfig, ResendSender, RetryPolicy};
+/// `ResendConfig::retry`'s type, shared with the Stripe and Cal.com transports.
+pub use tollbooth_core::RetryPolicy;
+pub use transport::{ApiKey, ConsoleSender, OutboxSender, ResendConfig, ResendSender};
 
 // Compiles the README's examples as doctests, so the registry page never shows code that
 // does not build.

@@ -8,10 +8,10 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::{ConnectionType, Method, StatusCode};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App as ActixApp, HttpRequest, HttpResponse, HttpServer, Responder, web};
-use tollbooth_auth::actix::{CurrentSession, session};
+use tollbooth_auth::actix::{CurrentSession, error_response, session};
 use tollbooth_example_common::{
     ApiError, App, Ctx, ENDPOINTS, Endpoint, MAX_BODY_BYTES, Reply, config, shutdown_signal,
     telemetry,
@@ -155,17 +155,13 @@ impl Responder for Http {
                 }
             }
             Err(error) => {
-                error.log();
-                let status = StatusCode::from_u16(error.status())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut response = HttpResponse::build(status);
-                if let Some(seconds) = error.retry_after() {
-                    response.insert_header((header::RETRY_AFTER, seconds.to_string()));
-                }
+                let mut response = error_response(&error);
                 if error.closes_connection() {
-                    response.force_close();
+                    response
+                        .head_mut()
+                        .set_connection_type(ConnectionType::Close);
                 }
-                response.json(error.body())
+                response
             }
         }
     }

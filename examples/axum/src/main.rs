@@ -15,7 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router};
-use tollbooth_auth::axum::{CurrentSession, session};
+use tollbooth_auth::axum::{CurrentSession, error_response, session};
 use tollbooth_example_common::{
     ApiError, App, Ctx, ENDPOINTS, Endpoint, MAX_BODY_BYTES, Reply, config, shutdown_signal,
     telemetry,
@@ -153,15 +153,7 @@ impl IntoResponse for Http {
                 response
             }
             Err(error) => {
-                error.log();
-                let status = StatusCode::from_u16(error.status())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut response = (status, Json(error.body())).into_response();
-                if let Some(seconds) = error.retry_after() {
-                    response
-                        .headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-                }
+                let mut response = error_response(&error);
                 if error.closes_connection() {
                     response
                         .headers_mut()

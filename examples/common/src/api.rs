@@ -1,10 +1,13 @@
 //! What a handler returns, framework-neutral: a [`Reply`] or an [`ApiError`]; the servers
 //! turn them into responses. Every error body is `{"error": code, "message": …}`.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
-use serde_json::{Value, json};
-use tollbooth_auth::{AuthError, SetCookie};
+use serde_json::Value;
+use tollbooth_auth::http::StatusCode;
+use tollbooth_auth::{AuthError, SetCookie, WireError};
 use tollbooth_billing::BillingError;
 
 /// A successful response.
@@ -95,65 +98,72 @@ impl ApiError {
         }
     }
 
-    /// HTTP status.
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::Auth(e) => e.status(),
-            Self::Billing(e) => e.status(),
-            Self::InvalidBody(_) => 400,
-            Self::UnsupportedMediaType => 415,
-            Self::PayloadTooLarge => 413,
-            Self::NotConfigured(_) | Self::NotFound(_) => 404,
-            Self::MethodNotAllowed => 405,
-        }
-    }
-
     /// Whether the server stops reading the request here (an oversized body is not read):
     /// the connection cannot be reused, so the answer says `Connection: close` (RFC 9112
     /// §9.6) rather than leaving the client to find out from a reset.
     pub fn closes_connection(&self) -> bool {
         matches!(self, Self::PayloadTooLarge)
     }
+}
 
-    /// `{"error": code, "message": …}`; never internal detail on 5xx.
-    pub fn body(&self) -> Value {
+/// The example's own errors answer through the same contract as the library's.
+impl WireError for ApiError {
+    fn status(&self) -> StatusCode {
         match self {
-            Self::Auth(e) => tollbooth_auth::error_body(e),
-            Self::Billing(e) => tollbooth_billing::error_body(e),
-            Self::InvalidBody(why) => json!({ "error": "invalid_body", "message": why }),
-            Self::UnsupportedMediaType => {
-                json!({ "error": "unsupported_media_type", "message": "send application/json" })
-            }
-            Self::PayloadTooLarge => json!({
-                "error": "payload_too_large",
-                "message": format!("request bodies are limited to {} bytes", crate::MAX_BODY_BYTES),
-            }),
+            Self::Auth(e) => e.status(),
+            Self::Billing(e) => e.status(),
+            Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotConfigured(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Auth(e) => e.code(),
+            Self::Billing(e) => e.code(),
+            Self::InvalidBody(_) => "invalid_body",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::NotConfigured(_) => "not_configured",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+
+    fn client_message(&self) -> Cow<'_, str> {
+        match self {
+            Self::Auth(e) => e.client_message(),
+            Self::Billing(e) => e.client_message(),
+            Self::InvalidBody(why) => Cow::Borrowed(why),
+            Self::UnsupportedMediaType => Cow::Borrowed("send application/json"),
+            Self::PayloadTooLarge => Cow::Owned(format!(
+                "request bodies are limited to {} bytes",
+                crate::MAX_BODY_BYTES
+            )),
             Self::NotConfigured(what) => {
-                json!({ "error": "not_configured", "message": format!("{what} is not configured on this server") })
+                Cow::Owned(format!("{what} is not configured on this server"))
             }
-            Self::NotFound(what) => {
-                json!({ "error": "not_found", "message": format!("no such {what}") })
-            }
-            Self::MethodNotAllowed => {
-                json!({ "error": "method_not_allowed", "message": "this path does not take that method" })
-            }
+            Self::NotFound(what) => Cow::Owned(format!("no such {what}")),
+            Self::MethodNotAllowed => Cow::Borrowed("this path does not take that method"),
         }
     }
 
-    /// `Retry-After` seconds, for 429s.
-    pub fn retry_after(&self) -> Option<u64> {
+    fn server_message(&self) -> &'static str {
         match self {
-            Self::Auth(AuthError::RateLimited { retry_after }) => {
-                Some(retry_after.as_secs().max(1))
-            }
-            _ => None,
+            Self::Auth(e) => e.server_message(),
+            Self::Billing(e) => e.server_message(),
+            _ => "internal error",
         }
     }
 
-    /// Logs server-side failures with their cause (the body never carries it).
-    pub fn log(&self) {
-        if self.status() >= 500 {
-            tracing::error!(error = ?self, "request failed");
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Auth(e) => e.retry_after(),
+            Self::Billing(e) => e.retry_after(),
+            _ => None,
         }
     }
 }

@@ -24,7 +24,11 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 
-use super::{RoleMarker, error_body, refreshed_cookie_to_add, retry_after};
+/// Any Tollbooth error (or the application's own [`WireError`](tollbooth_core::WireError))
+/// as a response, the way `AuthError` answers.
+pub use tollbooth_core::actix::error_response;
+
+use super::{RoleMarker, refreshed_cookie_to_add};
 use crate::error::AuthError;
 use crate::headers::HeaderView;
 use crate::service::Auth;
@@ -135,17 +139,10 @@ impl<R: RoleMarker> FromRequest for RequireRole<R> {
 
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        tollbooth_core::actix::status_code(self)
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.status() >= 500 {
-            tracing::error!(error = ?self, "request failed");
-        }
-        let mut response = HttpResponse::build(self.status_code());
-        if let Some(seconds) = retry_after(self) {
-            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
-        }
-        response.json(error_body(self))
+        tollbooth_core::actix::error_response(self)
     }
 }

@@ -18,11 +18,15 @@ use std::marker::PhantomData;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{RoleMarker, error_body, refreshed_cookie_to_add, retry_after};
+/// Any Tollbooth error (or the application's own [`WireError`](tollbooth_core::WireError))
+/// as a response, the way `AuthError` answers.
+pub use tollbooth_core::axum::error_response;
+
+use super::{RoleMarker, refreshed_cookie_to_add};
 use crate::error::AuthError;
 use crate::service::Auth;
 use crate::session::Session;
@@ -115,17 +119,6 @@ impl<S: Send + Sync, R: RoleMarker + Send> FromRequestParts<S> for RequireRole<R
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        if self.status() >= 500 {
-            tracing::error!(error = ?self, "request failed");
-        }
-        let status =
-            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, axum::Json(error_body(&self))).into_response();
-        if let Some(seconds) = retry_after(&self) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+        tollbooth_core::axum::error_response(&self)
     }
 }

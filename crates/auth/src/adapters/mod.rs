@@ -1,16 +1,15 @@
 //! Web-framework adapters (features `axum`, `actix`). Thin on purpose: the logic lives in
 //! the core; adapters move headers in, and cookies and errors out.
 //!
-//! Both produce the same error body, `{"error": "<code>", "message": "<public message>"}`,
-//! with the status of [`AuthError::status`] and `Retry-After` on 429. 5xx bodies never
-//! carry internal detail.
+//! Errors answer through `tollbooth_core`'s one contract ([`WireError`](tollbooth_core::WireError)):
+//! `{"error": "<code>", "message": "<public message>"}`, `Retry-After` on 429, and no internal
+//! detail in a 5xx body.
 
 #[cfg(feature = "actix")]
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
 
-use crate::error::AuthError;
 use crate::session::Role;
 
 /// A role as a type, for `RequireRole<R>` extractors.
@@ -29,11 +28,6 @@ impl RoleMarker for Admin {
     }
 }
 
-/// `{"error": code, "message": …}` for an error.
-pub fn error_body(error: &AuthError) -> serde_json::Value {
-    serde_json::json!({ "error": error.code(), "message": error.public_message() })
-}
-
 /// The refreshed session cookie the `session` middleware must add to a response whose
 /// `Set-Cookie` values are `set_cookies` — none when the handler set the session cookie
 /// itself: a sign-in's new session or a sign-out's deletion must not be followed (and so
@@ -47,13 +41,4 @@ pub(crate) fn refreshed_cookie_to_add<'a>(
     let name = auth.config().cookie_name().as_bytes();
     let handler_set_it = set_cookies.any(|value| value.split(|&b| b == b'=').next() == Some(name));
     refreshed.filter(|_| !handler_set_it)
-}
-
-/// `Retry-After` seconds for a rate-limited error.
-#[cfg(any(feature = "axum", feature = "actix"))]
-pub(crate) fn retry_after(error: &AuthError) -> Option<u64> {
-    match error {
-        AuthError::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),
-        _ => None,
-    }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use tollbooth_core::ConfigError;
+
 use crate::error::{AuthError, Result};
 
 /// The OAuth providers Tollbooth signs in with.
@@ -52,25 +54,9 @@ impl FromStr for Provider {
     }
 }
 
-/// An OAuth client secret. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret([redacted])")
-    }
+tollbooth_core::secret_type! {
+    /// An OAuth client secret. `Debug` never shows it.
+    pub struct ClientSecret;
 }
 
 /// One provider's client registration and endpoints. Every endpoint is overridable, so tests
@@ -159,9 +145,10 @@ impl ProviderConfig {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<()> {
-        let invalid = |reason: String| AuthError::InvalidConfig { reason };
-        if self.client_id.trim().is_empty() || self.client_secret.expose().trim().is_empty() {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |reason: String| ConfigError::new("auth", reason);
+        if self.client_id.trim().is_empty() || self.client_secret.expose_secret().trim().is_empty()
+        {
             return Err(invalid(format!(
                 "{}: client id and secret are required",
                 self.provider

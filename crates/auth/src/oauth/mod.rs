@@ -503,12 +503,11 @@ async fn attach(
 }
 
 fn oauth_client(config: &ProviderConfig) -> Result<OAuthClient> {
-    let invalid = |e: url::ParseError| AuthError::InvalidConfig {
-        reason: e.to_string(),
-    };
+    // The URLs were parsed when the configuration was built.
+    let invalid = |e: url::ParseError| AuthError::internal(e);
     Ok(oauth2::Client::new(ClientId::new(config.client_id.clone()))
         .set_client_secret(oauth2::ClientSecret::new(
-            config.client_secret.expose().to_owned(),
+            config.client_secret.expose_secret().to_owned(),
         ))
         .set_auth_uri(AuthUrl::new(config.authorize_url.clone()).map_err(invalid)?)
         .set_token_uri(TokenUrl::new(config.token_url.clone()).map_err(invalid)?)

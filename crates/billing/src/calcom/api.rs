@@ -7,8 +7,10 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
+use tollbooth_core::ConfigError;
+
 use super::config::CalcomConfig;
-use crate::error::{BillingError, Result};
+use crate::error::{BillingError, ProviderError, Result};
 
 /// Cal.com stores booking metadata with Stripe-like limits.
 const MAX_METADATA_KEYS: usize = 50;
@@ -72,14 +74,12 @@ impl std::fmt::Debug for CalcomApi {
 }
 
 impl CalcomApi {
-    pub(crate) fn new(config: CalcomConfig) -> Result<Self> {
+    pub(crate) fn new(config: CalcomConfig) -> Result<Self, ConfigError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| BillingError::InvalidConfig {
-                reason: format!("Cal.com HTTP client: {e}"),
-            })?;
+            .map_err(|e| ConfigError::new("billing", format!("Cal.com HTTP client: {e}")))?;
         Ok(Self {
             http,
             config,
@@ -102,9 +102,8 @@ impl CalcomApi {
         let event_type = self.event_type(event_type_id).await?;
         let mut url = self.config.booking_base.clone();
         url.path_segments_mut()
-            .map_err(|()| BillingError::InvalidConfig {
-                reason: "Cal.com booking base cannot hold a path".to_owned(),
-            })?
+            // `urls` refused such a base when the configuration was built.
+            .map_err(|()| BillingError::internal("Cal.com booking base cannot hold a path"))?
             .pop_if_empty()
             .push(&event_type.username)
             .push(&event_type.slug);
@@ -154,7 +153,7 @@ impl CalcomApi {
                 match self
                     .http
                     .get(&url)
-                    .bearer_auth(self.config.api_key.expose())
+                    .bearer_auth(self.config.api_key.expose_secret())
                     .header("cal-api-version", &self.config.api_version)
                     .send()
                     .await
@@ -203,15 +202,20 @@ impl CalcomApi {
                             .chars()
                             .take(300)
                             .collect();
-                        return Err(BillingError::Calcom { status, message });
+                        return Err(BillingError::Calcom(ProviderError::Refused {
+                            status,
+                            kind: None,
+                            code: None,
+                            message,
+                        }));
                     }
                     Err(e) => (None, Box::new(e)),
                 };
             let Some(delay) = self.config.retry.delay(attempt, started, retry_after) else {
-                return Err(BillingError::CalcomUnavailable {
+                return Err(BillingError::Calcom(ProviderError::Unavailable {
                     attempts: attempt,
                     source: error,
-                });
+                }));
             };
             tracing::warn!(attempt, ?delay, %error, "Cal.com request failed; retrying");
             tokio::time::sleep(delay).await;

@@ -1,33 +1,16 @@
 //! Cal.com settings.
 
-use std::fmt;
 use std::time::Duration;
 
-use tollbooth_email::RetryPolicy;
+use tollbooth_core::{ConfigError, RetryPolicy};
 use url::Url;
 
 use crate::config::WebhookSecret;
-use crate::error::{BillingError, Result};
+use crate::error::Result;
 
-/// A Cal.com API key (`cal_live_…`). `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CalcomApiKey(String);
-
-impl CalcomApiKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for CalcomApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CalcomApiKey([redacted])")
-    }
+tollbooth_core::secret_type! {
+    /// A Cal.com API key (`cal_live_…`). `Debug` never shows it.
+    pub struct CalcomApiKey;
 }
 
 /// Cal.com API v2 access, booking pages, and the webhook secret.
@@ -75,14 +58,18 @@ impl CalcomConfig {
     }
 
     /// Points the API and the booking pages elsewhere (self-hosted Cal.com, tests).
-    pub fn urls(mut self, api_base: &str, booking_base: &str) -> Result<Self> {
+    pub fn urls(mut self, api_base: &str, booking_base: &str) -> Result<Self, ConfigError> {
         let parse = |what: &str, url: &str| {
-            Url::parse(url).map_err(|e| BillingError::InvalidConfig {
-                reason: format!("Cal.com {what}: {e}"),
-            })
+            Url::parse(url).map_err(|e| ConfigError::new("billing", format!("Cal.com {what}: {e}")))
         };
         self.api_base = parse("API base", api_base)?;
         self.booking_base = parse("booking base", booking_base)?;
+        if self.booking_base.cannot_be_a_base() {
+            return Err(ConfigError::new(
+                "billing",
+                "the Cal.com booking base cannot hold a path",
+            ));
+        }
         Ok(self)
     }
 }

@@ -44,7 +44,7 @@ impl Billing {
     /// `{booking_base}/{username}/{slug}?metadata[key]=value…` (plus optional name / e-mail
     /// prefill), percent-encoded. The event type is looked up through Cal.com API v2 and
     /// cached. Unknown event type → [`BillingError::NotFound`]; Cal.com down →
-    /// [`BillingError::CalcomUnavailable`] after bounded retries; metadata that would not
+    /// [`BillingError::Calcom`] (`Unavailable`) after bounded retries; metadata that would not
     /// survive the round trip → [`BillingError::InvalidInput`].
     pub async fn create_calcom_booking_link(
         &self,

@@ -62,8 +62,8 @@ pub(crate) fn verify(
         .filter(|h| !h.is_empty() && *h != NO_SECRET)
         .ok_or(BillingError::InvalidSignature)?;
     let signature = hex::decode(header).map_err(|_| BillingError::InvalidSignature)?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.expose()).map_err(BillingError::internal)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+        .map_err(BillingError::internal)?;
     mac.update(payload);
     mac.verify_slice(&signature)
         .map_err(|_| BillingError::InvalidSignature)
@@ -71,8 +71,8 @@ pub(crate) fn verify(
 
 /// The `X-Cal-Signature-256` Cal.com would send for `payload` (tests, replay tools).
 pub fn sign(payload: &[u8], secret: &WebhookSecret) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.expose()).expect("HMAC takes any key length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(payload);
     hex::encode(mac.finalize().into_bytes())
 }

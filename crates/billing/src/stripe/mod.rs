@@ -11,11 +11,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use stripe_client_core::{RequestBuilder, StripeMethod, StripeRequest};
 use tokio::time::Instant;
-use tollbooth_email::RetryPolicy;
+use tollbooth_core::{ConfigError, RetryPolicy};
 use url::Url;
 
 use crate::config::{BillingConfig, StripeSecretKey};
-use crate::error::{BillingError, Result};
+use crate::error::{BillingError, ProviderError, Result};
 
 pub(crate) struct StripeApi {
     http: reqwest::Client,
@@ -51,15 +51,13 @@ struct ErrorDetail {
 }
 
 impl StripeApi {
-    pub(crate) fn new(config: &BillingConfig) -> Result<Self> {
+    pub(crate) fn new(config: &BillingConfig) -> Result<Self, ConfigError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             // Stripe never redirects API calls; a redirect would be a misconfigured base URL.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| BillingError::InvalidConfig {
-                reason: format!("HTTP client: {e}"),
-            })?;
+            .map_err(|e| ConfigError::new("billing", format!("HTTP client: {e}")))?;
         Ok(Self {
             http,
             base: config.api_base.clone(),
@@ -128,10 +126,10 @@ impl StripeApi {
                 },
             };
             let Some(delay) = self.retry.delay(attempt, started, failure.after) else {
-                return Err(BillingError::StripeUnavailable {
+                return Err(BillingError::Stripe(ProviderError::Unavailable {
                     attempts: attempt,
                     source: failure.error,
-                });
+                }));
             };
             tracing::warn!(attempt, ?delay, error = %failure.error, path = %built.path, "Stripe request failed; retrying");
             tokio::time::sleep(delay).await;
@@ -160,7 +158,7 @@ impl StripeApi {
         let mut request = self
             .http
             .request(method, url)
-            .bearer_auth(self.key.expose())
+            .bearer_auth(self.key.expose_secret())
             .header("Stripe-Version", &self.version);
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
@@ -219,12 +217,12 @@ impl StripeApi {
             code: None,
             message: None,
         });
-        Err(BillingError::Stripe {
+        Err(BillingError::Stripe(ProviderError::Refused {
             status: status.as_u16(),
-            kind: detail.kind,
+            kind: Some(detail.kind),
             code: detail.code,
             message: detail.message.unwrap_or_else(|| format!("HTTP {status}")),
-        })
+        }))
     }
 }
 

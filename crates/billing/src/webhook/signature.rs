@@ -58,7 +58,7 @@ pub(crate) fn verify(
         return Err(SignatureError::Stale);
     }
     for secret in secrets {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose())
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
             .map_err(|_| SignatureError::Mismatch)?;
         mac.update(timestamp.to_string().as_bytes());
         mac.update(b".");
@@ -76,8 +76,8 @@ pub(crate) fn verify(
 /// `t=…,v1=…` for `payload` signed with `secret` at `timestamp` — what Stripe sends; used
 /// by tests and benchmarks, and by applications that replay events.
 pub fn sign(payload: &[u8], secret: &WebhookSecret, timestamp: i64) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.expose()).expect("HMAC takes any key length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(payload);

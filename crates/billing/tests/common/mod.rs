@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tollbooth_billing::*;
 use tollbooth_db::testing::TestDb;
 use tollbooth_db::{NewUser, User, UserRepo};
-use tollbooth_email::{EmailSender, Mailer, MailerConfig, OutboxSender, RetryPolicy};
+use tollbooth_email::{EmailSender, Mailer, MailerConfig, OutboxSender};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 

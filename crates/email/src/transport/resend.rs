@@ -10,31 +10,16 @@ use resend_rs::{ConfigBuilder, Resend};
 use tokio::time::Instant;
 use url::Url;
 
-use super::retry::{Pacer, RetryPolicy};
+use tollbooth_core::RetryPolicy;
+
+use super::pace::Pacer;
 use crate::error::{EmailError, Result};
 use crate::message::{Email, MessageId};
 use crate::sender::EmailSender;
 
-/// A Resend API key (`re_…`). `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    /// The key, for the `Authorization` header only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey([redacted])")
-    }
+tollbooth_core::secret_type! {
+    /// A Resend API key (`re_…`). `Debug` never shows it.
+    pub struct ApiKey;
 }
 
 /// Settings of the Resend transport.
@@ -95,7 +80,7 @@ static GLOBAL: OnceLock<Arc<ResendSender>> = OnceLock::new();
 impl ResendSender {
     /// A transport with this configuration.
     pub fn new(config: ResendConfig) -> Result<Self> {
-        if config.api_key.expose().trim().is_empty() {
+        if config.api_key.expose_secret().trim().is_empty() {
             return Err(EmailError::InvalidConfig {
                 reason: "Resend API key is empty".to_owned(),
             });
@@ -112,7 +97,7 @@ impl ResendSender {
                 reason: format!("HTTP client: {e}"),
             })?;
         let client = Resend::with_config(
-            ConfigBuilder::new(config.api_key.expose())
+            ConfigBuilder::new(config.api_key.expose_secret())
                 .base_url(config.base_url)
                 .client(http)
                 .build(),
