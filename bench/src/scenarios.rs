@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::header::SET_COOKIE;
 use http::{Request, StatusCode};
 use serde_json::json;
-use tollbooth_billing::{WebhookSecret, sign_webhook};
+use tollbooth_billing::{WebhookSecret, sign_stripe_webhook};
 use tollbooth_db::sea_orm::{EntityTrait, PaginatorTrait};
 use tollbooth_db::testing::TestDb;
 
@@ -459,7 +459,8 @@ impl Workload for Webhooks {
         let k = self.next.fetch_add(1, Ordering::Relaxed) as u64;
         let n = Self::event_of_delivery(k);
         let payload = self.payload(n);
-        let signature = sign_webhook(&payload, &self.secret, tollbooth_db::now().timestamp());
+        let signature =
+            sign_stripe_webhook(&payload, &self.secret, tollbooth_db::now().timestamp());
         locked(&self.sent).insert(n);
         let request = load::post_json(
             self.server,

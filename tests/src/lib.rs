@@ -567,7 +567,7 @@ impl Server {
 pub async fn deliver_stripe(server: &Server, event: &Value) -> Resp {
     let body = serde_json::to_vec(event).expect("event JSON");
     let now = tollbooth_db::now().timestamp();
-    let signature = tollbooth_billing::sign_webhook(
+    let signature = tollbooth_billing::sign_stripe_webhook(
         &body,
         &tollbooth_billing::WebhookSecret::new(STRIPE_WEBHOOK_SECRET),
         now,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tollbooth_billing::{WebhookSecret, sign_calcom_webhook, sign_webhook};
+use tollbooth_billing::{WebhookSecret, sign_calcom_webhook, sign_stripe_webhook};
 use tollbooth_db::sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use tollbooth_db::{BillingRepo, Db, NewUser, UserRepo};
 use tollbooth_tests::*;
@@ -85,7 +85,7 @@ async fn database_outage_during_a_stripe_webhook(flavor: Flavor) {
     let stripe = MockServer::start().await;
     let server = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
     let body = subscription_created("evt_outage", "cus_outage");
-    let signature = sign_webhook(
+    let signature = sign_stripe_webhook(
         &body,
         &WebhookSecret::new(STRIPE_WEBHOOK_SECRET),
         tollbooth_db::now().timestamp(),
@@ -310,7 +310,7 @@ async fn hostile_bodies_get_4xx_and_write_nothing(flavor: Flavor, db: TestDb) {
         ),
     ];
     for (what, body, status, code) in bodies {
-        let signature = sign_webhook(&body, &stripe_secret, now);
+        let signature = sign_stripe_webhook(&body, &stripe_secret, now);
         let (got, error) = post_raw(
             &server,
             "/webhooks/stripe",

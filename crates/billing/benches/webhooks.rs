@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use tollbooth_billing::{
-    Billing, BillingConfig, Plan, StripeSecretKey, WebhookSecret, sign_webhook,
+    Billing, BillingConfig, Plan, StripeSecretKey, WebhookSecret, sign_stripe_webhook,
 };
 use tollbooth_db::{NewUser, UserRepo};
 use tollbooth_email::{Mailer, MailerConfig, OutboxSender};
@@ -44,7 +44,7 @@ fn deliveries(n: u64) -> Vec<(Vec<u8>, String)> {
             }}
         });
         let payload = serde_json::to_vec(&event).unwrap();
-        let header = sign_webhook(&payload, &secret, now);
+        let header = sign_stripe_webhook(&payload, &secret, now);
         out.push((payload, header));
     }
     out
@@ -97,7 +97,7 @@ fn webhooks(c: &mut Criterion) {
                 let started = Instant::now();
                 for (payload, header) in &batch {
                     billing
-                        .handle_webhook(payload, Some(header), tollbooth_db::now())
+                        .handle_stripe_webhook(payload, Some(header), tollbooth_db::now())
                         .await
                         .unwrap();
                 }

@@ -22,7 +22,7 @@
 //!     .await?;
 //!
 //! // 2. Stripe calls your webhook endpoint; pass the raw body and `Stripe-Signature`.
-//! let receipt = billing.handle_webhook(body, signature, tollbooth_db::now()).await?;
+//! let receipt = billing.handle_stripe_webhook(body, signature, tollbooth_db::now()).await?;
 //!
 //! // 3. On each request, read the local mirror.
 //! let plan = billing.current_plan(user_id).await?;
@@ -46,10 +46,10 @@
 //! ]);
 //! let payment = billing.create_payment_intent(15_000, "usd", metadata).await?;
 //!
-//! // 2. Stripe's `payment_intent.succeeded` webhook yields the booking link (also later:
-//! //    `billing.booking_link_for_payment(&payment.id)`), carrying the payment and user ids.
-//! let receipt = billing.handle_webhook(stripe_body, stripe_sig, tollbooth_db::now()).await?;
-//! let booking_page = receipt.booking_link;
+//! // 2. Stripe's `payment_intent.succeeded` webhook records the payment; its booking link
+//! //    (carrying the payment and user ids) is made after the commit, off the response.
+//! billing.handle_stripe_webhook(stripe_body, stripe_sig, tollbooth_db::now()).await?;
+//! let booking_page = billing.booking_link_for_payment(&payment.id).await?;
 //!
 //! // 3. Cal.com's `BOOKING_CREATED` webhook records the booking against the payment; the
 //! //    session cannot be booked twice.
@@ -67,7 +67,7 @@
 //!   retries); 429, 409, 5xx and network errors are retried with bounded, jittered backoff,
 //!   honouring `Stripe-Should-Retry` and `Retry-After`.
 //! - **Webhooks apply exactly once**: the event id and its effect commit together; see
-//!   [`Billing::handle_webhook`].
+//!   [`Billing::handle_stripe_webhook`].
 //!
 //! # Features
 //!
@@ -81,6 +81,7 @@ mod calcom;
 mod checkout;
 mod config;
 mod error;
+mod ledger;
 mod payments;
 mod service;
 mod status;
@@ -102,8 +103,10 @@ pub use status::SubscriptionStatus;
 pub use subscriptions::ReconcileReport;
 /// The HTTP error contract and configuration errors, shared by every Tollbooth crate.
 pub use tollbooth_core::{ConfigError, RetryPolicy, WireError, error_body};
-pub use webhook::signature::sign as sign_webhook;
-pub use webhook::{WebhookOutcome, WebhookReceipt};
+pub use webhook::signature::sign_stripe_webhook;
+pub use webhook::{
+    SignatureError, StripeEvent, StripeReceipt, WebhookOutcome, verify_stripe_signature,
+};
 
 // Deliberately re-exported: `Billing::new` takes a `Db` and a `Mailer`, subscriptions and
 // payments are `tollbooth_db` rows, and links are `Url`s.

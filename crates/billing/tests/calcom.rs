@@ -208,7 +208,8 @@ async fn a_paid_session_is_booked_once(db: TestDb) {
     serve_event_type(&cal, 42).await;
     let grace = t.user("grace@example.com", None).await;
 
-    // Stripe reports the payment; the receipt carries the booking link.
+    // Stripe reports the payment; its booking link is made after the commit, off the
+    // response path, and stored with the payment.
     let paid = event(
         "evt_pi",
         "payment_intent.succeeded",
@@ -218,29 +219,29 @@ async fn a_paid_session_is_booked_once(db: TestDb) {
             "metadata": { "user_id": grace.id.to_string(), EVENT_TYPE_METADATA_KEY: "42" }
         }),
     );
-    let receipt = t.deliver(&paid).await.unwrap();
-    let link = receipt
-        .booking_link
-        .expect("a booking link for the paid session");
+    assert_eq!(
+        t.deliver(&paid).await.unwrap().outcome,
+        WebhookOutcome::Applied
+    );
+    t.billing.flush_background_tasks().await;
+    let stored =
+        t.db.find_payment("pi_paid")
+            .await
+            .unwrap()
+            .unwrap()
+            .booking_url;
+    let link = url::Url::parse(&stored.expect("a booking link for the paid session")).unwrap();
     let query: HashMap<String, String> = link.query_pairs().into_owned().collect();
     assert_eq!(link.path(), "/ada-lovelace/strategy-call");
     assert_eq!(query["metadata[payment_intent]"], "pi_paid");
     assert_eq!(query["metadata[user_id]"], grace.id.to_string());
     assert_eq!(query["email"], "grace@example.com");
-    // Retrievable later by payment id (stored, no new lookup).
+    // Retrievable by payment id (stored: no new lookup).
     assert_eq!(
         t.billing.booking_link_for_payment("pi_paid").await.unwrap(),
         link
     );
-    assert_eq!(
-        t.db.find_payment("pi_paid")
-            .await
-            .unwrap()
-            .unwrap()
-            .booking_url
-            .as_deref(),
-        Some(link.as_str())
-    );
+    assert_eq!(cal.received_requests().await.unwrap().len(), 1);
 
     // Cal.com reports the booking made through that link.
     let created = booking_event(
@@ -631,12 +632,8 @@ async fn a_refunded_paid_session_yields_no_booking_link(db: TestDb) {
     let (t, cal) = with_calcom(db).await;
     serve_event_type(&cal, 42).await;
     let grace = t.user("grace@example.com", None).await;
-    let link = t
-        .deliver(&paid_session(grace.id))
-        .await
-        .unwrap()
-        .booking_link
-        .unwrap();
+    t.deliver(&paid_session(grace.id)).await.unwrap();
+    let link = t.billing.booking_link_for_payment("pi_paid").await.unwrap();
 
     // Partly refunded: the session still stands.
     let partial = refunded("evt_r1", 1_764_000_100, "pi_paid", 5_000);
@@ -727,12 +724,8 @@ async fn a_rescheduled_then_cancelled_booking_frees_its_paid_session(db: TestDb)
     let (t, cal) = with_calcom(db).await;
     serve_event_type(&cal, 42).await;
     let grace = t.user("grace@example.com", None).await;
-    let link = t
-        .deliver(&paid_session(grace.id))
-        .await
-        .unwrap()
-        .booking_link
-        .unwrap();
+    t.deliver(&paid_session(grace.id)).await.unwrap();
+    let link = t.billing.booking_link_for_payment("pi_paid").await.unwrap();
     let booked = booking_event(
         "BOOKING_CREATED",
         "uid-1",
@@ -772,6 +765,24 @@ async fn a_rescheduled_then_cancelled_booking_frees_its_paid_session(db: TestDb)
     );
 }
 
+async fn cal_com_down_does_not_hold_up_the_payment_webhook(db: TestDb) {
+    let (t, cal) = with_calcom(db).await;
+    let grace = t.user("grace@example.com", None).await;
+    // Cal.com answers nothing useful yet: the payment is still recorded, at once.
+    let receipt = t.deliver(&paid_session(grace.id)).await.unwrap();
+    assert_eq!(receipt.outcome, WebhookOutcome::Applied);
+    t.billing.flush_background_tasks().await;
+    let payment = t.db.find_payment("pi_paid").await.unwrap().unwrap();
+    assert_eq!(
+        (payment.status.as_str(), payment.booking_url),
+        ("succeeded", None)
+    );
+    // Once Cal.com is back, the link is made on demand.
+    serve_event_type(&cal, 42).await;
+    let link = t.billing.booking_link_for_payment("pi_paid").await.unwrap();
+    assert_eq!(link.path(), "/ada-lovelace/strategy-call");
+}
+
 tollbooth_db::engine_tests!(
     booking_links_are_built_from_the_event_type_and_cached,
     lookup_failures_and_bad_metadata_are_typed,
@@ -784,4 +795,5 @@ tollbooth_db::engine_tests!(
     without_a_secret_every_delivery_is_refused,
     a_refunded_paid_session_yields_no_booking_link,
     a_rescheduled_then_cancelled_booking_frees_its_paid_session,
+    cal_com_down_does_not_hold_up_the_payment_webhook,
 );

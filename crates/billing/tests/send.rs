@@ -19,7 +19,7 @@ fn every_future_is_send(billing: &Billing) {
     send(billing.reconcile());
     send(billing.create_payment_intent(1, "usd", Default::default()));
     send(billing.confirm_payment("pi_1"));
-    send(billing.handle_webhook(b"", None, tollbooth_db::now()));
+    send(billing.handle_stripe_webhook(b"", None, tollbooth_db::now()));
     send(billing.create_calcom_booking_link(1, &Default::default(), &Prefill::default()));
     send(billing.booking_link_for_payment("pi_1"));
     send(billing.handle_calcom_webhook(b"", None));

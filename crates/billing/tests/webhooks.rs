@@ -221,16 +221,16 @@ async fn bad_signatures_write_nothing(db: TestDb) {
     );
     let payload = serde_json::to_vec(&event).unwrap();
     let now = tollbooth_db::now();
-    let good = sign_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
+    let good = sign_stripe_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
 
     let mut tampered = payload.clone();
     *tampered.iter_mut().rev().nth(3).unwrap() ^= 1;
-    let other_secret = sign_webhook(
+    let other_secret = sign_stripe_webhook(
         &payload,
         &WebhookSecret::new("whsec_other"),
         now.timestamp(),
     );
-    let stale = sign_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp() - 301);
+    let stale = sign_stripe_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp() - 301);
     let cases: [(&[u8], Option<&str>, &str); 6] = [
         (&tampered, Some(&good), "tampered body"),
         (&payload, Some(&other_secret), "wrong secret"),
@@ -242,7 +242,7 @@ async fn bad_signatures_write_nothing(db: TestDb) {
     for (body, header, case) in cases {
         let err = t
             .billing
-            .handle_webhook(body, header, now)
+            .handle_stripe_webhook(body, header, now)
             .await
             .unwrap_err();
         assert!(
@@ -256,10 +256,10 @@ async fn bad_signatures_write_nothing(db: TestDb) {
     }
     // Signed but not an event.
     let junk = b"{\"hello\":1}";
-    let header = sign_webhook(junk, &WebhookSecret::new(SECRET), now.timestamp());
+    let header = sign_stripe_webhook(junk, &WebhookSecret::new(SECRET), now.timestamp());
     let err = t
         .billing
-        .handle_webhook(junk, Some(&header), now)
+        .handle_stripe_webhook(junk, Some(&header), now)
         .await
         .unwrap_err();
     assert!(
@@ -272,7 +272,7 @@ async fn bad_signatures_write_nothing(db: TestDb) {
     // The genuine delivery still works afterwards.
     assert_eq!(
         t.billing
-            .handle_webhook(&payload, Some(&good), now)
+            .handle_stripe_webhook(&payload, Some(&good), now)
             .await
             .unwrap()
             .outcome,
@@ -292,16 +292,16 @@ async fn rotated_secrets_and_two_v1_values(db: TestDb) {
     ))
     .unwrap();
     // Stripe during a secret roll: the same timestamp signed with the old and the new secret.
-    let old = sign_webhook(
+    let old = sign_stripe_webhook(
         &payload,
         &WebhookSecret::new("whsec_retired"),
         now.timestamp(),
     );
-    let new = sign_webhook(&payload, &WebhookSecret::new("whsec_new"), now.timestamp());
+    let new = sign_stripe_webhook(&payload, &WebhookSecret::new("whsec_new"), now.timestamp());
     let header = format!("{old},v1={}", new.split("v1=").nth(1).unwrap());
     assert_eq!(
         t.billing
-            .handle_webhook(&payload, Some(&header), now)
+            .handle_stripe_webhook(&payload, Some(&header), now)
             .await
             .unwrap()
             .outcome,
@@ -309,10 +309,10 @@ async fn rotated_secrets_and_two_v1_values(db: TestDb) {
     );
     // Either configured secret verifies on its own.
     let payload = serde_json::to_vec(&event("evt_2", "customer.created", T0, json!({}))).unwrap();
-    let header = sign_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
+    let header = sign_stripe_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
     assert!(
         t.billing
-            .handle_webhook(&payload, Some(&header), now)
+            .handle_stripe_webhook(&payload, Some(&header), now)
             .await
             .is_ok()
     );
@@ -358,9 +358,10 @@ async fn duplicates_apply_once_and_email_once(db: TestDb) {
             tokio::spawn(async move {
                 let payload = serde_json::to_vec(&*event).unwrap();
                 let now = tollbooth_db::now();
-                let header = sign_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
+                let header =
+                    sign_stripe_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
                 billing
-                    .handle_webhook(&payload, Some(&header), now)
+                    .handle_stripe_webhook(&payload, Some(&header), now)
                     .await
                     .unwrap()
                     .outcome
@@ -533,23 +534,25 @@ async fn events_far_in_the_past_or_future_are_refused(db: TestDb) {
     let t = TestBilling::new(db).await;
     let now = tollbooth_db::now();
     let payload = serde_json::to_vec(&event("evt_1", "customer.created", T0, json!({}))).unwrap();
-    let future = sign_webhook(
+    let future = sign_stripe_webhook(
         &payload,
         &WebhookSecret::new(SECRET),
         (now + TimeDelta::seconds(301)).timestamp(),
     );
     assert!(matches!(
-        t.billing.handle_webhook(&payload, Some(&future), now).await,
+        t.billing
+            .handle_stripe_webhook(&payload, Some(&future), now)
+            .await,
         Err(BillingError::InvalidSignature)
     ));
-    let edge = sign_webhook(
+    let edge = sign_stripe_webhook(
         &payload,
         &WebhookSecret::new(SECRET),
         (now - TimeDelta::seconds(300)).timestamp(),
     );
     assert!(
         t.billing
-            .handle_webhook(&payload, Some(&edge), now)
+            .handle_stripe_webhook(&payload, Some(&edge), now)
             .await
             .is_ok(),
         "300 s is within tolerance"
@@ -947,9 +950,10 @@ async fn concurrent_second_subscriptions_on_two_instances_are_always_flagged(db:
             deliveries.push(tokio::spawn(async move {
                 let payload = serde_json::to_vec(&event).unwrap();
                 let now = tollbooth_db::now();
-                let header = sign_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
+                let header =
+                    sign_stripe_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
                 billing
-                    .handle_webhook(&payload, Some(&header), now)
+                    .handle_stripe_webhook(&payload, Some(&header), now)
                     .await
                     .unwrap()
                     .outcome
@@ -1214,6 +1218,41 @@ async fn billing_emails_survive_a_stop_between_commit_and_send(db: TestDb) {
     assert_eq!(outbox.sent().len(), 1);
 }
 
+async fn an_event_giving_one_user_another_users_customer_is_ignored_not_retried(db: TestDb) {
+    let t = TestBilling::new(db).await;
+    let ada = t.user("ada@example.com", Some("cus_1")).await;
+    let bob = t.user("bob@example.com", None).await;
+    // A checkout of Bob's that names Ada's customer (a bad import, a reused customer id).
+    let receipt = t
+        .deliver(&checkout_completed("evt_1", bob.id, "cus_1"))
+        .await
+        .expect("answered 2xx: a unique-constraint failure would be retried for days");
+    assert_eq!(
+        receipt.outcome,
+        WebhookOutcome::Ignored {
+            reason: "the Stripe customer belongs to another user"
+        }
+    );
+    assert_eq!(t.recorded_events().await, 1, "recorded, so never retried");
+    assert_eq!(
+        t.db.find_user(bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stripe_customer_id,
+        None
+    );
+    assert_eq!(
+        t.db.find_user(ada.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stripe_customer_id
+            .as_deref(),
+        Some("cus_1")
+    );
+}
+
 tollbooth_db::engine_tests!(
     every_event_type_is_applied,
     bad_signatures_write_nothing,
@@ -1231,4 +1270,5 @@ tollbooth_db::engine_tests!(
     a_tie_is_decided_by_the_subscription_stripe_holds,
     a_payment_tie_is_decided_by_the_payment_stripe_holds,
     billing_emails_survive_a_stop_between_commit_and_send,
+    an_event_giving_one_user_another_users_customer_is_ignored_not_retried,
 );

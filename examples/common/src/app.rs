@@ -454,7 +454,7 @@ impl App {
             Route::StripeWebhook => {
                 let receipt = self
                     .billing()?
-                    .handle_webhook(
+                    .handle_stripe_webhook(
                         ctx.body,
                         ctx.header("stripe-signature"),
                         tollbooth_db::now(),
@@ -462,7 +462,6 @@ impl App {
                     .await?;
                 Ok(Reply::ok(json!({
                     "event_id": receipt.event_id, "outcome": outcome_str(&receipt.outcome),
-                    "booking_link": receipt.booking_link.map(|u| u.to_string()),
                 })))
             }
             Route::CalcomWebhook => {

@@ -126,7 +126,7 @@ async fn stripe_webhook(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
     app.billing
-        .handle_webhook(&body, signature, tollbooth_auth::tollbooth_db::now())
+        .handle_stripe_webhook(&body, signature, tollbooth_auth::tollbooth_db::now())
         .await?;
     Ok(StatusCode::OK)
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tollbooth_auth::tollbooth_email::{Mailer, MailerConfig, OutboxSender};
 use tollbooth_auth::{Auth, AuthConfig, SigningKey};
 use tollbooth_billing::{
-    Billing, BillingConfig, Plan, StripeSecretKey, WebhookSecret, sign_webhook,
+    Billing, BillingConfig, Plan, StripeSecretKey, WebhookSecret, sign_stripe_webhook,
 };
 use tollbooth_downstream::{AppState, router};
 use tower::ServiceExt;
@@ -166,7 +166,7 @@ async fn sign_up_to_paid_plan_through_the_public_api() {
         } }
     })
     .to_string();
-    let signature = sign_webhook(event.as_bytes(), &WebhookSecret::new(WEBHOOK_SECRET), now);
+    let signature = sign_stripe_webhook(event.as_bytes(), &WebhookSecret::new(WEBHOOK_SECRET), now);
     let webhook = |signature: &str| {
         Request::post("/webhooks/stripe")
             .header("stripe-signature", signature)

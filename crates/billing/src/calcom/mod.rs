@@ -6,9 +6,7 @@ mod webhook;
 
 use std::collections::HashMap;
 
-use tollbooth_db::{
-    BillingRepo, BookingRepo, BookingStatus, DbError, UserRepo, WebhookEventRepo, WebhookSource,
-};
+use tollbooth_db::{BillingRepo, BookingRepo, BookingStatus, UserRepo, WebhookSource};
 use url::Url;
 
 pub(crate) use api::CalcomApi;
@@ -155,18 +153,16 @@ impl Billing {
             outcome,
             reused_payment: None,
         };
-        let tx = self.inner.db.begin().await?;
-        match tx
-            .record_webhook_event(
-                WebhookSource::Calcom,
-                &event_id,
-                &event.trigger,
-                tollbooth_db::now(),
-            )
-            .await
-        {
-            Err(DbError::Conflict { .. }) => return Ok(receipt(WebhookOutcome::Duplicate)),
-            other => other?,
+        let Some(tx) = crate::ledger::begin_once(
+            &self.inner.db,
+            WebhookSource::Calcom,
+            &event_id,
+            &event.trigger,
+            tollbooth_db::now(),
+        )
+        .await?
+        else {
+            return Ok(receipt(WebhookOutcome::Duplicate));
         };
         let applied = webhook::apply(&tx, &event, event_at).await?;
         tx.commit().await?;

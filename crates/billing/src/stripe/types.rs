@@ -196,21 +196,6 @@ pub(crate) struct PaymentIntent {
     pub(crate) metadata: HashMap<String, String>,
 }
 
-/// A webhook event envelope; `data.object` is parsed according to `type`.
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct Event {
-    pub(crate) id: String,
-    #[serde(rename = "type")]
-    pub(crate) event_type: String,
-    pub(crate) created: i64,
-    pub(crate) data: EventData,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct EventData {
-    pub(crate) object: serde_json::Value,
-}
-
 pub(crate) fn timestamp(secs: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs, 0)
 }

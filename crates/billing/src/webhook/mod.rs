@@ -1,14 +1,18 @@
-//! Stripe webhooks, applied exactly once.
+//! Stripe webhooks in public stages: [`verify_stripe_signature`] (pure but for the clock),
+//! [`StripeEvent::parse`] (one typed event), [`Billing::apply_stripe_event`] (exactly once,
+//! in order) — and [`Billing::handle_stripe_webhook`], the three in a row.
 
+pub(crate) mod event;
 pub(crate) mod signature;
 
+pub use event::StripeEvent;
+pub use signature::{SignatureError, verify_stripe_signature};
+
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use stripe_billing::subscription::RetrieveSubscription;
 use stripe_core::payment_intent::RetrievePaymentIntent;
 use tollbooth_db::{
-    BillingRepo, BookingRepo, DbError, Payment, Subscription, Tx, Upsert, User, UserRepo,
-    WebhookEventRepo, WebhookSource,
+    BillingRepo, BookingRepo, Payment, Subscription, Tx, Upsert, User, UserRepo, WebhookSource,
 };
 use tollbooth_email::{
     Money, PaymentFailedEmail, PaymentFailedProps, SubscriptionConfirmedEmail,
@@ -18,12 +22,12 @@ use uuid::Uuid;
 
 use crate::config::Plan;
 use crate::error::{BillingError, Result};
+use crate::ledger;
 use crate::payments::payment_upsert;
 use crate::service::{Billing, queue_error};
-use crate::stripe::types::{
-    self, Charge, CheckoutSession, Event, Invoice, PaymentIntent, timestamp,
-};
+use crate::stripe::types::{self, Charge, PaymentIntent, timestamp};
 use crate::subscriptions::{creation_order, status_of, to_upsert};
+use crate::webhook::event::EventObject;
 
 /// What happened to a delivered event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,21 +48,17 @@ pub enum WebhookOutcome {
     Stale,
 }
 
-/// The result of [`Billing::handle_webhook`]; answer Stripe with 200 for every receipt.
+/// The result of [`Billing::handle_stripe_webhook`]; answer Stripe with 200 for every
+/// receipt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct WebhookReceipt {
+pub struct StripeReceipt {
     /// `evt_…`.
     pub event_id: String,
     /// `customer.subscription.updated`, …
     pub event_type: String,
     /// What happened.
     pub outcome: WebhookOutcome,
-    /// For `payment_intent.succeeded` of a paid session (metadata names a Cal.com event
-    /// type): the booking link for the app to hand to the user. `None` when not applicable,
-    /// or when Cal.com could not be reached — [`Billing::booking_link_for_payment`] makes it
-    /// later.
-    pub booking_link: Option<url::Url>,
 }
 
 /// How far applying an event got.
@@ -91,6 +91,8 @@ enum Fetched {
 enum AfterCommit {
     /// Cancel (and refund) the user's flagged duplicate subscriptions.
     CancelDuplicates { user_id: Uuid },
+    /// Make (and store) the Cal.com booking link of a paid session.
+    BookingLink { payment_intent: String },
 }
 
 impl Step {
@@ -114,72 +116,83 @@ fn outcome_of<T>(written: &Upsert<T>) -> WebhookOutcome {
 }
 
 impl Billing {
-    /// Verifies and applies a Stripe webhook delivery.
+    /// Verifies and applies a Stripe webhook delivery: [`verify_stripe_webhook`](Self::verify_stripe_webhook),
+    /// then [`apply_stripe_event`](Self::apply_stripe_event). A database failure is an
+    /// error (the adapter answers 5xx, Stripe retries) and leaves the event unrecorded.
+    pub async fn handle_stripe_webhook(
+        &self,
+        payload: &[u8],
+        signature_header: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<StripeReceipt> {
+        let event = self.verify_stripe_webhook(payload, signature_header, now)?;
+        self.apply_stripe_event(&event, now).await
+    }
+
+    /// The first two stages: the signature is checked over the raw bytes (every configured
+    /// secret, every `v1`, constant time, `now` within the tolerance) — any failure is
+    /// [`BillingError::InvalidSignature`] (the reason is logged) — then the body is parsed
+    /// ([`StripeEvent::parse`]). Nothing is written.
+    pub fn verify_stripe_webhook(
+        &self,
+        payload: &[u8],
+        signature_header: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<StripeEvent> {
+        let config = &self.inner.config;
+        verify_stripe_signature(
+            payload,
+            signature_header,
+            &config.webhook_secrets,
+            now,
+            config.webhook_tolerance,
+        )
+        .map_err(|why| {
+            tracing::warn!(%why, "Stripe webhook signature refused");
+            BillingError::InvalidSignature
+        })?;
+        StripeEvent::parse(payload)
+    }
+
+    /// Applies a verified event exactly once, received at `now`.
     ///
-    /// 1. The signature is checked first over the raw bytes (every configured secret, every
-    ///    `v1`, constant time, `now` within the tolerance); any failure is
-    ///    [`BillingError::InvalidSignature`] and nothing is written.
-    /// 2. In **one** transaction, the event id is recorded (unique per source), its effect
+    /// 1. In **one** transaction, the event id is recorded (unique per source), its effect
     ///    applied and its e-mails written to the outbox. A duplicate delivery — sequential
     ///    or concurrent, on any instance — hits the unique index and is a
     ///    [`WebhookOutcome::Duplicate`] no-op.
-    /// 3. Subscriptions and payments remember the `created` time of the newest event
+    /// 2. Subscriptions and payments remember the `created` time of the newest event
     ///    applied; an older event is [`WebhookOutcome::Stale`]. An event of the same second
     ///    that would change the row never decides alone: the object is read from Stripe
     ///    and that state is written (if Stripe cannot be reached, the error is 5xx and
     ///    Stripe retries). A final status (`canceled`, a succeeded payment) is never undone
     ///    by an event that is not newer.
-    /// 4. A second live subscription of a customer who has one is flagged as a duplicate
-    ///    and, unless configured otherwise, cancelled and refunded after the commit.
-    ///
-    /// A database failure is an error (the adapter answers 5xx, Stripe retries) and leaves
-    /// the event unrecorded.
-    pub async fn handle_webhook(
+    /// 3. Work that calls another service runs after the commit and off the response path:
+    ///    cancelling a flagged duplicate subscription, making a paid session's booking link
+    ///    ([`booking_link_for_payment`](Self::booking_link_for_payment) returns it).
+    pub async fn apply_stripe_event(
         &self,
-        payload: &[u8],
-        signature_header: Option<&str>,
+        event: &StripeEvent,
         now: DateTime<Utc>,
-    ) -> Result<WebhookReceipt> {
-        let config = &self.inner.config;
-        let header = signature_header.ok_or(BillingError::InvalidSignature)?;
-        signature::verify(
-            payload,
-            header,
-            &config.webhook_secrets,
-            now.timestamp(),
-            config.webhook_tolerance,
-        )
-        .map_err(|why| {
-            tracing::warn!(?why, "Stripe webhook signature refused");
-            BillingError::InvalidSignature
-        })?;
-        let event: Event =
-            serde_json::from_slice(payload).map_err(|e| BillingError::InvalidPayload {
-                reason: format!("not a Stripe event: {e}"),
-            })?;
-        if event.id.is_empty() || event.id.len() > 255 {
-            return Err(BillingError::InvalidPayload {
-                reason: "event id must be 1 to 255 characters".to_owned(),
-            });
-        }
-        let receipt = |outcome| WebhookReceipt {
-            event_id: event.id.clone(),
-            event_type: event.event_type.clone(),
+    ) -> Result<StripeReceipt> {
+        let receipt = |outcome| StripeReceipt {
+            event_id: event.id().to_owned(),
+            event_type: event.event_type().to_owned(),
             outcome,
-            booking_link: None,
         };
-
         let mut fetched = None;
         let (outcome, after) = loop {
-            let tx = self.inner.db.begin().await?;
-            match tx
-                .record_webhook_event(WebhookSource::Stripe, &event.id, &event.event_type, now)
-                .await
-            {
-                Err(DbError::Conflict { .. }) => return Ok(receipt(WebhookOutcome::Duplicate)),
-                other => other?,
+            let Some(tx) = ledger::begin_once(
+                &self.inner.db,
+                WebhookSource::Stripe,
+                event.id(),
+                event.event_type(),
+                now,
+            )
+            .await?
+            else {
+                return Ok(receipt(WebhookOutcome::Duplicate));
             };
-            match self.apply(&tx, &event, fetched.as_ref()).await? {
+            match self.apply(&tx, event, fetched.as_ref()).await? {
                 Step::Done { outcome, after } => {
                     tx.commit().await?;
                     break (outcome, after);
@@ -200,17 +213,8 @@ impl Billing {
         for work in after {
             self.after_commit(work);
         }
-        let booking_link = match (event.event_type.as_str(), &outcome) {
-            ("payment_intent.succeeded", WebhookOutcome::Applied) => {
-                self.paid_session_link(&event).await
-            }
-            _ => None,
-        };
-        tracing::info!(event_id = %event.id, event_type = %event.event_type, ?outcome, "Stripe webhook");
-        Ok(WebhookReceipt {
-            booking_link,
-            ..receipt(outcome)
-        })
+        tracing::info!(event_id = %event.id(), event_type = %event.event_type(), ?outcome, "Stripe webhook");
+        Ok(receipt(outcome))
     }
 
     async fn fetch(&self, what: Fetch) -> Result<Fetched> {
@@ -245,35 +249,22 @@ impl Billing {
                             "duplicate subscription not cancelled yet; `reconcile` retries it");
                     }
                 }
+                AfterCommit::BookingLink { payment_intent } => {
+                    if let Err(error) = billing.booking_link_for_payment(&payment_intent).await {
+                        tracing::warn!(%payment_intent, %error,
+                            "booking link not made yet; `booking_link_for_payment` makes it on demand");
+                    }
+                }
             }
         });
     }
 
-    /// The booking link of a paid session, made after the payment was recorded (no Cal.com
-    /// call inside the transaction). Failures are logged: the link can be made later.
-    async fn paid_session_link(&self, event: &Event) -> Option<url::Url> {
-        let intent: PaymentIntent = object(event).ok()?;
-        intent
-            .metadata
-            .get(crate::calcom::EVENT_TYPE_METADATA_KEY)?;
-        match self.booking_link_for_payment(&intent.id).await {
-            Ok(url) => Some(url),
-            Err(error) => {
-                tracing::warn!(payment_intent = %intent.id, %error, "booking link not made yet");
-                None
-            }
-        }
-    }
-
     /// Applies `event` inside `tx` (with `fetched`, Stripe's current state of its object,
     /// when a first pass asked for it).
-    async fn apply(&self, tx: &Tx, event: &Event, fetched: Option<&Fetched>) -> Result<Step> {
-        let event_at = timestamp(event.created).ok_or_else(|| BillingError::InvalidPayload {
-            reason: "event `created` out of range".to_owned(),
-        })?;
-        match event.event_type.as_str() {
-            "checkout.session.completed" => {
-                let session: CheckoutSession = object(event)?;
+    async fn apply(&self, tx: &Tx, event: &StripeEvent, fetched: Option<&Fetched>) -> Result<Step> {
+        let event_at = event.created();
+        match &event.object {
+            EventObject::CheckoutCompleted(session) => {
                 tx.close_checkout_session(&session.id, event_at).await?;
                 let user_id = session
                     .client_reference_id
@@ -283,8 +274,10 @@ impl Billing {
                 let Some(user) = find_user(tx, user_id).await? else {
                     return Ok(Step::ignored("checkout session of an unknown user"));
                 };
-                if let Some(customer) = &session.customer {
-                    link_customer(tx, &user, customer.id()).await?;
+                if let Some(customer) = &session.customer
+                    && !link_customer(tx, &user, customer.id()).await?
+                {
+                    return Ok(Step::ignored(CUSTOMER_OF_ANOTHER_USER));
                 }
                 if session.mode.as_deref() != Some("subscription") {
                     return Ok(Step::done(WebhookOutcome::Applied));
@@ -308,32 +301,28 @@ impl Billing {
                         tx,
                         user.email,
                         &props,
-                        format!("stripe/{}/confirmed/0", event.id),
+                        format!("stripe/{}/confirmed/0", event.id()),
                     )
                     .await
                     .map_err(queue_error)?;
                 Ok(Step::done(WebhookOutcome::Applied))
             }
-            "checkout.session.expired" => {
-                let session: CheckoutSession = object(event)?;
+            EventObject::CheckoutExpired(session) => {
                 Ok(if tx.close_checkout_session(&session.id, event_at).await? {
                     Step::done(WebhookOutcome::Applied)
                 } else {
                     Step::ignored("a checkout session Tollbooth did not open")
                 })
             }
-            "customer.subscription.created"
-            | "customer.subscription.updated"
-            | "customer.subscription.deleted" => {
+            EventObject::Subscription(subscription) => {
                 let subscription = match fetched {
-                    Some(Fetched::Subscription(current)) => current.clone(),
-                    _ => object(event)?,
+                    Some(Fetched::Subscription(current)) => current,
+                    _ => subscription,
                 };
-                self.apply_subscription(tx, &subscription, event_at, fetched.is_some())
+                self.apply_subscription(tx, subscription, event_at, fetched.is_some())
                     .await
             }
-            "invoice.payment_failed" => {
-                let invoice: Invoice = object(event)?;
+            EventObject::InvoicePaymentFailed(invoice) => {
                 let Some(customer) = &invoice.customer else {
                     return Ok(Step::ignored("invoice without a customer"));
                 };
@@ -353,27 +342,36 @@ impl Billing {
                         tx,
                         user.email,
                         &props,
-                        format!("stripe/{}/payment-failed/0", event.id),
+                        format!("stripe/{}/payment-failed/0", event.id()),
                     )
                     .await
                     .map_err(queue_error)?;
                 Ok(Step::done(WebhookOutcome::Applied))
             }
-            "payment_intent.succeeded"
-            | "payment_intent.payment_failed"
-            | "payment_intent.canceled" => {
+            EventObject::PaymentIntent(intent) => {
                 let intent = match fetched {
-                    Some(Fetched::PaymentIntent(current)) => current.clone(),
-                    _ => object(event)?,
+                    Some(Fetched::PaymentIntent(current)) => current,
+                    _ => intent,
                 };
-                let written = record_intent(tx, &intent, event_at, fetched.is_some()).await?;
+                let written = record_intent(tx, intent, event_at, fetched.is_some()).await?;
+                let paid_session = event.event_type() == "payment_intent.succeeded"
+                    && intent
+                        .metadata
+                        .contains_key(crate::calcom::EVENT_TYPE_METADATA_KEY);
                 Ok(match written {
-                    Upsert::Tied(_) => Step::Fetch(Fetch::PaymentIntent(intent.id)),
+                    Upsert::Tied(_) => Step::Fetch(Fetch::PaymentIntent(intent.id.clone())),
+                    Upsert::Applied(_) if paid_session && self.inner.calcom.is_some() => {
+                        Step::Done {
+                            outcome: WebhookOutcome::Applied,
+                            after: vec![AfterCommit::BookingLink {
+                                payment_intent: intent.id.clone(),
+                            }],
+                        }
+                    }
                     written => Step::done(outcome_of(&written)),
                 })
             }
-            "charge.refunded" => {
-                let charge: Charge = object(event)?;
+            EventObject::ChargeRefunded(charge) => {
                 let Some(intent_id) = charge.payment_intent.as_ref().map(|p| p.id().to_owned())
                 else {
                     return Ok(Step::ignored("a refunded charge without a PaymentIntent"));
@@ -388,10 +386,10 @@ impl Billing {
                     // Refunded before its payment was recorded here: record it first.
                     return Ok(Step::Fetch(Fetch::PaymentIntent(intent_id)));
                 };
-                refunded(tx, &payment, &charge, event_at).await?;
+                refunded(tx, &payment, charge, event_at).await?;
                 Ok(Step::done(WebhookOutcome::Applied))
             }
-            _ => Ok(Step::ignored("event type not used by Tollbooth")),
+            EventObject::Unknown => Ok(Step::ignored("event type not used by Tollbooth")),
         }
     }
 
@@ -421,7 +419,9 @@ impl Billing {
         let Some(user) = tx.lock_user(user.id).await? else {
             return Ok(Step::ignored("subscription of an unknown customer"));
         };
-        link_customer(tx, &user, subscription.customer.id()).await?;
+        if !link_customer(tx, &user, subscription.customer.id()).await? {
+            return Ok(Step::ignored(CUSTOMER_OF_ANOTHER_USER));
+        }
         let mut upsert = to_upsert(&self.inner.config, user.id, subscription, event_at);
         upsert.fetched = fetched;
         let row = match tx.upsert_subscription(upsert).await? {
@@ -528,14 +528,6 @@ async fn refunded(
     Ok(())
 }
 
-/// The event's `data.object` as `T`; a known event type with an unexpected shape is an
-/// error (400) rather than a silent skip, so it is retried once the parser is fixed.
-fn object<T: DeserializeOwned>(event: &Event) -> Result<T> {
-    serde_json::from_value(event.data.object.clone()).map_err(|e| BillingError::InvalidPayload {
-        reason: format!("`{}` object: {e}", event.event_type),
-    })
-}
-
 async fn find_user(tx: &Tx, user_id: Option<Uuid>) -> Result<Option<User>> {
     match user_id {
         Some(id) => Ok(tx.find_user(id).await?),
@@ -543,10 +535,23 @@ async fn find_user(tx: &Tx, user_id: Option<Uuid>) -> Result<Option<User>> {
     }
 }
 
-/// Stores the customer on the user if the user has none yet.
-async fn link_customer(tx: &Tx, user: &User, customer: &str) -> Result<()> {
+/// Why an event is ignored when it would give one user another's Stripe customer.
+const CUSTOMER_OF_ANOTHER_USER: &str = "the Stripe customer belongs to another user";
+
+/// Stores the customer on the user if the user has none yet; `false` (and a log line) when
+/// the customer is already another user's: the unique `users.stripe_customer_id` would
+/// refuse it, and an event that can never apply must not be retried by Stripe for days.
+async fn link_customer(tx: &Tx, user: &User, customer: &str) -> Result<bool> {
+    if let Some(owner) = tx.find_user_by_stripe_customer(customer).await? {
+        if owner.id == user.id {
+            return Ok(true);
+        }
+        tracing::error!(user_id = %user.id, owner_id = %owner.id, customer,
+            "a Stripe event names one user with another user's customer; ignored");
+        return Ok(false);
+    }
     if user.stripe_customer_id.is_none() {
         tx.set_stripe_customer_id(user.id, customer).await?;
     }
-    Ok(())
+    Ok(true)
 }

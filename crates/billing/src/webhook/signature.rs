@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -11,18 +13,50 @@ use crate::config::WebhookSecret;
 /// Longest header accepted; a real one is ~140 bytes per signature.
 const MAX_HEADER_LEN: usize = 2048;
 
-/// Why a signature was refused (logged; callers only see `InvalidSignature`).
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum SignatureError {
+/// Why a `Stripe-Signature` was refused. [`Billing::handle_stripe_webhook`](crate::Billing::handle_stripe_webhook)
+/// logs it and answers [`BillingError::InvalidSignature`](crate::BillingError::InvalidSignature)
+/// (the sender learns nothing about which check failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// No `Stripe-Signature` header.
+    #[error("no Stripe-Signature header")]
+    Missing,
+    /// Not `t=…,v1=…` (or longer than any real header).
+    #[error("malformed Stripe-Signature header")]
     Malformed,
+    /// No usable `v1` signature.
+    #[error("no v1 signature")]
     NoSignature,
+    /// `t` is further from now than the tolerance (a replay, or a skewed clock).
+    #[error("signature timestamp outside the tolerance")]
     Stale,
+    /// No `v1` matches any configured secret.
+    #[error("no signature matches")]
     Mismatch,
 }
 
-/// Verifies `header` for `payload` at `now` (Unix seconds): some `v1` must match an HMAC made
-/// with some secret (several during rotation), and `t` must be within `tolerance` of `now`.
-pub(crate) fn verify(
+/// Verifies a Stripe webhook delivery: `header` (`Stripe-Signature`) must carry one `t`
+/// within `tolerance` of `now` and a `v1` equal to the HMAC-SHA256 of `"{t}." + payload`
+/// under some secret (several during a rotation), compared in constant time. Pure but for
+/// the clock, which is an argument.
+pub fn verify_stripe_signature(
+    payload: &[u8],
+    header: Option<&str>,
+    secrets: &[WebhookSecret],
+    now: DateTime<Utc>,
+    tolerance: Duration,
+) -> Result<(), SignatureError> {
+    verify(
+        payload,
+        header.ok_or(SignatureError::Missing)?,
+        secrets,
+        now.timestamp(),
+        tolerance,
+    )
+}
+
+fn verify(
     payload: &[u8],
     header: &str,
     secrets: &[WebhookSecret],
@@ -75,7 +109,7 @@ pub(crate) fn verify(
 
 /// `t=…,v1=…` for `payload` signed with `secret` at `timestamp` — what Stripe sends; used
 /// by tests and benchmarks, and by applications that replay events.
-pub fn sign(payload: &[u8], secret: &WebhookSecret, timestamp: i64) -> String {
+pub fn sign_stripe_webhook(payload: &[u8], secret: &WebhookSecret, timestamp: i64) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
         .expect("HMAC takes any key length");
     mac.update(timestamp.to_string().as_bytes());
@@ -101,7 +135,7 @@ mod tests {
     fn accepts_a_valid_signature_and_refuses_everything_else() {
         let payload = br#"{"id":"evt_1"}"#;
         let s = secret("whsec_test");
-        let header = sign(payload, &s, 1_700_000_000);
+        let header = sign_stripe_webhook(payload, &s, 1_700_000_000);
         assert_eq!(
             verify(
                 payload,
@@ -189,8 +223,8 @@ mod tests {
         let payload = b"{}";
         let (old, new) = (secret("whsec_old"), secret("whsec_new"));
         // During rotation Stripe signs with both secrets: two v1 values.
-        let with_old = sign(payload, &old, 10);
-        let with_new = sign(payload, &new, 10);
+        let with_old = sign_stripe_webhook(payload, &old, 10);
+        let with_new = sign_stripe_webhook(payload, &new, 10);
         let header = format!("{with_old},v1={}", with_new.split("v1=").nth(1).unwrap());
         assert_eq!(
             verify(payload, &header, std::slice::from_ref(&new), 10, TOLERANCE),
@@ -223,7 +257,7 @@ mod tests {
     #[test]
     fn matches_an_independent_hmac_sha256() {
         let s = secret("whsec_5b1a");
-        let header = sign(b"hello", &s, 1_492_774_577);
+        let header = sign_stripe_webhook(b"hello", &s, 1_492_774_577);
         // Computed with `printf '1492774577.hello' | openssl dgst -sha256 -hmac whsec_5b1a`.
         assert_eq!(
             header,

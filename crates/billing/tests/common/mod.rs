@@ -92,7 +92,7 @@ impl TestBilling {
     }
 
     /// Delivers `event` signed with the test secret, now.
-    pub async fn deliver(&self, event: &Value) -> Result<WebhookReceipt> {
+    pub async fn deliver(&self, event: &Value) -> Result<StripeReceipt> {
         deliver_to(&self.billing, event).await
     }
 
@@ -106,11 +106,13 @@ impl TestBilling {
 }
 
 /// Delivers `event` to `billing`, signed with the test secret, now.
-pub async fn deliver_to(billing: &Billing, event: &Value) -> Result<WebhookReceipt> {
+pub async fn deliver_to(billing: &Billing, event: &Value) -> Result<StripeReceipt> {
     let payload = serde_json::to_vec(event).unwrap();
     let now = tollbooth_db::now();
-    let header = sign_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
-    billing.handle_webhook(&payload, Some(&header), now).await
+    let header = sign_stripe_webhook(&payload, &WebhookSecret::new(SECRET), now.timestamp());
+    billing
+        .handle_stripe_webhook(&payload, Some(&header), now)
+        .await
 }
 
 /// A Stripe event envelope.
