@@ -1210,6 +1210,61 @@ async fn small_contract_fixes(flavor: Flavor, db: TestDb) {
     assert!(response.contains("\r\nconnection: close\r\n"), "{response}");
 }
 
+async fn the_plan_catalog_is_the_servers_configuration(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    let env = stripe_env(
+        &stripe,
+        &[
+            ("BILLING_PLANS", "starter:Starter,pro:Pro".to_owned()),
+            ("STRIPE_PRICE_STARTER", "price_starter".to_owned()),
+            (
+                "STRIPE_PRICE_STARTER_YEARLY",
+                "price_starter_yearly".to_owned(),
+            ),
+        ],
+    );
+    let server = Server::start(flavor, db.url(), &env).await;
+    let browser = Browser::new(&server);
+    let plans = browser.get("/billing/plans").await;
+    assert_eq!(plans.status, 200, "{plans:?}");
+    let listed: Vec<(&str, &str, Option<&str>, Option<&str>)> = plans.json["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap(),
+                p["name"].as_str().unwrap(),
+                p["prices"]["monthly"].as_str(),
+                p["prices"]["yearly"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("free", "Free", None, None),
+            (
+                "starter",
+                "Starter",
+                Some("price_starter"),
+                Some("price_starter_yearly")
+            ),
+            ("pro", "Pro", Some("price_pro"), None),
+        ]
+    );
+    verified_user(&server, &browser, "ada@example.com").await;
+    let refused = browser
+        .post("/billing/checkout", json!({ "plan": "enterprise" }))
+        .await;
+    assert_eq!(
+        (refused.status, refused.json["error"].as_str()),
+        (422, Some("plan_not_purchasable")),
+        "{refused:?}"
+    );
+    assert!(stripe.received_requests().await.unwrap().is_empty());
+}
+
 /// Sends only the headers of a JSON POST declaring a `length`-byte body and reads the answer.
 async fn declare_body(server: &Server, path: &str, length: usize) -> (u16, Value) {
     let address = server.base.trim_start_matches("http://");
@@ -1496,6 +1551,7 @@ contract_tests!(
     a_stolen_session_is_stopped_and_the_owner_undoes_it,
     per_ip_limits_see_clients_behind_a_trusted_proxy,
     small_contract_fixes,
+    the_plan_catalog_is_the_servers_configuration,
 );
 
 /// Two instances (one axum, one actix) on one PostgreSQL: a session made on one works on the

@@ -75,7 +75,7 @@ fn webhooks(c: &mut Criterion) {
         }
         let config =
             BillingConfig::builder(StripeSecretKey::new("sk_test"), "https://app.example.com")
-                .plan_price(Plan::Pro, "price_pro")
+                .plan(Plan::new("pro", "Pro").monthly_price("price_pro"))
                 .webhook_secret(WebhookSecret::new(SECRET))
                 .build()
                 .unwrap();

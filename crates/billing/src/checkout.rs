@@ -13,8 +13,8 @@ use tollbooth_db::{BillingRepo, DbError, NewCheckoutSession, User, UserRepo};
 use url::Url;
 use uuid::Uuid;
 
-use crate::config::Plan;
 use crate::error::{BillingError, Result};
+use crate::plan::Interval;
 use crate::service::Billing;
 use crate::stripe::types::{CheckoutSession, Customer, PortalSession, timestamp};
 use crate::subscriptions::status_of;
@@ -26,7 +26,9 @@ const CHECKOUT_KEY_WINDOW_SECS: i64 = 3600;
 const REUSE_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 
 impl Billing {
-    /// A Stripe Checkout page where `user_id` subscribes to `plan`.
+    /// A Stripe Checkout page where `user_id` subscribes to the plan with id `plan` (its
+    /// monthly price; the free plan, an unknown id or a plan without a price is
+    /// [`BillingError::PlanNotPurchasable`]).
     ///
     /// Creates (once) or reuses the user's Stripe customer, grants the configured free trial
     /// only to a user who never had one, and tags the session with the user id
@@ -43,18 +45,22 @@ impl Billing {
     pub async fn create_checkout_session(
         &self,
         user_id: Uuid,
-        plan: Plan,
+        plan: &str,
         success_url: &str,
         cancel_url: &str,
         idempotency_key: Option<String>,
     ) -> Result<Url> {
         let config = &self.inner.config;
-        let price = config
-            .price_of(plan)
-            .ok_or_else(|| BillingError::PlanNotPurchasable {
-                plan: plan.as_str().to_owned(),
-            })?
+        let not_purchasable = || BillingError::PlanNotPurchasable {
+            plan: plan.chars().take(64).collect(),
+        };
+        let plan = config.plan(plan).ok_or_else(not_purchasable)?;
+        let price = plan
+            .price(Interval::Monthly)
+            .filter(|_| !plan.is_free())
+            .ok_or_else(not_purchasable)?
             .to_owned();
+        let plan = plan.id();
         let success_url = absolute_url("success_url", success_url)?;
         let cancel_url = absolute_url("cancel_url", cancel_url)?;
         let user = self.user(user_id).await?;
@@ -65,7 +71,7 @@ impl Billing {
         }
         let now = tollbooth_db::now();
         if let Some(open) = db
-            .find_open_checkout_session(user.id, plan.as_str(), now + REUSE_MARGIN)
+            .find_open_checkout_session(user.id, plan, now + REUSE_MARGIN)
             .await?
         {
             tracing::info!(user_id = %user.id, plan = %plan, session = %open.stripe_checkout_session_id, "checkout session reused");
@@ -74,9 +80,7 @@ impl Billing {
         let had_trial = subscriptions.iter().any(|s| s.trial_end.is_some());
         let trial_days = (config.trial_days > 0 && !had_trial).then_some(config.trial_days);
         let customer = self.ensure_customer(&user).await?;
-        let closed = db
-            .count_closed_checkout_sessions(user.id, plan.as_str())
-            .await?;
+        let closed = db.count_closed_checkout_sessions(user.id, plan).await?;
         let idempotency_key = idempotency_key.unwrap_or_else(|| {
             // Everything that shapes the session is in the key: the same key with other
             // parameters would be refused by Stripe, and a changed situation (a session since
@@ -92,7 +96,7 @@ impl Billing {
 
         let metadata = HashMap::from([
             ("user_id".to_owned(), user.id.to_string()),
-            ("plan".to_owned(), plan.as_str().to_owned()),
+            ("plan".to_owned(), plan.to_owned()),
         ]);
         let mut item = CreateCheckoutSessionLineItems::new();
         item.price = Some(price);
@@ -125,7 +129,7 @@ impl Billing {
             .unwrap_or(now + chrono::Duration::hours(24));
         db.insert_checkout_session(NewCheckoutSession::new(
             user.id,
-            plan.as_str(),
+            plan,
             &session.id,
             &url,
             expires_at,

@@ -1,7 +1,5 @@
 //! [`BillingConfig`]: Stripe credentials and version, plans, webhook secrets.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use tollbooth_core::{ConfigError, RetryPolicy};
@@ -9,7 +7,8 @@ use tollbooth_email::PublicBaseUrl;
 use url::Url;
 
 use crate::calcom::CalcomConfig;
-use crate::error::{BillingError, Result};
+use crate::error::Result;
+use crate::plan::{FREE_PLAN_ID, Plan};
 
 /// The Stripe API version sent as `Stripe-Version` unless configured otherwise.
 pub const DEFAULT_API_VERSION: &str = "2024-04-10";
@@ -24,82 +23,6 @@ tollbooth_core::secret_type! {
     pub struct WebhookSecret;
 }
 
-/// The plans a user can be on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Plan {
-    /// No subscription; nothing to buy.
-    Free,
-    /// The paid plan.
-    Pro,
-    /// The larger paid plan.
-    Enterprise,
-}
-
-impl Plan {
-    /// `free`, `pro`, `enterprise` (the value stored on subscriptions).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Free => "free",
-            Self::Pro => "pro",
-            Self::Enterprise => "enterprise",
-        }
-    }
-
-    /// `Free`, `Pro`, `Enterprise` (for people).
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Self::Free => "Free",
-            Self::Pro => "Pro",
-            Self::Enterprise => "Enterprise",
-        }
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Plan {
-    type Err = BillingError;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "free" => Ok(Self::Free),
-            "pro" => Ok(Self::Pro),
-            "enterprise" => Ok(Self::Enterprise),
-            _ => Err(BillingError::invalid(
-                "plan",
-                "expected free, pro or enterprise",
-            )),
-        }
-    }
-}
-
-/// A Stripe id that maps to a plan.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum StripeId {
-    Price(String),
-    Product(String),
-}
-
-impl StripeId {
-    fn as_str(&self) -> &str {
-        match self {
-            Self::Price(id) | Self::Product(id) => id,
-        }
-    }
-}
-
-impl fmt::Display for StripeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Price(id) => write!(f, "price `{id}`"),
-            Self::Product(id) => write!(f, "product `{id}`"),
-        }
-    }
-}
-
 /// Validated billing configuration; build it with [`BillingConfig::builder`].
 #[derive(Clone, Debug)]
 pub struct BillingConfig {
@@ -110,9 +33,8 @@ pub struct BillingConfig {
     pub(crate) retry: RetryPolicy,
     pub(crate) webhook_secrets: Vec<WebhookSecret>,
     pub(crate) webhook_tolerance: Duration,
-    pub(crate) pro_price: Option<String>,
-    pub(crate) enterprise_price: Option<String>,
-    pub(crate) plan_ids: Vec<(Plan, StripeId)>,
+    pub(crate) plans: Vec<Plan>,
+    pub(crate) free_plan: Plan,
     pub(crate) trial_days: u32,
     pub(crate) past_due_grace: Duration,
     pub(crate) cancel_duplicate_subscriptions: bool,
@@ -134,9 +56,8 @@ impl BillingConfig {
             retry: RetryPolicy::default(),
             webhook_secrets: Vec::new(),
             webhook_tolerance: Duration::from_secs(300),
-            pro_price: None,
-            enterprise_price: None,
-            plan_ids: Vec::new(),
+            plans: Vec::new(),
+            free_plan: Plan::new(FREE_PLAN_ID, "Free"),
             trial_days: 0,
             past_due_grace: Duration::ZERO,
             cancel_duplicate_subscriptions: true,
@@ -145,31 +66,36 @@ impl BillingConfig {
         }
     }
 
-    /// The Stripe price of `plan`, if it can be bought.
-    pub fn price_of(&self, plan: Plan) -> Option<&str> {
-        match plan {
-            Plan::Free => None,
-            Plan::Pro => self.pro_price.as_deref(),
-            Plan::Enterprise => self.enterprise_price.as_deref(),
+    /// The plan with this id (the free plan included).
+    pub fn plan(&self, id: &str) -> Option<&Plan> {
+        if id == self.free_plan.id() {
+            return Some(&self.free_plan);
         }
+        self.plans.iter().find(|p| p.id() == id)
     }
 
-    /// The plan a subscription item belongs to: by its price (the plan's current price or
-    /// any of its [`legacy_price`](BillingConfigBuilder::legacy_price)s), else by the price's
-    /// product ([`plan_product`](BillingConfigBuilder::plan_product)). `None` when neither
-    /// is known.
-    pub fn plan_of(&self, price_id: &str, product_id: Option<&str>) -> Option<Plan> {
-        let by = |id: StripeId| {
-            self.plan_ids
-                .iter()
-                .find(|(_, known)| *known == id)
-                .map(|(plan, _)| *plan)
-        };
-        [Plan::Pro, Plan::Enterprise]
-            .into_iter()
-            .find(|plan| self.price_of(*plan) == Some(price_id))
-            .or_else(|| by(StripeId::Price(price_id.to_owned())))
-            .or_else(|| product_id.and_then(|product| by(StripeId::Product(product.to_owned()))))
+    /// The plans that can be bought, in the order configured.
+    pub fn plans(&self) -> &[Plan] {
+        &self.plans
+    }
+
+    /// The plan of every user without a paid subscription.
+    pub fn free_plan(&self) -> &Plan {
+        &self.free_plan
+    }
+
+    /// The plan a subscription item belongs to: by its price (sold or legacy), else by the
+    /// price's product. `None` when neither is known.
+    pub fn plan_of(&self, price_id: &str, product_id: Option<&str>) -> Option<&Plan> {
+        self.plans
+            .iter()
+            .find(|p| p.price_ids().any(|id| id == price_id))
+            .or_else(|| {
+                let product = product_id?;
+                self.plans
+                    .iter()
+                    .find(|p| p.products.iter().any(|id| id == product))
+            })
     }
 
     /// Free-trial days for a first subscription (0: no trial).
@@ -200,9 +126,8 @@ pub struct BillingConfigBuilder {
     retry: RetryPolicy,
     webhook_secrets: Vec<WebhookSecret>,
     webhook_tolerance: Duration,
-    pro_price: Option<String>,
-    enterprise_price: Option<String>,
-    plan_ids: Vec<(Plan, StripeId)>,
+    plans: Vec<Plan>,
+    free_plan: Plan,
     trial_days: u32,
     past_due_grace: Duration,
     cancel_duplicate_subscriptions: bool,
@@ -217,29 +142,17 @@ impl BillingConfigBuilder {
         self
     }
 
-    /// The price of a paid plan (`price_…`): what checkout sells.
-    pub fn plan_price(mut self, plan: Plan, price_id: impl Into<String>) -> Self {
-        match plan {
-            Plan::Free => {}
-            Plan::Pro => self.pro_price = Some(price_id.into()),
-            Plan::Enterprise => self.enterprise_price = Some(price_id.into()),
-        }
+    /// A plan to sell (replacing one configured with the same id).
+    pub fn plan(mut self, plan: Plan) -> Self {
+        self.plans.retain(|p| p.id() != plan.id());
+        self.plans.push(plan);
         self
     }
 
-    /// Another price of a plan, no longer sold but still held by subscribers (Stripe prices
-    /// cannot be edited, so a price change is a new price id). Add one per old price.
-    pub fn legacy_price(mut self, plan: Plan, price_id: impl Into<String>) -> Self {
-        self.plan_ids.push((plan, StripeId::Price(price_id.into())));
-        self
-    }
-
-    /// The Stripe product of a plan (`prod_…`): any price of it maps to the plan, so a price
-    /// created in the dashboard still resolves. A subscription whose price and product are
-    /// both unknown keeps the plan it had (logged as an error), never dropping to Free.
-    pub fn plan_product(mut self, plan: Plan, product_id: impl Into<String>) -> Self {
-        self.plan_ids
-            .push((plan, StripeId::Product(product_id.into())));
+    /// The free plan's entitlements (default: a plan `free` named `Free` granting nothing).
+    /// Its id stays [`FREE_PLAN_ID`] and it has no price.
+    pub fn free_plan(mut self, plan: Plan) -> Self {
+        self.free_plan = plan;
         self
     }
 
@@ -341,27 +254,7 @@ impl BillingConfigBuilder {
         if self.retry.max_attempts == 0 {
             return Err(invalid("retry.max_attempts must be at least 1".to_owned()));
         }
-        // Every id names one plan: a price or product mapped twice would make the plan of a
-        // subscription depend on lookup order.
-        let current = [
-            (Plan::Pro, &self.pro_price),
-            (Plan::Enterprise, &self.enterprise_price),
-        ]
-        .into_iter()
-        .filter_map(|(plan, price)| Some((plan, StripeId::Price(price.clone()?))));
-        let mut seen: Vec<(Plan, StripeId)> = Vec::new();
-        for (plan, id) in current.chain(self.plan_ids.iter().cloned()) {
-            if plan == Plan::Free {
-                return Err(invalid(format!("the Free plan has no Stripe {id}")));
-            }
-            if id.as_str().trim().is_empty() {
-                return Err(invalid(format!("an empty Stripe {id} for {plan}")));
-            }
-            if let Some((other, _)) = seen.iter().find(|(p, known)| *known == id && *p != plan) {
-                return Err(invalid(format!("{id} belongs to both {other} and {plan}")));
-            }
-            seen.push((plan, id));
-        }
+        validate_catalog(&self.plans, &self.free_plan).map_err(invalid)?;
         Ok(BillingConfig {
             secret_key: self.secret_key,
             api_version: self.api_version,
@@ -370,9 +263,8 @@ impl BillingConfigBuilder {
             retry: self.retry,
             webhook_secrets: self.webhook_secrets,
             webhook_tolerance: self.webhook_tolerance,
-            pro_price: self.pro_price,
-            enterprise_price: self.enterprise_price,
-            plan_ids: self.plan_ids,
+            plans: self.plans,
+            free_plan: self.free_plan,
             trial_days: self.trial_days,
             past_due_grace: self.past_due_grace,
             cancel_duplicate_subscriptions: self.cancel_duplicate_subscriptions,
@@ -380,5 +272,135 @@ impl BillingConfigBuilder {
             billing_path: self.billing_path,
             calcom: self.calcom,
         })
+    }
+}
+
+/// Every plan id well-formed and unique, the free plan priceless, and every Stripe price or
+/// product naming one plan: one mapped twice would make a subscription's plan depend on
+/// lookup order.
+fn validate_catalog(plans: &[Plan], free: &Plan) -> std::result::Result<(), String> {
+    if !free.is_free() || free.price_ids().next().is_some() || !free.products.is_empty() {
+        return Err(format!(
+            "the free plan has the id `{FREE_PLAN_ID}` and no Stripe price or product"
+        ));
+    }
+    let mut ids: Vec<(&str, &str)> = Vec::new();
+    for plan in plans {
+        let well_formed = !plan.id().is_empty()
+            && plan.id().len() <= 64
+            && plan
+                .id()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !well_formed {
+            return Err(format!(
+                "plan id `{}` must be 1 to 64 of a-z, 0-9, `_`, `-`",
+                plan.id()
+            ));
+        }
+        if plan.is_free() || plans.iter().filter(|p| p.id() == plan.id()).count() > 1 {
+            return Err(format!("plan id `{}` is used twice", plan.id()));
+        }
+        if plan.name().trim().is_empty() {
+            return Err(format!("plan `{}` has no name", plan.id()));
+        }
+        for id in plan
+            .price_ids()
+            .chain(plan.products.iter().map(String::as_str))
+        {
+            if id.trim().is_empty() {
+                return Err(format!("an empty Stripe id in plan `{}`", plan.id()));
+            }
+            if let Some((_, other)) = ids
+                .iter()
+                .find(|(known, owner)| *known == id && *owner != plan.id())
+            {
+                return Err(format!("`{id}` belongs to both {other} and {}", plan.id()));
+            }
+            ids.push((id, plan.id()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> BillingConfigBuilder {
+        BillingConfig::builder(StripeSecretKey::new("sk_test_1"), "https://app.example.com")
+    }
+
+    #[test]
+    fn the_catalog_is_the_applications_and_each_stripe_id_names_one_plan() {
+        let config = builder()
+            .plan(
+                Plan::new("team", "Team")
+                    .monthly_price("price_team")
+                    .limit("seats", 10),
+            )
+            .plan(
+                Plan::new("solo", "Solo")
+                    .monthly_price("price_solo")
+                    .product("prod_solo"),
+            )
+            .free_plan(Plan::new(FREE_PLAN_ID, "Hobby").limit("projects", 1))
+            .build()
+            .unwrap();
+        assert_eq!(
+            config.plans().iter().map(Plan::id).collect::<Vec<_>>(),
+            ["team", "solo"]
+        );
+        assert_eq!(config.plan("free").unwrap().name(), "Hobby");
+        assert_eq!(config.plan("free").unwrap().limit_of("projects"), Some(1));
+        assert_eq!(config.plan_of("price_team", None).unwrap().id(), "team");
+        assert_eq!(
+            config.plan_of("price_new", Some("prod_solo")).unwrap().id(),
+            "solo"
+        );
+        assert!(config.plan_of("price_new", Some("prod_other")).is_none());
+        // A plan given twice replaces the first.
+        let replaced = builder()
+            .plan(Plan::new("team", "Team"))
+            .plan(Plan::new("team", "Teams"))
+            .build()
+            .unwrap();
+        assert_eq!(replaced.plans().len(), 1);
+        assert_eq!(replaced.plans()[0].name(), "Teams");
+
+        for (bad, why) in [
+            (
+                builder().plan(Plan::new("Pro Plan", "Pro")),
+                "must be 1 to 64",
+            ),
+            (
+                builder().plan(Plan::new("free", "Free").monthly_price("p")),
+                "used twice",
+            ),
+            (builder().plan(Plan::new("pro", " ")), "no name"),
+            (
+                builder()
+                    .plan(Plan::new("a", "A").monthly_price("price_1"))
+                    .plan(Plan::new("b", "B").legacy_price("price_1")),
+                "`price_1` belongs to both a and b",
+            ),
+            (
+                builder()
+                    .plan(Plan::new("a", "A").product("prod_1"))
+                    .plan(Plan::new("b", "B").product("prod_1")),
+                "belongs to both",
+            ),
+            (
+                builder().free_plan(Plan::new("basic", "Basic")),
+                "the free plan",
+            ),
+            (
+                builder().free_plan(Plan::new(FREE_PLAN_ID, "Free").monthly_price("p")),
+                "the free plan",
+            ),
+        ] {
+            let err = bad.build().unwrap_err();
+            assert!(err.reason().contains(why), "expected `{why}`: {err}");
+        }
     }
 }

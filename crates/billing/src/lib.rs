@@ -8,8 +8,8 @@
 //! #               body: &[u8], signature: Option<&str>)
 //! #               -> Result<(), Box<dyn std::error::Error>> {
 //! let config = BillingConfig::builder(StripeSecretKey::new("sk_test_…"), "https://app.example.com")
-//!     .plan_price(Plan::Pro, "price_pro_monthly")
-//!     .plan_price(Plan::Enterprise, "price_enterprise_monthly")
+//!     .plan(Plan::new("pro", "Pro").monthly_price("price_pro_monthly").feature("api"))
+//!     .plan(Plan::new("enterprise", "Enterprise").monthly_price("price_enterprise_monthly"))
 //!     .trial_days(14)
 //!     .webhook_secret(WebhookSecret::new("whsec_…"))
 //!     .build()?;
@@ -17,7 +17,7 @@
 //!
 //! // 1. Send the user to Stripe Checkout.
 //! let url = billing
-//!     .create_checkout_session(user_id, Plan::Pro, "https://app.example.com/billing/success",
+//!     .create_checkout_session(user_id, "pro", "https://app.example.com/billing/success",
 //!                              "https://app.example.com/pricing", None)
 //!     .await?;
 //!
@@ -26,6 +26,7 @@
 //!
 //! // 3. On each request, read the local mirror.
 //! let plan = billing.current_plan(user_id).await?;
+//! let may_call_the_api = plan.has_feature("api");
 //! # Ok(()) }
 //! ```
 //!
@@ -83,6 +84,7 @@ mod config;
 mod error;
 mod ledger;
 mod payments;
+mod plan;
 mod service;
 mod status;
 mod stripe;
@@ -94,12 +96,13 @@ pub use calcom::{
     sign_calcom_webhook,
 };
 pub use config::{
-    BillingConfig, BillingConfigBuilder, DEFAULT_API_VERSION, Plan, StripeSecretKey, WebhookSecret,
+    BillingConfig, BillingConfigBuilder, DEFAULT_API_VERSION, StripeSecretKey, WebhookSecret,
 };
 pub use error::{BillingError, ProviderError, Result};
 pub use payments::CreatedPayment;
+pub use plan::{FREE_PLAN_ID, Interval, Plan};
 pub use service::Billing;
-pub use status::SubscriptionStatus;
+pub use status::{PaymentStatus, SubscriptionStatus};
 pub use subscriptions::ReconcileReport;
 /// The HTTP error contract and configuration errors, shared by every Tollbooth crate.
 pub use tollbooth_core::{ConfigError, RetryPolicy, WireError, error_body};

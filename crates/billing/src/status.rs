@@ -114,6 +114,35 @@ impl fmt::Display for SubscriptionStatus {
     }
 }
 
+/// A Stripe PaymentIntent status, as far as Tollbooth acts on it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PaymentStatus {
+    /// Paid (final).
+    Succeeded,
+    /// Abandoned or cancelled (final).
+    Canceled,
+    /// Any other: waiting for a payment method, confirmation, action, or processing.
+    Pending(String),
+}
+
+impl PaymentStatus {
+    /// The status Stripe sends.
+    pub fn parse(status: &str) -> Self {
+        match status {
+            "succeeded" => Self::Succeeded,
+            "canceled" => Self::Canceled,
+            other => Self::Pending(other.to_owned()),
+        }
+    }
+
+    /// Whether Stripe never changes it again ([`tollbooth_db::PAYMENT_FINAL_STATUSES`], the
+    /// list the payment upsert's SQL is built from).
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Succeeded | Self::Canceled)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +173,23 @@ mod tests {
             );
             assert_eq!(status.blocks_checkout(), blocks, "{name}");
             assert_eq!(status.is_final(), final_, "{name}");
+        }
+    }
+
+    #[test]
+    fn payment_statuses_agree_with_the_database_s_final_list() {
+        for status in [
+            "succeeded",
+            "canceled",
+            "processing",
+            "requires_action",
+            "requires_payment_method",
+        ] {
+            assert_eq!(
+                PaymentStatus::parse(status).is_final(),
+                tollbooth_db::PAYMENT_FINAL_STATUSES.contains(&status),
+                "{status}"
+            );
         }
     }
 

@@ -10,8 +10,9 @@ use stripe_core::refund::{CreateRefund, CreateRefundReason};
 use tollbooth_db::{BillingRepo, Subscription, SubscriptionUpsert, UNKNOWN_PLAN, UserRepo};
 use uuid::Uuid;
 
-use crate::config::{BillingConfig, Plan};
+use crate::config::BillingConfig;
 use crate::error::{BillingError, Result};
+use crate::plan::Plan;
 use crate::service::Billing;
 use crate::status::SubscriptionStatus;
 use crate::stripe::types::{self, Expandable, LatestInvoice, List, timestamp};
@@ -82,18 +83,25 @@ impl Billing {
         Ok(self.inner.db.list_subscriptions(user_id).await?)
     }
 
-    /// The plan the user is on now: the plan of their current subscription if its status
-    /// grants access ([`SubscriptionStatus::grants_access`]: trialing, active, past due
-    /// within the grace period), else `Free`.
+    /// The plan the user is on now — its entitlements included: the plan of their current
+    /// subscription if its status grants access ([`SubscriptionStatus::grants_access`]:
+    /// trialing, active, past due within the grace period), else the free plan. A
+    /// subscription to a plan the catalog no longer has grants the free plan (logged).
     pub async fn current_plan(&self, user_id: Uuid) -> Result<Plan> {
         let now = tollbooth_db::now();
-        let grace = self.inner.config.past_due_grace;
-        Ok(self
-            .get_subscription(user_id)
-            .await?
-            .filter(|s| status_of(s).grants_access(s.status_changed_at, now, grace))
-            .and_then(|s| s.plan.parse().ok())
-            .unwrap_or(Plan::Free))
+        let config = &self.inner.config;
+        let subscribed = self.get_subscription(user_id).await?.filter(|s| {
+            status_of(s).grants_access(s.status_changed_at, now, config.past_due_grace)
+        });
+        let plan = subscribed.and_then(|s| {
+            let plan = config.plan(&s.plan);
+            if plan.is_none() {
+                tracing::error!(%user_id, subscription = %s.stripe_subscription_id, plan = %s.plan,
+                    "a live subscription to a plan the catalog does not have");
+            }
+            plan
+        });
+        Ok(plan.unwrap_or(config.free_plan()).clone())
     }
 
     /// Re-reads the user's subscriptions from Stripe and stores them — for the checkout
@@ -299,10 +307,10 @@ pub(crate) fn to_upsert(
         .map(Expandable::id);
     let plan = match price.as_deref() {
         Some(price_id) => match config.plan_of(price_id, product) {
-            Some(plan) => plan.as_str(),
+            Some(plan) => plan.id(),
             None => {
                 tracing::error!(subscription = %s.id, price = %price_id, product = ?product,
-                    "subscription to a price no plan maps (configure it with legacy_price or plan_product); its plan is left as it was");
+                    "subscription to a price no plan maps (add it to a plan: Plan::legacy_price or Plan::product); its plan is left as it was");
                 UNKNOWN_PLAN
             }
         },

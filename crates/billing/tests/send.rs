@@ -9,7 +9,7 @@ fn send<T: Send>(_: T) {}
 #[allow(dead_code)]
 fn every_future_is_send(billing: &Billing) {
     let user = Uuid::nil();
-    send(billing.create_checkout_session(user, Plan::Pro, "", "", None));
+    send(billing.create_checkout_session(user, "pro", "", "", None));
     send(billing.create_billing_portal_session(user, ""));
     send(billing.get_subscription(user));
     send(billing.current_plan(user));

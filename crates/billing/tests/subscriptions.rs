@@ -38,7 +38,7 @@ async fn checkout_creates_the_customer_once_and_a_trial_session(db: TestDb) {
 
     let url = t
         .billing
-        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .create_checkout_session(ada.id, "pro", SUCCESS, CANCEL, None)
         .await
         .unwrap();
     assert_eq!(url.as_str(), "https://checkout.stripe.com/c/pay/cs_test_1");
@@ -112,7 +112,7 @@ async fn checkout_creates_the_customer_once_and_a_trial_session(db: TestDb) {
     // A second checkout (abandoned first one) reuses the customer, and honours a domain key.
     let key = format!("checkout/{}/enterprise", ada.id);
     t.billing
-        .create_checkout_session(ada.id, Plan::Enterprise, SUCCESS, CANCEL, Some(key.clone()))
+        .create_checkout_session(ada.id, "enterprise", SUCCESS, CANCEL, Some(key.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -141,7 +141,7 @@ async fn one_trial_per_customer_and_no_double_subscriptions(db: TestDb) {
     old.trial_end = Some(tollbooth_db::now());
     t.db.upsert_subscription(old).await.unwrap();
     t.billing
-        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .create_checkout_session(ada.id, "pro", SUCCESS, CANCEL, None)
         .await
         .unwrap();
     let body = form(&requests_to(&t, "/v1/checkout/sessions").await[0]);
@@ -167,7 +167,7 @@ async fn one_trial_per_customer_and_no_double_subscriptions(db: TestDb) {
     .unwrap();
     let err = t
         .billing
-        .create_checkout_session(ada.id, Plan::Enterprise, SUCCESS, CANCEL, None)
+        .create_checkout_session(ada.id, "enterprise", SUCCESS, CANCEL, None)
         .await
         .unwrap_err();
     assert!(matches!(err, BillingError::AlreadySubscribed));
@@ -179,14 +179,14 @@ async fn free_and_bad_input_are_refused_before_any_request(db: TestDb) {
     let ada = t.user("ada@example.com", None).await;
     let err = t
         .billing
-        .create_checkout_session(ada.id, Plan::Free, SUCCESS, CANCEL, None)
+        .create_checkout_session(ada.id, "free", SUCCESS, CANCEL, None)
         .await
         .unwrap_err();
     assert!(matches!(err, BillingError::PlanNotPurchasable { .. }));
     assert_eq!(err.status().as_u16(), 422);
     let err = t
         .billing
-        .create_checkout_session(ada.id, Plan::Pro, "/relative", CANCEL, None)
+        .create_checkout_session(ada.id, "pro", "/relative", CANCEL, None)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -198,7 +198,7 @@ async fn free_and_bad_input_are_refused_before_any_request(db: TestDb) {
     ));
     let err = t
         .billing
-        .create_checkout_session(uuid::Uuid::now_v7(), Plan::Pro, SUCCESS, CANCEL, None)
+        .create_checkout_session(uuid::Uuid::now_v7(), "pro", SUCCESS, CANCEL, None)
         .await
         .unwrap_err();
     assert!(matches!(err, BillingError::NotFound { what: "user" }));
@@ -231,7 +231,7 @@ async fn stripe_failures_are_retried_with_the_same_key_then_typed(db: TestDb) {
     )
     .await;
     t.billing
-        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .create_checkout_session(ada.id, "pro", SUCCESS, CANCEL, None)
         .await
         .unwrap();
     let attempts = requests_to(&t, "/v1/checkout/sessions").await;
@@ -258,7 +258,7 @@ async fn stripe_failures_are_retried_with_the_same_key_then_typed(db: TestDb) {
         .await;
     match t
         .billing
-        .create_checkout_session(bob.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .create_checkout_session(bob.id, "pro", SUCCESS, CANCEL, None)
         .await
         .unwrap_err()
     {
@@ -287,7 +287,7 @@ async fn stripe_failures_are_retried_with_the_same_key_then_typed(db: TestDb) {
         .await;
     let err = t
         .billing
-        .create_checkout_session(bob.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .create_checkout_session(bob.id, "pro", SUCCESS, CANCEL, None)
         .await
         .unwrap_err();
     assert!(
@@ -428,7 +428,7 @@ async fn stripe_timeouts_during_checkout_leave_no_orphan_state(db: TestDb) {
         .await;
     let err = t
         .billing
-        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .create_checkout_session(ada.id, "pro", SUCCESS, CANCEL, None)
         .await
         .unwrap_err();
     assert!(
@@ -454,7 +454,7 @@ async fn stripe_timeouts_during_checkout_leave_no_orphan_state(db: TestDb) {
     t.stripe.reset().await;
     checkout_stubs(&t).await;
     t.billing
-        .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+        .create_checkout_session(ada.id, "pro", SUCCESS, CANCEL, None)
         .await
         .unwrap();
     assert_eq!(
@@ -505,7 +505,7 @@ async fn a_repeated_checkout_returns_the_open_session(db: TestDb) {
         let billing = t.billing.clone();
         async move {
             billing
-                .create_checkout_session(ada.id, Plan::Pro, SUCCESS, CANCEL, None)
+                .create_checkout_session(ada.id, "pro", SUCCESS, CANCEL, None)
                 .await
                 .unwrap()
         }
@@ -530,7 +530,7 @@ async fn a_repeated_checkout_returns_the_open_session(db: TestDb) {
     // Another plan is another session.
     let enterprise = t
         .billing
-        .create_checkout_session(ada.id, Plan::Enterprise, SUCCESS, CANCEL, None)
+        .create_checkout_session(ada.id, "enterprise", SUCCESS, CANCEL, None)
         .await
         .unwrap();
     assert_ne!(enterprise, first);
@@ -640,6 +640,57 @@ async fn provider_errors_never_reach_a_client(db: TestDb) {
     );
 }
 
+async fn a_plan_of_the_catalog_is_bought_and_grants_its_entitlements(db: TestDb) {
+    let t = TestBilling::with(db, |c| {
+        c.plan(
+            Plan::new("pro", "Pro")
+                .monthly_price(PRO)
+                .feature("api_access")
+                .limit("projects", 50),
+        )
+        .free_plan(Plan::new(FREE_PLAN_ID, "Free").limit("projects", 1))
+    })
+    .await;
+    checkout_stubs(&t).await;
+    let ada = t.user("ada@example.com", Some("cus_ada")).await;
+    let free = t.billing.current_plan(ada.id).await.unwrap();
+    assert_eq!((free.id(), free.limit_of("projects")), ("free", Some(1)));
+    assert!(!free.has_feature("api_access"));
+
+    // Unknown ids and the free plan cannot be bought, before any request.
+    for plan in ["free", "platinum", ""] {
+        let err = t
+            .billing
+            .create_checkout_session(ada.id, plan, SUCCESS, CANCEL, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "plan_not_purchasable", "{plan}");
+    }
+    assert!(t.stripe.received_requests().await.unwrap().is_empty());
+    t.billing
+        .create_checkout_session(ada.id, "pro", SUCCESS, CANCEL, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        form(&requests_to(&t, "/v1/checkout/sessions").await[0])["metadata[plan]"],
+        "pro"
+    );
+
+    t.db.upsert_subscription(SubscriptionUpsert::new(
+        ada.id,
+        "sub_1",
+        "cus_ada",
+        "pro",
+        "active",
+        tollbooth_db::now(),
+    ))
+    .await
+    .unwrap();
+    let pro = t.billing.current_plan(ada.id).await.unwrap();
+    assert_eq!((pro.name(), pro.limit_of("projects")), ("Pro", Some(50)));
+    assert!(pro.has_feature("api_access"));
+}
+
 tollbooth_db::engine_tests!(
     checkout_creates_the_customer_once_and_a_trial_session,
     one_trial_per_customer_and_no_double_subscriptions,
@@ -650,4 +701,5 @@ tollbooth_db::engine_tests!(
     a_repeated_checkout_returns_the_open_session,
     a_change_whose_answer_is_unreadable_is_read_back,
     provider_errors_never_reach_a_client,
+    a_plan_of_the_catalog_is_bought_and_grants_its_entitlements,
 );

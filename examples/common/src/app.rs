@@ -12,7 +12,8 @@ use tollbooth_auth::{
     SignInOutcome, SignedIn,
 };
 use tollbooth_billing::{
-    Billing, BillingError, EVENT_TYPE_METADATA_KEY, Plan, SubscriptionStatus, WebhookOutcome,
+    Billing, BillingError, EVENT_TYPE_METADATA_KEY, Interval, Plan, SubscriptionStatus,
+    WebhookOutcome,
 };
 use tollbooth_db::{User, UserRepo};
 use tollbooth_email::PublicBaseUrl;
@@ -478,6 +479,14 @@ impl App {
                     "reused_payment": receipt.reused_payment,
                 })))
             }
+            Route::Plans => {
+                let config = self.billing()?.config();
+                let plans: Vec<Value> = std::iter::once(config.free_plan())
+                    .chain(config.plans())
+                    .map(plan_json)
+                    .collect();
+                Ok(Reply::ok(json!({ "plans": plans })))
+            }
             billing_route => self.billing_route(billing_route, &ctx).await,
         }
     }
@@ -588,7 +597,7 @@ impl App {
         match route {
             Route::Checkout => {
                 let body: CheckoutBody = ctx.json()?;
-                let plan = Plan::from_str(&body.plan)?;
+
                 let success = on_site(
                     public,
                     "success_url",
@@ -597,7 +606,7 @@ impl App {
                 )?;
                 let cancel = on_site(public, "cancel_url", body.cancel_url.as_deref(), "pricing")?;
                 let url = billing
-                    .create_checkout_session(user.id, plan, &success, &cancel, None)
+                    .create_checkout_session(user.id, &body.plan, &success, &cancel, None)
                     .await?;
                 Ok(Reply::ok(json!({ "url": url })))
             }
@@ -701,10 +710,19 @@ async fn subscription_reply(
         .map(subscription_json)
         .collect();
     Ok(Reply::ok(json!({
-        "plan": plan.as_str(),
+        "plan": plan.id(),
         "subscription": subscription.as_ref().map(subscription_json),
         "subscriptions": live,
     })))
+}
+
+fn plan_json(plan: &Plan) -> Value {
+    json!({
+        "id": plan.id(), "name": plan.name(),
+        "prices": { "monthly": plan.price(Interval::Monthly), "yearly": plan.price(Interval::Yearly) },
+        "features": plan.features().collect::<Vec<_>>(),
+        "limits": plan.limits().collect::<std::collections::BTreeMap<_, _>>(),
+    })
 }
 
 fn subscription_json(s: &tollbooth_db::Subscription) -> Value {

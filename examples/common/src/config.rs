@@ -46,6 +46,37 @@ fn var(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The plans on sale: `BILLING_PLANS` (`id:Name` pairs, default `pro:Pro,enterprise:Enterprise`),
+/// each with `STRIPE_PRICE_<ID>` (monthly), `STRIPE_PRICE_<ID>_YEARLY`,
+/// `STRIPE_LEGACY_PRICES_<ID>` (comma-separated) and `STRIPE_PRODUCT_<ID>`. The library
+/// knows no plan names: these are this server's configuration.
+fn plans() -> Result<Vec<Plan>, StartupError> {
+    let spec = var_or("BILLING_PLANS", "pro:Pro,enterprise:Enterprise");
+    let mut plans = Vec::new();
+    for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (id, name) = entry.split_once(':').unwrap_or((entry, entry));
+        let key = id.trim().to_ascii_uppercase().replace('-', "_");
+        let mut plan = Plan::new(id.trim(), name.trim());
+        if let Some(price) = var(&format!("STRIPE_PRICE_{key}")) {
+            plan = plan.monthly_price(price);
+        }
+        if let Some(price) = var(&format!("STRIPE_PRICE_{key}_YEARLY")) {
+            plan = plan.yearly_price(price);
+        }
+        for price in list(&format!("STRIPE_LEGACY_PRICES_{key}")) {
+            plan = plan.legacy_price(price);
+        }
+        if let Some(product) = var(&format!("STRIPE_PRODUCT_{key}")) {
+            plan = plan.product(product);
+        }
+        plans.push(plan);
+    }
+    if plans.is_empty() {
+        return Err(fail("BILLING_PLANS", "no plan"));
+    }
+    Ok(plans)
+}
+
 /// A comma-separated list (empty when unset).
 fn list(name: &str) -> Vec<String> {
     var(name)
@@ -247,19 +278,8 @@ fn billing(db: Db, mailer: Mailer, public_url: &str) -> Result<Option<Billing>, 
     {
         builder = builder.webhook_secret(WebhookSecret::new(secret.trim()));
     }
-    if let Some(price) = var("STRIPE_PRICE_PRO") {
-        builder = builder.plan_price(Plan::Pro, price);
-    }
-    if let Some(price) = var("STRIPE_PRICE_ENTERPRISE") {
-        builder = builder.plan_price(Plan::Enterprise, price);
-    }
-    for (plan, name) in [(Plan::Pro, "PRO"), (Plan::Enterprise, "ENTERPRISE")] {
-        for price in list(&format!("STRIPE_LEGACY_PRICES_{name}")) {
-            builder = builder.legacy_price(plan, price);
-        }
-        if let Some(product) = var(&format!("STRIPE_PRODUCT_{name}")) {
-            builder = builder.plan_product(plan, product);
-        }
+    for plan in plans()? {
+        builder = builder.plan(plan);
     }
     if let Some(days) = var("STRIPE_PAST_DUE_GRACE_DAYS") {
         let days: u64 = days

@@ -46,6 +46,7 @@ pub enum Route {
     MfaBackupCodes,
     Me,
     AdminStats,
+    Plans,
     Checkout,
     CheckoutSuccess,
     Portal,
@@ -192,6 +193,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     e("GET", "/me", Route::Me, Access::User),
     e("GET", "/admin/stats", Route::AdminStats, Access::Admin),
+    e("GET", "/billing/plans", Route::Plans, Access::Public),
     e("POST", "/billing/checkout", Route::Checkout, Access::User),
     e(
         "GET",

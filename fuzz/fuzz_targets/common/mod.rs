@@ -80,8 +80,8 @@ pub async fn clear_tables(db: &Db, tables: &[&str]) {
 /// [`STRIPE_SECRET`]; no network call is made by the webhook paths).
 pub fn billing_config() -> BillingConfigBuilder {
     BillingConfig::builder(StripeSecretKey::new("sk_test_fuzz"), PUBLIC_BASE_URL)
-        .plan_price(Plan::Pro, "price_pro")
-        .plan_price(Plan::Enterprise, "price_enterprise")
+        .plan(Plan::new("pro", "Pro").monthly_price("price_pro"))
+        .plan(Plan::new("enterprise", "Enterprise").monthly_price("price_enterprise"))
         .trial_days(14)
         .webhook_secret(WebhookSecret::new(STRIPE_SECRET))
 }

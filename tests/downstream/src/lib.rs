@@ -10,7 +10,7 @@ use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use tollbooth_auth::axum::{RequireAuth, csrf, session};
 use tollbooth_auth::{Auth, AuthError, RequestInfo, SignInOutcome};
-use tollbooth_billing::{Billing, BillingError, Plan};
+use tollbooth_billing::{Billing, BillingError};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -108,7 +108,7 @@ async fn checkout(
         .billing
         .create_checkout_session(
             session.user.id,
-            Plan::Pro,
+            "pro",
             "https://app.example.com/billing/success",
             "https://app.example.com/pricing",
             None,

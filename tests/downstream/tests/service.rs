@@ -75,7 +75,7 @@ async fn sign_up_to_paid_plan_through_the_public_api() {
     let auth = Auth::new(db.clone(), mailer.clone(), auth_config);
     let billing_config = BillingConfig::builder(StripeSecretKey::new("sk_test_downstream"), ORIGIN)
         .api_base(stripe.uri())
-        .plan_price(Plan::Pro, "price_pro")
+        .plan(Plan::new("pro", "Pro").monthly_price("price_pro"))
         .webhook_secret(WebhookSecret::new(WEBHOOK_SECRET))
         .build()
         .unwrap();

@@ -16,6 +16,7 @@ pub use webhook::sign as sign_calcom_webhook;
 
 use crate::error::{BillingError, Result};
 use crate::service::Billing;
+use crate::status::PaymentStatus;
 use crate::webhook::WebhookOutcome;
 
 /// The PaymentIntent metadata key naming the Cal.com event type a payment pays for.
@@ -67,7 +68,7 @@ impl Billing {
             .find_payment(payment_intent_id)
             .await?
             .ok_or(BillingError::NotFound { what: "payment" })?;
-        if payment.status != "succeeded" {
+        if PaymentStatus::parse(&payment.status) != PaymentStatus::Succeeded {
             return Err(BillingError::invalid(
                 "payment_intent",
                 "the payment has not succeeded",

@@ -20,7 +20,6 @@ use tollbooth_email::{
 };
 use uuid::Uuid;
 
-use crate::config::Plan;
 use crate::error::{BillingError, Result};
 use crate::ledger;
 use crate::payments::payment_upsert;
@@ -285,8 +284,8 @@ impl Billing {
                 let plan = session
                     .metadata
                     .get("plan")
-                    .and_then(|p| p.parse::<Plan>().ok())
-                    .map_or("paid", Plan::display_name);
+                    .and_then(|id| self.inner.config.plan(id))
+                    .map_or("paid", |plan| plan.name());
                 let props = SubscriptionConfirmedProps {
                     name: user.name.clone(),
                     plan: plan.to_owned(),

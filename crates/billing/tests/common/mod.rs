@@ -38,8 +38,8 @@ pub async fn config(stripe: &MockServer) -> BillingConfigBuilder {
         "https://app.acme.example",
     )
     .api_base(stripe.uri())
-    .plan_price(Plan::Pro, PRO)
-    .plan_price(Plan::Enterprise, ENTERPRISE)
+    .plan(Plan::new("pro", "Pro").monthly_price(PRO))
+    .plan(Plan::new("enterprise", "Enterprise").monthly_price(ENTERPRISE))
     .trial_days(14)
     .webhook_secret(WebhookSecret::new(SECRET))
     .retry(fast_retries())
