@@ -87,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
         }
 
         let headers: Vec<(String, String)> = vec![("cookie".to_owned(), STATE_COOKIE.to_owned())];
-        let request = RequestInfo::new(&headers, None);
+        let request = RequestInfo::without_ip(&headers);
         let completed = auth
             .oauth_callback(Provider::GitHub, &callback, &request)
             .await;

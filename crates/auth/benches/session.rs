@@ -37,7 +37,7 @@ async fn signed_in(dir: &std::path::Path) -> (Auth, Vec<(String, String)>) {
     );
     let auth = Auth::new(db, mailer, config);
     let no_headers: [(&str, &str); 0] = [];
-    let request = RequestInfo::new(&no_headers, None);
+    let request = RequestInfo::without_ip(&no_headers);
     let SignInOutcome::SignedIn(signed_in) = auth
         .sign_in("ada@example.com", PASSWORD, &request)
         .await
@@ -92,6 +92,7 @@ fn session(c: &mut Criterion) {
             .block_on(auth.get_session(&headers))
             .unwrap()
             .unwrap()
+            .session
             .id;
         b.to_async(&runtime).iter_custom(|iters| {
             let db = auth.db().clone();

@@ -53,7 +53,8 @@ impl<T: HeaderView + ?Sized> HeaderView for &T {
 
 /// What auth needs to know about the request besides its body: its headers (cookies,
 /// `Authorization`, `User-Agent`) and the client IP as the adapter determined it (the
-/// socket address, or a trusted proxy's header — auth never guesses it from headers).
+/// socket peer, or through [`TrustedProxies`](crate::TrustedProxies) — auth never guesses it
+/// from headers; the adapters' `ClientIp` extractor gives it).
 #[derive(Clone, Copy)]
 pub struct RequestInfo<'a> {
     /// Request headers.
@@ -63,9 +64,18 @@ pub struct RequestInfo<'a> {
 }
 
 impl<'a> RequestInfo<'a> {
-    /// A request with these headers from `ip`.
-    pub fn new(headers: &'a dyn HeaderView, ip: Option<IpAddr>) -> Self {
-        Self { headers, ip }
+    /// A request with these headers from the client at `ip`.
+    pub fn new(headers: &'a dyn HeaderView, ip: IpAddr) -> Self {
+        Self {
+            headers,
+            ip: Some(ip),
+        }
+    }
+
+    /// A request whose client address is unknown (a job, a test). Explicit on purpose: the
+    /// per-IP rate limits do not apply to it, only the per-account ones.
+    pub fn without_ip(headers: &'a dyn HeaderView) -> Self {
+        Self { headers, ip: None }
     }
 
     /// The `User-Agent`, truncated to 512 bytes for storage.

@@ -134,13 +134,25 @@ impl TokenCodec {
             .expect("HS256 signing")
     }
 
-    /// Verifies signature, algorithm, type, key, issuer and audience; expiry too unless
-    /// `allow_expired` (the database-backed path, where the session row decides).
+    /// The stateless check: signature, algorithm, type, key, issuer, audience — and expiry.
     pub(crate) fn verify(
         &self,
         token: &str,
         now: DateTime<Utc>,
-        allow_expired: bool,
+    ) -> Result<SessionClaims, Rejection> {
+        let claims = self.verify_ignoring_expiry(token, now)?;
+        if claims.exp <= now.timestamp() {
+            return Err(Rejection::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Everything [`verify`](Self::verify) checks but expiry: for the database-backed path,
+    /// where the session row decides and an expired JWT of a live row is refreshed.
+    pub(crate) fn verify_ignoring_expiry(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
     ) -> Result<SessionClaims, Rejection> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(Rejection::Malformed);
@@ -166,9 +178,6 @@ impl TokenCodec {
             .claims;
         if claims.iat > (now + MAX_SKEW).timestamp() {
             return Err(Rejection::FromTheFuture);
-        }
-        if !allow_expired && claims.exp <= now.timestamp() {
-            return Err(Rejection::Expired);
         }
         Ok(claims)
     }

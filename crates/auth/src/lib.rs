@@ -21,7 +21,7 @@
 //!
 //! // Sign up: the welcome e-mail carries the verification link.
 //! let no_headers: [(&str, &str); 0] = [];
-//! let request = RequestInfo::new(&no_headers, "203.0.113.7".parse().ok());
+//! let request = RequestInfo::new(&no_headers, "203.0.113.7".parse()?);
 //! auth.sign_up("ada@example.com", "correct horse battery staple", Some("Ada"), &request).await?;
 //! auth.flush_background_tasks().await; // e-mails go out in the background
 //! let mail = &outbox.sent_to("ada@example.com")[0];
@@ -40,8 +40,9 @@
 //! // Later requests present the cookie.
 //! let cookie_header = cookie.split(';').next().unwrap().to_owned();
 //! let headers = [("cookie", cookie_header.as_str())];
-//! let session = auth.require_auth(&headers).await?;
-//! assert_eq!(session.user.email, "ada@example.com");
+//! // The refreshed JWT, when there is one, comes beside the session: send it back.
+//! let lookup = auth.require_auth(&headers).await?;
+//! assert_eq!(lookup.session.user.email, "ada@example.com");
 //!
 //! // Sign out: the row is revoked, the cookie cleared, the old cookie is dead.
 //! let clearing = auth.sign_out(&headers).await?;
@@ -78,7 +79,7 @@
 //! let start = auth.oauth_authorize(Provider::GitHub, Some("/dashboard")).await?;
 //!
 //! // GET /auth/github/callback?code=…&state=…
-//! let request = RequestInfo::new(&headers, None);
+//! let request = RequestInfo::without_ip(&headers);
 //! let done = auth
 //!     .oauth_callback(Provider::GitHub, &OAuthCallback::from_query(callback_query), &request)
 //!     .await?;
@@ -166,7 +167,7 @@ pub use oauth::{
 pub use password::MAX_PASSWORD_BYTES;
 pub use proxy::TrustedProxies;
 pub use service::Auth;
-pub use session::{Role, Session, SessionInfo};
+pub use session::{Role, Session, SessionInfo, SessionLookup};
 /// `{"error": code, "message": …}`, the one error body.
 pub use tollbooth_core::error_body;
 /// The HTTP error contract and configuration errors, shared by every Tollbooth crate.

@@ -132,13 +132,15 @@ impl Auth {
             .chain(cookies)
             .take(4)
             .map(str::trim)
-            .filter_map(|token| match self.inner.tokens.verify(token, now, true) {
-                Ok(claims) => Some((token, claims)),
-                Err(why) => {
-                    tracing::debug!(?why, "session token refused");
-                    None
-                }
-            })
+            .filter_map(
+                |token| match self.inner.tokens.verify_ignoring_expiry(token, now) {
+                    Ok(claims) => Some((token, claims)),
+                    Err(why) => {
+                        tracing::debug!(?why, "session token refused");
+                        None
+                    }
+                },
+            )
             .collect()
     }
 
@@ -164,7 +166,7 @@ impl Auth {
             &token,
             (row.absolute_expires_at - now).num_seconds(),
         );
-        Ok((Session::new(row, user, token, None), cookie))
+        Ok((Session::new(row, user, token), cookie))
     }
 }
 

@@ -68,17 +68,25 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     /// The session's current JWT (for API clients that use `Authorization: Bearer`).
     pub token: String,
-    /// A fresh cookie when the token was refreshed on this request: adapters must send it.
+}
+
+/// A session found on a request, and the cookie the response must carry when its token was
+/// refreshed. Sending it is what keeps the write budget: a client that never receives it
+/// presents a token past half its life on every request, and every one of them rewrites
+/// the session row. The adapters' `session` middleware sends it; a handler that looks the
+/// session up itself must.
+#[derive(Clone, Debug)]
+#[must_use = "send `refreshed_cookie` with the response, or every later request rewrites the session row"]
+pub struct SessionLookup {
+    /// The session.
+    pub session: Session,
+    /// A new session cookie (token renewed past half its life); `None` when the token is
+    /// still young.
     pub refreshed_cookie: Option<SetCookie>,
 }
 
 impl Session {
-    pub(crate) fn new(
-        row: tollbooth_db::Session,
-        user: tollbooth_db::User,
-        token: String,
-        refreshed_cookie: Option<SetCookie>,
-    ) -> Self {
+    pub(crate) fn new(row: tollbooth_db::Session, user: tollbooth_db::User, token: String) -> Self {
         Self {
             id: row.id,
             user,
@@ -86,7 +94,16 @@ impl Session {
             created_at: row.created_at,
             expires_at: row.absolute_expires_at,
             token,
-            refreshed_cookie,
+        }
+    }
+
+    /// [`AuthError::Forbidden`] (403) unless the user has `role` or is admin — the one role
+    /// check the guards, extractors and applications share.
+    pub fn require_role(&self, role: &Role) -> Result<()> {
+        if self.role().satisfies(role) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden)
         }
     }
 
@@ -109,7 +126,6 @@ impl fmt::Debug for Session {
             .field("role", &self.user.role)
             .field("expires_at", &self.expires_at)
             .field("token", &"[redacted]")
-            .field("refreshed_cookie", &self.refreshed_cookie)
             .finish()
     }
 }
@@ -138,12 +154,12 @@ impl Auth {
     ///
     /// The JWT is short-lived (15 min by default) and refreshed while the row lives: when it
     /// is past half its life (or expired, the row still being live) a new one is issued,
-    /// the row's idle deadline slides, and [`Session::refreshed_cookie`] is set. So a JWT's
+    /// the row's idle deadline slides, and [`SessionLookup::refreshed_cookie`] is set. So a JWT's
     /// own `exp` bounds only the stateless check ([`verify_session_token`](Self::verify_session_token));
     /// here the database decides, which is what makes revocation immediate.
     ///
     /// `Ok(None)` means "not signed in"; errors are infrastructure failures only.
-    pub async fn get_session(&self, headers: &dyn HeaderView) -> Result<Option<Session>> {
+    pub async fn get_session(&self, headers: &dyn HeaderView) -> Result<Option<SessionLookup>> {
         let now = self.now();
         for (token, claims) in self.presented_tokens(headers) {
             let Some((row, user)) = self.inner.db.find_session_with_user(claims.sid).await? else {
@@ -155,7 +171,10 @@ impl Auth {
             let tokens = &self.inner.tokens;
             let half_life = tokens.lifetime() / 2;
             if claims.expires_at() - now > half_life {
-                return Ok(Some(Session::new(row, user, token.to_owned(), None)));
+                return Ok(Some(SessionLookup {
+                    session: Session::new(row, user, token.to_owned()),
+                    refreshed_cookie: None,
+                }));
             }
             // Refresh: slide the idle deadline, then mint a new JWT for the same session.
             let idle_until = now + self.inner.config.idle_timeout;
@@ -168,13 +187,16 @@ impl Auth {
                 &token,
                 (row.absolute_expires_at - now).num_seconds(),
             );
-            return Ok(Some(Session::new(row, user, token, Some(cookie))));
+            return Ok(Some(SessionLookup {
+                session: Session::new(row, user, token),
+                refreshed_cookie: Some(cookie),
+            }));
         }
         Ok(None)
     }
 
     /// The session, or [`AuthError::Unauthorized`] (401).
-    pub async fn require_auth(&self, headers: &dyn HeaderView) -> Result<Session> {
+    pub async fn require_auth(&self, headers: &dyn HeaderView) -> Result<SessionLookup> {
         self.get_session(headers)
             .await?
             .ok_or(AuthError::Unauthorized)
@@ -182,13 +204,14 @@ impl Auth {
 
     /// The session if its user has `role` (or is admin); [`AuthError::Unauthorized`] (401)
     /// without a session, [`AuthError::Forbidden`] (403) with the wrong role.
-    pub async fn require_role(&self, headers: &dyn HeaderView, role: &Role) -> Result<Session> {
-        let session = self.require_auth(headers).await?;
-        if session.role().satisfies(role) {
-            Ok(session)
-        } else {
-            Err(AuthError::Forbidden)
-        }
+    pub async fn require_role(
+        &self,
+        headers: &dyn HeaderView,
+        role: &Role,
+    ) -> Result<SessionLookup> {
+        let lookup = self.require_auth(headers).await?;
+        lookup.session.require_role(role)?;
+        Ok(lookup)
     }
 
     /// The stateless, edge-safe check: signature, algorithm, type, key, issuer, audience and
@@ -197,13 +220,10 @@ impl Auth {
     /// where a database round trip is impossible, [`get_session`](Self::get_session)
     /// everywhere else.
     pub fn verify_session_token(&self, token: &str) -> Result<SessionClaims> {
-        self.inner
-            .tokens
-            .verify(token, self.now(), false)
-            .map_err(|why| {
-                tracing::debug!(?why, "session token refused");
-                AuthError::Unauthorized
-            })
+        self.inner.tokens.verify(token, self.now()).map_err(|why| {
+            tracing::debug!(?why, "session token refused");
+            AuthError::Unauthorized
+        })
     }
 
     /// Signs the request's session out (revokes its row) and returns the cookie that

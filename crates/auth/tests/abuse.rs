@@ -34,7 +34,7 @@ async fn credential_stuffing_is_throttled_and_the_owner_still_gets_in(db: TestDb
             let (auth, account) = (t.auth.clone(), account.clone());
             attempts.spawn(async move {
                 let headers: Vec<(String, String)> = Vec::new();
-                let request = RequestInfo::new(&headers, Some(attacker(bot)));
+                let request = RequestInfo::new(&headers, attacker(bot));
                 let outcome = auth
                     .sign_in(&account, &format!("leaked-password-{bot}"), &request)
                     .await;
@@ -105,7 +105,7 @@ async fn sequential_guesses_on_one_account_back_off(db: TestDb) {
     let mut checked = 0;
     for bot in 1..=8u8 {
         let headers: Vec<(String, String)> = Vec::new();
-        let request = RequestInfo::new(&headers, Some(attacker(bot)));
+        let request = RequestInfo::new(&headers, attacker(bot));
         match t
             .auth
             .sign_in("ada@example.com", "Password1!", &request)
@@ -138,7 +138,7 @@ async fn parallel_guesses_after_a_backoff_get_one_check(db: TestDb) {
     t.user("ada@example.com").await;
     for bot in 1..=policy.backoff_after_failures {
         let headers: Vec<(String, String)> = Vec::new();
-        let request = RequestInfo::new(&headers, Some(attacker(bot as u8)));
+        let request = RequestInfo::new(&headers, attacker(bot as u8));
         assert!(matches!(
             t.auth
                 .sign_in("ada@example.com", "Password1!", &request)
@@ -154,7 +154,7 @@ async fn parallel_guesses_after_a_backoff_get_one_check(db: TestDb) {
         let auth = t.auth.clone();
         attempts.spawn(async move {
             let headers: Vec<(String, String)> = Vec::new();
-            let request = RequestInfo::new(&headers, Some(attacker(bot)));
+            let request = RequestInfo::new(&headers, attacker(bot));
             auth.sign_in("ada@example.com", &format!("guess-{bot}"), &request)
                 .await
         });
@@ -184,7 +184,7 @@ async fn one_address_spraying_many_accounts_is_limited_per_ip(db: TestDb) {
         t.user(&format!("user{i}@example.com")).await;
     }
     let headers: Vec<(String, String)> = Vec::new();
-    let sprayer = RequestInfo::new(&headers, Some(attacker(9)));
+    let sprayer = RequestInfo::new(&headers, attacker(9));
     for i in 0..3 {
         assert!(matches!(
             t.auth
@@ -230,7 +230,7 @@ async fn refused_attempts_stay_off_the_database(db: TestDb) {
         c.rate_limits(limits)
     });
     let headers: Vec<(String, String)> = Vec::new();
-    let flooder = RequestInfo::new(&headers, Some(attacker(7)));
+    let flooder = RequestInfo::new(&headers, attacker(7));
     let key = "sign_in:ip:198.51.100.7";
     let hits = async || {
         t.db.peek_rate_limit(key, TimeDelta::minutes(5), t.clock.now())

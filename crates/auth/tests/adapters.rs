@@ -134,7 +134,7 @@ async fn sign_in(
     auth: &Auth,
     headers: &dyn tollbooth_auth::HeaderView,
 ) -> Result<String, AuthError> {
-    let request = tollbooth_auth::RequestInfo::new(headers, Some(ip()));
+    let request = tollbooth_auth::RequestInfo::new(headers, ip());
     let outcome = auth.sign_in("ada@example.com", PASSWORD, &request).await?;
     Ok(signed_in(outcome).cookie.to_string())
 }

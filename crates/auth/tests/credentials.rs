@@ -82,7 +82,10 @@ async fn sign_up_verify_sign_in(db: TestDb) {
     assert!(verified.email_verified_at.is_some());
     let (session, cookie) = t.sign_in("ADA@example.com").await;
     assert_eq!(session.user.id, user.id);
-    assert_eq!(t.auth.require_auth(&cookie).await.unwrap().id, session.id);
+    assert_eq!(
+        t.auth.require_auth(&cookie).await.unwrap().session.id,
+        session.id
+    );
 }
 
 async fn sign_up_refuses_bad_input_and_taken_addresses(db: TestDb) {

@@ -417,7 +417,7 @@ async fn a_stolen_session_cannot_enrol_mfa_and_the_owner_undoes_it(db: TestDb) {
         .reauthenticate(&stolen, Some(PASSWORD), None)
         .await
         .unwrap();
-    let fresh = t.auth.require_auth(&cookie).await.unwrap();
+    let fresh = t.auth.require_auth(&cookie).await.unwrap().session;
     assert_eq!(fresh.authenticated_at, t.clock.now());
     let enrollment = t.auth.mfa_enroll(&fresh).await.unwrap();
     let code = code(&t, &enrollment.secret, 0);

@@ -173,7 +173,7 @@ async fn link_google(
         .oauth_callback(
             Provider::Google,
             &callback("g", param(&query, "state")),
-            &RequestInfo::new(&headers, Some(ip())),
+            &RequestInfo::new(&headers, ip()),
         )
         .await
 }
@@ -202,7 +202,7 @@ async fn github_sign_up_creates_user_account_and_session(db: TestDb) {
     assert!(cookies[0].1.starts_with("__Host-tollbooth.oauth="));
 
     let state = param(&query, "state").to_owned();
-    let request = RequestInfo::new(&cookies, Some(ip()));
+    let request = RequestInfo::new(&cookies, ip());
     let done = t
         .auth
         .oauth_callback(Provider::GitHub, &callback("gh-code", &state), &request)
@@ -278,7 +278,7 @@ async fn oauth_sign_in_rotates_the_presented_session(db: TestDb) {
     github_stubs(&providers.github, verified_primary("ada@example.com")).await;
     let (query, mut headers) = start(&t, Provider::GitHub, None).await;
     headers.push(old_cookie[0].clone());
-    let request = RequestInfo::new(&headers, Some(ip()));
+    let request = RequestInfo::new(&headers, ip());
     let done = t
         .auth
         .oauth_callback(
@@ -319,7 +319,7 @@ async fn provider_redirects_are_not_followed(db: TestDb) {
         .mount(&providers.github)
         .await;
     let (query, cookies) = start(&t, Provider::GitHub, None).await;
-    let request = RequestInfo::new(&cookies, Some(ip()));
+    let request = RequestInfo::new(&cookies, ip());
     let result = t
         .auth
         .oauth_callback(
@@ -352,7 +352,7 @@ async fn github_without_a_verified_primary_email_creates_nothing(db: TestDb) {
     )
     .await;
     let (query, cookies) = start(&t, Provider::GitHub, None).await;
-    let request = RequestInfo::new(&cookies, None);
+    let request = RequestInfo::without_ip(&cookies);
     let err = t
         .auth
         .oauth_callback(
@@ -397,7 +397,7 @@ async fn google_id_tokens_are_verified_in_full(db: TestDb) {
             &id_token(param(&query, "nonce"), key, kid, tweak),
         )
         .await;
-        let request = RequestInfo::new(&cookies, None);
+        let request = RequestInfo::without_ip(&cookies);
         let err = t
             .auth
             .oauth_callback(
@@ -423,7 +423,7 @@ async fn google_id_tokens_are_verified_in_full(db: TestDb) {
         &id_token(param(&query, "nonce"), GOOGLE_KEY, "test-key-1", |_| {}),
     )
     .await;
-    let request = RequestInfo::new(&cookies, None);
+    let request = RequestInfo::without_ip(&cookies);
     let done = t
         .auth
         .oauth_callback(
@@ -458,7 +458,7 @@ async fn google_id_tokens_are_verified_in_full(db: TestDb) {
         }),
     )
     .await;
-    let request = RequestInfo::new(&cookies, None);
+    let request = RequestInfo::without_ip(&cookies);
     let err = t
         .auth
         .oauth_callback(
@@ -504,7 +504,7 @@ async fn bad_state_is_rejected_before_any_token_request(db: TestDb) {
         ),
     ];
     for (case, cb, headers) in cases {
-        let request = RequestInfo::new(&headers, None);
+        let request = RequestInfo::without_ip(&headers);
         let err = t
             .auth
             .oauth_callback(Provider::GitHub, &cb, &request)
@@ -518,7 +518,7 @@ async fn bad_state_is_rejected_before_any_token_request(db: TestDb) {
     }
     // A GitHub state presented to the Google callback.
     let (query, cookies) = start(&t, Provider::GitHub, None).await;
-    let request = RequestInfo::new(&cookies, None);
+    let request = RequestInfo::without_ip(&cookies);
     let err = t
         .auth
         .oauth_callback(
@@ -532,7 +532,7 @@ async fn bad_state_is_rejected_before_any_token_request(db: TestDb) {
     // Expired (10 minutes).
     let (query, cookies) = start(&t, Provider::GitHub, None).await;
     t.clock.advance(TimeDelta::minutes(11));
-    let request = RequestInfo::new(&cookies, None);
+    let request = RequestInfo::without_ip(&cookies);
     let err = t
         .auth
         .oauth_callback(
@@ -554,7 +554,7 @@ async fn bad_state_is_rejected_before_any_token_request(db: TestDb) {
         .oauth_callback(
             Provider::GitHub,
             &declined,
-            &RequestInfo::new(&cookies, None),
+            &RequestInfo::without_ip(&cookies),
         )
         .await
         .unwrap_err();
@@ -594,7 +594,7 @@ async fn linking_rules(db: TestDb) {
         .oauth_callback(
             Provider::GitHub,
             &callback("c", param(&query, "state")),
-            &RequestInfo::new(&cookies, None),
+            &RequestInfo::without_ip(&cookies),
         )
         .await
         .unwrap();
@@ -631,7 +631,7 @@ async fn linking_rules(db: TestDb) {
         .oauth_callback(
             Provider::Google,
             &callback("g", param(&query, "state")),
-            &RequestInfo::new(&cookies, None),
+            &RequestInfo::without_ip(&cookies),
         )
         .await
         .unwrap_err();
@@ -726,7 +726,7 @@ async fn oauth_sign_in_stops_at_mfa(db: TestDb) {
         .oauth_callback(
             Provider::GitHub,
             &callback("c", param(&query, "state")),
-            &RequestInfo::new(&cookies, None),
+            &RequestInfo::without_ip(&cookies),
         )
         .await
         .unwrap();
@@ -766,7 +766,7 @@ async fn a_stolen_session_cannot_link_a_provider_and_the_owner_undoes_it(db: Tes
         .reauthenticate(&stolen, Some(PASSWORD), None)
         .await
         .unwrap();
-    let fresh = t.auth.require_auth(&cookie).await.unwrap();
+    let fresh = t.auth.require_auth(&cookie).await.unwrap().session;
     let done = link_google(
         &t,
         &providers,

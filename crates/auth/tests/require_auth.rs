@@ -25,7 +25,7 @@ async fn a_signed_in_request_passes(db: TestDb) {
     let t = TestAuth::new(db);
     let ada = t.user("ada@example.com").await;
     let (_, cookie) = t.sign_in("ada@example.com").await;
-    let session = t.auth.require_auth(&cookie).await.unwrap();
+    let session = t.auth.require_auth(&cookie).await.unwrap().session;
     assert_eq!(session.user_id(), ada.id);
     t.auth.sign_out(&cookie).await.unwrap();
     assert_eq!(

@@ -42,6 +42,7 @@ async fn the_right_role_passes_and_changes_apply_at_once(db: TestDb) {
             .require_role(&cookie, &Role::USER)
             .await
             .unwrap()
+            .session
             .user_id(),
         ada.id
     );
@@ -52,7 +53,8 @@ async fn the_right_role_passes_and_changes_apply_at_once(db: TestDb) {
         .auth
         .require_role(&cookie, &Role::new("editor"))
         .await
-        .unwrap();
+        .unwrap()
+        .session;
     assert_eq!(session.role(), Role::new("editor"));
     assert!(
         t.auth.require_role(&cookie, &Role::USER).await.is_err(),
@@ -62,7 +64,8 @@ async fn the_right_role_passes_and_changes_apply_at_once(db: TestDb) {
     // Admin satisfies every role.
     t.db.set_user_role(ada.id, "admin").await.unwrap();
     for role in [Role::ADMIN, Role::USER, Role::new("editor")] {
-        t.auth.require_role(&cookie, &role).await.unwrap();
+        let lookup = t.auth.require_role(&cookie, &role).await;
+        assert_eq!(lookup.unwrap().session.user.id, ada.id, "{role:?}");
     }
     // And a demotion applies on the very next request.
     t.db.set_user_role(ada.id, "user").await.unwrap();

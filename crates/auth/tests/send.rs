@@ -8,7 +8,7 @@ fn send<T: Send>(_: T) {}
 
 #[allow(dead_code)]
 fn every_future_is_send(auth: &Auth, session: &Session, headers: &http::HeaderMap) {
-    let request = RequestInfo::new(headers, None);
+    let request = RequestInfo::without_ip(headers);
     send(auth.sign_up("a", "b", None, &request));
     send(auth.sign_in("a", "b", &request));
     send(auth.get_session(headers));

@@ -51,9 +51,10 @@ async fn a_valid_cookie_or_bearer_token_is_a_session(db: TestDb) {
     let t = TestAuth::new(db);
     let (session, cookie, claims) = live(&t).await;
     let found = t.auth.get_session(&cookie).await.unwrap().expect("session");
+    assert!(found.refreshed_cookie.is_none(), "fresh token: no refresh");
+    let found = found.session;
     assert_eq!((found.id, found.user.id), (session.id, session.user.id));
     assert_eq!(found.token, jwt_of(&cookie));
-    assert!(found.refreshed_cookie.is_none(), "fresh token: no refresh");
     // API clients: the same token as a bearer token.
     let found = t
         .auth
@@ -61,7 +62,7 @@ async fn a_valid_cookie_or_bearer_token_is_a_session(db: TestDb) {
         .await
         .unwrap()
         .expect("bearer");
-    assert_eq!(found.id, session.id);
+    assert_eq!(found.session.id, session.id);
     // A token crafted exactly like ours (control for the negative cases below) is accepted.
     let crafted = signed(Algorithm::HS256, "session+jwt", "k1", SECRET, &claims);
     assert!(
@@ -259,13 +260,13 @@ async fn revoked_and_expired_sessions_are_gone(db: TestDb) {
     let (_, mut cookie) = t.sign_in("ada@example.com").await;
     for _ in 0..7 {
         t.clock.advance(TimeDelta::minutes(25));
-        let session = t
+        let found = t
             .auth
             .get_session(&cookie)
             .await
             .unwrap()
             .expect("active use keeps it");
-        if let Some(refreshed) = session.refreshed_cookie {
+        if let Some(refreshed) = found.refreshed_cookie {
             cookie = cookie_headers(&refreshed);
         }
     }
@@ -280,14 +281,11 @@ async fn the_jwt_is_refreshed_while_the_row_lives(db: TestDb) {
 
     // Past half of the 15-minute JWT life: a new token, same session, cookie to send.
     t.clock.advance(TimeDelta::minutes(8));
-    let refreshed = t.auth.get_session(&cookie).await.unwrap().unwrap();
-    assert_eq!(refreshed.id, session.id);
-    let set_cookie = refreshed
-        .refreshed_cookie
-        .clone()
-        .expect("refreshed cookie");
+    let found = t.auth.get_session(&cookie).await.unwrap().unwrap();
+    assert_eq!(found.session.id, session.id);
+    let set_cookie = found.refreshed_cookie.clone().expect("refreshed cookie");
     assert!(set_cookie.as_str().contains("HttpOnly"));
-    assert_ne!(refreshed.token, jwt_of(&cookie));
+    assert_ne!(found.session.token, jwt_of(&cookie));
 
     // A JWT past its own `exp` still works while the row is live (and is refreshed)…
     t.clock.advance(TimeDelta::minutes(20));
@@ -342,11 +340,21 @@ async fn rotated_keys_keep_sessions_alive(db: TestDb) {
         .unwrap();
     let auth = Auth::new((*t.db).clone(), mailer(&t.outbox), rotated);
     assert_eq!(
-        auth.get_session(&old_cookie).await.unwrap().unwrap().id,
+        auth.get_session(&old_cookie)
+            .await
+            .unwrap()
+            .unwrap()
+            .session
+            .id,
         session.id
     );
     t.clock.advance(TimeDelta::minutes(8));
-    let refreshed = auth.get_session(&old_cookie).await.unwrap().unwrap();
+    let refreshed = auth
+        .get_session(&old_cookie)
+        .await
+        .unwrap()
+        .unwrap()
+        .session;
     let header = jsonwebtoken::decode_header(&refreshed.token).unwrap();
     assert_eq!(
         header.kid.as_deref(),

@@ -11,7 +11,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{ConnectionType, Method, StatusCode};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App as ActixApp, HttpRequest, HttpResponse, HttpServer, Responder, web};
-use tollbooth_auth::actix::{CurrentSession, error_response, session};
+use tollbooth_auth::actix::{ClientIp, CurrentSession, error_response, session};
 use tollbooth_example_common::{
     ApiError, App, Ctx, ENDPOINTS, Endpoint, MAX_BODY_BYTES, Reply, config, shutdown_signal,
     telemetry,
@@ -83,8 +83,9 @@ fn routes(config: &mut web::ServiceConfig) {
                 move |request: HttpRequest,
                       body: Result<web::Bytes, actix_web::Error>,
                       current: CurrentSession,
+                      client: ClientIp,
                       app: web::Data<App>| {
-                    handle(endpoint, request, body, current, app)
+                    handle(endpoint, request, body, current, client, app)
                 },
             ));
         }
@@ -100,6 +101,7 @@ async fn handle(
     request: HttpRequest,
     body: Result<web::Bytes, actix_web::Error>,
     CurrentSession(session): CurrentSession,
+    ClientIp(client): ClientIp,
     app: web::Data<App>,
 ) -> Http {
     // Actix checks `Content-Length` against `PayloadConfig` before reading the body.
@@ -112,9 +114,7 @@ async fn handle(
     };
     let ctx = Ctx {
         headers: request.headers(),
-        ip: request
-            .peer_addr()
-            .map(|a| app.auth.client_ip(a.ip(), request.headers())),
+        ip: Some(client),
         session,
         query: request.query_string(),
         param: request.match_info().iter().next().map(|(_, value)| value),
@@ -144,7 +144,7 @@ impl Responder for Http {
                     StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
                 );
                 for cookie in &reply.cookies {
-                    response.append_header((header::SET_COOKIE, cookie.as_str()));
+                    response.append_header(cookie);
                 }
                 if let Some(location) = &reply.location {
                     response.insert_header((header::LOCATION, location.as_str()));

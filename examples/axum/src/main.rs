@@ -9,13 +9,13 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router};
-use tollbooth_auth::axum::{CurrentSession, error_response, session};
+use tollbooth_auth::axum::{ClientIp, CurrentSession, error_response, session};
 use tollbooth_example_common::{
     ApiError, App, Ctx, ENDPOINTS, Endpoint, MAX_BODY_BYTES, Reply, config, shutdown_signal,
     telemetry,
@@ -67,7 +67,7 @@ fn router(app: App) -> Router {
         };
         let route = paths.remove(endpoint.path).unwrap_or_default();
         let handler = move |state: State<App>,
-                            peer: ConnectInfo<SocketAddr>,
+                            client: ClientIp,
                             current: CurrentSession,
                             path: Option<Path<String>>,
                             query: RawQuery,
@@ -75,7 +75,7 @@ fn router(app: App) -> Router {
                             headers: HeaderMap,
                             body: Result<Bytes, BytesRejection>| {
             handle(
-                endpoint, state, peer, current, path, query, method, headers, body,
+                endpoint, state, client, current, path, query, method, headers, body,
             )
         };
         paths.insert(endpoint.path, route.merge(on(filter, handler)));
@@ -98,7 +98,7 @@ fn router(app: App) -> Router {
 async fn handle(
     endpoint: Endpoint,
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     CurrentSession(session): CurrentSession,
     path: Option<Path<String>>,
     RawQuery(query): RawQuery,
@@ -116,7 +116,7 @@ async fn handle(
     };
     let ctx = Ctx {
         headers: &headers,
-        ip: Some(app.auth.client_ip(peer.ip(), &headers)),
+        ip: Some(client),
         session,
         query: query.as_deref().unwrap_or_default(),
         param: path.as_ref().map(|Path(p)| p.as_str()),
@@ -140,15 +140,13 @@ impl IntoResponse for Http {
                     Some(body) => (status, Json(body)).into_response(),
                     None => (status, Body::empty()).into_response(),
                 };
-                let headers = response.headers_mut();
-                for cookie in &reply.cookies {
-                    if let Ok(value) = HeaderValue::from_str(cookie.as_str()) {
-                        headers.append(header::SET_COOKIE, value);
-                    }
+                // A `SetCookie` is axum response parts.
+                for cookie in reply.cookies {
+                    response = (cookie, response).into_response();
                 }
                 if let Some(location) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok())
                 {
-                    headers.insert(header::LOCATION, location);
+                    response.headers_mut().insert(header::LOCATION, location);
                 }
                 response
             }

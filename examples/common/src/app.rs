@@ -52,7 +52,10 @@ impl std::fmt::Debug for Ctx<'_> {
 
 impl Ctx<'_> {
     fn request(&self) -> RequestInfo<'_> {
-        RequestInfo::new(self.headers, self.ip)
+        match self.ip {
+            Some(ip) => RequestInfo::new(self.headers, ip),
+            None => RequestInfo::without_ip(self.headers),
+        }
     }
 
     fn query_value(&self, name: &str) -> Option<String> {
@@ -268,9 +271,7 @@ impl App {
         }
         match (access, &ctx.session) {
             (Access::User | Access::Admin, None) => return Err(AuthError::Unauthorized.into()),
-            (Access::Admin, Some(s)) if !s.role().satisfies(&Role::ADMIN) => {
-                return Err(AuthError::Forbidden.into());
-            }
+            (Access::Admin, Some(s)) => s.require_role(&Role::ADMIN)?,
             _ => {}
         }
         match route {

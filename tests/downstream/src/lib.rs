@@ -46,7 +46,7 @@ async fn sign_up(
     headers: HeaderMap,
     Json(body): Json<Credentials>,
 ) -> Result<impl IntoResponse, AuthError> {
-    let request = RequestInfo::new(&headers, None);
+    let request = RequestInfo::without_ip(&headers);
     let user = app
         .auth
         .sign_up(&body.email, &body.password, None, &request)
@@ -75,7 +75,7 @@ async fn sign_in(
     headers: HeaderMap,
     Json(body): Json<Credentials>,
 ) -> Result<Response, AuthError> {
-    let request = RequestInfo::new(&headers, None);
+    let request = RequestInfo::without_ip(&headers);
     match app
         .auth
         .sign_in(&body.email, &body.password, &request)
@@ -96,7 +96,7 @@ async fn me(
 ) -> Result<Json<serde_json::Value>, BillingError> {
     let plan = app.billing.current_plan(session.user.id).await?;
     Ok(Json(
-        serde_json::json!({ "email": session.user.email, "plan": format!("{plan:?}") }),
+        serde_json::json!({ "email": session.user.email, "plan": plan.name() }),
     ))
 }
 

@@ -16,6 +16,7 @@
 
 use std::future::{Ready, ready};
 use std::marker::PhantomData;
+use std::net::IpAddr;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -43,6 +44,29 @@ impl HeaderView for HeaderMap {
 #[derive(Clone, Debug)]
 struct Slot(Option<Session>);
 
+/// The client's address: the socket peer, or behind [`TrustedProxies`](crate::TrustedProxies)
+/// the address they name — what a handler passes in [`RequestInfo`](crate::RequestInfo).
+/// Set by [`session`]; a 500 when the peer address is unknown, so a missing address is
+/// never silently "no per-IP limits".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequest for ClientIp {
+    type Error = AuthError;
+    type Future = Ready<Result<Self, AuthError>>;
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            request
+                .extensions()
+                .get::<ClientIp>()
+                .copied()
+                .ok_or_else(|| {
+                    AuthError::internal("no client address: install tollbooth_auth::actix::session")
+                }),
+        )
+    }
+}
+
 fn auth_of(request: &ServiceRequest) -> Result<Auth, AuthError> {
     request
         .app_data::<web::Data<Auth>>()
@@ -58,9 +82,15 @@ pub async fn session(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let auth = auth_of(&request)?;
-    let session = auth.get_session(request.headers()).await?;
-    let refreshed = session.as_ref().and_then(|s| s.refreshed_cookie.clone());
+    let (session, refreshed) = match auth.get_session(request.headers()).await? {
+        Some(found) => (Some(found.session), found.refreshed_cookie),
+        None => (None, None),
+    };
     request.extensions_mut().insert(Slot(session));
+    if let Some(peer) = request.peer_addr() {
+        let client = ClientIp(auth.client_ip(peer.ip(), request.headers()));
+        request.extensions_mut().insert(client);
+    }
     let mut response = next.call(request).await?.map_into_boxed_body();
     let headers = response.headers_mut();
     let set_cookies = headers
@@ -128,11 +158,8 @@ impl<R: RoleMarker> FromRequest for RequireRole<R> {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(slot(request).and_then(|s| {
             let session = s.ok_or(AuthError::Unauthorized)?;
-            if session.role().satisfies(&R::role()) {
-                Ok(Self(session, PhantomData))
-            } else {
-                Err(AuthError::Forbidden)
-            }
+            session.require_role(&R::role())?;
+            Ok(Self(session, PhantomData))
         }))
     }
 }

@@ -15,8 +15,9 @@
 //! ```
 
 use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
@@ -35,17 +36,45 @@ use crate::session::Session;
 #[derive(Clone, Debug)]
 struct Slot(Option<Session>);
 
+/// The client's address: the socket peer, or behind [`TrustedProxies`](crate::TrustedProxies)
+/// the address they name — what a handler passes in [`RequestInfo`](crate::RequestInfo).
+/// Set by [`session`] when the server is served with connect info
+/// (`into_make_service_with_connect_info::<SocketAddr>()`); a 500 otherwise, so a missing
+/// address is never silently "no per-IP limits".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = AuthError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthError> {
+        parts.extensions.get::<ClientIp>().copied().ok_or_else(|| {
+            AuthError::internal(
+                "no client address: install tollbooth_auth::axum::session and serve with \
+                 into_make_service_with_connect_info::<SocketAddr>()",
+            )
+        })
+    }
+}
+
 /// Middleware: reads the request's session once (cookie or bearer token), makes it
 /// available to the extractors, and sets the refreshed cookie on the response when the
 /// session's token was renewed — unless the handler set the session cookie itself (sign-in,
 /// sign-out). A database failure answers 503.
 pub async fn session(State(auth): State<Auth>, mut request: Request, next: Next) -> Response {
-    let session = match auth.get_session(request.headers()).await {
-        Ok(session) => session,
+    let (session, refreshed) = match auth.get_session(request.headers()).await {
+        Ok(Some(found)) => (Some(found.session), found.refreshed_cookie),
+        Ok(None) => (None, None),
         Err(error) => return error.into_response(),
     };
-    let refreshed = session.as_ref().and_then(|s| s.refreshed_cookie.clone());
     request.extensions_mut().insert(Slot(session));
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    if let Some(peer) = peer {
+        let client = ClientIp(auth.client_ip(peer, request.headers()));
+        request.extensions_mut().insert(client);
+    }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let set_cookies = headers
@@ -109,11 +138,8 @@ impl<S: Send + Sync, R: RoleMarker + Send> FromRequestParts<S> for RequireRole<R
     type Rejection = AuthError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthError> {
         let session = slot(parts)?.ok_or(AuthError::Unauthorized)?;
-        if session.role().satisfies(&R::role()) {
-            Ok(Self(session, PhantomData))
-        } else {
-            Err(AuthError::Forbidden)
-        }
+        session.require_role(&R::role())?;
+        Ok(Self(session, PhantomData))
     }
 }
 

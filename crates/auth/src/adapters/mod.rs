@@ -38,7 +38,8 @@ pub(crate) fn refreshed_cookie_to_add<'a>(
     refreshed: Option<crate::cookie::SetCookie>,
     mut set_cookies: impl Iterator<Item = &'a [u8]>,
 ) -> Option<crate::cookie::SetCookie> {
-    let name = auth.config().cookie_name().as_bytes();
-    let handler_set_it = set_cookies.any(|value| value.split(|&b| b == b'=').next() == Some(name));
+    let name = auth.config().cookie_name();
+    let handler_set_it =
+        set_cookies.any(|value| crate::cookie::set_cookie_name(value).as_deref() == Some(name));
     refreshed.filter(|_| !handler_set_it)
 }

@@ -448,9 +448,13 @@ impl Auth {
         user_id: uuid::Uuid,
         request: &RequestInfo<'_>,
     ) -> Result<OAuthResult> {
+        // The session that started the link must still be this browser's. A refresh made by
+        // this lookup is not sent (the adapter's own lookup of the request sends one): at
+        // most one extra row write per completed link.
         let Some(current) = self
             .get_session(request.headers)
             .await?
+            .map(|found| found.session)
             .filter(|s| s.user.id == user_id)
         else {
             return Err(AuthError::InvalidOAuthState);

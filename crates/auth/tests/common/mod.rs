@@ -93,7 +93,7 @@ impl TestAuth {
         headers: &[(String, String)],
     ) -> (Session, Vec<(String, String)>) {
         let headers = headers.to_vec();
-        let request = RequestInfo::new(&headers, Some(ip()));
+        let request = RequestInfo::new(&headers, ip());
         match self.auth.sign_in(email, PASSWORD, &request).await.unwrap() {
             SignInOutcome::SignedIn(signed_in) => {
                 let cookie = cookie_headers(&signed_in.cookie);
@@ -119,7 +119,7 @@ static NO_HEADERS: [(&str, &str); 0] = [];
 
 /// A request with no cookie from the test IP.
 pub fn anon() -> RequestInfo<'static> {
-    RequestInfo::new(&NO_HEADERS, Some(ip()))
+    RequestInfo::new(&NO_HEADERS, ip())
 }
 
 pub fn no_headers() -> Vec<(String, String)> {
