@@ -123,6 +123,9 @@ pub struct RateLimits {
     pub emails_per_account: Limit,
     /// Password-reset and verification requests per client IP (default 20 / hour).
     pub emails_per_ip: Limit,
+    /// Second-factor codes tried per user, right or wrong (default 10 / 15 min). Wrong
+    /// codes also lock the second factor after five in a row.
+    pub mfa_per_user: Limit,
     /// After this many consecutive failed sign-ins, each further attempt waits
     /// 1 s × 2^(failures − this), capped at `max_backoff` (default 5).
     pub backoff_after_failures: u32,
@@ -144,6 +147,7 @@ impl Default for RateLimits {
             sign_up_per_ip: Limit::new(10, TimeDelta::hours(1)),
             emails_per_account: Limit::new(3, TimeDelta::hours(1)),
             emails_per_ip: Limit::new(20, TimeDelta::hours(1)),
+            mfa_per_user: Limit::new(10, TimeDelta::minutes(15)),
             backoff_after_failures: 5,
             max_backoff: TimeDelta::minutes(15),
             max_consecutive_failures: 100,

@@ -2,19 +2,18 @@
 
 use chrono::{DateTime, Utc};
 use tollbooth_db::{
-    AccountRepo, CREDENTIAL_PROVIDER, DbError, NewAccount, NewToken, NewUser, SessionRepo,
-    TokenPurpose, TokenRepo, User, UserRepo, normalize_email,
+    AccountRepo, CREDENTIAL_PROVIDER, DbError, NewAccount, NewUser, SessionRepo, TokenPurpose,
+    User, UserRepo, normalize_email,
 };
-use tollbooth_email::{Address, SecurityChange, WelcomeEmail, WelcomeProps};
+use tollbooth_email::{Address, SecurityChange};
 
 use crate::cookie::SetCookie;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
-use crate::limits::keys;
-use crate::password::check_policy;
-use crate::secret::new_token;
-use crate::service::Auth;
+use crate::limits::{Action, Key};
+use crate::service::{Auth, Inner};
 use crate::session::Session;
+use crate::tokens::Issue;
 
 /// A completed sign-in.
 #[derive(Debug)]
@@ -73,29 +72,27 @@ impl Auth {
         name: Option<&str>,
         request: &RequestInfo<'_>,
     ) -> Result<User> {
-        let config = &self.inner.config;
+        let Inner {
+            db,
+            config,
+            limiter,
+            passwords,
+            ..
+        } = &*self.inner;
         if let Some(ip) = request.ip {
-            self.limit(&keys::ip("sign_up", ip), config.rate_limits.sign_up_per_ip)
+            let key = Key::ip(Action::SignUp, ip);
+            limiter
+                .hit(db, &key, limiter.limits().sign_up_per_ip)
                 .await?;
         }
         let email = normalize_email(Address::parse(email, "email")?.as_str())?;
         let name = clean_name(name)?;
-        let local_part = email.split('@').next().unwrap_or_default();
-        let context = [
-            email.as_str(),
-            local_part,
-            name.as_deref().unwrap_or_default(),
-        ];
-        check_policy(&config.password_policy, password, &context)?;
-
-        let db = &self.inner.db;
+        passwords.check(password, &email, name.as_deref())?;
         if db.find_user_by_email(&email).await?.is_some() {
             return Err(AuthError::EmailTaken);
         }
-        let password_hash = self.inner.hasher.hash(password).await?;
+        let password_hash = passwords.hasher().hash(password).await?;
 
-        let now = self.now();
-        let (token, token_hash) = new_token();
         let tx = db.begin().await?;
         let mut new_user = NewUser::new(&email);
         new_user.name = name;
@@ -105,24 +102,22 @@ impl Auth {
         };
         tx.create_account(NewAccount::credential(user.id, password_hash))
             .await?;
-        tx.create_token(
-            NewToken::new(
-                TokenPurpose::EmailVerification,
-                &email,
-                token_hash,
-                now + config.verification_ttl,
-            )
-            .user(user.id),
-        )
-        .await?;
-        let props = WelcomeProps {
-            name: user.name.clone(),
-            verify_url: Some(self.verification_link(&token)),
-        };
-        self.queue_email::<WelcomeEmail>(&tx, &user.email, &props, format!("welcome/{}", user.id))
+        let verification = Issue::new(
+            TokenPurpose::EmailVerification,
+            &email,
+            config.verification_ttl,
+        );
+        let verification = self
+            .inner
+            .tokens
+            .issue(&tx, verification.user(user.id))
+            .await?;
+        self.inner
+            .mail
+            .welcome(&tx, &user, Some(&verification))
             .await?;
         tx.commit().await?;
-        self.emails_committed();
+        self.inner.mail.committed();
         tracing::info!(user_id = %user.id, "signed up");
         Ok(user)
     }
@@ -138,37 +133,47 @@ impl Auth {
     ///   revoked (session fixation). A hash below the configured cost is upgraded.
     /// - An unverified address is [`AuthError::EmailNotVerified`] when
     ///   `require_verified_email` is on — said only after the password proved right.
+    // No fields: the address is personal data and the password a secret.
+    #[tracing::instrument(name = "tollbooth.sign_in", skip_all)]
     pub async fn sign_in(
         &self,
         email: &str,
         password: &str,
         request: &RequestInfo<'_>,
     ) -> Result<SignInOutcome> {
-        let limits = &self.inner.config.rate_limits;
+        let Inner {
+            db,
+            limiter,
+            passwords,
+            ..
+        } = &*self.inner;
+        let limits = limiter.limits();
         let email = normalize_email(email).unwrap_or_default();
-        if let Some(ip) = request.ip {
-            self.limit(&keys::ip("sign_in", ip), limits.sign_in_per_ip)
-                .await?;
-        }
-        self.limit(
-            &keys::account("sign_in", &email),
-            limits.sign_in_per_account,
-        )
-        .await?;
-        let failures = keys::account("sign_in_failures", &email);
-        self.check_backoff(&failures).await?;
+        limiter
+            .hit_both(
+                db,
+                Action::SignIn,
+                request.ip,
+                limits.sign_in_per_ip,
+                &email,
+                limits.sign_in_per_account,
+            )
+            .await?;
+        let failures = Key::sign_in_failures(&email);
+        limiter.check_backoff(db, &failures).await?;
 
+        let hasher = passwords.hasher();
         let Some((user, hash)) = self.credential(&email).await? else {
-            self.inner.hasher.verify_dummy(password).await?;
-            self.record_failure(&failures).await?;
+            hasher.verify_dummy(password).await?;
+            limiter.record_failure(db, &failures).await?;
             return Err(AuthError::InvalidCredentials);
         };
-        if !self.inner.hasher.verify(password, &hash).await? {
-            self.record_failure(&failures).await?;
+        if !hasher.verify(password, &hash).await? {
+            limiter.record_failure(db, &failures).await?;
             return Err(AuthError::InvalidCredentials);
         }
-        self.clear_failures(&failures).await?;
-        if self.inner.hasher.needs_rehash(&hash) {
+        limiter.clear_failures(db, &failures).await?;
+        if hasher.needs_rehash(&hash) {
             self.upgrade_hash(&user, password).await;
         }
         if self.inner.config.require_verified_email && user.email_verified_at.is_none() {
@@ -187,7 +192,8 @@ impl Auth {
         if self.mfa_enabled(&user).await? {
             return Ok(SignInOutcome::MfaRequired(self.mfa_challenge(&user).await?));
         }
-        let (session, cookie) = self.open_session(user, request).await?;
+        let sessions = &self.inner.sessions;
+        let (session, cookie) = sessions.open(&self.inner.db, user, request).await?;
         tracing::info!(user_id = %session.user.id, session_id = %session.id, "signed in");
         Ok(SignInOutcome::SignedIn(Box::new(SignedIn {
             session,
@@ -196,21 +202,17 @@ impl Auth {
     }
 
     async fn mfa_challenge(&self, user: &User) -> Result<MfaChallenge> {
-        let (token, hash) = new_token();
-        let expires_at = self.now() + self.inner.config.mfa_challenge_ttl;
-        self.inner
-            .db
-            .create_token(
-                NewToken::new(
-                    TokenPurpose::MfaChallenge,
-                    user.id.to_string(),
-                    hash,
-                    expires_at,
-                )
-                .user(user.id),
-            )
+        let ttl = self.inner.config.mfa_challenge_ttl;
+        let challenge = Issue::new(TokenPurpose::MfaChallenge, user.id.to_string(), ttl);
+        let issued = self
+            .inner
+            .tokens
+            .issue(&self.inner.db, challenge.user(user.id))
             .await?;
-        Ok(MfaChallenge { token, expires_at })
+        Ok(MfaChallenge {
+            token: issued.token,
+            expires_at: issued.row.expires_at,
+        })
     }
 
     /// Changes the password of the signed-in user after checking the current one (which
@@ -223,19 +225,27 @@ impl Auth {
         new: &str,
         request: &RequestInfo<'_>,
     ) -> Result<()> {
+        let Inner {
+            db,
+            limiter,
+            passwords,
+            ..
+        } = &*self.inner;
         let user = &session.user;
-        let failures = keys::account("sign_in_failures", &user.email);
-        self.check_backoff(&failures).await?;
+        let failures = Key::sign_in_failures(&user.email);
+        limiter.check_backoff(db, &failures).await?;
         let Some((_, hash)) = self.credential(&user.email).await? else {
-            self.inner.hasher.verify_dummy(current).await?;
+            passwords.hasher().verify_dummy(current).await?;
             return Err(AuthError::InvalidCredentials);
         };
-        if !self.inner.hasher.verify(current, &hash).await? {
-            self.record_failure(&failures).await?;
+        if !passwords.hasher().verify(current, &hash).await? {
+            limiter.record_failure(db, &failures).await?;
             return Err(AuthError::InvalidCredentials);
         }
-        let hash = self.hash_for(user, new).await?;
-        let tx = self.inner.db.begin().await?;
+        let hash = passwords
+            .hash_new(new, &user.email, user.name.as_deref())
+            .await?;
+        let tx = db.begin().await?;
         if !tx.set_password_hash(user.id, &hash).await? {
             tx.create_account(NewAccount::credential(user.id, hash))
                 .await?;
@@ -245,21 +255,9 @@ impl Auth {
         self.queue_security_notice(&tx, user, SecurityChange::PasswordChanged, request)
             .await?;
         tx.commit().await?;
-        self.emails_committed();
+        self.inner.mail.committed();
         tracing::info!(user_id = %user.id, "password changed; other sessions revoked");
         Ok(())
-    }
-
-    /// Policy check (with the user's own details as forbidden words), then hash.
-    pub(crate) async fn hash_for(&self, user: &User, password: &str) -> Result<String> {
-        let local_part = user.email.split('@').next().unwrap_or_default();
-        let context = [
-            user.email.as_str(),
-            local_part,
-            user.name.as_deref().unwrap_or_default(),
-        ];
-        check_policy(&self.inner.config.password_policy, password, &context)?;
-        self.inner.hasher.hash(password).await
     }
 
     /// The user with this (normalized) e-mail and their password hash, if they have one.
@@ -278,7 +276,7 @@ impl Auth {
     /// is logged and the sign-in proceeds.
     async fn upgrade_hash(&self, user: &User, password: &str) {
         let result = async {
-            let hash = self.inner.hasher.hash(password).await?;
+            let hash = self.inner.passwords.hasher().hash(password).await?;
             self.inner.db.set_password_hash(user.id, &hash).await?;
             Ok::<_, AuthError>(())
         };

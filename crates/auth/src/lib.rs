@@ -135,6 +135,7 @@ mod error;
 mod headers;
 mod jwt;
 mod limits;
+mod mail;
 mod mfa;
 mod oauth;
 mod origin;
@@ -145,6 +146,7 @@ mod secret;
 mod service;
 mod session;
 mod stepup;
+mod tokens;
 
 #[cfg(feature = "actix")]
 pub use adapters::actix;

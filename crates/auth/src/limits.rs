@@ -1,6 +1,8 @@
 //! Durable rate limits: counters live in the database, so every instance enforces one limit.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -8,24 +10,49 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 use tollbooth_db::RateLimitRepo;
 
-use crate::config::Limit;
+use crate::clock::Clock;
+use crate::config::{Limit, RateLimits};
 use crate::error::{AuthError, Result};
-use crate::service::Auth;
 
-/// Counter names. E-mail addresses are hashed so the table holds no personal data.
-pub(crate) mod keys {
-    use std::net::IpAddr;
+/// What is being counted. The names are the counters' keys in the database: stable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    SignUp,
+    SignIn,
+    /// Verification e-mails asked for again.
+    Verify,
+    /// Password-reset e-mails.
+    Reset,
+    /// Second-factor codes tried.
+    Mfa,
+}
 
-    use super::{Digest, Sha256};
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::SignUp => "sign_up",
+            Self::SignIn => "sign_in",
+            Self::Verify => "verify",
+            Self::Reset => "reset",
+            Self::Mfa => "mfa",
+        }
+    }
+}
 
-    /// An IPv4 client by its address; an IPv6 client by its /64, the block one subscriber
-    /// is given (they choose the rest freely, so per-address limits would not hold).
-    pub(crate) fn ip(action: &str, ip: IpAddr) -> String {
+/// A counter's key. E-mail addresses are hashed so the table holds no personal data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Key(String);
+
+impl Key {
+    /// Per client: an IPv4 client by its address; an IPv6 client by its /64, the block one
+    /// subscriber is given (they choose the rest freely, so per-address limits would not hold).
+    pub(crate) fn ip(action: Action, ip: IpAddr) -> Self {
+        let action = action.as_str();
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 @ IpAddr::V4(_) => v4,
         };
-        match ip {
+        Self(match ip {
             IpAddr::V4(v4) => format!("{action}:ip:{v4}"),
             IpAddr::V6(v6) => {
                 let s = v6.segments();
@@ -34,13 +61,29 @@ pub(crate) mod keys {
                     s[0], s[1], s[2], s[3]
                 )
             }
-        }
+        })
     }
 
-    pub(crate) fn account(action: &str, normalized_email: &str) -> String {
-        let digest = Sha256::digest(normalized_email.as_bytes());
+    /// Per account, by its normalized e-mail address (known or not) or, for second-factor
+    /// codes, its user id.
+    pub(crate) fn account(action: Action, account: &str) -> Self {
+        Self::hashed(action.as_str(), account)
+    }
+
+    /// The account's streak of failed password checks (sign-in, password change,
+    /// re-authentication): what backoff and the daily cap count, and a success clears.
+    pub(crate) fn sign_in_failures(normalized_email: &str) -> Self {
+        Self::hashed("sign_in_failures", normalized_email)
+    }
+
+    fn hashed(counter: &str, account: &str) -> Self {
+        let digest = Sha256::digest(account.as_bytes());
         let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{action}:account:{hex}")
+        Self(format!("{counter}:account:{hex}"))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -73,33 +116,75 @@ impl RefusedKeys {
     }
 }
 
-impl Auth {
+/// The durable rate limits: counters in the database (one limit across every instance),
+/// the configured [`RateLimits`], and the keys this instance knows are refused. Each method
+/// takes the executor to count on.
+pub(crate) struct RateLimiter {
+    limits: RateLimits,
+    clock: Arc<dyn Clock>,
+    refused: RefusedKeys,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(limits: RateLimits, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            limits,
+            clock,
+            refused: RefusedKeys::default(),
+        }
+    }
+
+    /// The configured limits.
+    pub(crate) fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
     /// Counts one event on `key`; [`AuthError::RateLimited`] once `limit` is exceeded.
-    pub(crate) async fn limit(&self, key: &str, limit: Limit) -> Result<()> {
-        let now = self.now();
-        let refused = &self.inner.refused_keys;
-        if let Some(until) = refused.until(key, now) {
+    pub(crate) async fn hit(
+        &self,
+        repo: &impl RateLimitRepo,
+        key: &Key,
+        limit: Limit,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        let key = key.as_str();
+        if let Some(until) = self.refused.until(key, now) {
             return Err(rate_limited(until - now));
         }
-        let hit = self.inner.db.hit_rate_limit(key, limit.window, now).await?;
+        let hit = repo.hit_rate_limit(key, limit.window, now).await?;
         if hit.hits > limit.max {
             let until = hit.window_started_at + limit.window;
-            refused.remember(key, until, now);
+            self.refused.remember(key, until, now);
             return Err(rate_limited(until - now));
         }
         Ok(())
     }
 
+    /// Counts one event per client (when the client IP is known) and one per account.
+    pub(crate) async fn hit_both(
+        &self,
+        repo: &impl RateLimitRepo,
+        action: Action,
+        ip: Option<IpAddr>,
+        per_ip: Limit,
+        account: &str,
+        per_account: Limit,
+    ) -> Result<()> {
+        if let Some(ip) = ip {
+            self.hit(repo, &Key::ip(action, ip), per_ip).await?;
+        }
+        self.hit(repo, &Key::account(action, account), per_account)
+            .await
+    }
+
     /// Refuses an attempt on an account with a failure streak: exponential backoff after
     /// `backoff_after_failures` (one attempt per wait, however many arrive at once), and a
     /// wait for the window's end at `max_consecutive_failures`.
-    pub(crate) async fn check_backoff(&self, key: &str) -> Result<()> {
-        let limits = &self.inner.config.rate_limits;
-        let now = self.now();
-        let Some(streak) = self
-            .inner
-            .db
-            .peek_rate_limit(key, limits.failure_window, now)
+    pub(crate) async fn check_backoff(&self, repo: &impl RateLimitRepo, key: &Key) -> Result<()> {
+        let limits = &self.limits;
+        let now = self.clock.now();
+        let Some(streak) = repo
+            .peek_rate_limit(key.as_str(), limits.failure_window, now)
             .await?
         else {
             return Ok(());
@@ -118,10 +203,8 @@ impl Auth {
             }
             // The wait is over: one attempt may go ahead. Claiming it is atomic, so parallel
             // attempts cannot all pass the check above before any failure is recorded.
-            let claimed = self
-                .inner
-                .db
-                .claim_rate_limit(key, streak.hits, now - wait, now)
+            let claimed = repo
+                .claim_rate_limit(key.as_str(), streak.hits, now - wait, now)
                 .await?;
             if !claimed {
                 return Err(rate_limited(wait));
@@ -130,17 +213,16 @@ impl Auth {
         Ok(())
     }
 
-    pub(crate) async fn record_failure(&self, key: &str) -> Result<()> {
-        let window = self.inner.config.rate_limits.failure_window;
-        self.inner
-            .db
-            .hit_rate_limit(key, window, self.now())
+    /// Adds a failure to the streak `key` counts.
+    pub(crate) async fn record_failure(&self, repo: &impl RateLimitRepo, key: &Key) -> Result<()> {
+        repo.hit_rate_limit(key.as_str(), self.limits.failure_window, self.clock.now())
             .await?;
         Ok(())
     }
 
-    pub(crate) async fn clear_failures(&self, key: &str) -> Result<()> {
-        Ok(self.inner.db.reset_rate_limit(key).await?)
+    /// Ends the streak `key` counts (after a success).
+    pub(crate) async fn clear_failures(&self, repo: &impl RateLimitRepo, key: &Key) -> Result<()> {
+        Ok(repo.reset_rate_limit(key.as_str()).await?)
     }
 }
 
@@ -156,7 +238,107 @@ fn rate_limited(wait: TimeDelta) -> AuthError {
 
 #[cfg(test)]
 mod tests {
+    use tollbooth_core::ManualClock;
+    use tollbooth_db::testing::TestDb;
+
     use super::*;
+
+    /// The keys are the rows of live databases: an upgrade must keep counting on them.
+    #[test]
+    fn keys_are_stable() {
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        let v6: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
+        assert_eq!(
+            Key::ip(Action::SignIn, v4).as_str(),
+            "sign_in:ip:203.0.113.7"
+        );
+        assert_eq!(Key::ip(Action::SignIn, mapped), Key::ip(Action::SignIn, v4));
+        assert_eq!(
+            Key::ip(Action::Reset, v6).as_str(),
+            "reset:ip:2001:db8:1:2::/64"
+        );
+        let account = Key::account(Action::SignIn, "ada@example.com");
+        assert!(account.as_str().starts_with("sign_in:account:"));
+        assert!(!account.as_str().contains("ada"), "no address in the table");
+        let failures = Key::sign_in_failures("ada@example.com");
+        assert!(failures.as_str().starts_with("sign_in_failures:account:"));
+        assert_eq!(
+            failures.as_str().rsplit(':').next(),
+            account.as_str().rsplit(':').next(),
+            "one digest of the address"
+        );
+    }
+
+    /// A key over its limit is refused from memory until its window ends: a flood of
+    /// refused attempts makes no database write. The repository is a mock, so the test
+    /// counts the writes themselves.
+    #[tokio::test]
+    async fn a_refused_key_stays_off_the_database_until_its_window_ends() {
+        let start = tollbooth_db::now();
+        let clock = Arc::new(ManualClock::new(start));
+        let limiter = RateLimiter::new(RateLimits::default(), clock.clone());
+        let limit = Limit::new(2, TimeDelta::minutes(1));
+        let key = Key::account(Action::SignIn, "ada@example.com");
+        let hits = Arc::new(Mutex::new(0u32));
+        let mut repo = tollbooth_db::MockRateLimitRepo::new();
+        let counted = hits.clone();
+        repo.expect_hit_rate_limit()
+            .times(4)
+            .returning(move |_, _, now| {
+                let mut hits = counted.lock().unwrap();
+                *hits = if now >= start + TimeDelta::minutes(1) {
+                    1
+                } else {
+                    *hits + 1
+                };
+                let window_started_at = if *hits == 1 { now } else { start };
+                Ok(tollbooth_db::RateLimitHit {
+                    hits: *hits,
+                    window_started_at,
+                })
+            });
+        limiter.hit(&repo, &key, limit).await.unwrap();
+        limiter.hit(&repo, &key, limit).await.unwrap();
+        assert!(
+            limiter.hit(&repo, &key, limit).await.is_err(),
+            "third: over"
+        );
+        for _ in 0..100 {
+            let refused = limiter.hit(&repo, &key, limit).await.unwrap_err();
+            let AuthError::RateLimited { retry_after } = refused else {
+                panic!("{refused:?}")
+            };
+            assert_eq!(retry_after, Duration::from_secs(60));
+        }
+        clock.advance(limit.window);
+        limiter.hit(&repo, &key, limit).await.unwrap();
+        // `times(4)`: three counted before the refusal, one after the window; the hundred
+        // refusals between never reached the repository (mockall checks on drop).
+    }
+
+    /// The limiter alone, on a real database: the limit from the configuration, refused
+    /// past it until the window ends, per key.
+    #[tokio::test]
+    async fn a_limit_refuses_past_its_maximum_until_the_window_ends() {
+        let db = TestDb::sqlite().await;
+        let clock = Arc::new(ManualClock::new(tollbooth_db::now()));
+        let limiter = RateLimiter::new(RateLimits::default(), clock.clone());
+        let limit = limiter.limits().mfa_per_user;
+        let key = Key::account(Action::Mfa, "user-1");
+        for _ in 0..limit.max {
+            limiter.hit(&*db, &key, limit).await.unwrap();
+        }
+        let refused = limiter.hit(&*db, &key, limit).await.unwrap_err();
+        assert!(
+            matches!(refused, AuthError::RateLimited { .. }),
+            "{refused:?}"
+        );
+        let other = Key::account(Action::Mfa, "user-2");
+        limiter.hit(&*db, &other, limit).await.unwrap();
+        clock.advance(limit.window);
+        limiter.hit(&*db, &key, limit).await.unwrap();
+    }
 
     /// The cache never outgrows its capacity: expired keys make room, live ones do not.
     #[test]

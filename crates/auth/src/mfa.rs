@@ -15,15 +15,14 @@ use std::fmt;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use chrono::TimeDelta;
-use tollbooth_db::{SessionRepo, TokenPurpose, TokenRepo, TwoFactorRepo, User, UserRepo};
+use tollbooth_db::{SessionRepo, TokenPurpose, TwoFactorRepo, User, UserRepo};
 use tollbooth_email::SecurityChange;
 use totp_rs::{Algorithm, Builder, Totp};
 
-use crate::config::Limit;
 use crate::credentials::SignedIn;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
-use crate::limits::keys;
+use crate::limits::{Action, Key};
 use crate::secret::hash_token;
 use crate::service::Auth;
 use crate::session::Session;
@@ -216,7 +215,7 @@ impl Auth {
         self.queue_security_notice(&tx, user, SecurityChange::MfaEnabled, request)
             .await?;
         tx.commit().await?;
-        self.emails_committed();
+        self.inner.mail.committed();
         tracing::info!(user_id = %user.id, "MFA enabled; other sessions revoked");
         Ok(codes)
     }
@@ -230,9 +229,9 @@ impl Auth {
         request: &RequestInfo<'_>,
     ) -> Result<SignedIn> {
         let db = &self.inner.db;
-        let hash = hash_token(challenge);
-        let row = db
-            .find_usable_token(&hash, TokenPurpose::MfaChallenge, self.now())
+        let tokens = &self.inner.tokens;
+        let row = tokens
+            .peek(db, TokenPurpose::MfaChallenge, challenge)
             .await?
             .ok_or(AuthError::InvalidMfaCode)?;
         let user_id = row.user_id.ok_or(AuthError::InvalidMfaCode)?;
@@ -241,14 +240,14 @@ impl Auth {
             .await?
             .ok_or(AuthError::InvalidMfaCode)?;
         self.check_code(&user, code, true).await?;
-        if db
-            .consume_token(&hash, TokenPurpose::MfaChallenge, self.now())
+        if tokens
+            .consume(db, TokenPurpose::MfaChallenge, challenge)
             .await?
             .is_none()
         {
             return Err(AuthError::InvalidMfaCode); // used concurrently
         }
-        let (session, cookie) = self.open_session(user, request).await?;
+        let (session, cookie) = self.inner.sessions.open(db, user, request).await?;
         tracing::info!(user_id = %session.user.id, session_id = %session.id, "signed in with MFA");
         Ok(SignedIn { session, cookie })
     }
@@ -271,7 +270,7 @@ impl Auth {
         self.queue_security_notice(&tx, user, SecurityChange::MfaDisabled, request)
             .await?;
         tx.commit().await?;
-        self.emails_committed();
+        self.inner.mail.committed();
         tracing::info!(user_id = %user.id, "MFA disabled; other sessions revoked");
         Ok(())
     }
@@ -291,7 +290,7 @@ impl Auth {
         self.queue_security_notice(&tx, user, SecurityChange::BackupCodesRegenerated, request)
             .await?;
         tx.commit().await?;
-        self.emails_committed();
+        self.inner.mail.committed();
         Ok(codes)
     }
 
@@ -346,11 +345,9 @@ impl Auth {
         let config = self.mfa_config()?;
         let db = &self.inner.db;
         let now = self.now();
-        self.limit(
-            &keys::account("mfa", &user.id.to_string()),
-            Limit::new(10, TimeDelta::minutes(15)),
-        )
-        .await?;
+        let limiter = &self.inner.limiter;
+        let key = Key::account(Action::Mfa, &user.id.to_string());
+        limiter.hit(db, &key, limiter.limits().mfa_per_user).await?;
         let tf = db
             .find_two_factor(user.id)
             .await?

@@ -126,6 +126,45 @@ impl PasswordHasher {
 }
 
 /// The cost field of a modular-crypt bcrypt hash (`$2b$12$…` → 12).
+/// Passwords: the policy and the hasher together, so no new password is hashed without
+/// passing the policy — with the account's own address and name as forbidden words.
+#[derive(Debug)]
+pub(crate) struct Passwords {
+    policy: PasswordPolicy,
+    hasher: PasswordHasher,
+}
+
+impl Passwords {
+    pub(crate) fn new(policy: PasswordPolicy, hasher: PasswordHasher) -> Self {
+        Self { policy, hasher }
+    }
+
+    /// Refuses a new password the policy does not admit for the account with this
+    /// (normalized) address and name.
+    pub(crate) fn check(&self, password: &str, email: &str, name: Option<&str>) -> Result<()> {
+        let local_part = email.split('@').next().unwrap_or_default();
+        let context = [email, local_part, name.unwrap_or_default()];
+        check_policy(&self.policy, password, &context)
+    }
+
+    /// [`check`](Self::check), then hash: a new password for an existing account.
+    pub(crate) async fn hash_new(
+        &self,
+        password: &str,
+        email: &str,
+        name: Option<&str>,
+    ) -> Result<String> {
+        self.check(password, email, name)?;
+        self.hasher.hash(password).await
+    }
+
+    /// The hasher, for passwords already past the policy (at sign-up, after the address
+    /// was found free) or already in use (a rehash at a higher cost).
+    pub(crate) fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+}
+
 pub(crate) fn cost_of(hash: &str) -> Option<u32> {
     let mut parts = hash.split('$');
     match (parts.next(), parts.next(), parts.next()) {
@@ -175,6 +214,41 @@ pub(crate) fn check_policy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The component alone: a new password passes the policy with the account's details
+    /// as forbidden words, then hashes to something the hasher verifies.
+    #[tokio::test]
+    async fn a_new_password_is_checked_against_the_account_then_hashed() {
+        let passwords = Passwords::new(PasswordPolicy::default(), PasswordHasher::new(4, 1, 1));
+        let refused = passwords
+            .hash_new("grace.hopper1906", "grace.hopper1906@example.com", None)
+            .await;
+        assert!(
+            matches!(refused, Err(AuthError::InvalidPassword { .. })),
+            "the address is a forbidden word: {refused:?}"
+        );
+        let refused = passwords.check("Featherstone77", "ada@example.com", Some("Featherstone77"));
+        assert!(refused.is_err(), "so is the name");
+        let hash = passwords
+            .hash_new("kq8#Lm2p-vessel", "ada@example.com", Some("Ada"))
+            .await
+            .unwrap();
+        assert_eq!(cost_of(&hash), Some(4));
+        assert!(
+            passwords
+                .hasher()
+                .verify("kq8#Lm2p-vessel", &hash)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .hasher()
+                .verify("kq8#Lm2p-vesseL", &hash)
+                .await
+                .unwrap()
+        );
+    }
 
     #[test]
     fn policy() {

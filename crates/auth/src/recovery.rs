@@ -1,17 +1,15 @@
 //! E-mail verification and password reset.
 
 use tollbooth_db::{
-    AccountRepo, NewAccount, NewToken, SessionRepo, TokenPurpose, TokenRepo, User, UserRepo,
-    normalize_email,
+    AccountRepo, NewAccount, SessionRepo, TokenPurpose, User, UserRepo, normalize_email,
 };
-use tollbooth_email::{Link, PasswordResetEmail, PasswordResetProps, WelcomeEmail, WelcomeProps};
 
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
-use crate::limits::keys;
-use crate::secret::{hash_token, new_token};
+use crate::limits::{Action, Key};
 use crate::service::Auth;
 use crate::stepup::Recovery;
+use crate::tokens::Issue;
 
 impl Auth {
     /// Marks the address verified if `token` is an unused, unexpired verification token for
@@ -19,8 +17,10 @@ impl Auth {
     pub async fn verify_email(&self, token: &str) -> Result<User> {
         let db = &self.inner.db;
         let now = self.now();
-        let row = db
-            .consume_token(&hash_token(token), TokenPurpose::EmailVerification, now)
+        let row = self
+            .inner
+            .tokens
+            .consume(db, TokenPurpose::EmailVerification, token)
             .await?
             .ok_or(AuthError::InvalidToken)?;
         let user_id = row.user_id.ok_or(AuthError::InvalidToken)?;
@@ -44,7 +44,7 @@ impl Auth {
     /// per IP.
     pub async fn resend_verification(&self, email: &str, request: &RequestInfo<'_>) -> Result<()> {
         let email = normalize_email(email).unwrap_or_default();
-        self.limit_emails("verify", &email, request).await?;
+        self.limit_emails(Action::Verify, &email, request).await?;
         let db = &self.inner.db;
         let Some(user) = db.find_user_by_email(&email).await? else {
             return Ok(());
@@ -52,35 +52,18 @@ impl Auth {
         if user.email_verified_at.is_some() {
             return Ok(());
         }
-        let tx = db.begin().await?;
-        tx.delete_tokens(TokenPurpose::EmailVerification, &user.email)
-            .await?;
-        let (token, hash) = new_token();
         let ttl = self.inner.config.verification_ttl;
-        let row = tx
-            .create_token(
-                NewToken::new(
-                    TokenPurpose::EmailVerification,
-                    &user.email,
-                    hash,
-                    self.now() + ttl,
-                )
-                .user(user.id),
-            )
+        let verification = Issue::new(TokenPurpose::EmailVerification, &user.email, ttl)
+            .user(user.id)
+            .replacing_older();
+        let tx = db.begin().await?;
+        let verification = self.inner.tokens.issue(&tx, verification).await?;
+        self.inner
+            .mail
+            .verification(&tx, &user, &verification)
             .await?;
-        let props = WelcomeProps {
-            name: user.name.clone(),
-            verify_url: Some(self.verification_link(&token)),
-        };
-        self.queue_email::<WelcomeEmail>(
-            &tx,
-            &user.email,
-            &props,
-            format!("verify-email/{}", row.id),
-        )
-        .await?;
         tx.commit().await?;
-        self.emails_committed();
+        self.inner.mail.committed();
         Ok(())
     }
 
@@ -93,44 +76,20 @@ impl Auth {
         request: &RequestInfo<'_>,
     ) -> Result<()> {
         let email = normalize_email(email).unwrap_or_default();
-        self.limit_emails("reset", &email, request).await?;
+        self.limit_emails(Action::Reset, &email, request).await?;
         let db = &self.inner.db;
         let Some(user) = db.find_user_by_email(&email).await? else {
             return Ok(());
         };
-        let tx = db.begin().await?;
-        tx.delete_tokens(TokenPurpose::PasswordReset, &user.email)
-            .await?;
-        let (token, hash) = new_token();
         let ttl = self.inner.config.reset_ttl;
-        let row = tx
-            .create_token(
-                NewToken::new(
-                    TokenPurpose::PasswordReset,
-                    &user.email,
-                    hash,
-                    self.now() + ttl,
-                )
-                .user(user.id),
-            )
-            .await?;
-        let config = &self.inner.config;
-        let props = PasswordResetProps {
-            name: user.name.clone(),
-            reset_url: config
-                .public_base_url
-                .link(&config.reset_password_path, &[("token", &token)]),
-            expires_in: ttl,
-        };
-        self.queue_email::<PasswordResetEmail>(
-            &tx,
-            &user.email,
-            &props,
-            format!("password-reset/{}", row.id),
-        )
-        .await?;
+        let reset = Issue::new(TokenPurpose::PasswordReset, &user.email, ttl)
+            .user(user.id)
+            .replacing_older();
+        let tx = db.begin().await?;
+        let reset = self.inner.tokens.issue(&tx, reset).await?;
+        self.inner.mail.password_reset(&tx, &user, &reset).await?;
         tx.commit().await?;
-        self.emails_committed();
+        self.inner.mail.committed();
         Ok(())
     }
 
@@ -143,11 +102,11 @@ impl Auth {
     /// removes the second factor and provider links added in the recovery window.
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {
         let db = &self.inner.db;
+        let tokens = &self.inner.tokens;
         let now = self.now();
-        let hash = hash_token(token);
         // Look before consuming, so a password refused by the policy does not burn the link.
-        let row = db
-            .find_usable_token(&hash, TokenPurpose::PasswordReset, now)
+        let row = tokens
+            .peek(db, TokenPurpose::PasswordReset, token)
             .await?
             .ok_or(AuthError::InvalidToken)?;
         let user_id = row.user_id.ok_or(AuthError::InvalidToken)?;
@@ -155,11 +114,15 @@ impl Auth {
             .find_user(user_id)
             .await?
             .ok_or(AuthError::InvalidToken)?;
-        let password_hash = self.hash_for(&user, new_password).await?;
+        let password_hash = self
+            .inner
+            .passwords
+            .hash_new(new_password, &user.email, user.name.as_deref())
+            .await?;
 
         let tx = db.begin().await?;
-        if tx
-            .consume_token(&hash, TokenPurpose::PasswordReset, now)
+        if tokens
+            .consume(&tx, TokenPurpose::PasswordReset, token)
             .await?
             .is_none()
         {
@@ -184,31 +147,29 @@ impl Auth {
             tracing::warn!(user_id = %user.id, ?undone, "recovery reset: recent sign-in changes undone");
         }
         tx.commit().await?;
-        self.clear_failures(&keys::account("sign_in_failures", &user.email))
-            .await?;
+        let failures = Key::sign_in_failures(&user.email);
+        self.inner.limiter.clear_failures(db, &failures).await?;
         tracing::info!(user_id = %user.id, revoked, "password reset; all sessions revoked");
         Ok(())
     }
 
-    pub(crate) fn verification_link(&self, token: &str) -> Link {
-        let config = &self.inner.config;
-        config
-            .public_base_url
-            .link(&config.verify_email_path, &[("token", token)])
-    }
-
     async fn limit_emails(
         &self,
-        action: &str,
+        action: Action,
         email: &str,
         request: &RequestInfo<'_>,
     ) -> Result<()> {
-        let limits = &self.inner.config.rate_limits;
-        if let Some(ip) = request.ip {
-            self.limit(&keys::ip(action, ip), limits.emails_per_ip)
-                .await?;
-        }
-        self.limit(&keys::account(action, email), limits.emails_per_account)
+        let limiter = &self.inner.limiter;
+        let limits = limiter.limits();
+        limiter
+            .hit_both(
+                &self.inner.db,
+                action,
+                request.ip,
+                limits.emails_per_ip,
+                email,
+                limits.emails_per_account,
+            )
             .await
     }
 }

@@ -4,14 +4,18 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, Utc};
-use tollbooth_db::SessionRepo;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tollbooth_db::{NewSession, SessionRepo, User};
 use uuid::Uuid;
 
-use crate::cookie::SetCookie;
+use crate::clock::Clock;
+use crate::config::AuthConfig;
+use crate::cookie::{SetCookie, cookie_values};
 use crate::error::{AuthError, Result};
-use crate::headers::HeaderView;
-use crate::jwt::SessionClaims;
+use crate::headers::{HeaderView, RequestInfo};
+use crate::jwt::{SessionClaims, TokenCodec};
 use crate::service::Auth;
 
 /// A user role. `user` and `admin` are built in; any other name works too.
@@ -86,7 +90,11 @@ pub struct SessionLookup {
 }
 
 impl Session {
-    pub(crate) fn new(row: tollbooth_db::Session, user: tollbooth_db::User, token: String) -> Self {
+    pub(crate) fn new(
+        row: tollbooth_db::SessionRow,
+        user: tollbooth_db::User,
+        token: String,
+    ) -> Self {
         Self {
             id: row.id,
             user,
@@ -147,6 +155,156 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// Sessions: the JWT codec, the lifetimes and the cookie. Reads and writes session rows
+/// on the executor it is given, so a flow can open or end sessions in its transaction.
+pub(crate) struct Sessions {
+    codec: TokenCodec,
+    cookie_name: String,
+    idle_timeout: TimeDelta,
+    absolute_lifetime: TimeDelta,
+    clock: Arc<dyn Clock>,
+}
+
+impl Sessions {
+    pub(crate) fn new(config: &AuthConfig) -> Self {
+        Self {
+            codec: TokenCodec::new(config),
+            cookie_name: config.cookie_name.clone(),
+            idle_timeout: config.idle_timeout,
+            absolute_lifetime: config.absolute_lifetime,
+            clock: config.clock.clone(),
+        }
+    }
+
+    /// Every session token the request presents that verifies (expired or not), with its
+    /// claims: `Authorization: Bearer` first, then the session cookie(s); at most four.
+    pub(crate) fn presented<'h>(
+        &self,
+        headers: &'h dyn HeaderView,
+    ) -> Vec<(&'h str, SessionClaims)> {
+        let now = self.clock.now();
+        let bearer = headers
+            .header_values("authorization")
+            .into_iter()
+            .filter_map(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        let cookies = cookie_values(headers, &self.cookie_name).into_iter();
+        bearer
+            .chain(cookies)
+            .take(4)
+            .map(str::trim)
+            .filter_map(
+                |token| match self.codec.verify_ignoring_expiry(token, now) {
+                    Ok(claims) => Some((token, claims)),
+                    Err(why) => {
+                        tracing::debug!(?why, "session token refused");
+                        None
+                    }
+                },
+            )
+            .collect()
+    }
+
+    /// The request's live session, refreshed past half its JWT's life (see
+    /// [`Auth::get_session`]).
+    pub(crate) async fn lookup(
+        &self,
+        repo: &impl SessionRepo,
+        headers: &dyn HeaderView,
+    ) -> Result<Option<SessionLookup>> {
+        let now = self.clock.now();
+        for (token, claims) in self.presented(headers) {
+            let Some((row, user)) = repo.find_session_with_user(claims.sid).await? else {
+                continue;
+            };
+            if row.user_id != claims.sub || user.id != claims.sub || !row.is_active(now) {
+                continue;
+            }
+            if claims.expires_at() - now > self.codec.lifetime() / 2 {
+                return Ok(Some(SessionLookup {
+                    session: Session::new(row, user, token.to_owned()),
+                    refreshed_cookie: None,
+                }));
+            }
+            // Refresh: slide the idle deadline, then mint a new JWT for the same session.
+            if !repo
+                .touch_session(row.id, now, now + self.idle_timeout)
+                .await?
+            {
+                continue; // revoked or expired meanwhile
+            }
+            let token = self.codec.issue(user.id, row.id, now);
+            let cookie = self.cookie(&token, row.absolute_expires_at);
+            return Ok(Some(SessionLookup {
+                session: Session::new(row, user, token),
+                refreshed_cookie: Some(cookie),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Opens a session for `user` after a successful sign-in (password, OAuth, MFA): always
+    /// a new session id, and every session the request presented is revoked (fixation).
+    pub(crate) async fn open(
+        &self,
+        repo: &impl SessionRepo,
+        user: User,
+        request: &RequestInfo<'_>,
+    ) -> Result<(Session, SetCookie)> {
+        let now = self.clock.now();
+        self.end_presented(repo, request.headers).await?;
+        let mut new = NewSession::new(user.id, now, self.idle_timeout, self.absolute_lifetime);
+        new.ip = request.ip.map(|ip| ip.to_string());
+        new.user_agent = request.user_agent();
+        let row = repo.create_session(new).await?;
+        let token = self.codec.issue(user.id, row.id, now);
+        let cookie = self.cookie(&token, row.absolute_expires_at);
+        Ok((Session::new(row, user, token), cookie))
+    }
+
+    /// Revokes every session the request presents.
+    pub(crate) async fn end_presented(
+        &self,
+        repo: &impl SessionRepo,
+        headers: &dyn HeaderView,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        for (_, claims) in self.presented(headers) {
+            repo.revoke_session(claims.sid, now).await?;
+        }
+        Ok(())
+    }
+
+    /// The stateless check: signature, algorithm, type, key, issuer, audience and expiry.
+    pub(crate) fn verify(&self, token: &str) -> Result<SessionClaims> {
+        self.codec.verify(token, self.clock.now()).map_err(|why| {
+            tracing::debug!(?why, "session token refused");
+            AuthError::Unauthorized
+        })
+    }
+
+    /// The cookie that deletes the session cookie in the browser.
+    pub(crate) fn clear_cookie(&self) -> SetCookie {
+        SetCookie::clear(&self.cookie_name)
+    }
+
+    fn cookie(&self, token: &str, expires_at: DateTime<Utc>) -> SetCookie {
+        let max_age = (expires_at - self.clock.now()).num_seconds();
+        SetCookie::session(&self.cookie_name, token, max_age)
+    }
+}
+
+impl fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sessions")
+            .field("codec", &self.codec)
+            .field("cookie_name", &self.cookie_name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Auth {
     /// The request's session, if it presents a valid one: the token (session cookie or
     /// `Authorization: Bearer`) must verify — HS256 only, `typ`, `kid`, `iss`, `aud` — and
@@ -159,40 +317,10 @@ impl Auth {
     /// here the database decides, which is what makes revocation immediate.
     ///
     /// `Ok(None)` means "not signed in"; errors are infrastructure failures only.
+    // No fields: the span says a lookup happened and how long it took, never whose.
+    #[tracing::instrument(name = "tollbooth.get_session", skip_all)]
     pub async fn get_session(&self, headers: &dyn HeaderView) -> Result<Option<SessionLookup>> {
-        let now = self.now();
-        for (token, claims) in self.presented_tokens(headers) {
-            let Some((row, user)) = self.inner.db.find_session_with_user(claims.sid).await? else {
-                continue;
-            };
-            if row.user_id != claims.sub || user.id != claims.sub || !row.is_active(now) {
-                continue;
-            }
-            let tokens = &self.inner.tokens;
-            let half_life = tokens.lifetime() / 2;
-            if claims.expires_at() - now > half_life {
-                return Ok(Some(SessionLookup {
-                    session: Session::new(row, user, token.to_owned()),
-                    refreshed_cookie: None,
-                }));
-            }
-            // Refresh: slide the idle deadline, then mint a new JWT for the same session.
-            let idle_until = now + self.inner.config.idle_timeout;
-            if !self.inner.db.touch_session(row.id, now, idle_until).await? {
-                continue; // revoked or expired meanwhile
-            }
-            let token = tokens.issue(user.id, row.id, now);
-            let cookie = SetCookie::session(
-                &self.inner.config.cookie_name,
-                &token,
-                (row.absolute_expires_at - now).num_seconds(),
-            );
-            return Ok(Some(SessionLookup {
-                session: Session::new(row, user, token),
-                refreshed_cookie: Some(cookie),
-            }));
-        }
-        Ok(None)
+        self.inner.sessions.lookup(&self.inner.db, headers).await
     }
 
     /// The session, or [`AuthError::Unauthorized`] (401).
@@ -220,20 +348,15 @@ impl Auth {
     /// where a database round trip is impossible, [`get_session`](Self::get_session)
     /// everywhere else.
     pub fn verify_session_token(&self, token: &str) -> Result<SessionClaims> {
-        self.inner.tokens.verify(token, self.now()).map_err(|why| {
-            tracing::debug!(?why, "session token refused");
-            AuthError::Unauthorized
-        })
+        self.inner.sessions.verify(token)
     }
 
     /// Signs the request's session out (revokes its row) and returns the cookie that
     /// deletes it in the browser — also when there was no session.
     pub async fn sign_out(&self, headers: &dyn HeaderView) -> Result<SetCookie> {
-        let now = self.now();
-        for (_, claims) in self.presented_tokens(headers) {
-            self.inner.db.revoke_session(claims.sid, now).await?;
-        }
-        Ok(SetCookie::clear(&self.inner.config.cookie_name))
+        let sessions = &self.inner.sessions;
+        sessions.end_presented(&self.inner.db, headers).await?;
+        Ok(sessions.clear_cookie())
     }
 
     /// Revokes every session of the user, this one included.
@@ -242,7 +365,7 @@ impl Auth {
             .db
             .revoke_user_sessions(session.user.id, None, self.now())
             .await?;
-        Ok(SetCookie::clear(&self.inner.config.cookie_name))
+        Ok(self.inner.sessions.clear_cookie())
     }
 
     /// The user's live sessions, newest first.

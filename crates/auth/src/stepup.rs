@@ -13,17 +13,16 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tollbooth_db::{
-    AccountRepo, CREDENTIAL_PROVIDER, NewToken, SessionRepo, TokenPurpose, TokenRepo,
-    TwoFactorRepo, Tx, User, UserRepo,
+    AccountRepo, CREDENTIAL_PROVIDER, SessionRepo, TokenPurpose, TwoFactorRepo, Tx, User, UserRepo,
 };
-use tollbooth_email::{SecurityChange, SecurityNoticeEmail, SecurityNoticeProps};
+use tollbooth_email::SecurityChange;
 
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
-use crate::limits::keys;
-use crate::secret::{hash_token, new_token};
-use crate::service::Auth;
+use crate::limits::{Action, Key};
+use crate::service::{Auth, Inner};
 use crate::session::Session;
+use crate::tokens::Issue;
 
 /// What a recovery reset token carries: sign-in changes made since then are undone.
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,20 +56,23 @@ impl Auth {
         password: Option<&str>,
         code: Option<&str>,
     ) -> Result<()> {
+        let Inner {
+            db,
+            limiter,
+            passwords,
+            ..
+        } = &*self.inner;
         let user = &session.user;
-        let limits = &self.inner.config.rate_limits;
-        self.limit(
-            &keys::account("sign_in", &user.email),
-            limits.sign_in_per_account,
-        )
-        .await?;
-        let failures = keys::account("sign_in_failures", &user.email);
-        self.check_backoff(&failures).await?;
+        let per_account = limiter.limits().sign_in_per_account;
+        let key = Key::account(Action::SignIn, &user.email);
+        limiter.hit(db, &key, per_account).await?;
+        let failures = Key::sign_in_failures(&user.email);
+        limiter.check_backoff(db, &failures).await?;
         let mfa = self.mfa_enabled(user).await?;
         match (self.credential(&user.email).await?, password) {
             (Some((_, hash)), Some(password)) => {
-                if !self.inner.hasher.verify(password, &hash).await? {
-                    self.record_failure(&failures).await?;
+                if !passwords.hasher().verify(password, &hash).await? {
+                    limiter.record_failure(db, &failures).await?;
                     return Err(AuthError::InvalidCredentials);
                 }
             }
@@ -95,10 +97,8 @@ impl Auth {
             })?;
             self.check_code(user, code, true).await?;
         }
-        self.clear_failures(&failures).await?;
-        if !self
-            .inner
-            .db
+        limiter.clear_failures(db, &failures).await?;
+        if !db
             .mark_session_authenticated(session.id, self.now())
             .await?
         {
@@ -122,38 +122,13 @@ impl Auth {
             // Nobody has proved the address: there is no one to tell.
             return Ok(());
         }
-        let config = &self.inner.config;
-        let now = self.now();
-        let (token, hash) = new_token();
-        let row = tx
-            .create_token(
-                NewToken::new(
-                    TokenPurpose::SecurityReport,
-                    &user.email,
-                    hash,
-                    now + config.security_report_ttl,
-                )
-                .user(user.id),
-            )
-            .await?;
-        let props = SecurityNoticeProps {
-            name: user.name.clone(),
-            change,
-            at: now,
-            ip: request.ip.map(|ip| ip.to_string()),
-            report_url: config
-                .public_base_url
-                .link(&config.security_report_path, &[("token", &token)]),
-            expires_in: config.security_report_ttl,
-            recovery_window: config.recovery_window,
-        };
-        self.queue_email::<SecurityNoticeEmail>(
-            tx,
-            &user.email,
-            &props,
-            format!("security-notice/{}", row.id),
-        )
-        .await
+        let ttl = self.inner.config.security_report_ttl;
+        let report = Issue::new(TokenPurpose::SecurityReport, &user.email, ttl).user(user.id);
+        let report = self.inner.tokens.issue(tx, report).await?;
+        self.inner
+            .mail
+            .security_notice(tx, user, change, self.now(), request.ip, &report)
+            .await
     }
 
     /// The "this wasn't me" link of a security notice: every session of the user ends at
@@ -165,9 +140,10 @@ impl Auth {
     pub async fn report_unauthorized_change(&self, token: &str) -> Result<String> {
         let config = &self.inner.config;
         let now = self.now();
+        let tokens = &self.inner.tokens;
         let tx = self.inner.db.begin().await?;
-        let report = tx
-            .consume_token(&hash_token(token), TokenPurpose::SecurityReport, now)
+        let report = tokens
+            .consume(&tx, TokenPurpose::SecurityReport, token)
             .await?
             .ok_or(AuthError::InvalidToken)?;
         let user_id = report.user_id.ok_or(AuthError::InvalidToken)?;
@@ -176,23 +152,14 @@ impl Auth {
             .await?
             .ok_or(AuthError::InvalidToken)?;
         let revoked = tx.revoke_user_sessions(user.id, None, now).await?;
-        tx.delete_tokens(TokenPurpose::PasswordReset, &user.email)
-            .await?;
         let recovery = Recovery {
             recovery_since: report.created_at - config.recovery_window,
         };
-        let (reset, hash) = new_token();
-        tx.create_token(
-            NewToken::new(
-                TokenPurpose::PasswordReset,
-                &user.email,
-                hash,
-                now + config.reset_ttl,
-            )
+        let reset = Issue::new(TokenPurpose::PasswordReset, &user.email, config.reset_ttl)
             .user(user.id)
-            .payload(serde_json::to_value(&recovery).map_err(AuthError::internal)?),
-        )
-        .await?;
+            .payload(serde_json::to_value(&recovery).map_err(AuthError::internal)?)
+            .replacing_older();
+        let reset = tokens.issue(&tx, reset).await?.token;
         tx.commit().await?;
         tracing::warn!(user_id = %user.id, revoked, "unauthorized change reported: every session ended, recovery reset issued");
         Ok(reset)

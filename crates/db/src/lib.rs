@@ -73,8 +73,8 @@ pub use uuid;
 pub type User = entities::user::Model;
 /// A sign-in method (credential or OAuth identity) of a user.
 pub type Account = entities::account::Model;
-/// A session row.
-pub type Session = entities::session::Model;
+/// A session row (`tollbooth_auth::Session` is the verified session built from it).
+pub type SessionRow = entities::session::Model;
 /// A single-use verification token (stored hashed).
 pub type VerificationToken = entities::verification_token::Model;
 /// A user's TOTP enrollment.

@@ -17,29 +17,43 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tollbooth_db::{
-    AccountRepo, DbError, NewAccount, NewToken, NewUser, TokenPurpose, TokenRepo, Unlink, User,
-    UserRepo,
+    AccountRepo, DbError, NewAccount, NewUser, TokenPurpose, Unlink, User, UserRepo,
 };
-use tollbooth_email::{SecurityChange, WelcomeEmail, WelcomeProps};
+use tollbooth_email::SecurityChange;
 use url::Url;
 
 pub use config::{ClientSecret, Provider, ProviderConfig};
-pub(crate) use google::Jwks;
-pub(crate) use http::client as http_client;
 
 use crate::cookie::{SetCookie, cookie_values};
 use crate::credentials::SignInOutcome;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
-use crate::secret::{hash_token, new_token};
+use crate::secret::new_token;
 use crate::service::Auth;
 use crate::session::Session;
+use crate::tokens::Issue;
 
 /// The cookie binding an OAuth round trip to the browser that started it. `SameSite=Lax`,
 /// not `Strict`: the provider's redirect back is a cross-site navigation, on which a Strict
 /// cookie would not be sent.
 pub(crate) const STATE_COOKIE: &str = "__Host-tollbooth.oauth";
 const STATE_TTL_MINUTES: i64 = 10;
+
+/// What talking to providers takes: one HTTP client (no redirects, bounded timeouts) and
+/// Google's signing keys, fetched and cached on first use.
+pub(crate) struct OAuthClients {
+    pub(crate) http: reqwest::Client,
+    pub(crate) jwks: google::Jwks,
+}
+
+impl Default for OAuthClients {
+    fn default() -> Self {
+        Self {
+            http: http::client(),
+            jwks: google::Jwks::default(),
+        }
+    }
+}
 
 /// Where to send the browser to start an OAuth sign-in.
 #[derive(Clone, Debug)]
@@ -191,9 +205,9 @@ impl Auth {
         let nonempty =
             |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
         let state = nonempty(&callback.state).ok_or(AuthError::InvalidOAuthState)?;
-        let state_hash = hash_token(&state);
-        let row = db
-            .find_usable_token(&state_hash, TokenPurpose::OAuthState, now)
+        let tokens = &self.inner.tokens;
+        let row = tokens
+            .peek(db, TokenPurpose::OAuthState, &state)
             .await?
             .ok_or(AuthError::InvalidOAuthState)?;
         if row.identifier != provider.as_str() {
@@ -211,8 +225,8 @@ impl Auth {
             return Err(AuthError::InvalidOAuthState);
         }
         // Single use, even under concurrent callbacks.
-        if db
-            .consume_token(&state_hash, TokenPurpose::OAuthState, now)
+        if tokens
+            .consume(db, TokenPurpose::OAuthState, &state)
             .await?
             .is_none()
         {
@@ -224,7 +238,7 @@ impl Auth {
         let code = nonempty(&callback.code).ok_or(AuthError::InvalidOAuthState)?;
 
         let token = self.exchange_code(config, code, payload.verifier).await?;
-        let http = &self.inner.oauth_http;
+        let http = &self.inner.oauth.http;
         let identity = match provider {
             Provider::GitHub => {
                 github::identity(http, config, token.access_token().secret()).await?
@@ -232,7 +246,7 @@ impl Auth {
             Provider::Google => {
                 google::identity(
                     http,
-                    &self.inner.jwks,
+                    &self.inner.oauth.jwks,
                     config,
                     token.extra_fields().id_token.as_deref(),
                     payload.nonce.as_deref(),
@@ -282,7 +296,7 @@ impl Auth {
         self.queue_security_notice(&tx, &session.user, change, request)
             .await?;
         tx.commit().await?;
-        self.emails_committed();
+        self.inner.mail.committed();
         Ok(())
     }
 
@@ -305,7 +319,6 @@ impl Auth {
     ) -> Result<OAuthStart> {
         let config = self.provider_config(provider)?;
         let return_to = safe_return_to(return_to)?;
-        let (state, state_hash) = new_token();
         let (binding, _) = new_token();
         let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = (provider == Provider::Google).then(|| new_token().0);
@@ -316,18 +329,13 @@ impl Auth {
             return_to,
             binding: hex_sha256(&binding),
         };
-        let expires_at = self.now() + chrono::TimeDelta::minutes(STATE_TTL_MINUTES);
-        let mut token = NewToken::new(
-            TokenPurpose::OAuthState,
-            provider.as_str(),
-            state_hash,
-            expires_at,
-        )
-        .payload(serde_json::to_value(&payload).map_err(AuthError::internal)?);
+        let ttl = chrono::TimeDelta::minutes(STATE_TTL_MINUTES);
+        let mut issue = Issue::new(TokenPurpose::OAuthState, provider.as_str(), ttl)
+            .payload(serde_json::to_value(&payload).map_err(AuthError::internal)?);
         if let Some(user) = linking {
-            token = token.user(user.id);
+            issue = issue.user(user.id);
         }
-        self.inner.db.create_token(token).await?;
+        let state = self.inner.tokens.issue(&self.inner.db, issue).await?.token;
 
         let client = oauth_client(config)?;
         let mut request = client
@@ -353,7 +361,7 @@ impl Auth {
         verifier: String,
     ) -> Result<OAuthTokenResponse> {
         let client = oauth_client(config)?;
-        let http = &self.inner.oauth_http;
+        let http = &self.inner.oauth.http;
         client
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(PkceCodeVerifier::new(verifier))
@@ -423,14 +431,9 @@ impl Auth {
             Some(email),
         ))
         .await?;
-        let props = WelcomeProps {
-            name: user.name.clone(),
-            verify_url: None,
-        };
-        self.queue_email::<WelcomeEmail>(&tx, &user.email, &props, format!("welcome/{}", user.id))
-            .await?;
+        self.inner.mail.welcome(&tx, &user, None).await?;
         tx.commit().await?;
-        self.emails_committed();
+        self.inner.mail.committed();
         tracing::info!(user_id = %user.id, %provider, "signed up with OAuth");
         let outcome = self.finish_sign_in(user, request).await?;
         Ok(OAuthResult::SignedIn {
@@ -483,7 +486,7 @@ impl Auth {
         self.queue_security_notice(&tx, &current.user, change, request)
             .await?;
         tx.commit().await?;
-        self.emails_committed();
+        self.inner.mail.committed();
         Ok(OAuthResult::Linked)
     }
 }

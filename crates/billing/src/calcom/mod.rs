@@ -135,6 +135,7 @@ impl Billing {
     /// [`WebhookOutcome::Stale`], so a cancel that arrives before its create still ends
     /// cancelled; a reschedule creates the new booking and marks the old one rescheduled,
     /// pointing to it.
+    #[tracing::instrument(name = "tollbooth.calcom.webhook", skip_all)]
     pub async fn handle_calcom_webhook(
         &self,
         payload: &[u8],

@@ -168,6 +168,11 @@ impl Billing {
     /// 3. Work that calls another service runs after the commit and off the response path:
     ///    cancelling a flagged duplicate subscription, making a paid session's booking link
     ///    ([`booking_link_for_payment`](Self::booking_link_for_payment) returns it).
+    #[tracing::instrument(
+        name = "tollbooth.stripe.apply",
+        skip_all,
+        fields(event_id = event.id(), event_type = event.event_type())
+    )]
     pub async fn apply_stripe_event(
         &self,
         event: &StripeEvent,

@@ -17,7 +17,7 @@ use crate::entities::session::{self, Column, Entity};
 use crate::entities::user;
 use crate::error::{DbError, Result};
 use crate::time::micros;
-use crate::{Session, User};
+use crate::{SessionRow, User};
 
 const ENTITY: &str = "session";
 
@@ -65,11 +65,11 @@ impl NewSession {
 #[async_trait]
 pub trait SessionRepo: Send + Sync {
     /// Opens a session with a fresh id (the JWT `sid`).
-    async fn create_session(&self, session: NewSession) -> Result<Session>;
-    /// The session with this id, whatever its state (check [`Session::is_active`]).
-    async fn find_session(&self, id: Uuid) -> Result<Option<Session>>;
+    async fn create_session(&self, session: NewSession) -> Result<SessionRow>;
+    /// The session with this id, whatever its state (check [`SessionRow::is_active`]).
+    async fn find_session(&self, id: Uuid) -> Result<Option<SessionRow>>;
     /// The session and its user in one query (the per-request lookup).
-    async fn find_session_with_user(&self, id: Uuid) -> Result<Option<(Session, User)>>;
+    async fn find_session_with_user(&self, id: Uuid) -> Result<Option<(SessionRow, User)>>;
     /// Records use at `now` and moves the idle deadline (never past the absolute one).
     /// `false` if the session is unknown, revoked or expired.
     async fn touch_session(
@@ -90,8 +90,11 @@ pub trait SessionRepo: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<u64>;
     /// The user's usable sessions at `now`, newest first.
-    async fn list_active_sessions(&self, user_id: Uuid, now: DateTime<Utc>)
-    -> Result<Vec<Session>>;
+    async fn list_active_sessions(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionRow>>;
     /// Deletes sessions that ended (expired or revoked) before `before`; returns how many.
     async fn purge_sessions(&self, before: DateTime<Utc>) -> Result<u64>;
 }
@@ -127,7 +130,7 @@ fn active_at(now: DateTime<Utc>) -> Condition {
 
 #[async_trait]
 impl<E: Executor> SessionRepo for E {
-    async fn create_session(&self, session: NewSession) -> Result<Session> {
+    async fn create_session(&self, session: NewSession) -> Result<SessionRow> {
         let model = session::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(session.user_id),
@@ -146,14 +149,14 @@ impl<E: Executor> SessionRepo for E {
             .map_err(DbError::on(ENTITY))
     }
 
-    async fn find_session(&self, id: Uuid) -> Result<Option<Session>> {
+    async fn find_session(&self, id: Uuid) -> Result<Option<SessionRow>> {
         Entity::find_by_id(id)
             .one(self.conn())
             .await
             .map_err(DbError::on(ENTITY))
     }
 
-    async fn find_session_with_user(&self, id: Uuid) -> Result<Option<(Session, User)>> {
+    async fn find_session_with_user(&self, id: Uuid) -> Result<Option<(SessionRow, User)>> {
         let backend = self.conn().get_database_backend();
         let statement =
             Statement::from_sql_and_values(backend, session_with_user_sql(backend), [id.into()]);
@@ -165,7 +168,7 @@ impl<E: Executor> SessionRepo for E {
         else {
             return Ok(None);
         };
-        let session = Session::from_query_result(&row, "A_").map_err(DbError::on(ENTITY))?;
+        let session = SessionRow::from_query_result(&row, "A_").map_err(DbError::on(ENTITY))?;
         // The foreign key guarantees the user exists; an inner join in spirit.
         let user = User::from_query_result_optional(&row, "B_").map_err(DbError::on(ENTITY))?;
         Ok(user.map(|user| (session, user)))
@@ -242,7 +245,7 @@ impl<E: Executor> SessionRepo for E {
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Session>> {
+    ) -> Result<Vec<SessionRow>> {
         Entity::find()
             .filter(Column::UserId.eq(user_id))
             .filter(active_at(micros(now)))

@@ -4,7 +4,9 @@ use mockall::predicate::eq;
 use tollbooth_db::{MockUserRepo, User, UserRepo};
 use uuid::Uuid;
 
-/// A caller written against the trait, as auth and billing are.
+/// A caller written against the trait, as `tollbooth-auth`'s components are: they take the
+/// executor as `&impl TokenRepo`, `&impl RateLimitRepo`, … (its rate limiter's unit tests
+/// run on `MockRateLimitRepo`). `Auth` and `Billing` themselves hold a concrete `Db`.
 async fn display_name(users: &impl UserRepo, id: Uuid) -> tollbooth_db::Result<String> {
     Ok(match users.find_user(id).await? {
         Some(User {

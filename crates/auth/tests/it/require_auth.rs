@@ -1,8 +1,6 @@
 //! `require_auth`: 401 without a valid session.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
 

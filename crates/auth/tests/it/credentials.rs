@@ -1,9 +1,7 @@
 //! Sign-up, sign-in, password change and session management.
 
-mod common;
-
+use crate::common::*;
 use chrono::TimeDelta;
-use common::*;
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
 use tollbooth_db::{

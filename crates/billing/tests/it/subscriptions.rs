@@ -1,11 +1,9 @@
 //! Checkout, portal and subscription management against a local server standing in for
 //! Stripe: the exact requests Stripe receives.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use tollbooth_billing::*;
 use tollbooth_db::testing::TestDb;

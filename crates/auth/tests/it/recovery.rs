@@ -1,9 +1,7 @@
 //! E-mail verification and password reset flows.
 
-mod common;
-
+use crate::common::*;
 use chrono::TimeDelta;
-use common::*;
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
 use tollbooth_db::{AccountRepo, CREDENTIAL_PROVIDER, NewAccount, NewUser, UserRepo};

@@ -1,12 +1,10 @@
 //! Signed Stripe webhooks against a real database: every event applied, bad signatures
 //! refused with nothing written, duplicates and reordering harmless, failures atomic.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::*;
 use chrono::TimeDelta;
-use common::*;
 use mockall::predicate::function;
 use sea_orm::ConnectionTrait;
 use serde_json::json;

@@ -1,10 +1,8 @@
 //! One-time payments against a local server standing in for Stripe.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use tollbooth_billing::*;
 use tollbooth_db::testing::TestDb;

@@ -5,10 +5,8 @@
 
 #![cfg(all(feature = "axum", feature = "actix"))]
 
-mod common;
-
+use crate::common::*;
 use chrono::TimeDelta;
-use common::*;
 use serde_json::Value;
 use tollbooth_auth::{Auth, AuthError, SignInOutcome, SignedIn};
 use tollbooth_db::testing::TestDb;

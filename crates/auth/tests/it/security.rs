@@ -1,11 +1,9 @@
 //! The security checklist. Each test fails if its property regresses.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
-use common::*;
 use sha2::{Digest, Sha256};
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;

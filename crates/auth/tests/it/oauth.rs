@@ -1,9 +1,7 @@
 //! GitHub and Google sign-in against local servers standing in for the providers.
 
-mod common;
-
+use crate::common::*;
 use chrono::TimeDelta;
-use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tollbooth_auth::*;
@@ -12,9 +10,9 @@ use tollbooth_db::{AccountRepo, NewAccount, NewUser, TwoFactorRepo, UserRepo};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const GOOGLE_KEY: &str = include_str!("fixtures/google_test_key.pem");
-const ATTACKER_KEY: &str = include_str!("fixtures/attacker_key.pem");
-const JWKS: &str = include_str!("fixtures/google_jwks.json");
+const GOOGLE_KEY: &str = include_str!("../fixtures/google_test_key.pem");
+const ATTACKER_KEY: &str = include_str!("../fixtures/attacker_key.pem");
+const JWKS: &str = include_str!("../fixtures/google_jwks.json");
 const GOOGLE_CLIENT: &str = "client-123.apps.googleusercontent.com";
 
 struct Providers {

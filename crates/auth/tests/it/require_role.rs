@@ -1,8 +1,6 @@
 //! `require_role`: 403 for the wrong role, the session for the right one.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use tollbooth_auth::*;
 use tollbooth_db::UserRepo;
 use tollbooth_db::testing::TestDb;

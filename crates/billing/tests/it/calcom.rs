@@ -1,11 +1,9 @@
 //! Cal.com: booking links against a local server standing in for Cal.com API v2, the
 //! payment → booking link → booking webhook flow, and signed booking webhooks.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use tollbooth_billing::*;
 use tollbooth_db::testing::TestDb;

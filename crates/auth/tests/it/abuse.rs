@@ -2,12 +2,10 @@
 //! default policy, cost a bounded number of bcrypt verifications, open no session, and the
 //! owner of an attacked account still gets in afterwards.
 
-mod common;
-
 use std::net::IpAddr;
 
+use crate::common::*;
 use chrono::TimeDelta;
-use common::*;
 use tokio::task::JoinSet;
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;

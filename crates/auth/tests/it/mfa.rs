@@ -1,10 +1,8 @@
 //! TOTP MFA end to end: enrollment, the sign-in gate, replay, backup codes, lock-out.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use chrono::TimeDelta;
-use common::*;
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
 use tollbooth_db::{TwoFactorRepo, UserRepo};

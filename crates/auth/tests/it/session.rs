@@ -1,11 +1,9 @@
 //! `get_session` returns `None` for every unauthenticated request, and the session otherwise.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
-use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tollbooth_auth::*;

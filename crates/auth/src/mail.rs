@@ -1,0 +1,164 @@
+//! Auth e-mails: which template each flow sends, the links in them, and their idempotency
+//! keys — in one place.
+//!
+//! Every e-mail is written to the durable outbox inside the transaction of the change it
+//! reports (so they commit together), and sent by the outbox worker after
+//! [`AuthMail::committed`]: a response's timing never depends on the provider, and a crash
+//! after the commit loses nothing. The idempotency key names the token the e-mail carries,
+//! so a retried delivery is one e-mail at the provider.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tollbooth_db::{OutboxRepo, User};
+use tollbooth_email::{
+    EmailError, EmailTemplate, Link, Outbox, PasswordResetEmail, PasswordResetProps, PublicBaseUrl,
+    SecurityChange, SecurityNoticeEmail, SecurityNoticeProps, WelcomeEmail, WelcomeProps,
+};
+
+use crate::config::AuthConfig;
+use crate::error::{AuthError, Result};
+use crate::tokens::Issued;
+
+/// The auth e-mails over the outbox.
+pub(crate) struct AuthMail {
+    outbox: Outbox,
+    base_url: PublicBaseUrl,
+    verify_email_path: String,
+    reset_password_path: String,
+    security_report_path: String,
+    /// How long a reset link lives, said in the e-mail.
+    reset_ttl: TimeDelta,
+    /// How long a "this wasn't me" link lives, said in the notice.
+    security_report_ttl: TimeDelta,
+    /// How far back a report undoes changes, said in the notice.
+    recovery_window: TimeDelta,
+}
+
+impl AuthMail {
+    pub(crate) fn new(outbox: Outbox, config: &AuthConfig) -> Self {
+        Self {
+            outbox,
+            base_url: config.public_base_url.clone(),
+            verify_email_path: config.verify_email_path.clone(),
+            reset_password_path: config.reset_password_path.clone(),
+            security_report_path: config.security_report_path.clone(),
+            reset_ttl: config.reset_ttl,
+            security_report_ttl: config.security_report_ttl,
+            recovery_window: config.recovery_window,
+        }
+    }
+
+    /// The welcome e-mail of a new account, with its verification link unless the address
+    /// is proved already (an OAuth sign-up).
+    pub(crate) async fn welcome(
+        &self,
+        tx: &impl OutboxRepo,
+        user: &User,
+        verification: Option<&Issued>,
+    ) -> Result<()> {
+        let key = format!("welcome/{}", user.id);
+        self.welcome_template(tx, user, verification, key).await
+    }
+
+    /// A new verification link for an unverified account (the welcome template again).
+    pub(crate) async fn verification(
+        &self,
+        tx: &impl OutboxRepo,
+        user: &User,
+        verification: &Issued,
+    ) -> Result<()> {
+        let key = format!("verify-email/{}", verification.row.id);
+        self.welcome_template(tx, user, Some(verification), key)
+            .await
+    }
+
+    /// A password-reset link.
+    pub(crate) async fn password_reset(
+        &self,
+        tx: &impl OutboxRepo,
+        user: &User,
+        reset: &Issued,
+    ) -> Result<()> {
+        let props = PasswordResetProps {
+            name: user.name.clone(),
+            reset_url: self.link(&self.reset_password_path, &reset.token),
+            expires_in: self.reset_ttl,
+        };
+        let key = format!("password-reset/{}", reset.row.id);
+        self.queue::<PasswordResetEmail>(tx, &user.email, &props, key)
+            .await
+    }
+
+    /// What changed, when and from where, with the "this wasn't me" link.
+    pub(crate) async fn security_notice(
+        &self,
+        tx: &impl OutboxRepo,
+        user: &User,
+        change: SecurityChange,
+        at: DateTime<Utc>,
+        ip: Option<IpAddr>,
+        report: &Issued,
+    ) -> Result<()> {
+        let props = SecurityNoticeProps {
+            name: user.name.clone(),
+            change,
+            at,
+            ip: ip.map(|ip| ip.to_string()),
+            report_url: self.link(&self.security_report_path, &report.token),
+            expires_in: self.security_report_ttl,
+            recovery_window: self.recovery_window,
+        };
+        let key = format!("security-notice/{}", report.row.id);
+        self.queue::<SecurityNoticeEmail>(tx, &user.email, &props, key)
+            .await
+    }
+
+    /// Wakes the outbox worker after a transaction that queued e-mails committed.
+    pub(crate) fn committed(&self) {
+        self.outbox.notify();
+    }
+
+    /// Delivers every e-mail due now (graceful shutdown, tests).
+    pub(crate) async fn flush(&self) {
+        if let Err(error) = self.outbox.flush().await {
+            tracing::warn!(%error, "auth e-mails not flushed");
+        }
+    }
+
+    async fn welcome_template(
+        &self,
+        tx: &impl OutboxRepo,
+        user: &User,
+        verification: Option<&Issued>,
+        key: String,
+    ) -> Result<()> {
+        let props = WelcomeProps {
+            name: user.name.clone(),
+            verify_url: verification.map(|v| self.link(&self.verify_email_path, &v.token)),
+        };
+        self.queue::<WelcomeEmail>(tx, &user.email, &props, key)
+            .await
+    }
+
+    fn link(&self, path: &str, token: &str) -> Link {
+        self.base_url.link(path, &[("token", token)])
+    }
+
+    async fn queue<T: EmailTemplate>(
+        &self,
+        tx: &impl OutboxRepo,
+        to: &str,
+        props: &T::Props,
+        key: String,
+    ) -> Result<()> {
+        self.outbox
+            .queue::<T>(tx, to, props, key)
+            .await
+            .map(|_| ())
+            .map_err(|error| match error {
+                EmailError::Storage { source } => AuthError::from(source),
+                other => AuthError::internal(other),
+            })
+    }
+}

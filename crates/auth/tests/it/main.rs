@@ -1,0 +1,18 @@
+//! tollbooth-auth's integration tests, on real SQLite and PostgreSQL databases.
+//!
+//! One test binary for the crate (one link, one cold start), a module per area.
+
+mod abuse;
+mod adapters;
+mod common;
+mod credentials;
+mod hashing;
+mod mfa;
+mod oauth;
+mod recovery;
+mod require_auth;
+mod require_role;
+mod security;
+mod send;
+mod session;
+mod spans;
