@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::Value;
 use tollbooth_auth::http::StatusCode;
 use tollbooth_auth::{AuthError, SetCookie, WireError};
@@ -24,8 +25,10 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// `status` with a JSON body.
-    pub fn json(status: u16, body: Value) -> Self {
+    /// `status` with a JSON body (one of the [`wire`](crate::wire) types).
+    pub fn json(status: u16, body: impl Serialize) -> Self {
+        // The wire types are plain data: serializing them cannot fail.
+        let body = serde_json::to_value(body).expect("a wire type serializes");
         Self {
             status,
             body: Some(body),
@@ -35,7 +38,7 @@ impl Reply {
     }
 
     /// 200 with a JSON body.
-    pub fn ok(body: Value) -> Self {
+    pub fn ok(body: impl Serialize) -> Self {
         Self::json(200, body)
     }
 

@@ -6,21 +6,19 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tollbooth_auth::{
-    Auth, AuthError, HeaderView, OAuthCallback, OAuthResult, Provider, RequestInfo, Role, Session,
-    SignInOutcome, SignedIn,
+    Auth, AuthError, HeaderView, MfaChallenge, OAuthCallback, OAuthResult, Provider, RequestInfo,
+    Role, Session, SignInOutcome, SignedIn,
 };
-use tollbooth_billing::{
-    Billing, BillingError, EVENT_TYPE_METADATA_KEY, Interval, Plan, SubscriptionStatus,
-    WebhookOutcome,
-};
+use tollbooth_billing::{Billing, BillingError, EVENT_TYPE_METADATA_KEY, SubscriptionStatus};
 use tollbooth_db::{User, UserRepo};
 use tollbooth_email::PublicBaseUrl;
 use uuid::Uuid;
 
 use crate::api::{ApiError, Reply};
 use crate::routes::{Access, Route};
+use crate::wire::*;
 
 type Result<T = Reply> = std::result::Result<T, ApiError>;
 
@@ -219,26 +217,6 @@ struct PaymentBody {
     calcom_event_type_id: Option<i64>,
 }
 
-fn user_json(user: &User) -> Value {
-    json!({
-        "id": user.id, "email": user.email, "name": user.name, "image": user.image,
-        "role": user.role, "email_verified": user.email_verified_at.is_some(),
-    })
-}
-
-fn session_json(session: &Session) -> Value {
-    json!({ "id": session.id, "created_at": session.created_at, "expires_at": session.expires_at })
-}
-
-fn outcome_str(outcome: &WebhookOutcome) -> &'static str {
-    match outcome {
-        WebhookOutcome::Applied => "applied",
-        WebhookOutcome::Duplicate => "duplicate",
-        WebhookOutcome::Stale => "stale",
-        _ => "ignored",
-    }
-}
-
 impl App {
     /// The application.
     pub fn new(auth: Auth, billing: Option<Billing>, admins: Vec<String>) -> Self {
@@ -297,15 +275,16 @@ impl App {
                     .await?;
                 Ok(Reply::no_content())
             }
-            Route::SecurityReportLink => Ok(Reply::ok(json!({
-                "confirm": "POST {\"token\"} to this path to sign out everywhere and recover the account",
-            }))),
+            Route::SecurityReportLink => Ok(Reply::ok(SecurityReportLinkReply {
+                confirm: "POST {\"token\"} to this path to sign out everywhere and recover the account",
+            })),
             Route::SecurityReport => {
                 let body: TokenBody = ctx.json()?;
                 let reset_token = self.auth.report_unauthorized_change(&body.token).await?;
-                Ok(Reply::ok(
-                    json!({ "signed_out_everywhere": true, "reset_token": reset_token }),
-                ))
+                Ok(Reply::ok(SecurityReportReply {
+                    signed_out_everywhere: true,
+                    reset_token,
+                }))
             }
             Route::SignOut => {
                 Ok(Reply::no_content().cookie(self.auth.sign_out(ctx.headers).await?))
@@ -313,20 +292,12 @@ impl App {
             Route::SignOutEverywhere => Ok(
                 Reply::no_content().cookie(self.auth.sign_out_everywhere(ctx.session()?).await?)
             ),
-            Route::CurrentSession => {
-                let s = ctx.session()?;
-                Ok(Reply::ok(
-                    json!({ "user": user_json(&s.user), "session": session_json(s) }),
-                ))
-            }
+            Route::CurrentSession => Ok(Reply::ok(SessionReply::from(ctx.session()?))),
             Route::ListSessions => {
                 let sessions = self.auth.list_sessions(ctx.session()?).await?;
-                let list: Vec<Value> = sessions
-                    .iter()
-                    .map(|s| json!({ "id": s.id, "created_at": s.created_at, "last_seen_at": s.last_seen_at,
-                                     "ip": s.ip, "user_agent": s.user_agent, "current": s.current }))
-                    .collect();
-                Ok(Reply::ok(json!({ "sessions": list })))
+                Ok(Reply::ok(SessionsReply {
+                    sessions: sessions.into_iter().map(SessionInfoBody::from).collect(),
+                }))
             }
             Route::RevokeSession => {
                 let id =
@@ -338,19 +309,11 @@ impl App {
             }
             Route::VerifyEmailLink => {
                 let token = ctx.query_value("token").unwrap_or_default();
-                let user = self.auth.verify_email(&token).await?;
-                let user = self.grant_listed_admin(user).await?;
-                Ok(Reply::ok(
-                    json!({ "verified": true, "user": user_json(&user) }),
-                ))
+                self.verify_email(&token).await
             }
             Route::VerifyEmail => {
                 let body: TokenBody = ctx.json()?;
-                let user = self.auth.verify_email(&body.token).await?;
-                let user = self.grant_listed_admin(user).await?;
-                Ok(Reply::ok(
-                    json!({ "verified": true, "user": user_json(&user) }),
-                ))
+                self.verify_email(&body.token).await
             }
             Route::ResendVerification => {
                 let body: EmailBody = ctx.json()?;
@@ -413,16 +376,11 @@ impl App {
             }
             Route::MfaStatus => {
                 let status = self.auth.mfa_status(ctx.session()?).await?;
-                Ok(Reply::ok(
-                    json!({ "enabled": status.enabled, "backup_codes_left": status.backup_codes_left }),
-                ))
+                Ok(Reply::ok(MfaStatusReply::from(status)))
             }
             Route::MfaEnroll => {
                 let enrollment = self.auth.mfa_enroll(ctx.session()?).await?;
-                Ok(Reply::ok(json!({
-                    "secret": enrollment.secret, "otpauth_uri": enrollment.otpauth_uri,
-                    "qr_png_base64": enrollment.qr_png_base64,
-                })))
+                Ok(Reply::ok(MfaEnrollReply::from(enrollment)))
             }
             Route::MfaConfirm => {
                 let body: CodeBody = ctx.json()?;
@@ -430,7 +388,9 @@ impl App {
                     .auth
                     .mfa_confirm(ctx.session()?, &body.code, &ctx.request())
                     .await?;
-                Ok(Reply::ok(json!({ "backup_codes": codes.0 })))
+                Ok(Reply::ok(BackupCodesReply {
+                    backup_codes: codes.0,
+                }))
             }
             Route::MfaDisable => {
                 let body: CodeBody = ctx.json()?;
@@ -445,14 +405,17 @@ impl App {
                     .auth
                     .mfa_regenerate_backup_codes(ctx.session()?, &body.code, &ctx.request())
                     .await?;
-                Ok(Reply::ok(json!({ "backup_codes": codes.0 })))
+                Ok(Reply::ok(BackupCodesReply {
+                    backup_codes: codes.0,
+                }))
             }
-            Route::Me => Ok(Reply::ok(
-                json!({ "user": user_json(&ctx.session()?.user) }),
-            )),
-            Route::AdminStats => Ok(Reply::ok(
-                json!({ "admin": ctx.session()?.user.email, "status": "ok" }),
-            )),
+            Route::Me => Ok(Reply::ok(UserReply {
+                user: UserBody::from(&ctx.session()?.user),
+            })),
+            Route::AdminStats => Ok(Reply::ok(AdminStatsReply {
+                admin: ctx.session()?.user.email.clone(),
+                status: "ok",
+            })),
             Route::StripeWebhook => {
                 let receipt = self
                     .billing()?
@@ -462,9 +425,10 @@ impl App {
                         tollbooth_db::now(),
                     )
                     .await?;
-                Ok(Reply::ok(json!({
-                    "event_id": receipt.event_id, "outcome": outcome_str(&receipt.outcome),
-                })))
+                Ok(Reply::ok(StripeWebhookReply {
+                    outcome: outcome_name(&receipt.outcome),
+                    event_id: receipt.event_id,
+                }))
             }
             Route::CalcomWebhook => {
                 let receipt = self
@@ -475,18 +439,19 @@ impl App {
                     // A real app would cancel the booking in Cal.com or ask for payment.
                     tracing::warn!(payment_intent = %intent, "booking made with an already used paid-session link");
                 }
-                Ok(Reply::ok(json!({
-                    "event_id": receipt.event_id, "outcome": outcome_str(&receipt.outcome),
-                    "reused_payment": receipt.reused_payment,
-                })))
+                Ok(Reply::ok(CalcomWebhookReply {
+                    outcome: outcome_name(&receipt.outcome),
+                    event_id: receipt.event_id,
+                    reused_payment: receipt.reused_payment,
+                }))
             }
             Route::Plans => {
                 let config = self.billing()?.config();
-                let plans: Vec<Value> = std::iter::once(config.free_plan())
+                let plans = std::iter::once(config.free_plan())
                     .chain(config.plans())
-                    .map(plan_json)
+                    .map(PlanBody::from)
                     .collect();
-                Ok(Reply::ok(json!({ "plans": plans })))
+                Ok(Reply::ok(PlansReply { plans }))
             }
             billing_route => self.billing_route(billing_route, &ctx).await,
         }
@@ -504,7 +469,7 @@ impl App {
             .ping()
             .await
             .map_err(|e| ApiError::Auth(e.into()))?;
-        Ok(Reply::ok(json!({ "status": "ok" })))
+        Ok(Reply::ok(StatusReply { status: "ok" }))
     }
 
     async fn sign_up(&self, ctx: &Ctx<'_>) -> Result {
@@ -518,7 +483,12 @@ impl App {
                 &ctx.request(),
             )
             .await?;
-        Ok(Reply::json(201, json!({ "user": user_json(&user) })))
+        Ok(Reply::json(
+            201,
+            UserReply {
+                user: UserBody::from(&user),
+            },
+        ))
     }
 
     /// `ADMIN_EMAILS` names addresses, and an address is only someone's once they proved it:
@@ -541,6 +511,15 @@ impl App {
         Ok(promoted.unwrap_or(user))
     }
 
+    async fn verify_email(&self, token: &str) -> Result {
+        let user = self.auth.verify_email(token).await?;
+        let user = self.grant_listed_admin(user).await?;
+        Ok(Reply::ok(VerifiedReply {
+            verified: true,
+            user: UserBody::from(&user),
+        }))
+    }
+
     /// A sign-in's reply, the user promoted first if `ADMIN_EMAILS` lists them.
     async fn signed_in(&self, mut signed_in: SignedIn) -> Result {
         signed_in.session.user = self.grant_listed_admin(signed_in.session.user).await?;
@@ -555,9 +534,7 @@ impl App {
             .await?
         {
             SignInOutcome::SignedIn(signed_in) => self.signed_in(*signed_in).await,
-            SignInOutcome::MfaRequired(challenge) => Ok(Reply::ok(json!({
-                "mfa_required": true, "challenge": challenge.token, "expires_at": challenge.expires_at,
-            }))),
+            SignInOutcome::MfaRequired(challenge) => Ok(mfa_required(challenge)),
         }
     }
 
@@ -583,9 +560,7 @@ impl App {
             OAuthResult::SignedIn {
                 outcome: SignInOutcome::MfaRequired(challenge),
                 ..
-            } => Reply::ok(json!({
-                "mfa_required": true, "challenge": challenge.token, "expires_at": challenge.expires_at,
-            })),
+            } => mfa_required(challenge),
             _ => Reply::redirect(303, &done.return_to),
         };
         Ok(reply.cookie(done.clear_state_cookie))
@@ -609,7 +584,7 @@ impl App {
                 let url = billing
                     .create_checkout_session(user.id, &body.plan, &success, &cancel, None)
                     .await?;
-                Ok(Reply::ok(json!({ "url": url })))
+                Ok(Reply::ok(UrlReply { url: url.into() }))
             }
             Route::CheckoutSuccess => {
                 Ok(
@@ -621,7 +596,7 @@ impl App {
                 let url = billing
                     .create_billing_portal_session(user.id, &format!("{}billing", public.as_str()))
                     .await?;
-                Ok(Reply::ok(json!({ "url": url })))
+                Ok(Reply::ok(UrlReply { url: url.into() }))
             }
             Route::Subscription => {
                 Ok(
@@ -657,22 +632,26 @@ impl App {
                     .await?;
                 Ok(Reply::json(
                     201,
-                    json!({ "id": created.id, "client_secret": created.client_secret }),
+                    CreatedPaymentReply {
+                        id: created.id,
+                        client_secret: created.client_secret,
+                    },
                 ))
             }
             Route::ConfirmPayment => {
                 let id = ctx.param()?;
                 self.own_payment(billing, user, id).await?;
                 let payment = billing.confirm_payment(id).await?;
-                Ok(Reply::ok(
-                    json!({ "id": payment.stripe_payment_intent_id, "status": payment.status }),
-                ))
+                Ok(Reply::ok(PaymentReply {
+                    id: payment.stripe_payment_intent_id,
+                    status: payment.status,
+                }))
             }
             Route::PaymentBookingLink => {
                 let id = ctx.param()?;
                 self.own_payment(billing, user, id).await?;
                 let url = billing.booking_link_for_payment(id).await?;
-                Ok(Reply::ok(json!({ "url": url })))
+                Ok(Reply::ok(UrlReply { url: url.into() }))
             }
             _ => Err(ApiError::NotFound("route")),
         }
@@ -688,12 +667,19 @@ impl App {
 }
 
 fn accepted() -> Reply {
-    Reply::json(202, json!({ "status": "accepted" }))
+    Reply::json(202, StatusReply { status: "accepted" })
 }
 
 fn signed_in_reply(signed_in: SignedIn) -> Reply {
-    let body = json!({ "user": user_json(&signed_in.session.user), "session": session_json(&signed_in.session) });
-    Reply::ok(body).cookie(signed_in.cookie)
+    Reply::ok(SessionReply::from(&signed_in.session)).cookie(signed_in.cookie)
+}
+
+fn mfa_required(challenge: MfaChallenge) -> Reply {
+    Reply::ok(MfaRequiredReply {
+        mfa_required: true,
+        challenge: challenge.token,
+        expires_at: challenge.expires_at,
+    })
 }
 
 async fn subscription_reply(
@@ -703,33 +689,16 @@ async fn subscription_reply(
 ) -> Result {
     let plan = billing.current_plan(user_id).await?;
     // Every subscription not ended, so a second live one (a duplicate) is never hidden.
-    let live: Vec<Value> = billing
+    let live = billing
         .list_subscriptions(user_id)
         .await?
         .iter()
         .filter(|s| SubscriptionStatus::parse(&s.status).blocks_checkout())
-        .map(subscription_json)
+        .map(SubscriptionBody::from)
         .collect();
-    Ok(Reply::ok(json!({
-        "plan": plan.id(),
-        "subscription": subscription.as_ref().map(subscription_json),
-        "subscriptions": live,
-    })))
-}
-
-fn plan_json(plan: &Plan) -> Value {
-    json!({
-        "id": plan.id(), "name": plan.name(),
-        "prices": { "monthly": plan.price(Interval::Monthly), "yearly": plan.price(Interval::Yearly) },
-        "features": plan.features().collect::<Vec<_>>(),
-        "limits": plan.limits().collect::<std::collections::BTreeMap<_, _>>(),
-    })
-}
-
-fn subscription_json(s: &tollbooth_db::Subscription) -> Value {
-    json!({
-        "id": s.stripe_subscription_id, "plan": s.plan, "status": s.status, "quantity": s.quantity,
-        "trial_end": s.trial_end, "current_period_end": s.current_period_end,
-        "cancel_at_period_end": s.cancel_at_period_end, "duplicate_of": s.duplicate_of,
-    })
+    Ok(Reply::ok(SubscriptionReply {
+        plan: plan.id().to_owned(),
+        subscription: subscription.as_ref().map(SubscriptionBody::from),
+        subscriptions: live,
+    }))
 }

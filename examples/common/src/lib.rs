@@ -1,12 +1,14 @@
 //! What the two example servers share: configuration from the environment ([`config`]),
-//! the HTTP contract as a route table ([`ENDPOINTS`]) and its handlers ([`App::dispatch`]),
-//! written once so the axum and actix servers cannot drift apart.
+//! the HTTP contract as a route table ([`ENDPOINTS`]), its handlers ([`App::dispatch`]) and
+//! its JSON bodies as types ([`wire`]), written once so the axum and actix servers cannot
+//! drift apart.
 
 mod api;
 mod app;
 pub mod config;
 mod routes;
 pub mod telemetry;
+pub mod wire;
 
 pub use api::{ApiError, Reply};
 pub use app::{App, Ctx};

@@ -1,0 +1,372 @@
+//! The JSON bodies of the HTTP contract (`docs/http-api.md`), as types: what a handler
+//! answers is one of these, so the contract is written once, in Rust, and the OpenAPI
+//! document is generated from the same types.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tollbooth_auth::{MfaEnrollment, MfaStatus, Session, SessionInfo};
+use tollbooth_billing::{Interval, Plan, WebhookOutcome};
+use tollbooth_db::{Subscription, User};
+use uuid::Uuid;
+
+/// A user, as every answer that names one shows it.
+#[derive(Debug, Serialize)]
+pub struct UserBody {
+    /// User id.
+    pub id: Uuid,
+    /// E-mail address (normalized).
+    pub email: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Avatar URL.
+    pub image: Option<String>,
+    /// `user`, `admin`, or an application role.
+    pub role: String,
+    /// Whether the address is verified.
+    pub email_verified: bool,
+}
+
+impl From<&User> for UserBody {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            image: user.image.clone(),
+            role: user.role.clone(),
+            email_verified: user.email_verified_at.is_some(),
+        }
+    }
+}
+
+/// The session a request presents.
+#[derive(Debug, Serialize)]
+pub struct SessionBody {
+    /// Session id.
+    pub id: Uuid,
+    /// Sign-in time.
+    pub created_at: DateTime<Utc>,
+    /// Hard end of the session.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&Session> for SessionBody {
+    fn from(session: &Session) -> Self {
+        Self {
+            id: session.id,
+            created_at: session.created_at,
+            expires_at: session.expires_at,
+        }
+    }
+}
+
+/// `{ user }`.
+#[derive(Debug, Serialize)]
+pub struct UserReply {
+    /// The user.
+    pub user: UserBody,
+}
+
+/// A signed-in session and its user (sign-in, `GET /auth/session`).
+#[derive(Debug, Serialize)]
+pub struct SessionReply {
+    /// The user.
+    pub user: UserBody,
+    /// The session.
+    pub session: SessionBody,
+}
+
+impl From<&Session> for SessionReply {
+    fn from(session: &Session) -> Self {
+        Self {
+            user: UserBody::from(&session.user),
+            session: SessionBody::from(session),
+        }
+    }
+}
+
+/// A sign-in stopped at the second factor.
+#[derive(Debug, Serialize)]
+pub struct MfaRequiredReply {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// The challenge token to post to `/auth/mfa/verify` with a code.
+    pub challenge: String,
+    /// When the challenge expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One of the user's sessions.
+#[derive(Debug, Serialize)]
+pub struct SessionInfoBody {
+    /// Session id.
+    pub id: Uuid,
+    /// Sign-in time.
+    pub created_at: DateTime<Utc>,
+    /// Last refresh.
+    pub last_seen_at: DateTime<Utc>,
+    /// IP at sign-in.
+    pub ip: Option<String>,
+    /// User agent at sign-in.
+    pub user_agent: Option<String>,
+    /// Whether it is the session making the request.
+    pub current: bool,
+}
+
+impl From<SessionInfo> for SessionInfoBody {
+    fn from(s: SessionInfo) -> Self {
+        Self {
+            id: s.id,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            ip: s.ip,
+            user_agent: s.user_agent,
+            current: s.current,
+        }
+    }
+}
+
+/// `GET /auth/sessions`.
+#[derive(Debug, Serialize)]
+pub struct SessionsReply {
+    /// Live sessions, newest first.
+    pub sessions: Vec<SessionInfoBody>,
+}
+
+/// A verified address.
+#[derive(Debug, Serialize)]
+pub struct VerifiedReply {
+    /// Always `true`.
+    pub verified: bool,
+    /// The user.
+    pub user: UserBody,
+}
+
+/// `{ status }`: `ok` (health) or `accepted` (an e-mail will be sent if the address has an
+/// account).
+#[derive(Debug, Serialize)]
+pub struct StatusReply {
+    /// `ok` or `accepted`.
+    pub status: &'static str,
+}
+
+/// `GET /auth/security-report`: what to do with the link.
+#[derive(Debug, Serialize)]
+pub struct SecurityReportLinkReply {
+    /// A human-readable instruction.
+    pub confirm: &'static str,
+}
+
+/// `POST /auth/security-report`.
+#[derive(Debug, Serialize)]
+pub struct SecurityReportReply {
+    /// Always `true`: every session of the account ended.
+    pub signed_out_everywhere: bool,
+    /// A recovery reset token for `/auth/reset-password`.
+    pub reset_token: String,
+}
+
+/// `GET /auth/mfa`.
+#[derive(Debug, Serialize)]
+pub struct MfaStatusReply {
+    /// MFA gates sign-in.
+    pub enabled: bool,
+    /// Unused backup codes.
+    pub backup_codes_left: u64,
+}
+
+impl From<MfaStatus> for MfaStatusReply {
+    fn from(status: MfaStatus) -> Self {
+        Self {
+            enabled: status.enabled,
+            backup_codes_left: status.backup_codes_left,
+        }
+    }
+}
+
+/// `POST /auth/mfa/enroll`.
+#[derive(Debug, Serialize)]
+pub struct MfaEnrollReply {
+    /// Base32 secret, for manual entry.
+    pub secret: String,
+    /// `otpauth://` URI.
+    pub otpauth_uri: String,
+    /// The URI as a QR code, PNG, base64.
+    pub qr_png_base64: String,
+}
+
+impl From<MfaEnrollment> for MfaEnrollReply {
+    fn from(e: MfaEnrollment) -> Self {
+        Self {
+            secret: e.secret,
+            otpauth_uri: e.otpauth_uri,
+            qr_png_base64: e.qr_png_base64,
+        }
+    }
+}
+
+/// New backup codes, shown once.
+#[derive(Debug, Serialize)]
+pub struct BackupCodesReply {
+    /// The codes.
+    pub backup_codes: Vec<String>,
+}
+
+/// `GET /admin/stats`.
+#[derive(Debug, Serialize)]
+pub struct AdminStatsReply {
+    /// The admin's address.
+    pub admin: String,
+    /// `ok`.
+    pub status: &'static str,
+}
+
+/// A Stripe delivery's outcome.
+#[derive(Debug, Serialize)]
+pub struct StripeWebhookReply {
+    /// Stripe's event id.
+    pub event_id: String,
+    /// `applied`, `duplicate`, `stale` or `ignored`.
+    pub outcome: &'static str,
+}
+
+/// A Cal.com delivery's outcome.
+#[derive(Debug, Serialize)]
+pub struct CalcomWebhookReply {
+    /// The event id Tollbooth derived for the delivery.
+    pub event_id: String,
+    /// `applied`, `duplicate`, `stale` or `ignored`.
+    pub outcome: &'static str,
+    /// A paid-session link used a second time: the PaymentIntent id.
+    pub reused_payment: Option<String>,
+}
+
+/// The wire name of a webhook outcome.
+pub fn outcome_name(outcome: &WebhookOutcome) -> &'static str {
+    match outcome {
+        WebhookOutcome::Applied => "applied",
+        WebhookOutcome::Duplicate => "duplicate",
+        WebhookOutcome::Stale => "stale",
+        _ => "ignored",
+    }
+}
+
+/// A plan's prices (Stripe price ids).
+#[derive(Debug, Serialize)]
+pub struct PricesBody {
+    /// Monthly price.
+    pub monthly: Option<String>,
+    /// Yearly price.
+    pub yearly: Option<String>,
+}
+
+/// A plan of the catalog.
+#[derive(Debug, Serialize)]
+pub struct PlanBody {
+    /// Plan id (`free`, `pro`, …).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Its prices.
+    pub prices: PricesBody,
+    /// Feature flags it grants.
+    pub features: Vec<String>,
+    /// Numeric limits it grants.
+    pub limits: BTreeMap<String, u64>,
+}
+
+impl From<&Plan> for PlanBody {
+    fn from(plan: &Plan) -> Self {
+        Self {
+            id: plan.id().to_owned(),
+            name: plan.name().to_owned(),
+            prices: PricesBody {
+                monthly: plan.price(Interval::Monthly).map(str::to_owned),
+                yearly: plan.price(Interval::Yearly).map(str::to_owned),
+            },
+            features: plan.features().map(str::to_owned).collect(),
+            limits: plan.limits().map(|(k, v)| (k.to_owned(), v)).collect(),
+        }
+    }
+}
+
+/// `GET /billing/plans`.
+#[derive(Debug, Serialize)]
+pub struct PlansReply {
+    /// The free plan first, then the catalog.
+    pub plans: Vec<PlanBody>,
+}
+
+/// `{ url }`: where to send the browser (Checkout, the portal, a booking page).
+#[derive(Debug, Serialize)]
+pub struct UrlReply {
+    /// The URL.
+    pub url: String,
+}
+
+/// A subscription, as the mirror holds it.
+#[derive(Debug, Serialize)]
+pub struct SubscriptionBody {
+    /// Stripe subscription id.
+    pub id: String,
+    /// Plan id.
+    pub plan: String,
+    /// Stripe status.
+    pub status: String,
+    /// Seats.
+    pub quantity: i32,
+    /// End of the trial.
+    pub trial_end: Option<DateTime<Utc>>,
+    /// End of the current period.
+    pub current_period_end: Option<DateTime<Utc>>,
+    /// Ends at the period's end.
+    pub cancel_at_period_end: bool,
+    /// When a duplicate: the subscription it duplicates.
+    pub duplicate_of: Option<String>,
+}
+
+impl From<&Subscription> for SubscriptionBody {
+    fn from(s: &Subscription) -> Self {
+        Self {
+            id: s.stripe_subscription_id.clone(),
+            plan: s.plan.clone(),
+            status: s.status.clone(),
+            quantity: s.quantity,
+            trial_end: s.trial_end,
+            current_period_end: s.current_period_end,
+            cancel_at_period_end: s.cancel_at_period_end,
+            duplicate_of: s.duplicate_of.clone(),
+        }
+    }
+}
+
+/// The user's plan and subscriptions.
+#[derive(Debug, Serialize)]
+pub struct SubscriptionReply {
+    /// The plan access follows (`free` without a subscription that grants one).
+    pub plan: String,
+    /// The subscription in question (the newest live one), if any.
+    pub subscription: Option<SubscriptionBody>,
+    /// Every live subscription: a duplicate is never hidden.
+    pub subscriptions: Vec<SubscriptionBody>,
+}
+
+/// `POST /billing/payments`.
+#[derive(Debug, Serialize)]
+pub struct CreatedPaymentReply {
+    /// PaymentIntent id.
+    pub id: String,
+    /// For Stripe.js to confirm the payment in the browser.
+    pub client_secret: String,
+}
+
+/// A payment's state.
+#[derive(Debug, Serialize)]
+pub struct PaymentReply {
+    /// PaymentIntent id.
+    pub id: String,
+    /// Stripe status.
+    pub status: String,
+}
