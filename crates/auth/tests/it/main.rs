@@ -15,4 +15,3 @@ mod require_role;
 mod security;
 mod send;
 mod session;
-mod spans;

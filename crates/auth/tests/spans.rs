@@ -1,5 +1,12 @@
 //! The hot paths carry tracing spans — and nothing logged on them, by Tollbooth or the crates
 //! under it, carries a password, a session token or the user's address.
+//!
+//! A test binary of its own (the crate's other tests are `tests/it`): it installs the
+//! process's global subscriber. In a shared binary, a test on another thread that reaches a
+//! span's callsite first can cache it as disabled before this test's subscriber exists.
+
+#[path = "it/common/mod.rs"]
+mod common;
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -9,7 +16,7 @@ use tollbooth_db::testing::TestDb;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
-use crate::common::*;
+use common::*;
 
 /// Every line written, in memory.
 #[derive(Clone, Default)]
@@ -34,7 +41,6 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
-// One thread: the subscriber is this thread's default, and sees every span and event.
 #[tokio::test(flavor = "current_thread")]
 async fn sign_in_and_session_checks_are_spans_that_carry_no_secret() {
     let t = TestAuth::new(TestDb::sqlite().await);
@@ -46,7 +52,7 @@ async fn sign_in_and_session_checks_are_spans_that_carry_no_secret() {
         .with_span_events(FmtSpan::CLOSE)
         .with_ansi(false)
         .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
     let (session, cookie) = t.sign_in("ada@example.com").await;
     let lookup = t.auth.require_auth(&cookie).await.unwrap();
     assert_eq!(lookup.session.id, session.id);
@@ -58,7 +64,6 @@ async fn sign_in_and_session_checks_are_spans_that_carry_no_secret() {
         matches!(wrong, Err(AuthError::InvalidCredentials)),
         "{wrong:?}"
     );
-    drop(guard);
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     for span in ["tollbooth.sign_in", "tollbooth.get_session"] {
