@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 pub use tollbooth_db::testing::TestDb;
 
+mod openapi;
+pub use openapi::Contract;
+
 /// Generates a test per scenario and server/engine pair: each `async fn(Flavor, TestDb)`
 /// runs on axum+SQLite, actix+SQLite and axum+PostgreSQL.
 #[macro_export]
@@ -241,6 +244,13 @@ impl Server {
             if let Ok(response) = client.get(format!("{}/health", self.base)).send().await
                 && response.status().is_success()
             {
+                let document = client
+                    .get(format!("{}/openapi.json", self.base))
+                    .send()
+                    .await
+                    .expect("GET /openapi.json");
+                assert_eq!(document.status().as_u16(), 200, "GET /openapi.json");
+                Contract::install(document.json().await.expect("the document is JSON"));
                 return;
             }
             let exited = self.child.try_wait().expect("poll the server process");
@@ -463,7 +473,13 @@ impl Browser {
         self.remember(response.headers());
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        let url_path = response.url().path().to_owned();
         let bytes = response.bytes().await.expect("body");
+        // Answers of the server under test only (a test may also visit a stand-in).
+        let from_server = !path.starts_with("http") || path.starts_with(&self.base);
+        if let Some(contract) = Contract::get().filter(|_| from_server) {
+            contract.check(method.as_str(), &url_path, status, &bytes);
+        }
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Resp {
             status,
@@ -617,6 +633,9 @@ async fn post_raw(
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body");
+    if let Some(contract) = Contract::get() {
+        contract.check("POST", path, status, &bytes);
+    }
     Resp {
         status,
         headers,

@@ -1529,7 +1529,46 @@ async fn account_management(flavor: Flavor, db: TestDb) {
     assert_eq!(phone.get("/me").await.status, 401);
 }
 
+/// The document every answer is checked against says no to what it does not describe: a
+/// field of the wrong type, a status it does not list, a body where there is none, a
+/// success on an unknown path. (Every other test's answers pass it.)
+async fn the_openapi_document_refuses_what_it_does_not_describe(flavor: Flavor, db: TestDb) {
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let browser = Browser::new(&server);
+    let document = browser.get("/openapi.json").await;
+    assert_eq!(
+        (document.status, document.json["openapi"].as_str()),
+        (200, Some("3.1.0"))
+    );
+    let contract = Contract::get().expect("installed when the server started");
+    let bad = |method, path, status, body: &str| {
+        let violations = contract.violations(method, path, status, body.as_bytes());
+        assert!(!violations.is_empty(), "{method} {path} {status} {body} passed");
+    };
+    bad("GET", "/me", 200, r#"{"user": {"id": "not-a-uuid", "email": 1}}"#);
+    bad("GET", "/me", 200, r#"{}"#);
+    bad("GET", "/me", 201, r#"{"user": null}"#);
+    bad("POST", "/auth/sign-out", 204, r#"{"signed_out": true}"#);
+    bad("GET", "/auth/session", 401, r#"{"message": "no code"}"#);
+    bad("GET", "/no/such/route", 200, r#"{}"#);
+    bad("PUT", "/me", 200, r#"{}"#);
+    let fine = |method, path, status, body: &str| {
+        let violations = contract.violations(method, path, status, body.as_bytes());
+        assert!(violations.is_empty(), "{method} {path} {status}: {violations:?}");
+    };
+    fine("POST", "/auth/sign-out", 204, "");
+    fine("GET", "/auth/session", 401, r#"{"error": "unauthorized", "message": "sign in"}"#);
+    fine("GET", "/no/such/route", 404, r#"{"error": "not_found", "message": "no"}"#);
+    fine(
+        "DELETE",
+        "/auth/sessions/0193b8c4-1f2a-7c3d-9e4f-5a6b7c8d9e0f",
+        204,
+        "",
+    );
+}
+
 contract_tests!(
+    the_openapi_document_refuses_what_it_does_not_describe,
     sign_up_verify_sign_in_me_sign_out,
     zero_configuration_start,
     account_management,

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tollbooth_auth::{
@@ -135,88 +134,6 @@ pub struct App {
     admins: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct SignUpBody {
-    email: String,
-    password: String,
-    #[serde(default)]
-    name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CredentialsBody {
-    email: String,
-    password: String,
-}
-
-#[derive(Deserialize)]
-struct EmailBody {
-    email: String,
-}
-
-#[derive(Deserialize)]
-struct TokenBody {
-    token: String,
-}
-
-#[derive(Deserialize)]
-struct ResetBody {
-    token: String,
-    password: String,
-}
-
-#[derive(Deserialize)]
-struct ChangePasswordBody {
-    current_password: String,
-    new_password: String,
-}
-
-#[derive(Deserialize)]
-struct ReauthenticateBody {
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CodeBody {
-    code: String,
-}
-
-#[derive(Deserialize)]
-struct MfaVerifyBody {
-    challenge: String,
-    code: String,
-}
-
-#[derive(Deserialize)]
-struct CheckoutBody {
-    plan: String,
-    #[serde(default)]
-    success_url: Option<String>,
-    #[serde(default)]
-    cancel_url: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CancelBody {
-    #[serde(default = "yes")]
-    at_period_end: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-struct PaymentBody {
-    amount: i64,
-    currency: String,
-    #[serde(default)]
-    calcom_event_type_id: Option<i64>,
-}
-
 impl App {
     /// The application.
     pub fn new(auth: Auth, billing: Option<Billing>, admins: Vec<String>) -> Self {
@@ -254,6 +171,7 @@ impl App {
         }
         match route {
             Route::Health => self.health().await,
+            Route::OpenApi => Ok(Reply::ok(crate::openapi::document())),
             Route::SignUp => self.sign_up(&ctx).await,
             Route::SignIn => self.sign_in(&ctx).await,
             Route::MfaVerify => {

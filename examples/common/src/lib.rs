@@ -6,6 +6,7 @@
 mod api;
 mod app;
 pub mod config;
+pub mod openapi;
 mod routes;
 pub mod telemetry;
 pub mod wire;

@@ -18,6 +18,7 @@ pub enum Access {
 #[allow(missing_docs)]
 pub enum Route {
     Health,
+    OpenApi,
     SignUp,
     SignIn,
     MfaVerify,
@@ -85,6 +86,7 @@ const fn e(method: &'static str, path: &'static str, route: Route, access: Acces
 /// The whole contract.
 pub const ENDPOINTS: &[Endpoint] = &[
     e("GET", "/health", Route::Health, Access::Public),
+    e("GET", "/openapi.json", Route::OpenApi, Access::Public),
     e("POST", "/auth/sign-up", Route::SignUp, Access::Public),
     e("POST", "/auth/sign-in", Route::SignIn, Access::Public),
     e("POST", "/auth/mfa/verify", Route::MfaVerify, Access::Public),

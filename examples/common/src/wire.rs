@@ -5,22 +5,25 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use tollbooth_auth::{MfaEnrollment, MfaStatus, Session, SessionInfo};
 use tollbooth_billing::{Interval, Plan, WebhookOutcome};
 use tollbooth_db::{Subscription, User};
 use uuid::Uuid;
 
 /// A user, as every answer that names one shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserBody {
     /// User id.
     pub id: Uuid,
     /// E-mail address (normalized).
     pub email: String,
     /// Display name.
+    #[schema(required = true)]
     pub name: Option<String>,
     /// Avatar URL.
+    #[schema(required = true)]
     pub image: Option<String>,
     /// `user`, `admin`, or an application role.
     pub role: String,
@@ -42,7 +45,7 @@ impl From<&User> for UserBody {
 }
 
 /// The session a request presents.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionBody {
     /// Session id.
     pub id: Uuid,
@@ -63,14 +66,14 @@ impl From<&Session> for SessionBody {
 }
 
 /// `{ user }`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserReply {
     /// The user.
     pub user: UserBody,
 }
 
 /// A signed-in session and its user (sign-in, `GET /auth/session`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionReply {
     /// The user.
     pub user: UserBody,
@@ -88,7 +91,7 @@ impl From<&Session> for SessionReply {
 }
 
 /// A sign-in stopped at the second factor.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MfaRequiredReply {
     /// Always `true`.
     pub mfa_required: bool,
@@ -99,7 +102,7 @@ pub struct MfaRequiredReply {
 }
 
 /// One of the user's sessions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionInfoBody {
     /// Session id.
     pub id: Uuid,
@@ -108,8 +111,10 @@ pub struct SessionInfoBody {
     /// Last refresh.
     pub last_seen_at: DateTime<Utc>,
     /// IP at sign-in.
+    #[schema(required = true)]
     pub ip: Option<String>,
     /// User agent at sign-in.
+    #[schema(required = true)]
     pub user_agent: Option<String>,
     /// Whether it is the session making the request.
     pub current: bool,
@@ -129,14 +134,14 @@ impl From<SessionInfo> for SessionInfoBody {
 }
 
 /// `GET /auth/sessions`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionsReply {
     /// Live sessions, newest first.
     pub sessions: Vec<SessionInfoBody>,
 }
 
 /// A verified address.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VerifiedReply {
     /// Always `true`.
     pub verified: bool,
@@ -146,21 +151,23 @@ pub struct VerifiedReply {
 
 /// `{ status }`: `ok` (health) or `accepted` (an e-mail will be sent if the address has an
 /// account).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StatusReply {
     /// `ok` or `accepted`.
+    #[schema(value_type = String)]
     pub status: &'static str,
 }
 
 /// `GET /auth/security-report`: what to do with the link.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SecurityReportLinkReply {
     /// A human-readable instruction.
+    #[schema(value_type = String)]
     pub confirm: &'static str,
 }
 
 /// `POST /auth/security-report`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SecurityReportReply {
     /// Always `true`: every session of the account ended.
     pub signed_out_everywhere: bool,
@@ -169,7 +176,7 @@ pub struct SecurityReportReply {
 }
 
 /// `GET /auth/mfa`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MfaStatusReply {
     /// MFA gates sign-in.
     pub enabled: bool,
@@ -187,7 +194,7 @@ impl From<MfaStatus> for MfaStatusReply {
 }
 
 /// `POST /auth/mfa/enroll`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MfaEnrollReply {
     /// Base32 secret, for manual entry.
     pub secret: String,
@@ -208,38 +215,42 @@ impl From<MfaEnrollment> for MfaEnrollReply {
 }
 
 /// New backup codes, shown once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BackupCodesReply {
     /// The codes.
     pub backup_codes: Vec<String>,
 }
 
 /// `GET /admin/stats`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AdminStatsReply {
     /// The admin's address.
     pub admin: String,
     /// `ok`.
+    #[schema(value_type = String)]
     pub status: &'static str,
 }
 
 /// A Stripe delivery's outcome.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StripeWebhookReply {
     /// Stripe's event id.
     pub event_id: String,
     /// `applied`, `duplicate`, `stale` or `ignored`.
+    #[schema(value_type = String)]
     pub outcome: &'static str,
 }
 
 /// A Cal.com delivery's outcome.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CalcomWebhookReply {
     /// The event id Tollbooth derived for the delivery.
     pub event_id: String,
     /// `applied`, `duplicate`, `stale` or `ignored`.
+    #[schema(value_type = String)]
     pub outcome: &'static str,
     /// A paid-session link used a second time: the PaymentIntent id.
+    #[schema(required = true)]
     pub reused_payment: Option<String>,
 }
 
@@ -254,16 +265,18 @@ pub fn outcome_name(outcome: &WebhookOutcome) -> &'static str {
 }
 
 /// A plan's prices (Stripe price ids).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PricesBody {
     /// Monthly price.
+    #[schema(required = true)]
     pub monthly: Option<String>,
     /// Yearly price.
+    #[schema(required = true)]
     pub yearly: Option<String>,
 }
 
 /// A plan of the catalog.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PlanBody {
     /// Plan id (`free`, `pro`, …).
     pub id: String,
@@ -293,21 +306,21 @@ impl From<&Plan> for PlanBody {
 }
 
 /// `GET /billing/plans`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PlansReply {
     /// The free plan first, then the catalog.
     pub plans: Vec<PlanBody>,
 }
 
 /// `{ url }`: where to send the browser (Checkout, the portal, a booking page).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UrlReply {
     /// The URL.
     pub url: String,
 }
 
 /// A subscription, as the mirror holds it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SubscriptionBody {
     /// Stripe subscription id.
     pub id: String,
@@ -318,12 +331,15 @@ pub struct SubscriptionBody {
     /// Seats.
     pub quantity: i32,
     /// End of the trial.
+    #[schema(required = true)]
     pub trial_end: Option<DateTime<Utc>>,
     /// End of the current period.
+    #[schema(required = true)]
     pub current_period_end: Option<DateTime<Utc>>,
     /// Ends at the period's end.
     pub cancel_at_period_end: bool,
     /// When a duplicate: the subscription it duplicates.
+    #[schema(required = true)]
     pub duplicate_of: Option<String>,
 }
 
@@ -343,18 +359,19 @@ impl From<&Subscription> for SubscriptionBody {
 }
 
 /// The user's plan and subscriptions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SubscriptionReply {
     /// The plan access follows (`free` without a subscription that grants one).
     pub plan: String,
     /// The subscription in question (the newest live one), if any.
+    #[schema(required = true)]
     pub subscription: Option<SubscriptionBody>,
     /// Every live subscription: a duplicate is never hidden.
     pub subscriptions: Vec<SubscriptionBody>,
 }
 
 /// `POST /billing/payments`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedPaymentReply {
     /// PaymentIntent id.
     pub id: String,
@@ -363,10 +380,149 @@ pub struct CreatedPaymentReply {
 }
 
 /// A payment's state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentReply {
     /// PaymentIntent id.
     pub id: String,
     /// Stripe status.
     pub status: String,
+}
+
+/// A sign-in's answer: signed in, or a second factor is due.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SignInReply {
+    /// Signed in: the session cookie is set.
+    SignedIn(SessionReply),
+    /// Post the challenge to `/auth/mfa/verify` with a code.
+    MfaRequired(MfaRequiredReply),
+}
+
+/// Every error: a stable code and a message safe to show (generic for every 5xx).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable code (`invalid_credentials`, `rate_limited`, …).
+    pub error: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
+// Request bodies: what a handler reads (`serde(default)` marks an optional field).
+
+/// `POST /auth/sign-up`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignUpBody {
+    /// E-mail address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /auth/sign-in`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CredentialsBody {
+    /// E-mail address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// An address to send a link to (verification, reset).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailBody {
+    /// E-mail address.
+    pub email: String,
+}
+
+/// A token from an e-mailed link.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenBody {
+    /// The token.
+    pub token: String,
+}
+
+/// `POST /auth/reset-password`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetBody {
+    /// The token.
+    pub token: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `POST /auth/change-password`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordBody {
+    /// The current password.
+    pub current_password: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// `POST /auth/reauthenticate`: the password, and a code when MFA is on.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReauthenticateBody {
+    /// Password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A second-factor code.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// A TOTP (or, where accepted, backup) code.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CodeBody {
+    /// A second-factor code.
+    pub code: String,
+}
+
+/// `POST /auth/mfa/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MfaVerifyBody {
+    /// The challenge from the sign-in.
+    pub challenge: String,
+    /// A second-factor code.
+    pub code: String,
+}
+
+/// `POST /billing/checkout`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CheckoutBody {
+    /// Plan id from `GET /billing/plans`.
+    pub plan: String,
+    /// Where Checkout returns after paying (a path or URL on this site).
+    #[serde(default)]
+    pub success_url: Option<String>,
+    /// Where Checkout returns when abandoned (a path or URL on this site).
+    #[serde(default)]
+    pub cancel_url: Option<String>,
+}
+
+/// `POST /billing/subscription/cancel` (the body is optional).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CancelBody {
+    /// Cancel at the end of the period (default) rather than now.
+    #[serde(default = "yes")]
+    #[schema(default = true)]
+    pub at_period_end: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /billing/payments`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentBody {
+    /// Amount in the currency's smallest unit.
+    pub amount: i64,
+    /// ISO currency code, lower case.
+    pub currency: String,
+    /// The Cal.com event type the payment books.
+    #[serde(default)]
+    pub calcom_event_type_id: Option<i64>,
 }
