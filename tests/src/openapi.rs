@@ -25,7 +25,10 @@ impl Contract {
             doc: doc.clone(),
             validators: Mutex::new(HashMap::new()),
         });
-        assert!(installed.doc == doc, "the servers serve different documents");
+        assert!(
+            installed.doc == doc,
+            "the servers serve different documents"
+        );
     }
 
     /// The document, once a server has started.
@@ -63,14 +66,18 @@ impl Contract {
             .map(|key| (key.clone(), &responses[key.as_str()]))
             .find(|(_, response)| !response.is_null())
         else {
-            return vec![format!("{method} {template}: status {status} is not documented")];
+            return vec![format!(
+                "{method} {template}: status {status} is not documented"
+            )];
         };
         let schema = &response["content"]["application/json"]["schema"];
         if schema.is_null() {
             return if body.is_empty() {
                 Vec::new()
             } else {
-                vec![format!("{method} {template} {status}: documented without a body")]
+                vec![format!(
+                    "{method} {template} {status}: documented without a body"
+                )]
             };
         }
         let id = format!("{method} {template} {key}");
@@ -107,7 +114,9 @@ impl Contract {
                 let validator = jsonschema::options()
                     .should_validate_formats(true)
                     .build(&root)
-                    .unwrap_or_else(|e| panic!("{id}: the document's schema does not compile: {e}"));
+                    .unwrap_or_else(|e| {
+                        panic!("{id}: the document's schema does not compile: {e}")
+                    });
                 Arc::new(validator)
             })
             .clone()

@@ -1543,9 +1543,17 @@ async fn the_openapi_document_refuses_what_it_does_not_describe(flavor: Flavor, 
     let contract = Contract::get().expect("installed when the server started");
     let bad = |method, path, status, body: &str| {
         let violations = contract.violations(method, path, status, body.as_bytes());
-        assert!(!violations.is_empty(), "{method} {path} {status} {body} passed");
+        assert!(
+            !violations.is_empty(),
+            "{method} {path} {status} {body} passed"
+        );
     };
-    bad("GET", "/me", 200, r#"{"user": {"id": "not-a-uuid", "email": 1}}"#);
+    bad(
+        "GET",
+        "/me",
+        200,
+        r#"{"user": {"id": "not-a-uuid", "email": 1}}"#,
+    );
     bad("GET", "/me", 200, r#"{}"#);
     bad("GET", "/me", 201, r#"{"user": null}"#);
     bad("POST", "/auth/sign-out", 204, r#"{"signed_out": true}"#);
@@ -1554,11 +1562,24 @@ async fn the_openapi_document_refuses_what_it_does_not_describe(flavor: Flavor, 
     bad("PUT", "/me", 200, r#"{}"#);
     let fine = |method, path, status, body: &str| {
         let violations = contract.violations(method, path, status, body.as_bytes());
-        assert!(violations.is_empty(), "{method} {path} {status}: {violations:?}");
+        assert!(
+            violations.is_empty(),
+            "{method} {path} {status}: {violations:?}"
+        );
     };
     fine("POST", "/auth/sign-out", 204, "");
-    fine("GET", "/auth/session", 401, r#"{"error": "unauthorized", "message": "sign in"}"#);
-    fine("GET", "/no/such/route", 404, r#"{"error": "not_found", "message": "no"}"#);
+    fine(
+        "GET",
+        "/auth/session",
+        401,
+        r#"{"error": "unauthorized", "message": "sign in"}"#,
+    );
+    fine(
+        "GET",
+        "/no/such/route",
+        404,
+        r#"{"error": "not_found", "message": "no"}"#,
+    );
     fine(
         "DELETE",
         "/auth/sessions/0193b8c4-1f2a-7c3d-9e4f-5a6b7c8d9e0f",

@@ -412,13 +412,9 @@ impl utoipa::Modify for ErrorResponses {
             )
         };
         for item in doc.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
+            for operation in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
             {
                 let responses = &mut operation.responses.responses;
                 responses.insert("4XX".to_owned(), error("a client error"));
@@ -472,7 +468,8 @@ mod tests {
         for (path, item) in document()["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
                 for class in ["4XX", "5XX"] {
-                    let schema = &operation["responses"][class]["content"]["application/json"]["schema"];
+                    let schema =
+                        &operation["responses"][class]["content"]["application/json"]["schema"];
                     assert_eq!(
                         schema["$ref"], "#/components/schemas/ErrorBody",
                         "{method} {path} {class}"

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use tollbooth_auth::{MfaEnrollment, MfaStatus, Session, SessionInfo};
 use tollbooth_billing::{Interval, Plan, WebhookOutcome};
 use tollbooth_db::{Subscription, User};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A user, as every answer that names one shows it.
