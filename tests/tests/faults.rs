@@ -25,23 +25,6 @@ async fn users(db: &Db) -> u64 {
         .unwrap()
 }
 
-async fn post_raw(
-    server: &Server,
-    route: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}{route}", server.base))
-        .body(body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// A `customer.subscription.created` event for `customer`, as 2024-04-10 sends it.
 fn subscription_created(id: &str, customer: &str) -> Vec<u8> {
     let now = tollbooth_db::now().timestamp();
@@ -102,7 +85,11 @@ async fn database_outage_during_a_stripe_webhook(flavor: Flavor) {
         ),
     )
     .await;
-    let (status, error) = deliver().await;
+    let Resp {
+        status,
+        json: error,
+        ..
+    } = deliver().await;
     assert_eq!(
         (status, error["error"].as_str()),
         (503, Some("unavailable")),
@@ -123,13 +110,21 @@ async fn database_outage_during_a_stripe_webhook(flavor: Flavor) {
     assert!(fresh.list_subscriptions(ada.id).await.unwrap().is_empty());
 
     // Stripe redelivers: the same server process, its pool reconnected.
-    let (status, receipt) = deliver().await;
+    let Resp {
+        status,
+        json: receipt,
+        ..
+    } = deliver().await;
     assert_eq!(
         (status, receipt["outcome"].as_str()),
         (200, Some("applied")),
         "{receipt}"
     );
-    let (status, receipt) = deliver().await;
+    let Resp {
+        status,
+        json: receipt,
+        ..
+    } = deliver().await;
     assert_eq!(
         (status, receipt["outcome"].as_str()),
         (200, Some("duplicate"))
@@ -311,7 +306,11 @@ async fn hostile_bodies_get_4xx_and_write_nothing(flavor: Flavor, db: TestDb) {
     ];
     for (what, body, status, code) in bodies {
         let signature = sign_stripe_webhook(&body, &stripe_secret, now);
-        let (got, error) = post_raw(
+        let Resp {
+            status: got,
+            json: error,
+            ..
+        } = post_raw(
             &server,
             "/webhooks/stripe",
             &[("stripe-signature", &signature)],
@@ -324,7 +323,11 @@ async fn hostile_bodies_get_4xx_and_write_nothing(flavor: Flavor, db: TestDb) {
             "Stripe, {what}: {error}"
         );
         let signature = sign_calcom_webhook(&body, &cal_secret);
-        let (got, error) = post_raw(
+        let Resp {
+            status: got,
+            json: error,
+            ..
+        } = post_raw(
             &server,
             "/webhooks/calcom",
             &[("x-cal-signature-256", &signature)],
@@ -349,7 +352,7 @@ async fn hostile_bodies_get_4xx_and_write_nothing(flavor: Flavor, db: TestDb) {
         b"email=ada%40example.com&password=x".to_vec(),
     )
     .await;
-    assert_eq!(form.0, 415, "{form:?}");
+    assert_eq!(form.status, 415, "{form:?}");
     let browser = Browser::new(&server);
     for email in [
         "ada@example.com\r\nBcc: everyone@example.com",

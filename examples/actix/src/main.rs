@@ -1,21 +1,21 @@
 //! Tollbooth on actix-web. `cargo run -p tollbooth-example-actix` serves the same contract as
 //! the axum server (`docs/http-api.md`), configured from the environment (`.env.example`).
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{ConnectionType, Method, StatusCode};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App as ActixApp, HttpRequest, HttpResponse, HttpServer, Responder, web};
-use tollbooth_auth::actix::{ClientIp, CurrentSession, error_response, session};
-use tollbooth_example_common::{
-    ApiError, App, Ctx, ENDPOINTS, Endpoint, MAX_BODY_BYTES, Reply, config, shutdown_signal,
-    telemetry,
-};
+use actix_web::{App as ActixApp, HttpRequest, HttpServer, ResponseError, web};
+use serde_json::Value;
+use tollbooth_auth::actix::{ClientIp, RequireAuth, RequireRole, csrf, session};
+use tollbooth_auth::{Admin, OAuthCallback, RequestInfo};
+use tollbooth_example_common::actix::{Json, OptionalJson, Path, Query, RawBody};
+use tollbooth_example_common::extract::MAX_BODY_BYTES;
+use tollbooth_example_common::wire::*;
+use tollbooth_example_common::{ApiError, App, Reply, config, ops, shutdown_signal, telemetry};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -34,7 +34,6 @@ async fn main() -> ExitCode {
             .app_data(web::Data::new(factory_app.clone()))
             .app_data(web::Data::new(factory_app.auth.clone()))
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-            .wrap(from_fn(session))
             .wrap(from_fn(request_id))
             .configure(routes)
     })
@@ -69,102 +68,413 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Every endpoint of the contract, each mounted on the shared handler.
+/// The whole contract: the webhooks (signed, and cross-site by design) outside the
+/// library's `csrf` and `session` middleware, the site's areas inside them. Access is in
+/// each handler's signature: `RequireAuth` (401 without a session), `RequireRole<Admin>`
+/// (also 403 for other roles).
 fn routes(config: &mut web::ServiceConfig) {
-    let mut paths: BTreeMap<&str, Vec<Endpoint>> = BTreeMap::new();
-    for endpoint in ENDPOINTS {
-        paths.entry(endpoint.path).or_default().push(*endpoint);
-    }
-    for (path, endpoints) in paths {
-        let mut resource = web::resource(path);
-        for endpoint in endpoints {
-            let method = Method::from_bytes(endpoint.method.as_bytes()).unwrap_or(Method::POST);
-            resource = resource.route(web::method(method).to(
-                move |request: HttpRequest,
-                      body: Result<web::Bytes, actix_web::Error>,
-                      current: CurrentSession,
-                      client: ClientIp,
-                      app: web::Data<App>| {
-                    handle(endpoint, request, body, current, client, app)
-                },
-            ));
-        }
-        config.service(
-            resource.default_service(web::to(|| async { Http(Err(ApiError::MethodNotAllowed)) })),
-        );
-    }
-    config.default_service(web::to(|| async { Http(Err(ApiError::NotFound("route"))) }));
-}
-
-async fn handle(
-    endpoint: Endpoint,
-    request: HttpRequest,
-    body: Result<web::Bytes, actix_web::Error>,
-    CurrentSession(session): CurrentSession,
-    ClientIp(client): ClientIp,
-    app: web::Data<App>,
-) -> Http {
-    // Actix checks `Content-Length` against `PayloadConfig` before reading the body.
-    let body = match body {
-        Ok(body) => body,
-        Err(error) => {
-            let status = error.as_response_error().status_code().as_u16();
-            return Http(Err(ApiError::unreadable_body(status, error)));
-        }
-    };
-    let ctx = Ctx {
-        headers: request.headers(),
-        ip: Some(client),
-        session,
-        query: request.query_string(),
-        param: request.match_info().iter().next().map(|(_, value)| value),
-        body: &body,
-    };
-    Http(
-        app.dispatch(
-            endpoint.route,
-            endpoint.access,
-            request.method().as_str(),
-            ctx,
+    config
+        .service(
+            web::scope("/webhooks")
+                .service(resource("/stripe").route(web::post().to(stripe_webhook)))
+                .service(resource("/calcom").route(web::post().to(calcom_webhook))),
         )
-        .await,
-    )
+        .service(
+            web::scope("")
+                // The last `wrap` runs first: a cross-site request is refused before the
+                // session is looked up.
+                .wrap(from_fn(session))
+                .wrap(from_fn(csrf))
+                .service(resource("/health").route(web::get().to(health)))
+                .service(resource("/openapi.json").route(web::get().to(openapi_json)))
+                .service(resource("/me").route(web::get().to(me)))
+                .service(web::scope("/auth").configure(auth_routes))
+                .service(web::scope("/admin").configure(admin_routes))
+                .service(web::scope("/billing").configure(billing_routes)),
+        )
+        .default_service(web::to(|| async {
+            ApiError::NotFound("route").error_response()
+        }));
 }
 
-/// A handler's result as an actix response.
-struct Http(Result<Reply, ApiError>);
+/// A path's methods; any other method is 405 in the error shape.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        ApiError::MethodNotAllowed.error_response()
+    }))
+}
 
-impl Responder for Http {
-    type Body = actix_web::body::BoxBody;
+type Answer<T = ()> = Result<Reply<T>, ApiError>;
 
-    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
-        match self.0 {
-            Ok(reply) => {
-                let mut response = HttpResponse::build(
-                    StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
-                );
-                for cookie in &reply.cookies {
-                    response.append_header(cookie);
-                }
-                if let Some(location) = &reply.location {
-                    response.insert_header((header::LOCATION, location.as_str()));
-                }
-                match reply.body {
-                    Some(body) => response.json(body),
-                    None => response.finish(),
-                }
-            }
-            Err(error) => {
-                let mut response = error_response(&error);
-                if error.closes_connection() {
-                    response
-                        .head_mut()
-                        .set_connection_type(ConnectionType::Close);
-                }
-                response
-            }
-        }
-    }
+async fn health(app: web::Data<App>) -> Answer<StatusReply> {
+    ops::meta::health(&app).await
+}
+
+async fn openapi_json() -> Reply<&'static Value> {
+    ops::meta::openapi_json()
+}
+
+async fn me(RequireAuth(session): RequireAuth) -> Answer<UserReply> {
+    ops::auth::me(&session)
+}
+
+/// `/auth`: accounts, sessions, second factors, providers.
+fn auth_routes(config: &mut web::ServiceConfig) {
+    config
+        .service(resource("/sign-up").route(web::post().to(sign_up)))
+        .service(resource("/sign-in").route(web::post().to(sign_in)))
+        .service(resource("/sign-out").route(web::post().to(sign_out)))
+        .service(resource("/sign-out-everywhere").route(web::post().to(sign_out_everywhere)))
+        .service(resource("/reauthenticate").route(web::post().to(reauthenticate)))
+        .service(resource("/session").route(web::get().to(current_session)))
+        .service(resource("/sessions").route(web::get().to(list_sessions)))
+        .service(resource("/sessions/{id}").route(web::delete().to(revoke_session)))
+        .service(
+            resource("/verify-email")
+                .route(web::get().to(verify_email_link))
+                .route(web::post().to(verify_email)),
+        )
+        .service(resource("/resend-verification").route(web::post().to(resend_verification)))
+        .service(resource("/forgot-password").route(web::post().to(forgot_password)))
+        .service(resource("/reset-password").route(web::post().to(reset_password)))
+        .service(resource("/change-password").route(web::post().to(change_password)))
+        .service(
+            resource("/security-report")
+                .route(web::get().to(security_report_link))
+                .route(web::post().to(security_report)),
+        )
+        .service(
+            resource("/oauth/{provider}")
+                .route(web::get().to(oauth_start))
+                .route(web::delete().to(oauth_unlink)),
+        )
+        .service(resource("/oauth/{provider}/callback").route(web::get().to(oauth_callback)))
+        .service(resource("/oauth/{provider}/link").route(web::get().to(oauth_link)))
+        .service(resource("/mfa").route(web::get().to(mfa_status)))
+        .service(resource("/mfa/enroll").route(web::post().to(mfa_enroll)))
+        .service(resource("/mfa/confirm").route(web::post().to(mfa_confirm)))
+        .service(resource("/mfa/disable").route(web::post().to(mfa_disable)))
+        .service(resource("/mfa/backup-codes").route(web::post().to(mfa_backup_codes)))
+        .service(resource("/mfa/verify").route(web::post().to(mfa_verify)));
+}
+
+fn client(request: &HttpRequest, ClientIp(ip): ClientIp) -> RequestInfo<'_> {
+    RequestInfo::new(request.headers(), ip)
+}
+
+async fn sign_up(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<SignUpBody>,
+) -> Answer<UserReply> {
+    ops::auth::sign_up(&app, &client(&request, ip), body).await
+}
+
+async fn sign_in(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<CredentialsBody>,
+) -> Answer<SignInReply> {
+    ops::auth::sign_in(&app, &client(&request, ip), body).await
+}
+
+async fn sign_out(app: web::Data<App>, request: HttpRequest) -> Answer {
+    ops::auth::sign_out(&app, request.headers()).await
+}
+
+async fn sign_out_everywhere(app: web::Data<App>, RequireAuth(session): RequireAuth) -> Answer {
+    ops::auth::sign_out_everywhere(&app, &session).await
+}
+
+async fn reauthenticate(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<ReauthenticateBody>,
+) -> Answer {
+    ops::auth::reauthenticate(&app, &session, body).await
+}
+
+async fn current_session(RequireAuth(session): RequireAuth) -> Answer<SessionReply> {
+    ops::auth::current_session(&session)
+}
+
+async fn list_sessions(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<SessionsReply> {
+    ops::auth::list_sessions(&app, &session).await
+}
+
+async fn revoke_session(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Path(id): Path<String>,
+) -> Answer {
+    ops::auth::revoke_session(&app, &session, &id).await
+}
+
+async fn verify_email_link(
+    app: web::Data<App>,
+    Query(query): Query<TokenQuery>,
+) -> Answer<VerifiedReply> {
+    ops::auth::verify_email_link(&app, query).await
+}
+
+async fn verify_email(app: web::Data<App>, Json(body): Json<TokenBody>) -> Answer<VerifiedReply> {
+    ops::auth::verify_email(&app, body).await
+}
+
+async fn resend_verification(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<EmailBody>,
+) -> Answer<StatusReply> {
+    ops::auth::resend_verification(&app, &client(&request, ip), body).await
+}
+
+async fn forgot_password(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<EmailBody>,
+) -> Answer<StatusReply> {
+    ops::auth::forgot_password(&app, &client(&request, ip), body).await
+}
+
+async fn reset_password(app: web::Data<App>, Json(body): Json<ResetBody>) -> Answer {
+    ops::auth::reset_password(&app, body).await
+}
+
+async fn change_password(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<ChangePasswordBody>,
+) -> Answer {
+    ops::auth::change_password(&app, &session, &client(&request, ip), body).await
+}
+
+async fn security_report_link() -> Answer<SecurityReportLinkReply> {
+    ops::auth::security_report_link()
+}
+
+async fn security_report(
+    app: web::Data<App>,
+    Json(body): Json<TokenBody>,
+) -> Answer<SecurityReportReply> {
+    ops::auth::security_report(&app, body).await
+}
+
+async fn oauth_start(
+    app: web::Data<App>,
+    Path(provider): Path<String>,
+    Query(query): Query<ReturnToQuery>,
+) -> Answer {
+    ops::oauth::oauth_start(&app, &provider, query).await
+}
+
+async fn oauth_callback(
+    app: web::Data<App>,
+    ip: ClientIp,
+    Path(provider): Path<String>,
+    request: HttpRequest,
+) -> Answer<MfaRequiredReply> {
+    let callback = OAuthCallback::from_query(request.query_string());
+    ops::oauth::oauth_callback(&app, &provider, &callback, &client(&request, ip)).await
+}
+
+async fn oauth_link(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Path(provider): Path<String>,
+    Query(query): Query<ReturnToQuery>,
+) -> Answer {
+    ops::oauth::oauth_link(&app, &session, &provider, query).await
+}
+
+async fn oauth_unlink(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    Path(provider): Path<String>,
+    request: HttpRequest,
+) -> Answer {
+    ops::oauth::oauth_unlink(&app, &session, &provider, &client(&request, ip)).await
+}
+
+async fn mfa_status(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<MfaStatusReply> {
+    ops::mfa::mfa_status(&app, &session).await
+}
+
+async fn mfa_enroll(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<MfaEnrollReply> {
+    ops::mfa::mfa_enroll(&app, &session).await
+}
+
+async fn mfa_confirm(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<CodeBody>,
+) -> Answer<BackupCodesReply> {
+    ops::mfa::mfa_confirm(&app, &session, &client(&request, ip), body).await
+}
+
+async fn mfa_disable(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<CodeBody>,
+) -> Answer {
+    ops::mfa::mfa_disable(&app, &session, &client(&request, ip), body).await
+}
+
+async fn mfa_backup_codes(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<CodeBody>,
+) -> Answer<BackupCodesReply> {
+    ops::mfa::mfa_backup_codes(&app, &session, &client(&request, ip), body).await
+}
+
+async fn mfa_verify(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<MfaVerifyBody>,
+) -> Answer<SessionReply> {
+    ops::auth::mfa_verify(&app, &client(&request, ip), body).await
+}
+
+/// `/admin`: every handler takes `RequireRole<Admin>`.
+fn admin_routes(config: &mut web::ServiceConfig) {
+    config.service(resource("/stats").route(web::get().to(admin_stats)));
+}
+
+async fn admin_stats(RequireRole(admin, _): RequireRole<Admin>) -> Answer<AdminStatsReply> {
+    ops::admin::admin_stats(&admin)
+}
+
+/// `/billing`: the catalog is public, the rest is the signed-in user's.
+fn billing_routes(config: &mut web::ServiceConfig) {
+    config
+        .service(resource("/plans").route(web::get().to(plans)))
+        .service(resource("/checkout").route(web::post().to(checkout)))
+        .service(resource("/checkout/success").route(web::get().to(checkout_success)))
+        .service(resource("/portal").route(web::post().to(portal)))
+        .service(resource("/subscription").route(web::get().to(subscription)))
+        .service(resource("/subscription/cancel").route(web::post().to(cancel_subscription)))
+        .service(resource("/subscription/resume").route(web::post().to(resume_subscription)))
+        .service(resource("/payments").route(web::post().to(create_payment)))
+        .service(resource("/payments/{id}/confirm").route(web::post().to(confirm_payment)))
+        .service(
+            resource("/payments/{id}/booking-link").route(web::get().to(payment_booking_link)),
+        );
+}
+
+async fn plans(app: web::Data<App>) -> Answer<PlansReply> {
+    ops::billing::plans(&app)
+}
+
+async fn checkout(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<CheckoutBody>,
+) -> Answer<UrlReply> {
+    ops::billing::checkout(&app, &session, body).await
+}
+
+async fn checkout_success(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<SubscriptionReply> {
+    ops::billing::checkout_success(&app, &session).await
+}
+
+async fn portal(app: web::Data<App>, RequireAuth(session): RequireAuth) -> Answer<UrlReply> {
+    ops::billing::portal(&app, &session).await
+}
+
+async fn subscription(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<SubscriptionReply> {
+    ops::billing::subscription(&app, &session).await
+}
+
+async fn cancel_subscription(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    OptionalJson(body): OptionalJson<CancelBody>,
+) -> Answer<SubscriptionReply> {
+    ops::billing::cancel_subscription(&app, &session, body).await
+}
+
+async fn resume_subscription(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<SubscriptionReply> {
+    ops::billing::resume_subscription(&app, &session).await
+}
+
+async fn create_payment(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<PaymentBody>,
+) -> Answer<CreatedPaymentReply> {
+    ops::billing::create_payment(&app, &session, body).await
+}
+
+async fn confirm_payment(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Path(id): Path<String>,
+) -> Answer<PaymentReply> {
+    ops::billing::confirm_payment(&app, &session, &id).await
+}
+
+async fn payment_booking_link(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Path(id): Path<String>,
+) -> Answer<UrlReply> {
+    ops::billing::payment_booking_link(&app, &session, &id).await
+}
+
+fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+async fn stripe_webhook(
+    app: web::Data<App>,
+    request: HttpRequest,
+    RawBody(body): RawBody,
+) -> Answer<StripeWebhookReply> {
+    ops::webhooks::stripe_webhook(&app, &body, header(&request, "stripe-signature")).await
+}
+
+async fn calcom_webhook(
+    app: web::Data<App>,
+    request: HttpRequest,
+    RawBody(body): RawBody,
+) -> Answer<CalcomWebhookReply> {
+    ops::webhooks::calcom_webhook(&app, &body, header(&request, "x-cal-signature-256")).await
 }
 
 /// Gives every request an id (`X-Request-Id`, echoed back) and a span, and logs its outcome.

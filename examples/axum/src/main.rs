@@ -2,24 +2,23 @@
 //! `docs/http-api.md` on `BIND` (default `127.0.0.1:3000`), configured from the environment
 //! (`.env.example`).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, MethodRouter, on};
-use axum::{Json, Router};
-use tollbooth_auth::axum::{ClientIp, CurrentSession, error_response, session};
-use tollbooth_example_common::{
-    ApiError, App, Ctx, ENDPOINTS, Endpoint, MAX_BODY_BYTES, Reply, config, shutdown_signal,
-    telemetry,
-};
+use axum::routing::{delete, get, post};
+use serde_json::Value;
+use tollbooth_auth::axum::{ClientIp, RequireAuth, RequireRole, csrf, session};
+use tollbooth_auth::{Admin, OAuthCallback, RequestInfo};
+use tollbooth_example_common::axum::{Json, OptionalJson, Path, Query, RawBody};
+use tollbooth_example_common::extract::MAX_BODY_BYTES;
+use tollbooth_example_common::wire::*;
+use tollbooth_example_common::{ApiError, App, Reply, config, ops, shutdown_signal, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -55,112 +54,398 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Every endpoint of the contract, each mounted on the shared handler.
+/// The whole contract: the site's areas behind the library's `csrf` and `session`
+/// middleware, the webhooks outside them (signed, and cross-site by design). Access is in
+/// each handler's signature: `RequireAuth` (401 without a session), `RequireRole<Admin>`
+/// (also 403 for other roles).
 fn router(app: App) -> Router {
-    let mut paths: BTreeMap<&str, MethodRouter<App>> = BTreeMap::new();
-    for endpoint in ENDPOINTS {
-        let endpoint = *endpoint;
-        let filter = match endpoint.method {
-            "GET" => MethodFilter::GET,
-            "DELETE" => MethodFilter::DELETE,
-            _ => MethodFilter::POST,
-        };
-        let route = paths.remove(endpoint.path).unwrap_or_default();
-        let handler = move |state: State<App>,
-                            client: ClientIp,
-                            current: CurrentSession,
-                            path: Option<Path<String>>,
-                            query: RawQuery,
-                            method: Method,
-                            headers: HeaderMap,
-                            body: Result<Bytes, BytesRejection>| {
-            handle(
-                endpoint, state, client, current, path, query, method, headers, body,
-            )
-        };
-        paths.insert(endpoint.path, route.merge(on(filter, handler)));
-    }
-    paths
-        .into_iter()
-        .fold(Router::new(), |router, (path, route)| {
-            router.route(path, route)
-        })
-        .fallback(|| async { Http(Err(ApiError::NotFound("route"))) })
-        .method_not_allowed_fallback(|| async { Http(Err(ApiError::MethodNotAllowed)) })
-        .layer(middleware::from_fn_with_state(app.auth.clone(), session))
+    let auth = app.auth.clone();
+    let site = Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi_json))
+        .route("/me", get(me))
+        .nest("/auth", auth_routes())
+        .nest("/admin", admin_routes())
+        .nest("/billing", billing_routes())
+        // `route_layer`: a path no route matches gets the fallback's 404, not a CSRF 403.
+        .route_layer(middleware::from_fn_with_state(auth.clone(), session))
+        .route_layer(middleware::from_fn_with_state(auth, csrf));
+    Router::new()
+        .merge(site)
+        .nest("/webhooks", webhook_routes())
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn(request_id))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
 }
 
-#[allow(clippy::too_many_arguments)] // one extractor per request part
-async fn handle(
-    endpoint: Endpoint,
-    State(app): State<App>,
-    ClientIp(client): ClientIp,
-    CurrentSession(session): CurrentSession,
-    path: Option<Path<String>>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Http {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let error =
-                ApiError::unreadable_body(rejection.status().as_u16(), rejection.body_text());
-            return Http(Err(error));
-        }
-    };
-    let ctx = Ctx {
-        headers: &headers,
-        ip: Some(client),
-        session,
-        query: query.as_deref().unwrap_or_default(),
-        param: path.as_ref().map(|Path(p)| p.as_str()),
-        body: &body,
-    };
-    Http(
-        app.dispatch(endpoint.route, endpoint.access, method.as_str(), ctx)
-            .await,
-    )
+type Answer<T = ()> = Result<Reply<T>, ApiError>;
+
+async fn health(State(app): State<App>) -> Answer<StatusReply> {
+    ops::meta::health(&app).await
 }
 
-/// A handler's result as an axum response.
-struct Http(Result<Reply, ApiError>);
+async fn openapi_json() -> Reply<&'static Value> {
+    ops::meta::openapi_json()
+}
 
-impl IntoResponse for Http {
-    fn into_response(self) -> Response {
-        match self.0 {
-            Ok(reply) => {
-                let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
-                let mut response = match reply.body {
-                    Some(body) => (status, Json(body)).into_response(),
-                    None => (status, Body::empty()).into_response(),
-                };
-                // A `SetCookie` is axum response parts.
-                for cookie in reply.cookies {
-                    response = (cookie, response).into_response();
-                }
-                if let Some(location) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok())
-                {
-                    response.headers_mut().insert(header::LOCATION, location);
-                }
-                response
-            }
-            Err(error) => {
-                let mut response = error_response(&error);
-                if error.closes_connection() {
-                    response
-                        .headers_mut()
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                }
-                response
-            }
-        }
-    }
+async fn me(RequireAuth(session): RequireAuth) -> Answer<UserReply> {
+    ops::auth::me(&session)
+}
+
+/// `/auth`: accounts, sessions, second factors, providers.
+fn auth_routes() -> Router<App> {
+    Router::new()
+        .route("/sign-up", post(sign_up))
+        .route("/sign-in", post(sign_in))
+        .route("/sign-out", post(sign_out))
+        .route("/sign-out-everywhere", post(sign_out_everywhere))
+        .route("/reauthenticate", post(reauthenticate))
+        .route("/session", get(current_session))
+        .route("/sessions", get(list_sessions))
+        .route("/sessions/{id}", delete(revoke_session))
+        .route("/verify-email", get(verify_email_link).post(verify_email))
+        .route("/resend-verification", post(resend_verification))
+        .route("/forgot-password", post(forgot_password))
+        .route("/reset-password", post(reset_password))
+        .route("/change-password", post(change_password))
+        .route(
+            "/security-report",
+            get(security_report_link).post(security_report),
+        )
+        .route("/oauth/{provider}", get(oauth_start).delete(oauth_unlink))
+        .route("/oauth/{provider}/callback", get(oauth_callback))
+        .route("/oauth/{provider}/link", get(oauth_link))
+        .route("/mfa", get(mfa_status))
+        .route("/mfa/enroll", post(mfa_enroll))
+        .route("/mfa/confirm", post(mfa_confirm))
+        .route("/mfa/disable", post(mfa_disable))
+        .route("/mfa/backup-codes", post(mfa_backup_codes))
+        .route("/mfa/verify", post(mfa_verify))
+}
+
+async fn sign_up(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<SignUpBody>,
+) -> Answer<UserReply> {
+    ops::auth::sign_up(&app, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn sign_in(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<CredentialsBody>,
+) -> Answer<SignInReply> {
+    ops::auth::sign_in(&app, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn sign_out(State(app): State<App>, headers: HeaderMap) -> Answer {
+    ops::auth::sign_out(&app, &headers).await
+}
+
+async fn sign_out_everywhere(State(app): State<App>, RequireAuth(session): RequireAuth) -> Answer {
+    ops::auth::sign_out_everywhere(&app, &session).await
+}
+
+async fn reauthenticate(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<ReauthenticateBody>,
+) -> Answer {
+    ops::auth::reauthenticate(&app, &session, body).await
+}
+
+async fn current_session(RequireAuth(session): RequireAuth) -> Answer<SessionReply> {
+    ops::auth::current_session(&session)
+}
+
+async fn list_sessions(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<SessionsReply> {
+    ops::auth::list_sessions(&app, &session).await
+}
+
+async fn revoke_session(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Path(id): Path<String>,
+) -> Answer {
+    ops::auth::revoke_session(&app, &session, &id).await
+}
+
+async fn verify_email_link(
+    State(app): State<App>,
+    Query(query): Query<TokenQuery>,
+) -> Answer<VerifiedReply> {
+    ops::auth::verify_email_link(&app, query).await
+}
+
+async fn verify_email(
+    State(app): State<App>,
+    Json(body): Json<TokenBody>,
+) -> Answer<VerifiedReply> {
+    ops::auth::verify_email(&app, body).await
+}
+
+async fn resend_verification(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<EmailBody>,
+) -> Answer<StatusReply> {
+    ops::auth::resend_verification(&app, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn forgot_password(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<EmailBody>,
+) -> Answer<StatusReply> {
+    ops::auth::forgot_password(&app, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn reset_password(State(app): State<App>, Json(body): Json<ResetBody>) -> Answer {
+    ops::auth::reset_password(&app, body).await
+}
+
+async fn change_password(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<ChangePasswordBody>,
+) -> Answer {
+    ops::auth::change_password(&app, &session, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn security_report_link() -> Answer<SecurityReportLinkReply> {
+    ops::auth::security_report_link()
+}
+
+async fn security_report(
+    State(app): State<App>,
+    Json(body): Json<TokenBody>,
+) -> Answer<SecurityReportReply> {
+    ops::auth::security_report(&app, body).await
+}
+
+async fn oauth_start(
+    State(app): State<App>,
+    Path(provider): Path<String>,
+    Query(query): Query<ReturnToQuery>,
+) -> Answer {
+    ops::oauth::oauth_start(&app, &provider, query).await
+}
+
+async fn oauth_callback(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    Path(provider): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Answer<MfaRequiredReply> {
+    let callback = OAuthCallback::from_query(query.as_deref().unwrap_or_default());
+    let request = RequestInfo::new(&headers, ip);
+    ops::oauth::oauth_callback(&app, &provider, &callback, &request).await
+}
+
+async fn oauth_link(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Path(provider): Path<String>,
+    Query(query): Query<ReturnToQuery>,
+) -> Answer {
+    ops::oauth::oauth_link(&app, &session, &provider, query).await
+}
+
+async fn oauth_unlink(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+) -> Answer {
+    ops::oauth::oauth_unlink(&app, &session, &provider, &RequestInfo::new(&headers, ip)).await
+}
+
+async fn mfa_status(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<MfaStatusReply> {
+    ops::mfa::mfa_status(&app, &session).await
+}
+
+async fn mfa_enroll(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<MfaEnrollReply> {
+    ops::mfa::mfa_enroll(&app, &session).await
+}
+
+async fn mfa_confirm(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<CodeBody>,
+) -> Answer<BackupCodesReply> {
+    ops::mfa::mfa_confirm(&app, &session, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn mfa_disable(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<CodeBody>,
+) -> Answer {
+    ops::mfa::mfa_disable(&app, &session, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn mfa_backup_codes(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<CodeBody>,
+) -> Answer<BackupCodesReply> {
+    ops::mfa::mfa_backup_codes(&app, &session, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn mfa_verify(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<MfaVerifyBody>,
+) -> Answer<SessionReply> {
+    ops::auth::mfa_verify(&app, &RequestInfo::new(&headers, ip), body).await
+}
+
+/// `/admin`: every handler takes `RequireRole<Admin>`.
+fn admin_routes() -> Router<App> {
+    Router::new().route("/stats", get(admin_stats))
+}
+
+async fn admin_stats(RequireRole(admin, _): RequireRole<Admin>) -> Answer<AdminStatsReply> {
+    ops::admin::admin_stats(&admin)
+}
+
+/// `/billing`: the catalog is public, the rest is the signed-in user's.
+fn billing_routes() -> Router<App> {
+    Router::new()
+        .route("/plans", get(plans))
+        .route("/checkout", post(checkout))
+        .route("/checkout/success", get(checkout_success))
+        .route("/portal", post(portal))
+        .route("/subscription", get(subscription))
+        .route("/subscription/cancel", post(cancel_subscription))
+        .route("/subscription/resume", post(resume_subscription))
+        .route("/payments", post(create_payment))
+        .route("/payments/{id}/confirm", post(confirm_payment))
+        .route("/payments/{id}/booking-link", get(payment_booking_link))
+}
+
+async fn plans(State(app): State<App>) -> Answer<PlansReply> {
+    ops::billing::plans(&app)
+}
+
+async fn checkout(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<CheckoutBody>,
+) -> Answer<UrlReply> {
+    ops::billing::checkout(&app, &session, body).await
+}
+
+async fn checkout_success(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<SubscriptionReply> {
+    ops::billing::checkout_success(&app, &session).await
+}
+
+async fn portal(State(app): State<App>, RequireAuth(session): RequireAuth) -> Answer<UrlReply> {
+    ops::billing::portal(&app, &session).await
+}
+
+async fn subscription(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<SubscriptionReply> {
+    ops::billing::subscription(&app, &session).await
+}
+
+async fn cancel_subscription(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    OptionalJson(body): OptionalJson<CancelBody>,
+) -> Answer<SubscriptionReply> {
+    ops::billing::cancel_subscription(&app, &session, body).await
+}
+
+async fn resume_subscription(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<SubscriptionReply> {
+    ops::billing::resume_subscription(&app, &session).await
+}
+
+async fn create_payment(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<PaymentBody>,
+) -> Answer<CreatedPaymentReply> {
+    ops::billing::create_payment(&app, &session, body).await
+}
+
+async fn confirm_payment(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Path(id): Path<String>,
+) -> Answer<PaymentReply> {
+    ops::billing::confirm_payment(&app, &session, &id).await
+}
+
+async fn payment_booking_link(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Path(id): Path<String>,
+) -> Answer<UrlReply> {
+    ops::billing::payment_booking_link(&app, &session, &id).await
+}
+
+/// `/webhooks`: authenticated by signature over the raw body; no session, no CSRF check.
+fn webhook_routes() -> Router<App> {
+    Router::new()
+        .route("/stripe", post(stripe_webhook))
+        .route("/calcom", post(calcom_webhook))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+async fn stripe_webhook(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Answer<StripeWebhookReply> {
+    ops::webhooks::stripe_webhook(&app, &body, header(&headers, "stripe-signature")).await
+}
+
+async fn calcom_webhook(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Answer<CalcomWebhookReply> {
+    ops::webhooks::calcom_webhook(&app, &body, header(&headers, "x-cal-signature-256")).await
 }
 
 /// Answers 413 to a declared over-limit body before reading any of it (a body without
@@ -171,7 +456,7 @@ async fn refuse_oversized(request: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return Http(Err(ApiError::PayloadTooLarge)).into_response();
+        return ApiError::PayloadTooLarge.into_response();
     }
     next.run(request).await
 }

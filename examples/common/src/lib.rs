@@ -1,19 +1,28 @@
-//! What the two example servers share: configuration from the environment ([`config`]),
-//! the HTTP contract as a route table ([`ENDPOINTS`]), its handlers ([`App::dispatch`]) and
-//! its JSON bodies as types ([`wire`]), written once so the axum and actix servers cannot
-//! drift apart.
+//! What the two example servers share, so they share logic rather than a dispatcher: the
+//! application state ([`App`]), configuration from the environment ([`config`]), one plain
+//! async function per route ([`ops`]) over typed bodies ([`wire`]), the request rules
+//! ([`extract`]) and, per framework, the extractors and response conversions that apply
+//! them ([`axum`], [`actix`]). Routing and access stay in each server, on the library's own
+//! middleware and guards.
 
-mod api;
 mod app;
 pub mod config;
+mod error;
+pub mod extract;
 pub mod openapi;
-mod routes;
+pub mod ops;
+mod reply;
 pub mod telemetry;
 pub mod wire;
 
-pub use api::{ApiError, Reply};
-pub use app::{App, Ctx};
-pub use routes::{Access, ENDPOINTS, Endpoint, MAX_BODY_BYTES, Route};
+#[cfg(feature = "actix")]
+pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
+
+pub use app::App;
+pub use error::ApiError;
+pub use reply::Reply;
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM: when to stop accepting connections and drain.
 pub async fn shutdown_signal() {

@@ -526,3 +526,19 @@ pub struct PaymentBody {
     #[serde(default)]
     pub calcom_event_type_id: Option<i64>,
 }
+
+// Query strings: what a handler reads from `?…` (every parameter optional).
+
+/// `?token=…` (the e-mailed verification link).
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenQuery {
+    /// The token.
+    pub token: Option<String>,
+}
+
+/// `?return_to=/path`: where a finished OAuth flow lands (a path on this site).
+#[derive(Debug, Default, Deserialize)]
+pub struct ReturnToQuery {
+    /// The path.
+    pub return_to: Option<String>,
+}

@@ -1,73 +1,13 @@
-//! What a handler returns, framework-neutral: a [`Reply`] or an [`ApiError`]; the servers
-//! turn them into responses. Every error body is `{"error": code, "message": …}`.
+//! Why a request failed: [`ApiError`], the library's errors and the example's own, all
+//! answering through the one contract — `{"error": code, "message": …}`, no detail in a 5xx.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::Value;
 use tollbooth_auth::http::StatusCode;
-use tollbooth_auth::{AuthError, SetCookie, WireError};
+use tollbooth_auth::{AuthError, WireError};
 use tollbooth_billing::BillingError;
-
-/// A successful response.
-#[derive(Debug)]
-pub struct Reply {
-    /// HTTP status.
-    pub status: u16,
-    /// JSON body (none for 204).
-    pub body: Option<Value>,
-    /// `Set-Cookie` headers.
-    pub cookies: Vec<SetCookie>,
-    /// `Location` (redirects).
-    pub location: Option<String>,
-}
-
-impl Reply {
-    /// `status` with a JSON body (one of the [`wire`](crate::wire) types).
-    pub fn json(status: u16, body: impl Serialize) -> Self {
-        // The wire types are plain data: serializing them cannot fail.
-        let body = serde_json::to_value(body).expect("a wire type serializes");
-        Self {
-            status,
-            body: Some(body),
-            cookies: Vec::new(),
-            location: None,
-        }
-    }
-
-    /// 200 with a JSON body.
-    pub fn ok(body: impl Serialize) -> Self {
-        Self::json(200, body)
-    }
-
-    /// 204.
-    pub fn no_content() -> Self {
-        Self {
-            status: 204,
-            body: None,
-            cookies: Vec::new(),
-            location: None,
-        }
-    }
-
-    /// A redirect (`302` to start a flow, `303` after one).
-    pub fn redirect(status: u16, location: impl Into<String>) -> Self {
-        Self {
-            status,
-            body: None,
-            cookies: Vec::new(),
-            location: Some(location.into()),
-        }
-    }
-
-    /// Adds a `Set-Cookie`.
-    pub fn cookie(mut self, cookie: SetCookie) -> Self {
-        self.cookies.push(cookie);
-        self
-    }
-}
 
 /// A failed request.
 #[derive(Debug)]
@@ -78,9 +18,11 @@ pub enum ApiError {
     Billing(BillingError),
     /// A body that is not the expected JSON.
     InvalidBody(String),
+    /// A query string that is not the expected parameters.
+    InvalidQuery(String),
     /// A body that is not `application/json`.
     UnsupportedMediaType,
-    /// A body over [`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES).
+    /// A body over [`MAX_BODY_BYTES`](crate::extract::MAX_BODY_BYTES).
     PayloadTooLarge,
     /// A feature the server was started without.
     NotConfigured(&'static str),
@@ -115,7 +57,7 @@ impl WireError for ApiError {
         match self {
             Self::Auth(e) => e.status(),
             Self::Billing(e) => e.status(),
-            Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidBody(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotConfigured(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -128,6 +70,7 @@ impl WireError for ApiError {
             Self::Auth(e) => e.code(),
             Self::Billing(e) => e.code(),
             Self::InvalidBody(_) => "invalid_body",
+            Self::InvalidQuery(_) => "invalid_query",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::NotConfigured(_) => "not_configured",
@@ -140,11 +83,11 @@ impl WireError for ApiError {
         match self {
             Self::Auth(e) => e.client_message(),
             Self::Billing(e) => e.client_message(),
-            Self::InvalidBody(why) => Cow::Borrowed(why),
+            Self::InvalidBody(why) | Self::InvalidQuery(why) => Cow::Borrowed(why),
             Self::UnsupportedMediaType => Cow::Borrowed("send application/json"),
             Self::PayloadTooLarge => Cow::Owned(format!(
                 "request bodies are limited to {} bytes",
-                crate::MAX_BODY_BYTES
+                crate::extract::MAX_BODY_BYTES
             )),
             Self::NotConfigured(what) => {
                 Cow::Owned(format!("{what} is not configured on this server"))
@@ -182,3 +125,12 @@ impl From<BillingError> for ApiError {
         Self::Billing(e)
     }
 }
+
+/// The message a client sees.
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.client_message())
+    }
+}
+
+impl std::error::Error for ApiError {}

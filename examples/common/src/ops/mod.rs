@@ -1,0 +1,19 @@
+//! The operations behind the routes, one plain async function per route, written once for
+//! both servers. Each takes what its route reads, already extracted and typed (the session
+//! from the library's `RequireAuth` / `RequireRole`, a [`wire`](crate::wire) body, a path
+//! parameter), and answers a [`Reply`] of a wire type or an [`ApiError`]. Each carries its
+//! route's `#[utoipa::path]`: the OpenAPI document is generated from these functions.
+
+pub mod admin;
+pub mod auth;
+pub mod billing;
+pub mod meta;
+pub mod mfa;
+pub mod oauth;
+pub mod webhooks;
+
+use crate::error::ApiError;
+use crate::reply::Reply;
+
+/// What an operation answers.
+pub type Answer<T = ()> = Result<Reply<T>, ApiError>;
