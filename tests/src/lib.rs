@@ -535,7 +535,7 @@ pub async fn sign_up(browser: &Browser, email: &str) {
 /// Signs up, verifies through the e-mailed link, and signs in.
 pub async fn verified_user(server: &Server, browser: &Browser, email: &str) -> Value {
     sign_up(browser, email).await;
-    let token = server.emailed_token(email, "/auth/verify-email").await;
+    let token = server.emailed_token(email, "/verify-email").await;
     let verified = browser
         .get(&format!("/auth/verify-email?token={token}"))
         .await;

@@ -133,7 +133,7 @@ async fn session_fixation_and_cookie_attributes(flavor: Flavor, db: TestDb) {
         .await;
     assert_eq!(signed_up.status, 201);
     let token = server
-        .emailed_token("ada@example.com", "/auth/verify-email")
+        .emailed_token("ada@example.com", "/verify-email")
         .await;
     victim
         .get(&format!("/auth/verify-email?token={token}"))
@@ -924,7 +924,7 @@ async fn emails_survive_a_stop_between_commit_and_send(flavor: Flavor, db: TestD
     // The next instance finds both e-mails in the outbox and sends each once.
     let second = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
     let token = second
-        .emailed_token("ada@example.com", "/auth/verify-email")
+        .emailed_token("ada@example.com", "/verify-email")
         .await;
     assert!(!token.is_empty());
     let key = "stripe/evt_done/confirmed/0";
@@ -1042,7 +1042,7 @@ async fn a_stolen_session_is_stopped_and_the_owner_undoes_it(flavor: Flavor, db:
     // The owner reads the notice and says "this wasn't me": every session ends, and the
     // recovery reset removes the second factor and the provider link.
     let report = server
-        .emailed_token("ada@example.com", "/auth/security-report")
+        .emailed_token("ada@example.com", "/security-report")
         .await;
     let mail_client = Browser::new(&server);
     let reported = mail_client
@@ -1139,7 +1139,7 @@ async fn small_contract_fixes(flavor: Flavor, db: TestDb) {
         .await;
     assert_eq!(signed_up.json["user"]["role"], "user", "{signed_up:?}");
     let token = server
-        .emailed_token("boss@example.com", "/auth/verify-email")
+        .emailed_token("boss@example.com", "/verify-email")
         .await;
     let verified = browser
         .get(&format!("/auth/verify-email?token={token}"))

@@ -243,7 +243,7 @@ async fn resend_outage_during_sign_up(flavor: Flavor, db: TestDb) {
     assert_eq!(mail["to"], json!(["ada@example.com"]));
     let text = mail["text"].as_str().unwrap();
     let token = text
-        .split("/auth/verify-email?token=")
+        .split("/verify-email?token=")
         .nth(1)
         .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '&').next())
         .unwrap();

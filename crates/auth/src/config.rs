@@ -228,6 +228,12 @@ impl AuthConfig {
         &self.cookie_name
     }
 
+    /// The OAuth providers configured, in the order they were added: what a sign-in page
+    /// offers a button for.
+    pub fn oauth_providers(&self) -> impl Iterator<Item = crate::oauth::Provider> + '_ {
+        self.oauth.iter().map(|config| config.provider)
+    }
+
     /// The public base URL links are built from.
     pub fn public_base_url(&self) -> &PublicBaseUrl {
         &self.public_base_url
@@ -555,6 +561,30 @@ mod tests {
 
     fn builder() -> AuthConfigBuilder {
         AuthConfig::builder("https://app.acme.example").signing_key(key("k1"))
+    }
+
+    /// The providers a sign-in page offers: those configured, in order, each once.
+    #[test]
+    fn the_configured_oauth_providers_in_order() {
+        use crate::ClientSecret;
+        use crate::oauth::{Provider, ProviderConfig};
+        let github =
+            || ProviderConfig::github("gh", ClientSecret::new("s"), "https://app.acme.example/cb");
+        let google =
+            ProviderConfig::google("g", ClientSecret::new("s"), "https://app.acme.example/cb");
+        let none = builder().build().unwrap();
+        assert_eq!(none.oauth_providers().count(), 0);
+        let both = builder()
+            .oauth_provider(github())
+            .oauth_provider(google)
+            .oauth_provider(github())
+            .build()
+            .unwrap();
+        // A provider configured again replaces the first: it is listed once, last.
+        assert_eq!(
+            both.oauth_providers().collect::<Vec<_>>(),
+            [Provider::Google, Provider::GitHub]
+        );
     }
 
     /// Each refused configuration names what is wrong; the defaults build.

@@ -8,12 +8,15 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App as ActixApp, HttpRequest, HttpServer, ResponseError, web};
+use actix_web::{
+    App as ActixApp, HttpRequest, HttpResponse, HttpServer, Responder, ResponseError, web,
+};
 use serde_json::Value;
-use tollbooth_auth::actix::{ClientIp, RequireAuth, RequireRole, csrf, session};
+use tollbooth_auth::actix::{ClientIp, CurrentSession, RequireAuth, RequireRole, csrf, session};
 use tollbooth_auth::{Admin, OAuthCallback, RequestInfo};
-use tollbooth_example_common::actix::{Json, OptionalJson, Path, Query, RawBody};
+use tollbooth_example_common::actix::{Form, Json, OptionalJson, Path, Query, RawBody};
 use tollbooth_example_common::extract::MAX_BODY_BYTES;
+use tollbooth_example_common::ui::{self, Page};
 use tollbooth_example_common::wire::*;
 use tollbooth_example_common::{ApiError, App, Reply, config, ops, shutdown_signal, telemetry};
 
@@ -88,13 +91,13 @@ fn routes(config: &mut web::ServiceConfig) {
                 .service(resource("/health").route(web::get().to(health)))
                 .service(resource("/openapi.json").route(web::get().to(openapi_json)))
                 .service(resource("/me").route(web::get().to(me)))
+                // Before the scopes: a scope also matches its bare prefix (`/admin`).
+                .configure(page_routes)
                 .service(web::scope("/auth").configure(auth_routes))
                 .service(web::scope("/admin").configure(admin_routes))
                 .service(web::scope("/billing").configure(billing_routes)),
         )
-        .default_service(web::to(|| async {
-            ApiError::NotFound("route").error_response()
-        }));
+        .default_service(web::to(not_found));
 }
 
 /// A path's methods; any other method is 405 in the error shape.
@@ -105,6 +108,15 @@ fn resource(path: &str) -> actix_web::Resource {
 }
 
 type Answer<T = ()> = Result<Reply<T>, ApiError>;
+
+/// The router's 404: a page for a browser's navigation, the JSON error otherwise.
+async fn not_found(app: web::Data<App>, request: HttpRequest) -> HttpResponse {
+    if ui::wants_html(header(&request, "accept")) {
+        ui::not_found(&app, None).respond_to(&request)
+    } else {
+        ApiError::NotFound("route").error_response()
+    }
+}
 
 async fn health(app: web::Data<App>) -> Answer<StatusReply> {
     ops::meta::health(&app).await
@@ -475,6 +487,280 @@ async fn calcom_webhook(
     RawBody(body): RawBody,
 ) -> Answer<CalcomWebhookReply> {
     ops::webhooks::calcom_webhook(&app, &body, header(&request, "x-cal-signature-256")).await
+}
+
+/// The web UI: pages, and the forms they post (same CSRF rules, same operations).
+fn page_routes(config: &mut web::ServiceConfig) {
+    config
+        .service(resource("/").route(web::get().to(home)))
+        .service(resource("/assets/style.css").route(web::get().to(stylesheet)))
+        .service(resource("/assets/copy.js").route(web::get().to(copy_script)))
+        .service(
+            resource("/sign-up")
+                .route(web::get().to(sign_up_page))
+                .route(web::post().to(sign_up_form)),
+        )
+        .service(resource("/check-email").route(web::get().to(check_email_page)))
+        .service(resource("/verify-email").route(web::get().to(verify_email_page)))
+        .service(
+            resource("/sign-in")
+                .route(web::get().to(sign_in_page))
+                .route(web::post().to(sign_in_form)),
+        )
+        .service(resource("/sign-in/mfa").route(web::post().to(mfa_verify_form)))
+        .service(resource("/sign-out").route(web::post().to(sign_out_form)))
+        .service(
+            resource("/forgot-password")
+                .route(web::get().to(forgot_password_page))
+                .route(web::post().to(forgot_password_form)),
+        )
+        .service(
+            resource("/reset-password")
+                .route(web::get().to(reset_password_page))
+                .route(web::post().to(reset_password_form)),
+        )
+        .service(
+            resource("/security-report")
+                .route(web::get().to(security_report_page))
+                .route(web::post().to(security_report_form)),
+        )
+        .service(resource("/account").route(web::get().to(account_page)))
+        .service(resource("/account/sessions/revoke").route(web::post().to(revoke_session_form)))
+        .service(
+            resource("/account/sign-out-everywhere")
+                .route(web::post().to(sign_out_everywhere_form)),
+        )
+        .service(resource("/account/password").route(web::post().to(change_password_form)))
+        .service(resource("/account/reauthenticate").route(web::post().to(reauthenticate_form)))
+        .service(resource("/account/mfa/enroll").route(web::post().to(mfa_enroll_form)))
+        .service(resource("/account/mfa/confirm").route(web::post().to(mfa_confirm_form)))
+        .service(resource("/account/mfa/disable").route(web::post().to(mfa_disable_form)))
+        .service(resource("/account/mfa/backup-codes").route(web::post().to(mfa_backup_codes_form)))
+        .service(resource("/pricing").route(web::get().to(pricing_page)))
+        .service(resource("/pricing/checkout").route(web::post().to(checkout_form)))
+        .service(resource("/account/billing").route(web::get().to(billing_page)))
+        .service(
+            resource("/account/billing/cancel").route(web::post().to(cancel_subscription_form)),
+        )
+        .service(
+            resource("/account/billing/resume").route(web::post().to(resume_subscription_form)),
+        )
+        .service(resource("/account/billing/portal").route(web::post().to(portal_form)))
+        .service(resource("/admin").route(web::get().to(admin_page)));
+}
+
+async fn home(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::home(&app, session.as_ref()).await
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(ui::STYLESHEET)
+}
+
+async fn copy_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(ui::COPY_SCRIPT)
+}
+
+async fn sign_up_page(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::sign_up_form(&app, session.as_ref())
+}
+
+async fn sign_up_form(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<ui::SignUpForm>,
+) -> Page {
+    ui::sign_up(&app, &client(&request, ip), form).await
+}
+
+async fn check_email_page(app: web::Data<App>) -> Page {
+    ui::check_email(&app)
+}
+
+async fn verify_email_page(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Query(query): Query<TokenQuery>,
+) -> Page {
+    ui::verify_email(&app, session.as_ref(), query).await
+}
+
+async fn sign_in_page(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::sign_in_form(&app, session.as_ref())
+}
+
+async fn sign_in_form(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<CredentialsBody>,
+) -> Page {
+    ui::sign_in(&app, &client(&request, ip), form).await
+}
+
+async fn mfa_verify_form(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<MfaVerifyBody>,
+) -> Page {
+    ui::mfa_verify(&app, &client(&request, ip), form).await
+}
+
+async fn sign_out_form(app: web::Data<App>, request: HttpRequest) -> Page {
+    ui::sign_out(&app, request.headers()).await
+}
+
+async fn forgot_password_page(app: web::Data<App>) -> Page {
+    ui::forgot_password_form(&app)
+}
+
+async fn forgot_password_form(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<EmailBody>,
+) -> Page {
+    ui::forgot_password(&app, &client(&request, ip), form).await
+}
+
+async fn reset_password_page(app: web::Data<App>, Query(query): Query<TokenQuery>) -> Page {
+    ui::reset_password_form(&app, query)
+}
+
+async fn reset_password_form(app: web::Data<App>, Form(form): Form<ResetBody>) -> Page {
+    ui::reset_password(&app, form).await
+}
+
+async fn security_report_page(app: web::Data<App>, Query(query): Query<TokenQuery>) -> Page {
+    ui::security_report_form(&app, query)
+}
+
+async fn security_report_form(app: web::Data<App>, Form(form): Form<TokenBody>) -> Page {
+    ui::security_report(&app, form).await
+}
+
+async fn account_page(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Query(query): Query<ui::NoticeQuery>,
+) -> Page {
+    ui::account(&app, session.as_ref(), query).await
+}
+
+async fn revoke_session_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ui::SessionForm>,
+) -> Page {
+    ui::revoke_session(&app, session.as_ref(), form).await
+}
+
+async fn sign_out_everywhere_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+) -> Page {
+    ui::sign_out_everywhere(&app, session.as_ref()).await
+}
+
+async fn change_password_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<ChangePasswordBody>,
+) -> Page {
+    ui::change_password(&app, session.as_ref(), &client(&request, ip), form).await
+}
+
+async fn reauthenticate_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ui::ReauthenticateForm>,
+) -> Page {
+    ui::reauthenticate(&app, session.as_ref(), form).await
+}
+
+async fn mfa_enroll_form(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::mfa_enroll(&app, session.as_ref()).await
+}
+
+async fn mfa_confirm_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<CodeBody>,
+) -> Page {
+    ui::mfa_confirm(&app, session.as_ref(), &client(&request, ip), form).await
+}
+
+async fn mfa_disable_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<CodeBody>,
+) -> Page {
+    ui::mfa_disable(&app, session.as_ref(), &client(&request, ip), form).await
+}
+
+async fn mfa_backup_codes_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<CodeBody>,
+) -> Page {
+    ui::mfa_backup_codes(&app, session.as_ref(), &client(&request, ip), form).await
+}
+
+async fn pricing_page(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::pricing(&app, session.as_ref()).await
+}
+
+async fn checkout_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ui::PlanForm>,
+) -> Page {
+    ui::checkout(&app, session.as_ref(), form).await
+}
+
+async fn billing_page(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Query(checkout): Query<ui::CheckoutQuery>,
+    Query(notice): Query<ui::NoticeQuery>,
+) -> Page {
+    ui::billing(&app, session.as_ref(), checkout, notice).await
+}
+
+async fn cancel_subscription_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+) -> Page {
+    ui::cancel_subscription(&app, session.as_ref()).await
+}
+
+async fn resume_subscription_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+) -> Page {
+    ui::resume_subscription(&app, session.as_ref()).await
+}
+
+async fn portal_form(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::portal(&app, session.as_ref()).await
+}
+
+async fn admin_page(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::admin(&app, session.as_ref())
 }
 
 /// Gives every request an id (`X-Request-Id`, echoed back) and a span, and logs its outcome.

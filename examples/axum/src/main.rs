@@ -13,10 +13,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::Value;
-use tollbooth_auth::axum::{ClientIp, RequireAuth, RequireRole, csrf, session};
+use tollbooth_auth::axum::{ClientIp, CurrentSession, RequireAuth, RequireRole, csrf, session};
 use tollbooth_auth::{Admin, OAuthCallback, RequestInfo};
-use tollbooth_example_common::axum::{Json, OptionalJson, Path, Query, RawBody};
+use tollbooth_example_common::axum::{Form, Json, OptionalJson, Path, Query, RawBody};
 use tollbooth_example_common::extract::MAX_BODY_BYTES;
+use tollbooth_example_common::ui::{self, Page};
 use tollbooth_example_common::wire::*;
 use tollbooth_example_common::{ApiError, App, Reply, config, ops, shutdown_signal, telemetry};
 
@@ -67,13 +68,14 @@ fn router(app: App) -> Router {
         .nest("/auth", auth_routes())
         .nest("/admin", admin_routes())
         .nest("/billing", billing_routes())
+        .merge(page_routes())
         // `route_layer`: a path no route matches gets the fallback's 404, not a CSRF 403.
         .route_layer(middleware::from_fn_with_state(auth.clone(), session))
         .route_layer(middleware::from_fn_with_state(auth, csrf));
     Router::new()
         .merge(site)
         .nest("/webhooks", webhook_routes())
-        .fallback(|| async { ApiError::NotFound("route") })
+        .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn(request_id))
@@ -82,6 +84,15 @@ fn router(app: App) -> Router {
 }
 
 type Answer<T = ()> = Result<Reply<T>, ApiError>;
+
+/// The router's 404: a page for a browser's navigation, the JSON error otherwise.
+async fn not_found(State(app): State<App>, headers: HeaderMap) -> Response {
+    if ui::wants_html(header(&headers, "accept")) {
+        ui::not_found(&app, None).into_response()
+    } else {
+        ApiError::NotFound("route").into_response()
+    }
+}
 
 async fn health(State(app): State<App>) -> Answer<StatusReply> {
     ops::meta::health(&app).await
@@ -446,6 +457,271 @@ async fn calcom_webhook(
     RawBody(body): RawBody,
 ) -> Answer<CalcomWebhookReply> {
     ops::webhooks::calcom_webhook(&app, &body, header(&headers, "x-cal-signature-256")).await
+}
+
+/// The web UI: pages, and the forms they post (same CSRF rules, same operations).
+fn page_routes() -> Router<App> {
+    Router::new()
+        .route("/", get(home))
+        .route("/assets/style.css", get(stylesheet))
+        .route("/assets/copy.js", get(copy_script))
+        .route("/sign-up", get(sign_up_page).post(sign_up_form))
+        .route("/check-email", get(check_email_page))
+        .route("/verify-email", get(verify_email_page))
+        .route("/sign-in", get(sign_in_page).post(sign_in_form))
+        .route("/sign-in/mfa", post(mfa_verify_form))
+        .route("/sign-out", post(sign_out_form))
+        .route(
+            "/forgot-password",
+            get(forgot_password_page).post(forgot_password_form),
+        )
+        .route(
+            "/reset-password",
+            get(reset_password_page).post(reset_password_form),
+        )
+        .route(
+            "/security-report",
+            get(security_report_page).post(security_report_form),
+        )
+        .route("/account", get(account_page))
+        .route("/account/sessions/revoke", post(revoke_session_form))
+        .route(
+            "/account/sign-out-everywhere",
+            post(sign_out_everywhere_form),
+        )
+        .route("/account/password", post(change_password_form))
+        .route("/account/reauthenticate", post(reauthenticate_form))
+        .route("/account/mfa/enroll", post(mfa_enroll_form))
+        .route("/account/mfa/confirm", post(mfa_confirm_form))
+        .route("/account/mfa/disable", post(mfa_disable_form))
+        .route("/account/mfa/backup-codes", post(mfa_backup_codes_form))
+        .route("/pricing", get(pricing_page))
+        .route("/pricing/checkout", post(checkout_form))
+        .route("/account/billing", get(billing_page))
+        .route("/account/billing/cancel", post(cancel_subscription_form))
+        .route("/account/billing/resume", post(resume_subscription_form))
+        .route("/account/billing/portal", post(portal_form))
+        .route("/admin", get(admin_page))
+}
+
+async fn home(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::home(&app, session.as_ref()).await
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        ui::STYLESHEET,
+    )
+}
+
+async fn copy_script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        ui::COPY_SCRIPT,
+    )
+}
+
+async fn sign_up_page(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::sign_up_form(&app, session.as_ref())
+}
+
+async fn sign_up_form(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<ui::SignUpForm>,
+) -> Page {
+    ui::sign_up(&app, &RequestInfo::new(&headers, ip), form).await
+}
+
+async fn check_email_page(State(app): State<App>) -> Page {
+    ui::check_email(&app)
+}
+
+async fn verify_email_page(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Query(query): Query<TokenQuery>,
+) -> Page {
+    ui::verify_email(&app, session.as_ref(), query).await
+}
+
+async fn sign_in_page(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::sign_in_form(&app, session.as_ref())
+}
+
+async fn sign_in_form(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<CredentialsBody>,
+) -> Page {
+    ui::sign_in(&app, &RequestInfo::new(&headers, ip), form).await
+}
+
+async fn mfa_verify_form(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<MfaVerifyBody>,
+) -> Page {
+    ui::mfa_verify(&app, &RequestInfo::new(&headers, ip), form).await
+}
+
+async fn sign_out_form(State(app): State<App>, headers: HeaderMap) -> Page {
+    ui::sign_out(&app, &headers).await
+}
+
+async fn forgot_password_page(State(app): State<App>) -> Page {
+    ui::forgot_password_form(&app)
+}
+
+async fn forgot_password_form(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<EmailBody>,
+) -> Page {
+    ui::forgot_password(&app, &RequestInfo::new(&headers, ip), form).await
+}
+
+async fn reset_password_page(State(app): State<App>, Query(query): Query<TokenQuery>) -> Page {
+    ui::reset_password_form(&app, query)
+}
+
+async fn reset_password_form(State(app): State<App>, Form(form): Form<ResetBody>) -> Page {
+    ui::reset_password(&app, form).await
+}
+
+async fn security_report_page(State(app): State<App>, Query(query): Query<TokenQuery>) -> Page {
+    ui::security_report_form(&app, query)
+}
+
+async fn security_report_form(State(app): State<App>, Form(form): Form<TokenBody>) -> Page {
+    ui::security_report(&app, form).await
+}
+
+async fn account_page(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Query(query): Query<ui::NoticeQuery>,
+) -> Page {
+    ui::account(&app, session.as_ref(), query).await
+}
+
+async fn revoke_session_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ui::SessionForm>,
+) -> Page {
+    ui::revoke_session(&app, session.as_ref(), form).await
+}
+
+async fn sign_out_everywhere_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+) -> Page {
+    ui::sign_out_everywhere(&app, session.as_ref()).await
+}
+
+async fn change_password_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<ChangePasswordBody>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::change_password(&app, session.as_ref(), &request, form).await
+}
+
+async fn reauthenticate_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ui::ReauthenticateForm>,
+) -> Page {
+    ui::reauthenticate(&app, session.as_ref(), form).await
+}
+
+async fn mfa_enroll_form(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::mfa_enroll(&app, session.as_ref()).await
+}
+
+async fn mfa_confirm_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<CodeBody>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::mfa_confirm(&app, session.as_ref(), &request, form).await
+}
+
+async fn mfa_disable_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<CodeBody>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::mfa_disable(&app, session.as_ref(), &request, form).await
+}
+
+async fn mfa_backup_codes_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<CodeBody>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::mfa_backup_codes(&app, session.as_ref(), &request, form).await
+}
+
+async fn pricing_page(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::pricing(&app, session.as_ref()).await
+}
+
+async fn checkout_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ui::PlanForm>,
+) -> Page {
+    ui::checkout(&app, session.as_ref(), form).await
+}
+
+async fn billing_page(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Query(checkout): Query<ui::CheckoutQuery>,
+    Query(notice): Query<ui::NoticeQuery>,
+) -> Page {
+    ui::billing(&app, session.as_ref(), checkout, notice).await
+}
+
+async fn cancel_subscription_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+) -> Page {
+    ui::cancel_subscription(&app, session.as_ref()).await
+}
+
+async fn resume_subscription_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+) -> Page {
+    ui::resume_subscription(&app, session.as_ref()).await
+}
+
+async fn portal_form(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::portal(&app, session.as_ref()).await
+}
+
+async fn admin_page(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
+    ui::admin(&app, session.as_ref())
 }
 
 /// Answers 413 to a declared over-limit body before reading any of it (a body without

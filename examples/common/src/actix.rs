@@ -1,6 +1,6 @@
-//! actix-web: the contract's extractors ([`Json`], [`OptionalJson`], [`Query`], [`Path`],
-//! [`RawBody`]), each refusing with an [`ApiError`] in the one error shape, and a [`Reply`]
-//! as a response ([`ApiError`] is an actix `ResponseError`).
+//! actix-web: the contract's extractors ([`Json`], [`OptionalJson`], [`Form`], [`Query`],
+//! [`Path`], [`RawBody`]), each refusing with an [`ApiError`] in the one error shape, and a
+//! [`Reply`] or a [`Page`] as a response ([`ApiError`] is an actix `ResponseError`).
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
@@ -17,6 +17,7 @@ use tollbooth_auth::actix::error_response;
 use crate::error::ApiError;
 use crate::extract;
 use crate::reply::Reply;
+use crate::ui::{self, Page, PageBody};
 
 type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
@@ -79,6 +80,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     }
 }
 
+/// An HTML form's body, by [`extract::form`].
+#[derive(Debug)]
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
+    type Error = ApiError;
+    type Future = Extracting<Self>;
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = content_type(request.headers());
+        let body = read_body(request, payload);
+        Box::pin(async move { extract::form(content_type.as_deref(), &body.await?).map(Self) })
+    }
+}
+
 /// The query string, by [`extract::query`].
 #[derive(Debug)]
 pub struct Query<T>(pub T);
@@ -126,6 +141,29 @@ impl<T: Serialize> Responder for Reply<T> {
         match self.body {
             Some(body) => response.json(body),
             None => response.finish(),
+        }
+    }
+}
+
+impl Responder for Page {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        let status =
+            StatusCode::from_u16(self.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = HttpResponse::build(status);
+        for cookie in &self.cookies {
+            response.append_header(cookie);
+        }
+        match self.body {
+            PageBody::Html(html) => response
+                .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::CONTENT_SECURITY_POLICY, ui::CONTENT_SECURITY_POLICY))
+                .body(html),
+            PageBody::Redirect(location) => response
+                .insert_header((header::LOCATION, location))
+                .finish(),
         }
     }
 }

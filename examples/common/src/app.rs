@@ -15,16 +15,28 @@ pub struct App {
     /// Billing (`None` without `STRIPE_SECRET_KEY`).
     pub billing: Option<Billing>,
     admins: Vec<String>,
+    product: String,
 }
 
 impl App {
-    /// The application.
-    pub fn new(auth: Auth, billing: Option<Billing>, admins: Vec<String>) -> Self {
+    /// The application; `product` names it on its pages.
+    pub fn new(
+        auth: Auth,
+        billing: Option<Billing>,
+        admins: Vec<String>,
+        product: impl Into<String>,
+    ) -> Self {
         Self {
             auth,
             billing,
             admins,
+            product: product.into(),
         }
+    }
+
+    /// The product's name (`PRODUCT_NAME`).
+    pub fn product(&self) -> &str {
+        &self.product
     }
 
     /// Waits for e-mails still being sent (graceful shutdown).

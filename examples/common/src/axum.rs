@@ -1,6 +1,6 @@
-//! axum: the contract's extractors ([`Json`], [`OptionalJson`], [`Query`], [`Path`],
-//! [`RawBody`]), each refusing with an [`ApiError`] in the one error shape, and a [`Reply`]
-//! or an [`ApiError`] as a response.
+//! axum: the contract's extractors ([`Json`], [`OptionalJson`], [`Form`], [`Query`],
+//! [`Path`], [`RawBody`]), each refusing with an [`ApiError`] in the one error shape, and a
+//! [`Reply`], a [`Page`] or an [`ApiError`] as a response.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -14,6 +14,7 @@ use tollbooth_auth::axum::error_response;
 use crate::error::ApiError;
 use crate::extract;
 use crate::reply::Reply;
+use crate::ui::{self, Page, PageBody};
 
 fn content_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::CONTENT_TYPE)?;
@@ -62,6 +63,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     }
 }
 
+/// An HTML form's body, by [`extract::form`].
+#[derive(Debug)]
+pub struct Form<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
+    type Rejection = ApiError;
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = content_type(request.headers());
+        let RawBody(body) = RawBody::from_request(request, state).await?;
+        extract::form(content_type.as_deref(), &body).map(Self)
+    }
+}
+
 /// The query string, by [`extract::query`].
 #[derive(Debug)]
 pub struct Query<T>(pub T);
@@ -100,6 +114,34 @@ impl<T: Serialize> IntoResponse for Reply<T> {
         }
         if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let mut response = match self.body {
+            PageBody::Html(html) => (
+                self.status,
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-store"),
+                    (header::CONTENT_SECURITY_POLICY, ui::CONTENT_SECURITY_POLICY),
+                ],
+                html,
+            )
+                .into_response(),
+            PageBody::Redirect(location) => {
+                let mut response = self.status.into_response();
+                if let Ok(location) = HeaderValue::from_str(&location) {
+                    response.headers_mut().insert(header::LOCATION, location);
+                }
+                response
+            }
+        };
+        for cookie in self.cookies {
+            response = (cookie, response).into_response();
         }
         response
     }

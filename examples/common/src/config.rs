@@ -163,7 +163,7 @@ pub async fn from_env() -> Result<Server, StartupError> {
         .unwrap_or_default();
     Ok(Server {
         bind,
-        app: App::new(auth, billing, admins),
+        app: App::new(auth, billing, admins, product),
     })
 }
 
@@ -204,9 +204,10 @@ fn auth(db: Db, mailer: Mailer, public_url: &str, product: &str) -> Result<Auth,
     };
     let mut builder = AuthConfig::builder(public_url)
         .signing_key(signing)
-        .verify_email_path("/auth/verify-email")
+        // The links open the example's pages (the library's default paths).
+        .verify_email_path("/verify-email")
         .reset_password_path("/reset-password")
-        .security_report_path("/auth/security-report");
+        .security_report_path("/security-report");
     if let Some(proxies) = var("TRUSTED_PROXIES") {
         let proxies = TrustedProxies::parse(&proxies).map_err(|e| fail("TRUSTED_PROXIES", e))?;
         builder = builder.trusted_proxies(proxies);

@@ -1,5 +1,6 @@
 //! The request rules of the contract, framework-neutral: a JSON body must be declared
-//! `application/json` and be a JSON object, a query is read by name (the first of a repeated
+//! `application/json` and be a JSON object, a form body (the pages') declared
+//! `application/x-www-form-urlencoded`, a query is read by name (the first of a repeated
 //! name wins). The [`axum`](crate::axum) and [`actix`](crate::actix) extractors apply them, so
 //! both servers refuse the same requests with the same errors.
 
@@ -44,16 +45,37 @@ pub fn optional_json<T: DeserializeOwned>(
     json(content_type, body).map(Some)
 }
 
+/// A form body (`application/x-www-form-urlencoded`, what an HTML form posts) as `T`: 415
+/// unless declared so, 400 unless its fields make a `T`.
+pub fn form<T: DeserializeOwned>(content_type: Option<&str>, body: &[u8]) -> Result<T, ApiError> {
+    let declared_form = content_type.is_some_and(|value| {
+        value
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    if !declared_form {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = std::str::from_utf8(body).map_err(|e| ApiError::InvalidBody(e.to_string()))?;
+    fields(body).map_err(ApiError::InvalidBody)
+}
+
 /// A query string (without `?`) as `T`, whose fields are strings: `+` and percent-escapes
 /// decoded, the first of a repeated name kept, unknown names ignored by `T`.
 pub fn query<T: DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
+    fields(raw).map_err(ApiError::InvalidQuery)
+}
+
+/// `name=value&…` as `T`: decoded, the first of a repeated name kept.
+fn fields<T: DeserializeOwned>(encoded: &str) -> Result<T, String> {
     let mut pairs = Map::new();
-    for (name, value) in tollbooth_auth::url::form_urlencoded::parse(raw.as_bytes()) {
+    for (name, value) in tollbooth_auth::url::form_urlencoded::parse(encoded.as_bytes()) {
         pairs
             .entry(name.into_owned())
             .or_insert_with(|| Value::String(value.into_owned()));
     }
-    serde_json::from_value(Value::Object(pairs)).map_err(|e| ApiError::InvalidQuery(e.to_string()))
+    serde_json::from_value(Value::Object(pairs)).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -104,6 +126,30 @@ mod tests {
         assert!(matches!(
             optional_json::<Pair>(None, b"{}"),
             Err(ApiError::UnsupportedMediaType)
+        ));
+    }
+
+    #[test]
+    fn a_form_is_declared_and_decoded() {
+        let pair: Pair = form(
+            Some("application/x-www-form-urlencoded"),
+            b"a=ada%40example.com&b=",
+        )
+        .unwrap();
+        assert_eq!(
+            pair,
+            Pair {
+                a: "ada@example.com".into(),
+                b: Some(String::new())
+            }
+        );
+        assert!(matches!(
+            form::<Pair>(Some("application/json"), b"a=x"),
+            Err(ApiError::UnsupportedMediaType)
+        ));
+        assert!(matches!(
+            form::<Pair>(Some("application/x-www-form-urlencoded"), b"b=x"),
+            Err(ApiError::InvalidBody(_))
         ));
     }
 

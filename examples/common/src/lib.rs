@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod ops;
 mod reply;
 pub mod telemetry;
+pub mod ui;
 pub mod wire;
 
 #[cfg(feature = "actix")]

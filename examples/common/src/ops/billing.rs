@@ -96,7 +96,10 @@ pub async fn checkout_success(app: &App, session: &Session) -> Answer<Subscripti
 )]
 pub async fn portal(app: &App, session: &Session) -> Answer<UrlReply> {
     let billing = app.billing()?;
-    let return_url = format!("{}billing", app.auth.config().public_base_url().as_str());
+    let return_url = format!(
+        "{}account/billing",
+        app.auth.config().public_base_url().as_str()
+    );
     let url = billing
         .create_billing_portal_session(session.user.id, &return_url)
         .await?;

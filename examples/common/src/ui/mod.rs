@@ -1,0 +1,154 @@
+//! The example's web UI: server-rendered pages (askama) over the same [`ops`](crate::ops)
+//! the JSON API calls — no second implementation of any flow. Forms post to HTML routes
+//! behind the same `csrf` middleware; a page that needs a session sends the browser to
+//! `/sign-in` instead of answering 401. JavaScript is never required (one small script
+//! adds a "Copy" button where the clipboard exists).
+
+mod pages;
+
+pub use pages::*;
+
+use askama::Template;
+use tollbooth_auth::http::StatusCode;
+use tollbooth_auth::{SetCookie, WireError};
+
+use crate::App;
+use crate::error::ApiError;
+use crate::reply::Reply;
+use crate::wire::UserBody;
+
+/// The stylesheet, served at `/assets/style.css`.
+pub const STYLESHEET: &str = include_str!("../../assets/style.css");
+/// The clipboard enhancement, served at `/assets/copy.js`.
+pub const COPY_SCRIPT: &str = include_str!("../../assets/copy.js");
+
+/// What every page answers with: a `Content-Security-Policy` that allows only this origin's
+/// styles and scripts (and `data:` images, the QR code), and never framing.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// A page's answer: HTML, or a redirect (`303 See Other` after a form), with cookies.
+#[derive(Debug)]
+#[must_use]
+pub struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) body: PageBody,
+    pub(crate) cookies: Vec<SetCookie>,
+}
+
+#[derive(Debug)]
+pub(crate) enum PageBody {
+    Html(String),
+    Redirect(String),
+}
+
+impl Page {
+    fn html(status: StatusCode, template: &impl Template) -> Self {
+        let body = match template.render() {
+            Ok(html) => PageBody::Html(html),
+            Err(error) => {
+                tracing::error!(%error, "a page template failed to render");
+                return Self::internal_error();
+            }
+        };
+        Self {
+            status,
+            body,
+            cookies: Vec::new(),
+        }
+    }
+
+    fn see_other(location: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SEE_OTHER,
+            body: PageBody::Redirect(location.into()),
+            cookies: Vec::new(),
+        }
+    }
+
+    /// Takes the cookies an operation set (a new session, a cleared one).
+    fn with_cookies_of<T>(mut self, reply: Reply<T>) -> Self {
+        self.cookies.extend(reply.cookies);
+        self
+    }
+
+    fn internal_error() -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            body: PageBody::Html(
+                "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_owned(),
+            ),
+            cookies: Vec::new(),
+        }
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Where the page redirects, if it does.
+    pub fn location(&self) -> Option<&str> {
+        match &self.body {
+            PageBody::Redirect(location) => Some(location),
+            PageBody::Html(_) => None,
+        }
+    }
+}
+
+/// Whether a request's `Accept` header prefers a page to JSON (a browser's navigation).
+pub fn wants_html(accept: Option<&str>) -> bool {
+    accept.is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// The header every page shares: the product, the signed-in user, what is configured.
+#[derive(Debug)]
+pub(crate) struct Nav {
+    pub product: String,
+    pub billing: bool,
+    pub user: Option<UserBody>,
+}
+
+impl Nav {
+    pub(crate) fn new(app: &App, session: Option<&tollbooth_auth::Session>) -> Self {
+        Self {
+            product: app.product().to_owned(),
+            billing: app.billing.is_some(),
+            user: session.map(|s| UserBody::from(&s.user)),
+        }
+    }
+}
+
+/// The message above a page's content.
+#[derive(Debug, Default)]
+pub(crate) struct Alert {
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+impl Alert {
+    pub(crate) fn error(message: impl Into<String>) -> Self {
+        Self {
+            error: Some(message.into()),
+            notice: None,
+        }
+    }
+
+    pub(crate) fn notice(message: Option<&'static str>) -> Self {
+        Self {
+            error: None,
+            notice: message.map(str::to_owned),
+        }
+    }
+}
+
+/// What a failed operation tells the person at the page, and the status the page answers
+/// with: the error's public message (fixed per code for a 5xx), and for a rate limit when
+/// to try again.
+pub(crate) fn failure(error: &ApiError) -> (StatusCode, Alert) {
+    let mut message = error.client_message().into_owned();
+    if let Some(seconds) = error.retry_after_seconds() {
+        message.push_str(&format!(" Try again in {seconds} seconds."));
+    }
+    (error.status(), Alert::error(message))
+}

@@ -1,0 +1,972 @@
+//! One function per page or form, framework-neutral, each calling the operation the JSON
+//! API calls for the same flow.
+
+use askama::Template;
+use serde::Deserialize;
+use tollbooth_auth::http::StatusCode;
+use tollbooth_auth::{HeaderView, RequestInfo, Role, Session, WireError};
+
+use super::{Alert, Nav, Page, failure};
+use crate::App;
+use crate::error::ApiError;
+use crate::ops;
+use crate::wire::*;
+
+// Form bodies the pages post (the JSON bodies where they fit).
+
+/// `POST /sign-up`.
+#[derive(Debug, Deserialize)]
+pub struct SignUpForm {
+    /// E-mail address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Display name (empty for none).
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A form naming one session.
+#[derive(Debug, Deserialize)]
+pub struct SessionForm {
+    /// Session id.
+    pub id: String,
+}
+
+/// `POST /account/reauthenticate`: the fields left empty are not sent.
+#[derive(Debug, Deserialize)]
+pub struct ReauthenticateForm {
+    /// Password.
+    #[serde(default)]
+    pub password: String,
+    /// A second-factor code.
+    #[serde(default)]
+    pub code: String,
+}
+
+/// `POST /pricing/checkout`.
+#[derive(Debug, Deserialize)]
+pub struct PlanForm {
+    /// Plan id.
+    pub plan: String,
+}
+
+/// `?notice=…` after a redirect: a fixed code, never text from the URL.
+#[derive(Debug, Default, Deserialize)]
+pub struct NoticeQuery {
+    /// The code.
+    pub notice: Option<String>,
+}
+
+impl NoticeQuery {
+    fn message(&self) -> Option<&'static str> {
+        Some(match self.notice.as_deref()? {
+            "password-changed" => "Password changed. Your other sessions were signed out.",
+            "session-revoked" => "That session is signed out.",
+            "mfa-off" => "Two-factor authentication is off.",
+            "confirmed" => "Thanks — you can make sensitive changes for the next few minutes.",
+            "subscribed" => "Thanks! Your subscription is active.",
+            "cancelled" => "Your subscription will end at the close of the period.",
+            "resumed" => "Your subscription continues.",
+            _ => return None,
+        })
+    }
+}
+
+/// `?checkout=done` when Stripe Checkout sends the browser back.
+#[derive(Debug, Default, Deserialize)]
+pub struct CheckoutQuery {
+    /// `done` after paying.
+    pub checkout: Option<String>,
+}
+
+fn non_empty(value: String) -> Option<String> {
+    let value = value.trim().to_owned();
+    (!value.is_empty()).then_some(value)
+}
+
+/// The page the session-only pages send a signed-out browser to.
+fn sign_in_first() -> Page {
+    Page::see_other("/sign-in")
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    plan: Option<String>,
+}
+
+/// `GET /`: the landing page, or the signed-in dashboard.
+pub async fn home(app: &App, session: Option<&Session>) -> Page {
+    let plan = match (session, &app.billing) {
+        (Some(session), Some(billing)) => billing
+            .current_plan(session.user.id)
+            .await
+            .ok()
+            .map(|plan| plan.name().to_owned()),
+        _ => None,
+    };
+    Page::html(
+        StatusCode::OK,
+        &HomePage {
+            title: "Home",
+            nav: Nav::new(app, session),
+            alert: Alert::default(),
+            plan,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "sign_up.html")]
+struct SignUpPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    email: String,
+    name: String,
+}
+
+/// `GET /sign-up`.
+pub fn sign_up_form(app: &App, session: Option<&Session>) -> Page {
+    Page::html(
+        StatusCode::OK,
+        &SignUpPage {
+            title: "Sign up",
+            nav: Nav::new(app, session),
+            alert: Alert::default(),
+            email: String::new(),
+            name: String::new(),
+        },
+    )
+}
+
+/// `POST /sign-up`: to "check your e-mail", or the form again with what went wrong.
+pub async fn sign_up(app: &App, request: &RequestInfo<'_>, form: SignUpForm) -> Page {
+    let body = SignUpBody {
+        email: form.email.clone(),
+        password: form.password,
+        name: non_empty(form.name.clone()),
+    };
+    match ops::auth::sign_up(app, request, body).await {
+        Ok(_) => Page::see_other("/check-email"),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            Page::html(
+                status,
+                &SignUpPage {
+                    title: "Sign up",
+                    nav: Nav::new(app, None),
+                    alert,
+                    email: form.email,
+                    name: form.name,
+                },
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    heading: &'static str,
+    message: String,
+    link: Option<(&'static str, &'static str)>,
+}
+
+fn message(
+    app: &App,
+    session: Option<&Session>,
+    status: StatusCode,
+    heading: &'static str,
+    message: impl Into<String>,
+    link: Option<(&'static str, &'static str)>,
+) -> Page {
+    Page::html(
+        status,
+        &MessagePage {
+            title: heading,
+            nav: Nav::new(app, session),
+            alert: Alert::default(),
+            heading,
+            message: message.into(),
+            link,
+        },
+    )
+}
+
+/// `GET /check-email`.
+pub fn check_email(app: &App) -> Page {
+    message(
+        app,
+        None,
+        StatusCode::OK,
+        "Check your e-mail",
+        "We sent you a link to verify your address. Open it to finish signing up.",
+        Some(("/sign-in", "Sign in")),
+    )
+}
+
+/// `GET /verify-email?token=…`: the e-mailed link.
+pub async fn verify_email(app: &App, session: Option<&Session>, query: TokenQuery) -> Page {
+    match ops::auth::verify_email_link(app, query).await {
+        Ok(_) => message(
+            app,
+            session,
+            StatusCode::OK,
+            "Your e-mail is verified",
+            "Thanks. You can sign in now.",
+            Some(("/sign-in", "Sign in")),
+        ),
+        Err(error) => {
+            let (status, _) = failure(&error);
+            message(
+                app,
+                session,
+                status,
+                "This link does not work",
+                "It may have been used already or expired. Sign in to get a new one.",
+                Some(("/sign-in", "Sign in")),
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    email: String,
+    providers: Vec<(&'static str, &'static str)>,
+}
+
+fn sign_in_page(app: &App, status: StatusCode, alert: Alert, email: String) -> Page {
+    let providers = app
+        .auth
+        .config()
+        .oauth_providers()
+        .map(|provider| {
+            let name = match provider {
+                tollbooth_auth::Provider::GitHub => "GitHub",
+                tollbooth_auth::Provider::Google => "Google",
+                _ => provider.as_str(),
+            };
+            (provider.as_str(), name)
+        })
+        .collect();
+    Page::html(
+        status,
+        &SignInPage {
+            title: "Sign in",
+            nav: Nav::new(app, None),
+            alert,
+            email,
+            providers,
+        },
+    )
+}
+
+/// `GET /sign-in`.
+pub fn sign_in_form(app: &App, session: Option<&Session>) -> Page {
+    if session.is_some() {
+        return Page::see_other("/");
+    }
+    sign_in_page(app, StatusCode::OK, Alert::default(), String::new())
+}
+
+#[derive(Template)]
+#[template(path = "mfa_challenge.html")]
+struct MfaChallengePage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    challenge: String,
+}
+
+fn mfa_challenge(app: &App, status: StatusCode, alert: Alert, challenge: String) -> Page {
+    Page::html(
+        status,
+        &MfaChallengePage {
+            title: "Two-factor authentication",
+            nav: Nav::new(app, None),
+            alert,
+            challenge,
+        },
+    )
+}
+
+/// `POST /sign-in`: home with the session cookie, the second-factor form, or the form
+/// again with what went wrong.
+pub async fn sign_in(app: &App, request: &RequestInfo<'_>, form: CredentialsBody) -> Page {
+    let email = form.email.clone();
+    match ops::auth::sign_in(app, request, form).await {
+        Ok(mut reply) => match reply.body.take() {
+            Some(SignInReply::MfaRequired(required)) => {
+                mfa_challenge(app, StatusCode::OK, Alert::default(), required.challenge)
+            }
+            _ => Page::see_other("/").with_cookies_of(reply),
+        },
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            sign_in_page(app, status, alert, email)
+        }
+    }
+}
+
+/// `POST /sign-in/mfa`: the second factor that completes the sign-in.
+pub async fn mfa_verify(app: &App, request: &RequestInfo<'_>, form: MfaVerifyBody) -> Page {
+    let challenge = form.challenge.clone();
+    match ops::auth::mfa_verify(app, request, form).await {
+        Ok(reply) => Page::see_other("/").with_cookies_of(reply),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            mfa_challenge(app, status, alert, challenge)
+        }
+    }
+}
+
+/// `POST /sign-out`.
+pub async fn sign_out(app: &App, headers: &dyn HeaderView) -> Page {
+    match ops::auth::sign_out(app, headers).await {
+        Ok(reply) => Page::see_other("/").with_cookies_of(reply),
+        Err(error) => error_page(app, None, &error),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "forgot_password.html")]
+struct ForgotPasswordPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+}
+
+/// `GET /forgot-password`.
+pub fn forgot_password_form(app: &App) -> Page {
+    Page::html(
+        StatusCode::OK,
+        &ForgotPasswordPage {
+            title: "Reset your password",
+            nav: Nav::new(app, None),
+            alert: Alert::default(),
+        },
+    )
+}
+
+/// `POST /forgot-password`: the same answer whether or not the address has an account.
+pub async fn forgot_password(app: &App, request: &RequestInfo<'_>, form: EmailBody) -> Page {
+    match ops::auth::forgot_password(app, request, form).await {
+        Ok(_) => message(
+            app,
+            None,
+            StatusCode::OK,
+            "Check your e-mail",
+            "If an account uses that address, we sent it a link to choose a new password.",
+            None,
+        ),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            Page::html(
+                status,
+                &ForgotPasswordPage {
+                    title: "Reset your password",
+                    nav: Nav::new(app, None),
+                    alert,
+                },
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reset_password.html")]
+struct ResetPasswordPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    token: String,
+}
+
+/// `GET /reset-password?token=…`: the e-mailed link.
+pub fn reset_password_form(app: &App, query: TokenQuery) -> Page {
+    Page::html(
+        StatusCode::OK,
+        &ResetPasswordPage {
+            title: "Choose a new password",
+            nav: Nav::new(app, None),
+            alert: Alert::default(),
+            token: query.token.unwrap_or_default(),
+        },
+    )
+}
+
+/// `POST /reset-password`.
+pub async fn reset_password(app: &App, form: ResetBody) -> Page {
+    let token = form.token.clone();
+    match ops::auth::reset_password(app, form).await {
+        Ok(_) => message(
+            app,
+            None,
+            StatusCode::OK,
+            "Your password is set",
+            "Every session of your account was signed out. Sign in with the new password.",
+            Some(("/sign-in", "Sign in")),
+        ),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            Page::html(
+                status,
+                &ResetPasswordPage {
+                    title: "Choose a new password",
+                    nav: Nav::new(app, None),
+                    alert,
+                    token,
+                },
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "security_report.html")]
+struct SecurityReportPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    token: String,
+    reset_token: Option<String>,
+}
+
+/// `GET /security-report?token=…`: the "this wasn't me" link asks before it acts (mail
+/// scanners open links).
+pub fn security_report_form(app: &App, query: TokenQuery) -> Page {
+    Page::html(
+        StatusCode::OK,
+        &SecurityReportPage {
+            title: "This wasn't me",
+            nav: Nav::new(app, None),
+            alert: Alert::default(),
+            token: query.token.unwrap_or_default(),
+            reset_token: None,
+        },
+    )
+}
+
+/// `POST /security-report`.
+pub async fn security_report(app: &App, form: TokenBody) -> Page {
+    let token = form.token.clone();
+    let (status, alert, reset_token) = match ops::auth::security_report(app, form).await {
+        Ok(mut reply) => (
+            StatusCode::OK,
+            Alert::default(),
+            reply.body.take().map(|body| body.reset_token),
+        ),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            (status, alert, None)
+        }
+    };
+    Page::html(
+        status,
+        &SecurityReportPage {
+            title: "This wasn't me",
+            nav: Nav::new(app, None),
+            alert,
+            token,
+            reset_token,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    user: UserBody,
+    sessions: Vec<SessionInfoBody>,
+    mfa: MfaStatusReply,
+}
+
+/// `GET /account`.
+pub async fn account(app: &App, session: Option<&Session>, query: NoticeQuery) -> Page {
+    account_page(app, session, StatusCode::OK, Alert::notice(query.message())).await
+}
+
+async fn account_page(
+    app: &App,
+    session: Option<&Session>,
+    status: StatusCode,
+    alert: Alert,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let loaded = async {
+        let sessions = ops::auth::list_sessions(app, session).await?.body;
+        let mfa = ops::mfa::mfa_status(app, session).await?.body;
+        Ok::<_, ApiError>((sessions, mfa))
+    };
+    match loaded.await {
+        Ok((Some(sessions), Some(mfa))) => Page::html(
+            status,
+            &AccountPage {
+                title: "Your account",
+                nav: Nav::new(app, Some(session)),
+                alert,
+                user: UserBody::from(&session.user),
+                sessions: sessions.sessions,
+                mfa,
+            },
+        ),
+        Ok(_) => Page::internal_error(),
+        Err(error) => error_page(app, Some(session), &error),
+    }
+}
+
+/// An account action's answer: back to the account page with `notice`, or the page again
+/// with what went wrong.
+async fn after_account_action<T>(
+    app: &App,
+    session: &Session,
+    done: Result<T, ApiError>,
+    notice: &str,
+) -> Page {
+    match done {
+        Ok(_) => Page::see_other(format!("/account?notice={notice}")),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            account_page(app, Some(session), status, alert).await
+        }
+    }
+}
+
+/// `POST /account/sessions/revoke`.
+pub async fn revoke_session(app: &App, session: Option<&Session>, form: SessionForm) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let done = ops::auth::revoke_session(app, session, &form.id).await;
+    after_account_action(app, session, done, "session-revoked").await
+}
+
+/// `POST /account/sign-out-everywhere`.
+pub async fn sign_out_everywhere(app: &App, session: Option<&Session>) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    match ops::auth::sign_out_everywhere(app, session).await {
+        Ok(reply) => Page::see_other("/sign-in").with_cookies_of(reply),
+        Err(error) => error_page(app, Some(session), &error),
+    }
+}
+
+/// `POST /account/password`.
+pub async fn change_password(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+    form: ChangePasswordBody,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let done = ops::auth::change_password(app, session, request, form).await;
+    after_account_action(app, session, done, "password-changed").await
+}
+
+/// `POST /account/reauthenticate`.
+pub async fn reauthenticate(
+    app: &App,
+    session: Option<&Session>,
+    form: ReauthenticateForm,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let body = ReauthenticateBody {
+        password: non_empty(form.password),
+        code: non_empty(form.code),
+    };
+    let done = ops::auth::reauthenticate(app, session, body).await;
+    after_account_action(app, session, done, "confirmed").await
+}
+
+#[derive(Template)]
+#[template(path = "mfa_enroll.html")]
+struct MfaEnrollPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    enrollment: MfaEnrollReply,
+}
+
+/// `POST /account/mfa/enroll`: the QR code and the secret, and the form for a first code.
+pub async fn mfa_enroll(app: &App, session: Option<&Session>) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    match ops::mfa::mfa_enroll(app, session).await {
+        Ok(Reply {
+            body: Some(enrollment),
+            ..
+        }) => Page::html(
+            StatusCode::OK,
+            &MfaEnrollPage {
+                title: "Set up two-factor authentication",
+                nav: Nav::new(app, Some(session)),
+                alert: Alert::default(),
+                enrollment,
+            },
+        ),
+        Ok(_) => Page::internal_error(),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            account_page(app, Some(session), status, alert).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "backup_codes.html")]
+struct BackupCodesPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    codes: Vec<String>,
+}
+
+fn backup_codes(
+    app: &App,
+    session: &Session,
+    notice: &'static str,
+    codes: BackupCodesReply,
+) -> Page {
+    Page::html(
+        StatusCode::OK,
+        &BackupCodesPage {
+            title: "Your backup codes",
+            nav: Nav::new(app, Some(session)),
+            alert: Alert::notice(Some(notice)),
+            codes: codes.backup_codes,
+        },
+    )
+}
+
+/// `POST /account/mfa/confirm`: two-factor authentication on; the backup codes, once.
+pub async fn mfa_confirm(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+    form: CodeBody,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    match ops::mfa::mfa_confirm(app, session, request, form).await {
+        Ok(Reply {
+            body: Some(codes), ..
+        }) => backup_codes(
+            app,
+            session,
+            "Two-factor authentication is on. Your other sessions were signed out.",
+            codes,
+        ),
+        Ok(_) => Page::internal_error(),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            account_page(app, Some(session), status, alert).await
+        }
+    }
+}
+
+/// `POST /account/mfa/backup-codes`.
+pub async fn mfa_backup_codes(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+    form: CodeBody,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    match ops::mfa::mfa_backup_codes(app, session, request, form).await {
+        Ok(Reply {
+            body: Some(codes), ..
+        }) => backup_codes(
+            app,
+            session,
+            "New backup codes; the old ones no longer work.",
+            codes,
+        ),
+        Ok(_) => Page::internal_error(),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            account_page(app, Some(session), status, alert).await
+        }
+    }
+}
+
+/// `POST /account/mfa/disable`.
+pub async fn mfa_disable(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+    form: CodeBody,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let done = ops::mfa::mfa_disable(app, session, request, form).await;
+    after_account_action(app, session, done, "mfa-off").await
+}
+
+#[derive(Template)]
+#[template(path = "pricing.html")]
+struct PricingPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    plans: Vec<PlanBody>,
+    current: Option<String>,
+    signed_in: bool,
+}
+
+/// `GET /pricing`.
+pub async fn pricing(app: &App, session: Option<&Session>) -> Page {
+    pricing_page(app, session, StatusCode::OK, Alert::default()).await
+}
+
+async fn pricing_page(
+    app: &App,
+    session: Option<&Session>,
+    status: StatusCode,
+    alert: Alert,
+) -> Page {
+    let plans = match ops::billing::plans(app) {
+        Ok(Reply {
+            body: Some(plans), ..
+        }) => plans.plans,
+        Ok(_) => return Page::internal_error(),
+        Err(error) => return error_page(app, session, &error),
+    };
+    let current = match (session, &app.billing) {
+        (Some(session), Some(billing)) => billing
+            .current_plan(session.user.id)
+            .await
+            .ok()
+            .map(|plan| plan.id().to_owned()),
+        _ => None,
+    };
+    Page::html(
+        status,
+        &PricingPage {
+            title: "Pricing",
+            nav: Nav::new(app, session),
+            alert,
+            plans,
+            current,
+            signed_in: session.is_some(),
+        },
+    )
+}
+
+/// `POST /pricing/checkout`: to Stripe Checkout, which comes back to the billing page.
+pub async fn checkout(app: &App, session: Option<&Session>, form: PlanForm) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let body = CheckoutBody {
+        plan: form.plan,
+        success_url: Some("/account/billing?checkout=done".to_owned()),
+        cancel_url: Some("/pricing".to_owned()),
+    };
+    match ops::billing::checkout(app, session, body).await {
+        Ok(Reply {
+            body: Some(checkout),
+            ..
+        }) => Page::see_other(checkout.url),
+        Ok(_) => Page::internal_error(),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            pricing_page(app, Some(session), status, alert).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "billing.html")]
+struct BillingPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    subscription: SubscriptionReply,
+}
+
+/// `GET /account/billing`: the plan and subscription; after Checkout, synced from Stripe
+/// first (the webhook may not have arrived yet).
+pub async fn billing(
+    app: &App,
+    session: Option<&Session>,
+    checkout: CheckoutQuery,
+    notice: NoticeQuery,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let (answer, notice) = if checkout.checkout.as_deref() == Some("done") {
+        (
+            ops::billing::checkout_success(app, session).await,
+            Some("Thanks! Your subscription is active."),
+        )
+    } else {
+        (
+            ops::billing::subscription(app, session).await,
+            notice.message(),
+        )
+    };
+    billing_page(app, session, answer, Alert::notice(notice))
+}
+
+fn billing_page(
+    app: &App,
+    session: &Session,
+    answer: ops::Answer<SubscriptionReply>,
+    alert: Alert,
+) -> Page {
+    match answer {
+        Ok(Reply {
+            body: Some(subscription),
+            ..
+        }) => Page::html(
+            StatusCode::OK,
+            &BillingPage {
+                title: "Billing",
+                nav: Nav::new(app, Some(session)),
+                alert,
+                subscription,
+            },
+        ),
+        Ok(_) => Page::internal_error(),
+        Err(error) => error_page(app, Some(session), &error),
+    }
+}
+
+/// `POST /account/billing/cancel`: at the period end.
+pub async fn cancel_subscription(app: &App, session: Option<&Session>) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    match ops::billing::cancel_subscription(app, session, None).await {
+        Ok(_) => Page::see_other("/account/billing?notice=cancelled"),
+        Err(error) => {
+            let (_, alert) = failure(&error);
+            let answer = ops::billing::subscription(app, session).await;
+            billing_page(app, session, answer, alert)
+        }
+    }
+}
+
+/// `POST /account/billing/resume`.
+pub async fn resume_subscription(app: &App, session: Option<&Session>) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    match ops::billing::resume_subscription(app, session).await {
+        Ok(_) => Page::see_other("/account/billing?notice=resumed"),
+        Err(error) => {
+            let (_, alert) = failure(&error);
+            let answer = ops::billing::subscription(app, session).await;
+            billing_page(app, session, answer, alert)
+        }
+    }
+}
+
+/// `POST /account/billing/portal`: to Stripe's billing portal.
+pub async fn portal(app: &App, session: Option<&Session>) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    match ops::billing::portal(app, session).await {
+        Ok(Reply {
+            body: Some(portal), ..
+        }) => Page::see_other(portal.url),
+        Ok(_) => Page::internal_error(),
+        Err(error) => {
+            let (_, alert) = failure(&error);
+            let answer = ops::billing::subscription(app, session).await;
+            billing_page(app, session, answer, alert)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    stats: AdminStatsReply,
+}
+
+/// `GET /admin`: admins only (a 403 page for other roles).
+pub fn admin(app: &App, session: Option<&Session>) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    if let Err(error) = session.require_role(&Role::ADMIN) {
+        return error_page(app, Some(session), &error.into());
+    }
+    match ops::admin::admin_stats(session) {
+        Ok(Reply {
+            body: Some(stats), ..
+        }) => Page::html(
+            StatusCode::OK,
+            &AdminPage {
+                title: "Admin",
+                nav: Nav::new(app, Some(session)),
+                alert: Alert::default(),
+                stats,
+            },
+        ),
+        Ok(_) => Page::internal_error(),
+        Err(error) => error_page(app, Some(session), &error),
+    }
+}
+
+/// A friendly page for an error: its status, and what to do next.
+pub fn error_page(app: &App, session: Option<&Session>, error: &ApiError) -> Page {
+    let status = error.status();
+    let (heading, link) = match status.as_u16() {
+        401 => ("Please sign in", Some(("/sign-in", "Sign in"))),
+        403 => ("You can't do that", Some(("/", "Home"))),
+        404 => ("Not found", Some(("/", "Home"))),
+        429 => ("Too many attempts", Some(("/", "Home"))),
+        _ => ("Something went wrong", Some(("/", "Home"))),
+    };
+    let (_, alert) = failure(error);
+    message(
+        app,
+        session,
+        status,
+        heading,
+        alert.error.unwrap_or_default(),
+        link,
+    )
+}
+
+/// The router's 404 for a browser.
+pub fn not_found(app: &App, session: Option<&Session>) -> Page {
+    error_page(app, session, &ApiError::NotFound("page"))
+}
+
+use crate::reply::Reply;

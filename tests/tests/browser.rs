@@ -1,0 +1,546 @@
+//! The web UI in a real browser: headless Chromium driven through WebDriver (Debian's
+//! `chromium` and `chromium-driver`), against both servers. Every page the journey meets is
+//! checked with axe-core (no serious or critical violation) and at 360 px wide (no
+//! horizontal scroll), and saved as a screenshot under `target/browser-screenshots/`.
+//!
+//! Outside CI the suite is skipped with a warning when Chromium, its driver or axe-core is
+//! missing; with `CI=true` it must run. `TOLLBOOTH_SCREENSHOTS=docs/screenshots` also writes
+//! the README's three screenshots there (from the axum server).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tollbooth_db::UserRepo;
+use tollbooth_tests::*;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The pages README.md shows.
+const README_SCREENSHOTS: [&str; 3] = ["sign-in", "mfa-enrollment", "billing"];
+
+/// Where axe-core's browser build is: `AXE_CORE_JS`, else what `npm install axe-core` put
+/// under `tests/node_modules`.
+fn axe_core() -> Option<String> {
+    let path = std::env::var_os("AXE_CORE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js")
+        });
+    std::fs::read_to_string(path).ok()
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A chromedriver process and a WebDriver session in headless Chromium.
+struct Chrome {
+    client: Client,
+    driver: Child,
+    axe: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Chrome {
+    /// `None` (with a warning) outside CI when something the suite needs is not installed.
+    async fn start() -> Option<Self> {
+        let missing = [CHROMIUM, CHROMEDRIVER]
+            .into_iter()
+            .filter(|path| !std::path::Path::new(path).exists())
+            .collect::<Vec<_>>();
+        let axe = axe_core();
+        if !missing.is_empty() || axe.is_none() {
+            let reason = format!(
+                "missing {missing:?}{}",
+                if axe.is_none() {
+                    " and axe-core (npm install axe-core in tests/)"
+                } else {
+                    ""
+                }
+            );
+            assert!(
+                !in_ci(),
+                "CI=true requires the browser suite to run, but: {reason}"
+            );
+            eprintln!("warning: browser suite skipped: {reason}");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().expect("a profile directory");
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let capabilities = match capabilities {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => break client,
+                Err(error) => {
+                    assert!(Instant::now() < deadline, "no WebDriver session: {error}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        Some(Self {
+            client,
+            driver,
+            axe: axe.expect("checked above"),
+            _profile: profile,
+        })
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("navigate");
+    }
+
+    async fn text(&self) -> String {
+        let body = self
+            .client
+            .find(Locator::Css("main"))
+            .await
+            .expect("a <main>");
+        body.text().await.expect("its text")
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self.client.find(Locator::Css(css)).await.expect(css);
+        field.clear().await.expect("clear");
+        field.send_keys(value).await.expect("type");
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.client.find(Locator::Css(css)).await.expect(css);
+        element.click().await.expect("click");
+    }
+
+    /// Clicks and waits for the next page to load.
+    async fn submit(&self, css: &str) {
+        let before = self.client.current_url().await.expect("url");
+        let marker = self
+            .client
+            .execute("window.__stale = true; return true;", vec![])
+            .await
+            .expect("mark the page");
+        assert_eq!(marker, json!(true));
+        self.click(css).await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let stale = self
+                .client
+                .execute(
+                    "return window.__stale === true && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .unwrap_or(json!(true));
+            if stale == json!(false) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page after clicking {css} on {before}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn attr(&self, css: &str, name: &str) -> String {
+        let element = self.client.find(Locator::Css(css)).await.expect(css);
+        element
+            .attr(name)
+            .await
+            .expect("attribute")
+            .unwrap_or_default()
+    }
+
+    async fn count(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .expect(css)
+            .len()
+    }
+
+    /// Checks the page as it is: axe-core finds no serious or critical violation, nothing
+    /// scrolls sideways at 360 px, and it is saved as `<name>.png`.
+    async fn check_page(&self, flavor: Flavor, name: &str) {
+        self.client
+            .execute(&self.axe, vec![])
+            .await
+            .expect("inject axe-core");
+        let violations = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] }).then(r => done(
+                   r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))));",
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        assert_eq!(violations, json!([]), "{name}: accessibility violations");
+
+        self.client
+            .set_window_size(360, 800)
+            .await
+            .expect("narrow window");
+        let overflow = self
+            .client
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                vec![],
+            )
+            .await
+            .expect("measure");
+        assert!(
+            overflow.as_i64().is_some_and(|px| px <= 0),
+            "{name}: scrolls sideways at 360 px by {overflow}"
+        );
+        self.client
+            .set_window_size(1280, 900)
+            .await
+            .expect("wide window");
+
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot directory");
+        std::fs::write(
+            dir.join(format!("{flavor:?}-{name}.png").to_lowercase()),
+            &png,
+        )
+        .expect("save the screenshot");
+        if let Some(docs) = std::env::var_os("TOLLBOOTH_SCREENSHOTS")
+            && flavor == Flavor::Axum
+            && README_SCREENSHOTS.contains(&name)
+        {
+            let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(docs);
+            std::fs::create_dir_all(&docs).expect("docs screenshot directory");
+            std::fs::write(docs.join(format!("{name}.png")), &png).expect("save");
+        }
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Stripe's stand-ins: a customer, a Checkout Session whose page is a tiny HTML page here
+/// ("Pay" goes back to the session's success URL), and the customer's subscriptions.
+async fn stripe_stand_in() -> MockServer {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "cus_ui", "object": "customer" })),
+        )
+        .mount(&stripe)
+        .await;
+    let checkout_page = format!("{}/pay", stripe.uri());
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(move |request: &wiremock::Request| {
+            let success = url::form_urlencoded::parse(&request.body)
+                .find(|(key, _)| key == "success_url")
+                .map(|(_, value)| value.into_owned())
+                .expect("a success_url");
+            let page = url::Url::parse_with_params(&checkout_page, [("to", success)]).unwrap();
+            ResponseTemplate::new(200).set_body_json(json!({ "id": "cs_ui", "url": page.as_str() }))
+        })
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/pay"))
+        .respond_with(|request: &wiremock::Request| {
+            let to = request
+                .url
+                .query_pairs()
+                .find(|(key, _)| key == "to")
+                .map(|(_, value)| value.into_owned())
+                .unwrap_or_default()
+                .replace('"', "&quot;");
+            ResponseTemplate::new(200).set_body_raw(
+                format!(
+                    "<!doctype html><html lang=en><title>Checkout</title><main>\
+                     <h1>Stripe Checkout (stand-in)</h1><a id=pay href=\"{to}\">Pay</a></main></html>"
+                ),
+                "text/html",
+            )
+        })
+        .mount(&stripe)
+        .await;
+    let now = tollbooth_db::now().timestamp();
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "url": "/v1/subscriptions", "has_more": false,
+            "data": [{
+                "id": "sub_ui", "object": "subscription", "customer": "cus_ui", "status": "active",
+                "cancel_at_period_end": false, "created": now,
+                "current_period_start": now, "current_period_end": now + 2_592_000,
+                "items": { "object": "list", "data": [
+                    { "id": "si_ui", "price": { "id": "price_pro" }, "quantity": 1 }
+                ] },
+                "metadata": {}
+            }]
+        })))
+        .mount(&stripe)
+        .await;
+    stripe
+}
+
+/// A newcomer's whole journey, by clicking: sign up, the e-mailed link, sign in, turn on
+/// two-factor authentication (the secret read off the page), sign out, sign in with a code,
+/// subscribe through Checkout, see the plan, and sign another session out.
+async fn the_journey_in_a_browser(flavor: Flavor, db: TestDb) {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let stripe = stripe_stand_in().await;
+    let server = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
+    let site = server.public_url.trim_end_matches('/').to_owned();
+    let email = "grace@example.com";
+
+    chrome.goto(&format!("{site}/")).await;
+    chrome.check_page(flavor, "home").await;
+    chrome.click("a[href='/sign-up'].button").await;
+    chrome.check_page(flavor, "sign-up").await;
+    chrome.fill("#name", "Grace").await;
+    chrome.fill("#email", email).await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome.submit("form[action='/sign-up'] button").await;
+    assert!(
+        chrome.text().await.contains("Check your e-mail"),
+        "{}",
+        chrome.text().await
+    );
+    chrome.check_page(flavor, "check-email").await;
+
+    let token = server.emailed_token(email, "/verify-email").await;
+    chrome
+        .goto(&format!("{site}/verify-email?token={token}"))
+        .await;
+    assert!(
+        chrome.text().await.contains("Your e-mail is verified"),
+        "{}",
+        chrome.text().await
+    );
+    chrome.check_page(flavor, "verified").await;
+
+    chrome.goto(&format!("{site}/sign-in")).await;
+    chrome.check_page(flavor, "sign-in").await;
+    chrome.fill("#email", email).await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome.submit("form[action='/sign-in'] button").await;
+    let home = chrome.text().await;
+    assert!(
+        home.contains("Welcome, Grace") && home.contains(email),
+        "{home}"
+    );
+    chrome.check_page(flavor, "dashboard").await;
+
+    chrome.goto(&format!("{site}/account")).await;
+    chrome.check_page(flavor, "account").await;
+    chrome
+        .submit("form[action='/account/mfa/enroll'] button")
+        .await;
+    let secret = chrome
+        .client
+        .find(Locator::Css("[data-test=secret]"))
+        .await
+        .expect("the secret on the page")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        chrome
+            .attr("img.qr", "src")
+            .await
+            .starts_with("data:image/png;base64,")
+    );
+    chrome.check_page(flavor, "mfa-enrollment").await;
+    chrome.fill("#code", &totp_now(&secret, 0)).await;
+    chrome
+        .submit("form[action='/account/mfa/confirm'] button")
+        .await;
+    let codes = chrome
+        .client
+        .find(Locator::Css("[data-test=backup-codes]"))
+        .await
+        .expect("backup codes shown once")
+        .text()
+        .await
+        .unwrap();
+    let backup_codes: Vec<&str> = codes.split_whitespace().collect();
+    assert!(backup_codes.len() >= 8, "{codes}");
+    chrome.check_page(flavor, "backup-codes").await;
+
+    chrome.submit("form[action='/sign-out'] button").await;
+    chrome.goto(&format!("{site}/sign-in")).await;
+    chrome.fill("#email", email).await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome.submit("form[action='/sign-in'] button").await;
+    assert!(chrome.text().await.contains("Two-factor authentication"));
+    chrome.check_page(flavor, "mfa-challenge").await;
+    // The next step's code: the confirmation used this one, and a step is accepted once.
+    chrome.fill("#code", &totp_now(&secret, 30)).await;
+    chrome.submit("form[action='/sign-in/mfa'] button").await;
+    assert!(
+        chrome.text().await.contains("Welcome, Grace"),
+        "{}",
+        chrome.text().await
+    );
+
+    chrome.goto(&format!("{site}/pricing")).await;
+    chrome.check_page(flavor, "pricing").await;
+    chrome.submit("[data-test=plan-pro] button").await;
+    assert!(chrome.text().await.contains("Stripe Checkout (stand-in)"));
+    chrome.submit("#pay").await;
+    let plan = chrome
+        .client
+        .find(Locator::Css("[data-test=plan]"))
+        .await
+        .expect("the plan")
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(plan, "pro");
+    assert!(chrome.text().await.contains("Your subscription is active"));
+    chrome.check_page(flavor, "billing").await;
+
+    // Another device signs in (a backup code as its second factor); the account page lists
+    // it, and signing it out from there ends it.
+    let phone = Browser::new(&server);
+    let challenge = phone
+        .post(
+            "/auth/sign-in",
+            json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    let challenge = challenge.json["challenge"]
+        .as_str()
+        .expect("MFA challenge")
+        .to_owned();
+    let signed_in = phone
+        .post(
+            "/auth/mfa/verify",
+            json!({ "challenge": challenge, "code": backup_codes[0] }),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{signed_in:?}");
+    assert_eq!(phone.get("/me").await.status, 200);
+    chrome.goto(&format!("{site}/account")).await;
+    assert_eq!(chrome.count("[data-test=session]").await, 2);
+    chrome
+        .submit("form[action='/account/sessions/revoke'] button")
+        .await;
+    assert!(chrome.text().await.contains("That session is signed out."));
+    assert_eq!(chrome.count("[data-test=session]").await, 1);
+    assert_eq!(phone.get("/me").await.status, 401);
+
+    // A page nobody has is a page, not JSON.
+    chrome.goto(&format!("{site}/no/such/page")).await;
+    assert!(chrome.text().await.contains("Not found"));
+    chrome.check_page(flavor, "not-found").await;
+    chrome.close().await;
+}
+
+/// A form on another site posting to ours is refused (the library's CSRF check), and
+/// changes nothing.
+async fn a_cross_site_form_post_is_refused(flavor: Flavor, db: TestDb) {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let site = server.public_url.trim_end_matches('/').to_owned();
+    let evil = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!(
+                "<!doctype html><html lang=en><title>Win a prize</title><main>\
+                 <form method=post action=\"{site}/sign-up\">\
+                 <input type=hidden name=email value=victim@example.com>\
+                 <input type=hidden name=password value=\"correct horse battery staple\">\
+                 <button id=go>Claim</button></form></main></html>"
+            ),
+            "text/html",
+        ))
+        .mount(&evil)
+        .await;
+    chrome.goto(&evil.uri()).await;
+    chrome.click("#go").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let url = chrome.client.current_url().await.expect("url");
+        if url.as_str().starts_with(&site) {
+            let body = chrome
+                .client
+                .find(Locator::Css("body"))
+                .await
+                .expect("body");
+            break body.text().await.expect("text");
+        }
+        assert!(Instant::now() < deadline, "the form never posted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(body.contains("forbidden"), "{body}");
+    let db = db.connect_again().await;
+    assert!(
+        db.find_user_by_email("victim@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    chrome.close().await;
+}
+
+macro_rules! browser_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod axum_sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Flavor::Axum, super::TestDb::sqlite().await).await } )+
+        }
+        mod actix_sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Flavor::Actix, super::TestDb::sqlite().await).await } )+
+        }
+    };
+}
+
+browser_tests!(the_journey_in_a_browser, a_cross_site_form_post_is_refused);
