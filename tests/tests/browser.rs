@@ -174,6 +174,43 @@ impl Chrome {
         }
     }
 
+    /// Waits (up to 15 s) until the browser is at `path` on any origin, and loaded.
+    async fn wait_for_path(&self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self.client.current_url().await.expect("url");
+            let ready = self
+                .client
+                .execute("return document.readyState === 'complete';", vec![])
+                .await
+                .unwrap_or(json!(false));
+            if url.path() == path && ready == json!(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never reached {path}; at {url}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (up to 15 s) until the page's `<main>` says `text`.
+    async fn wait_for_text(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let main = match self.client.find(Locator::Css("main")).await {
+                Ok(main) => main.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if main.contains(text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page never said {text:?}: {main}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn attr(&self, css: &str, name: &str) -> String {
         let element = self.client.find(Locator::Css(css)).await.expect(css);
         element
@@ -324,15 +361,68 @@ async fn stripe_stand_in() -> MockServer {
     stripe
 }
 
-/// A newcomer's whole journey, by clicking: sign up, the e-mailed link, sign in, turn on
-/// two-factor authentication (the secret read off the page), sign out, sign in with a code,
-/// subscribe through Checkout, see the plan, and sign another session out.
+/// GitHub's stand-in: the consent page answers at once (back to the callback with a code),
+/// the token, the user and their verified address.
+async fn github_stand_in() -> MockServer {
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/authorize"))
+        .respond_with(|request: &wiremock::Request| {
+            let query: std::collections::HashMap<String, String> =
+                request.url.query_pairs().into_owned().collect();
+            let mut back = url::Url::parse(&query["redirect_uri"]).unwrap();
+            back.query_pairs_mut()
+                .append_pair("code", "c")
+                .append_pair("state", &query["state"]);
+            ResponseTemplate::new(302).insert_header("location", back.as_str())
+        })
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "access_token": "gho_x", "token_type": "bearer" })),
+        )
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": 99, "login": "grace", "name": "Grace Hopper" })),
+        )
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user/emails"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!([{ "email": "grace@example.com", "primary": true, "verified": true }]),
+        ))
+        .mount(&github)
+        .await;
+    github
+}
+
+/// A newcomer's whole journey, by clicking: sign up, the e-mailed link, sign in, link GitHub,
+/// turn on two-factor authentication (the secret read off the page), sign out, sign in with
+/// a code, subscribe through Checkout, see the plan, sign another session out, and sign in
+/// with GitHub (its second factor a backup code).
 async fn the_journey_in_a_browser(flavor: Flavor, db: TestDb) {
     let Some(chrome) = Chrome::start().await else {
         return;
     };
     let stripe = stripe_stand_in().await;
-    let server = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
+    let github = github_stand_in().await;
+    let env = stripe_env(
+        &stripe,
+        &[
+            ("GITHUB_CLIENT_ID", "gh-id".to_owned()),
+            ("GITHUB_CLIENT_SECRET", "gh-secret".to_owned()),
+            ("GITHUB_OAUTH_BASE", github.uri()),
+        ],
+    );
+    let server = Server::start(flavor, db.url(), &env).await;
     let site = server.public_url.trim_end_matches('/').to_owned();
     let email = "grace@example.com";
 
@@ -473,6 +563,19 @@ async fn the_journey_in_a_browser(flavor: Flavor, db: TestDb) {
     assert_eq!(chrome.count("[data-test=session]").await, 1);
     assert_eq!(phone.get("/me").await.status, 401);
 
+    // Signed out, GitHub signs Grace in — after her second factor, here a backup code.
+    chrome.submit("form[action='/sign-out'] button").await;
+    chrome.goto(&format!("{site}/sign-in")).await;
+    chrome.submit("a[href^='/auth/oauth/github']").await;
+    chrome.wait_for_text("Two-factor authentication").await;
+    chrome.fill("#code", backup_codes[1]).await;
+    chrome.submit("form[action='/sign-in/mfa'] button").await;
+    assert!(
+        chrome.text().await.contains("Welcome, Grace"),
+        "{}",
+        chrome.text().await
+    );
+
     // A page nobody has is a page, not JSON.
     chrome.goto(&format!("{site}/no/such/page")).await;
     assert!(chrome.text().await.contains("Not found"));
@@ -530,6 +633,131 @@ async fn a_cross_site_form_post_is_refused(flavor: Flavor, db: TestDb) {
     chrome.close().await;
 }
 
+/// The pages off the main journey: admin (and its 403 for others), forgot and reset
+/// password from the e-mailed link, a password change from the account page, and the "this
+/// wasn't me" page from its notice — each checked like the others.
+async fn the_other_pages(flavor: Flavor, db: TestDb) {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let env = [("ADMIN_EMAILS", "boss@example.com".to_owned())];
+    let server = Server::start(flavor, db.url(), &env).await;
+    let site = server.public_url.trim_end_matches('/').to_owned();
+    verified_user(&server, &Browser::new(&server), "boss@example.com").await;
+    verified_user(&server, &Browser::new(&server), "ada@example.com").await;
+    let sign_in = |email: &'static str, password: &'static str| {
+        let chrome = &chrome;
+        let site = &site;
+        async move {
+            chrome.goto(&format!("{site}/sign-in")).await;
+            chrome.fill("#email", email).await;
+            chrome.fill("#password", password).await;
+            chrome.submit("form[action='/sign-in'] button").await;
+            assert!(
+                chrome.text().await.contains(email),
+                "{}",
+                chrome.text().await
+            );
+        }
+    };
+
+    sign_in("ada@example.com", PASSWORD).await;
+    chrome.goto(&format!("{site}/admin")).await;
+    assert!(
+        chrome.text().await.contains("You can't do that"),
+        "{}",
+        chrome.text().await
+    );
+    chrome.check_page(flavor, "forbidden").await;
+    chrome.submit("form[action='/sign-out'] button").await;
+
+    sign_in("boss@example.com", PASSWORD).await;
+    chrome.click("a[href='/admin']").await;
+    chrome.wait_for_text("Admin").await;
+    assert!(chrome.text().await.contains("boss@example.com"));
+    chrome.check_page(flavor, "admin").await;
+
+    // A password change from the account page e-mails a notice with a "this wasn't me" link.
+    chrome.goto(&format!("{site}/account")).await;
+    chrome.fill("#current_password", PASSWORD).await;
+    chrome.fill("#new_password", "a brand new passphrase").await;
+    chrome
+        .submit("form[action='/account/password'] button")
+        .await;
+    assert!(
+        chrome.text().await.contains("Password changed"),
+        "{}",
+        chrome.text().await
+    );
+    let report = server
+        .emailed_token("boss@example.com", "/security-report")
+        .await;
+    chrome
+        .goto(&format!("{site}/security-report?token={report}"))
+        .await;
+    chrome.check_page(flavor, "security-report").await;
+    chrome
+        .submit("form[action='/security-report'] button")
+        .await;
+    assert!(
+        chrome
+            .text()
+            .await
+            .contains("Every session of your account has ended")
+    );
+    chrome.goto(&format!("{site}/account")).await;
+    chrome.wait_for_path("/sign-in").await;
+
+    // Forgot the password: the e-mailed link opens the page that sets a new one.
+    chrome.goto(&format!("{site}/forgot-password")).await;
+    chrome.check_page(flavor, "forgot-password").await;
+    chrome.fill("#email", "ada@example.com").await;
+    chrome
+        .submit("form[action='/forgot-password'] button")
+        .await;
+    assert!(chrome.text().await.contains("Check your e-mail"));
+    let reset = server
+        .emailed_token("ada@example.com", "/reset-password")
+        .await;
+    chrome
+        .goto(&format!("{site}/reset-password?token={reset}"))
+        .await;
+    chrome.check_page(flavor, "reset-password").await;
+    chrome.fill("#password", "another fresh passphrase").await;
+    chrome.submit("form[action='/reset-password'] button").await;
+    assert!(chrome.text().await.contains("Your password is set"));
+    sign_in("ada@example.com", "another fresh passphrase").await;
+    chrome.close().await;
+}
+
+/// Refused for too many attempts, the form says so and when to try again (429).
+async fn a_rate_limited_form_says_when_to_try_again(flavor: Flavor, db: TestDb) {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let site = server.public_url.trim_end_matches('/').to_owned();
+    verified_user(&server, &Browser::new(&server), "ada@example.com").await;
+    let mut said = String::new();
+    for _ in 0..12 {
+        chrome.goto(&format!("{site}/sign-in")).await;
+        chrome.fill("#email", "ada@example.com").await;
+        chrome.fill("#password", "not the password").await;
+        chrome.submit("form[action='/sign-in'] button").await;
+        said = chrome.text().await;
+        if said.contains("Try again in") {
+            break;
+        }
+        assert!(said.contains("Sign in"), "{said}");
+    }
+    assert!(
+        said.contains("Too many attempts. Try again in") && said.contains(" second"),
+        "{said}"
+    );
+    chrome.check_page(flavor, "rate-limited").await;
+    chrome.close().await;
+}
+
 macro_rules! browser_tests {
     ($($name:ident),+ $(,)?) => {
         mod axum_sqlite {
@@ -543,4 +771,9 @@ macro_rules! browser_tests {
     };
 }
 
-browser_tests!(the_journey_in_a_browser, a_cross_site_form_post_is_refused);
+browser_tests!(
+    the_journey_in_a_browser,
+    a_cross_site_form_post_is_refused,
+    a_rate_limited_form_says_when_to_try_again,
+    the_other_pages
+);

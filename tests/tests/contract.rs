@@ -286,6 +286,22 @@ async fn github_oauth_flow(flavor: Flavor, db: TestDb) {
         ),
         (Some("grace@example.com"), Some(true))
     );
+    let methods = browser.get("/auth/sign-in-methods").await;
+    assert_eq!(methods.status, 200, "{methods:?}");
+    let listed: Vec<(&str, Option<&str>)> = methods.json["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["provider"].as_str().unwrap(), m["email"].as_str()))
+        .collect();
+    assert_eq!(listed, [("github", Some("grace@example.com"))]);
+    assert_eq!(
+        Browser::new(&server)
+            .get("/auth/sign-in-methods")
+            .await
+            .status,
+        401
+    );
     // Replaying the callback fails.
     assert_eq!(
         browser

@@ -165,6 +165,7 @@ pub use jwt::SessionClaims;
 pub use mfa::{BackupCodes, EncryptionKey, MfaConfig, MfaEnrollment, MfaStatus};
 pub use oauth::{
     ClientSecret, OAuthCallback, OAuthCompleted, OAuthResult, OAuthStart, Provider, ProviderConfig,
+    SignInMethod,
 };
 pub use password::MAX_PASSWORD_BYTES;
 pub use proxy::TrustedProxies;

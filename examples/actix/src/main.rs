@@ -162,6 +162,7 @@ fn auth_routes(config: &mut web::ServiceConfig) {
         )
         .service(resource("/oauth/{provider}/callback").route(web::get().to(oauth_callback)))
         .service(resource("/oauth/{provider}/link").route(web::get().to(oauth_link)))
+        .service(resource("/sign-in-methods").route(web::get().to(sign_in_methods)))
         .service(resource("/mfa").route(web::get().to(mfa_status)))
         .service(resource("/mfa/enroll").route(web::post().to(mfa_enroll)))
         .service(resource("/mfa/confirm").route(web::post().to(mfa_confirm)))
@@ -289,14 +290,25 @@ async fn oauth_start(
     ops::oauth::oauth_start(&app, &provider, query).await
 }
 
+/// Where the provider sends the browser back: a page for a browser, JSON otherwise.
 async fn oauth_callback(
     app: web::Data<App>,
     ip: ClientIp,
     Path(provider): Path<String>,
     request: HttpRequest,
-) -> Answer<MfaRequiredReply> {
+) -> HttpResponse {
     let callback = OAuthCallback::from_query(request.query_string());
-    ops::oauth::oauth_callback(&app, &provider, &callback, &client(&request, ip)).await
+    let client = client(&request, ip);
+    if ui::wants_html(header(&request, "accept")) {
+        ui::oauth_callback(&app, &provider, &callback, &client)
+            .await
+            .respond_to(&request)
+    } else {
+        ops::oauth::oauth_callback(&app, &provider, &callback, &client)
+            .await
+            .respond_to(&request)
+            .map_into_boxed_body()
+    }
 }
 
 async fn oauth_link(
@@ -306,6 +318,13 @@ async fn oauth_link(
     Query(query): Query<ReturnToQuery>,
 ) -> Answer {
     ops::oauth::oauth_link(&app, &session, &provider, query).await
+}
+
+async fn sign_in_methods(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<SignInMethodsReply> {
+    ops::oauth::sign_in_methods(&app, &session).await
 }
 
 async fn oauth_unlink(
@@ -532,6 +551,10 @@ fn page_routes(config: &mut web::ServiceConfig) {
         )
         .service(resource("/account/password").route(web::post().to(change_password_form)))
         .service(resource("/account/reauthenticate").route(web::post().to(reauthenticate_form)))
+        .service(resource("/account/oauth/{provider}/link").route(web::post().to(oauth_link_form)))
+        .service(
+            resource("/account/oauth/{provider}/unlink").route(web::post().to(oauth_unlink_form)),
+        )
         .service(resource("/account/mfa/enroll").route(web::post().to(mfa_enroll_form)))
         .service(resource("/account/mfa/confirm").route(web::post().to(mfa_confirm_form)))
         .service(resource("/account/mfa/disable").route(web::post().to(mfa_disable_form)))
@@ -684,6 +707,24 @@ async fn reauthenticate_form(
     Form(form): Form<ui::ReauthenticateForm>,
 ) -> Page {
     ui::reauthenticate(&app, session.as_ref(), form).await
+}
+
+async fn oauth_link_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Path(provider): Path<String>,
+) -> Page {
+    ui::oauth_link(&app, session.as_ref(), &provider).await
+}
+
+async fn oauth_unlink_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    Path(provider): Path<String>,
+    request: HttpRequest,
+) -> Page {
+    ui::oauth_unlink(&app, session.as_ref(), &provider, &client(&request, ip)).await
 }
 
 async fn mfa_enroll_form(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {

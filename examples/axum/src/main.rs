@@ -129,6 +129,7 @@ fn auth_routes() -> Router<App> {
         .route("/oauth/{provider}", get(oauth_start).delete(oauth_unlink))
         .route("/oauth/{provider}/callback", get(oauth_callback))
         .route("/oauth/{provider}/link", get(oauth_link))
+        .route("/sign-in-methods", get(sign_in_methods))
         .route("/mfa", get(mfa_status))
         .route("/mfa/enroll", post(mfa_enroll))
         .route("/mfa/confirm", post(mfa_confirm))
@@ -255,16 +256,25 @@ async fn oauth_start(
     ops::oauth::oauth_start(&app, &provider, query).await
 }
 
+/// Where the provider sends the browser back: a page for a browser, JSON otherwise.
 async fn oauth_callback(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
     Path(provider): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> Answer<MfaRequiredReply> {
+) -> Response {
     let callback = OAuthCallback::from_query(query.as_deref().unwrap_or_default());
     let request = RequestInfo::new(&headers, ip);
-    ops::oauth::oauth_callback(&app, &provider, &callback, &request).await
+    if ui::wants_html(header(&headers, "accept")) {
+        ui::oauth_callback(&app, &provider, &callback, &request)
+            .await
+            .into_response()
+    } else {
+        ops::oauth::oauth_callback(&app, &provider, &callback, &request)
+            .await
+            .into_response()
+    }
 }
 
 async fn oauth_link(
@@ -274,6 +284,13 @@ async fn oauth_link(
     Query(query): Query<ReturnToQuery>,
 ) -> Answer {
     ops::oauth::oauth_link(&app, &session, &provider, query).await
+}
+
+async fn sign_in_methods(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<SignInMethodsReply> {
+    ops::oauth::sign_in_methods(&app, &session).await
 }
 
 async fn oauth_unlink(
@@ -491,6 +508,8 @@ fn page_routes() -> Router<App> {
         )
         .route("/account/password", post(change_password_form))
         .route("/account/reauthenticate", post(reauthenticate_form))
+        .route("/account/oauth/{provider}/link", post(oauth_link_form))
+        .route("/account/oauth/{provider}/unlink", post(oauth_unlink_form))
         .route("/account/mfa/enroll", post(mfa_enroll_form))
         .route("/account/mfa/confirm", post(mfa_confirm_form))
         .route("/account/mfa/disable", post(mfa_disable_form))
@@ -642,6 +661,25 @@ async fn reauthenticate_form(
     Form(form): Form<ui::ReauthenticateForm>,
 ) -> Page {
     ui::reauthenticate(&app, session.as_ref(), form).await
+}
+
+async fn oauth_link_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Path(provider): Path<String>,
+) -> Page {
+    ui::oauth_link(&app, session.as_ref(), &provider).await
+}
+
+async fn oauth_unlink_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::oauth_unlink(&app, session.as_ref(), &provider, &request).await
 }
 
 async fn mfa_enroll_form(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {

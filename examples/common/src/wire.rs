@@ -379,6 +379,35 @@ pub struct CreatedPaymentReply {
     pub client_secret: String,
 }
 
+/// One way the user signs in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInMethodBody {
+    /// `credential` (e-mail and password), `github` or `google`.
+    pub provider: String,
+    /// The address the provider gave for the identity.
+    #[schema(required = true)]
+    pub email: Option<String>,
+    /// When it was added.
+    pub linked_at: DateTime<Utc>,
+}
+
+impl From<tollbooth_auth::SignInMethod> for SignInMethodBody {
+    fn from(method: tollbooth_auth::SignInMethod) -> Self {
+        Self {
+            provider: method.provider,
+            email: method.email,
+            linked_at: method.linked_at,
+        }
+    }
+}
+
+/// `GET /auth/sign-in-methods`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInMethodsReply {
+    /// Oldest first.
+    pub methods: Vec<SignInMethodBody>,
+}
+
 /// A payment's state.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentReply {

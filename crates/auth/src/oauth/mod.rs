@@ -161,7 +161,33 @@ type OAuthClient = oauth2::Client<
     EndpointSet,
 >;
 
+/// One way a user signs in: the password (`credential`) or a linked provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignInMethod {
+    /// `credential` (e-mail and password), or the provider (`github`, `google`).
+    pub provider: String,
+    /// The address the provider gave for the identity (none for the password).
+    pub email: Option<String>,
+    /// When it was added.
+    pub linked_at: chrono::DateTime<chrono::Utc>,
+}
+
 impl Auth {
+    /// The session user's sign-in methods, oldest first: what an account page lists beside
+    /// its link and unlink buttons. (Never a password hash or a provider's account id.)
+    pub async fn sign_in_methods(&self, session: &Session) -> Result<Vec<SignInMethod>> {
+        let accounts = self.inner.db.list_accounts(session.user.id).await?;
+        Ok(accounts
+            .into_iter()
+            .map(|account| SignInMethod {
+                provider: account.provider,
+                email: account.provider_email,
+                linked_at: account.created_at,
+            })
+            .collect())
+    }
+
     /// Starts signing in with `provider`; afterwards the browser comes back with
     /// [`oauth_callback`](Self::oauth_callback) and is sent to `return_to` — a same-origin
     /// path only (`/settings`), never an absolute or protocol-relative URL (no open redirect).

@@ -666,6 +666,25 @@ async fn linking_rules(db: TestDb) {
             .unwrap()
             .is_some()
     );
+    // What Bob's settings page lists: his password, then Google with its address.
+    let methods: Vec<(String, Option<String>)> = t
+        .auth
+        .sign_in_methods(&bob_session)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.provider, m.email))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            ("credential".to_owned(), None),
+            (
+                "google".to_owned(),
+                Some("bob.personal@example.com".to_owned())
+            )
+        ]
+    );
 
     let (ada_session, ada_cookie) = t.sign_in("ada@example.com").await;
     let err = link_google(
@@ -688,6 +707,9 @@ async fn linking_rules(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(t.db.list_accounts(ada.id).await.unwrap().len(), 1);
+    let left = t.auth.sign_in_methods(&ada_session).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].provider, "credential");
     let gh_only =
         t.db.create_user(NewUser::new("carol@example.com").verified_at(tollbooth_db::now()))
             .await

@@ -99,3 +99,17 @@ pub async fn oauth_unlink(
     app.auth.oauth_unlink(session, provider, request).await?;
     Ok(Reply::no_content())
 }
+
+/// `GET /auth/sign-in-methods`: the password and the linked providers, oldest first.
+#[utoipa::path(
+    get,
+    path = "/auth/sign-in-methods",
+    tag = "oauth",
+    responses((status = 200, description = "the user's sign-in methods", body = SignInMethodsReply))
+)]
+pub async fn sign_in_methods(app: &App, session: &Session) -> Answer<SignInMethodsReply> {
+    let methods = app.auth.sign_in_methods(session).await?;
+    Ok(Reply::ok(SignInMethodsReply {
+        methods: methods.into_iter().map(SignInMethodBody::from).collect(),
+    }))
+}

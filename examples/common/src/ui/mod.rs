@@ -146,9 +146,57 @@ impl Alert {
 /// with: the error's public message (fixed per code for a 5xx), and for a rate limit when
 /// to try again.
 pub(crate) fn failure(error: &ApiError) -> (StatusCode, Alert) {
-    let mut message = error.client_message().into_owned();
+    let status = error.status();
+    let mut message = if status == StatusCode::TOO_MANY_REQUESTS {
+        "Too many attempts.".to_owned()
+    } else {
+        sentence(&error.client_message())
+    };
     if let Some(seconds) = error.retry_after_seconds() {
-        message.push_str(&format!(" Try again in {seconds} seconds."));
+        let unit = if seconds == 1 { "second" } else { "seconds" };
+        message.push_str(&format!(" Try again in {seconds} {unit}."));
     }
-    (error.status(), Alert::error(message))
+    (status, Alert::error(message))
+}
+
+/// The library's messages are terse lower-case phrases (`invalid e-mail or password`); on a
+/// page they read as a sentence.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut sentence: String = first.to_uppercase().chain(chars).collect();
+    if !sentence.ends_with(['.', '!', '?']) {
+        sentence.push('.');
+    }
+    sentence
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tollbooth_auth::AuthError;
+
+    use super::*;
+
+    #[test]
+    fn a_failure_reads_as_a_sentence_and_a_rate_limit_says_when() {
+        let (status, alert) = failure(&ApiError::Auth(AuthError::InvalidCredentials));
+        assert_eq!(status.as_u16(), 401);
+        let message = alert.error.unwrap();
+        assert!(
+            message.starts_with(char::is_uppercase) && message.ends_with('.'),
+            "{message}"
+        );
+        let limited = ApiError::Auth(AuthError::RateLimited {
+            retry_after: Duration::from_secs(90),
+        });
+        let (status, alert) = failure(&limited);
+        assert_eq!(
+            (status.as_u16(), alert.error.as_deref()),
+            (429, Some("Too many attempts. Try again in 90 seconds."))
+        );
+    }
 }

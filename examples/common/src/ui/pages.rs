@@ -10,6 +10,7 @@ use super::{Alert, Nav, Page, failure};
 use crate::App;
 use crate::error::ApiError;
 use crate::ops;
+use crate::reply::Reply;
 use crate::wire::*;
 
 // Form bodies the pages post (the JSON bodies where they fit).
@@ -64,6 +65,7 @@ impl NoticeQuery {
             "password-changed" => "Password changed. Your other sessions were signed out.",
             "session-revoked" => "That session is signed out.",
             "mfa-off" => "Two-factor authentication is off.",
+            "unlinked" => "That provider is unlinked.",
             "confirmed" => "Thanks — you can make sensitive changes for the next few minutes.",
             "subscribed" => "Thanks! Your subscription is active.",
             "cancelled" => "Your subscription will end at the close of the period.",
@@ -253,14 +255,7 @@ fn sign_in_page(app: &App, status: StatusCode, alert: Alert, email: String) -> P
         .auth
         .config()
         .oauth_providers()
-        .map(|provider| {
-            let name = match provider {
-                tollbooth_auth::Provider::GitHub => "GitHub",
-                tollbooth_auth::Provider::Google => "Google",
-                _ => provider.as_str(),
-            };
-            (provider.as_str(), name)
-        })
+        .map(|provider| (provider.as_str(), provider.display_name()))
         .collect();
     Page::html(
         status,
@@ -495,6 +490,9 @@ struct AccountPage {
     user: UserBody,
     sessions: Vec<SessionInfoBody>,
     mfa: MfaStatusReply,
+    methods: Vec<SignInMethodBody>,
+    /// Each configured provider: (id, name, linked).
+    providers: Vec<(&'static str, &'static str, bool)>,
 }
 
 /// `GET /account`.
@@ -514,20 +512,37 @@ async fn account_page(
     let loaded = async {
         let sessions = ops::auth::list_sessions(app, session).await?.body;
         let mfa = ops::mfa::mfa_status(app, session).await?.body;
-        Ok::<_, ApiError>((sessions, mfa))
+        let methods = ops::oauth::sign_in_methods(app, session).await?.body;
+        Ok::<_, ApiError>((sessions, mfa, methods))
     };
     match loaded.await {
-        Ok((Some(sessions), Some(mfa))) => Page::html(
-            status,
-            &AccountPage {
-                title: "Your account",
-                nav: Nav::new(app, Some(session)),
-                alert,
-                user: UserBody::from(&session.user),
-                sessions: sessions.sessions,
-                mfa,
-            },
-        ),
+        Ok((Some(sessions), Some(mfa), Some(methods))) => {
+            let providers = app
+                .auth
+                .config()
+                .oauth_providers()
+                .map(|provider| {
+                    let linked = methods
+                        .methods
+                        .iter()
+                        .any(|m| m.provider == provider.as_str());
+                    (provider.as_str(), provider.display_name(), linked)
+                })
+                .collect();
+            Page::html(
+                status,
+                &AccountPage {
+                    title: "Your account",
+                    nav: Nav::new(app, Some(session)),
+                    alert,
+                    user: UserBody::from(&session.user),
+                    sessions: sessions.sessions,
+                    mfa,
+                    methods: methods.methods,
+                    providers,
+                },
+            )
+        }
         Ok(_) => Page::internal_error(),
         Err(error) => error_page(app, Some(session), &error),
     }
@@ -599,6 +614,94 @@ pub async fn reauthenticate(
     };
     let done = ops::auth::reauthenticate(app, session, body).await;
     after_account_action(app, session, done, "confirmed").await
+}
+
+/// `POST /account/oauth/{provider}/link`: to the provider (a fresh session only), back to
+/// the account page.
+pub async fn oauth_link(app: &App, session: Option<&Session>, provider: &str) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let query = ReturnToQuery {
+        return_to: Some("/account".to_owned()),
+    };
+    match ops::oauth::oauth_link(app, session, provider, query).await {
+        Ok(reply) => match reply.location.clone() {
+            Some(location) => Page::see_other(location).with_cookies_of(reply),
+            None => Page::internal_error(),
+        },
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            account_page(app, Some(session), status, alert).await
+        }
+    }
+}
+
+/// `POST /account/oauth/{provider}/unlink` (a fresh session only; never the last method).
+pub async fn oauth_unlink(
+    app: &App,
+    session: Option<&Session>,
+    provider: &str,
+    request: &RequestInfo<'_>,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let done = ops::oauth::oauth_unlink(app, session, provider, request).await;
+    after_account_action(app, session, done, "unlinked").await
+}
+
+#[derive(Template)]
+#[template(path = "continue.html")]
+struct ContinuePage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    location: String,
+}
+
+/// `GET /auth/oauth/{provider}/callback` for a browser: where the provider sends it back.
+/// Signed in or linked, a page that moves on to `return_to` itself — a redirect would keep
+/// the provider's cross-site navigation going, and the browser would not send the new
+/// `SameSite=Strict` session cookie with it; a second factor due, its form; a failure, a
+/// page saying what went wrong.
+pub async fn oauth_callback(
+    app: &App,
+    provider: &str,
+    callback: &tollbooth_auth::OAuthCallback,
+    request: &RequestInfo<'_>,
+) -> Page {
+    match ops::oauth::oauth_callback(app, provider, callback, request).await {
+        Ok(mut reply) => {
+            let page = match (reply.body.take(), reply.location.clone()) {
+                (Some(required), _) => {
+                    mfa_challenge(app, StatusCode::OK, Alert::default(), required.challenge)
+                }
+                (None, Some(location)) => Page::html(
+                    StatusCode::OK,
+                    &ContinuePage {
+                        title: "Signed in",
+                        nav: Nav::new(app, None),
+                        alert: Alert::default(),
+                        location,
+                    },
+                ),
+                (None, None) => Page::internal_error(),
+            };
+            page.with_cookies_of(reply)
+        }
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            message(
+                app,
+                None,
+                status,
+                "That sign-in did not work",
+                alert.error.unwrap_or_default(),
+                Some(("/sign-in", "Back to sign-in")),
+            )
+        }
+    }
 }
 
 #[derive(Template)]
@@ -968,5 +1071,3 @@ pub fn error_page(app: &App, session: Option<&Session>, error: &ApiError) -> Pag
 pub fn not_found(app: &App, session: Option<&Session>) -> Page {
     error_page(app, session, &ApiError::NotFound("page"))
 }
-
-use crate::reply::Reply;
