@@ -296,6 +296,12 @@ impl Chrome {
     }
 }
 
+/// A stand-in's address on another *site* than the server's `127.0.0.1` (another port
+/// alone is the same site, to which `SameSite` cookies and `Sec-Fetch-Site` do not react).
+fn other_site(stand_in: &MockServer) -> String {
+    stand_in.uri().replace("127.0.0.1", "localhost")
+}
+
 /// Stripe's stand-ins: a customer, a Checkout Session whose page is a tiny HTML page here
 /// ("Pay" goes back to the session's success URL), and the customer's subscriptions.
 async fn stripe_stand_in() -> MockServer {
@@ -419,7 +425,7 @@ async fn the_journey_in_a_browser(flavor: Flavor, db: TestDb) {
         &[
             ("GITHUB_CLIENT_ID", "gh-id".to_owned()),
             ("GITHUB_CLIENT_SECRET", "gh-secret".to_owned()),
-            ("GITHUB_OAUTH_BASE", github.uri()),
+            ("GITHUB_OAUTH_BASE", other_site(&github)),
         ],
     );
     let server = Server::start(flavor, db.url(), &env).await;
@@ -606,7 +612,7 @@ async fn a_cross_site_form_post_is_refused(flavor: Flavor, db: TestDb) {
         ))
         .mount(&evil)
         .await;
-    chrome.goto(&evil.uri()).await;
+    chrome.goto(&other_site(&evil)).await;
     chrome.click("#go").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let body = loop {

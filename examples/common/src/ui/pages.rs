@@ -651,20 +651,10 @@ pub async fn oauth_unlink(
     after_account_action(app, session, done, "unlinked").await
 }
 
-#[derive(Template)]
-#[template(path = "continue.html")]
-struct ContinuePage {
-    title: &'static str,
-    nav: Nav,
-    alert: Alert,
-    location: String,
-}
-
 /// `GET /auth/oauth/{provider}/callback` for a browser: where the provider sends it back.
-/// Signed in or linked, a page that moves on to `return_to` itself — a redirect would keep
-/// the provider's cross-site navigation going, and the browser would not send the new
-/// `SameSite=Strict` session cookie with it; a second factor due, its form; a failure, a
-/// page saying what went wrong.
+/// Signed in or linked, on to `return_to` (with the session cookie); a second factor due,
+/// its form (the JSON answer would be a dead end in a browser); a failure, a page saying
+/// what went wrong.
 pub async fn oauth_callback(
     app: &App,
     provider: &str,
@@ -677,15 +667,7 @@ pub async fn oauth_callback(
                 (Some(required), _) => {
                     mfa_challenge(app, StatusCode::OK, Alert::default(), required.challenge)
                 }
-                (None, Some(location)) => Page::html(
-                    StatusCode::OK,
-                    &ContinuePage {
-                        title: "Signed in",
-                        nav: Nav::new(app, None),
-                        alert: Alert::default(),
-                        location,
-                    },
-                ),
+                (None, Some(location)) => Page::see_other(location),
                 (None, None) => Page::internal_error(),
             };
             page.with_cookies_of(reply)
