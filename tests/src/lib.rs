@@ -308,6 +308,19 @@ impl Server {
             .clone()
     }
 
+    /// Whether the server logs `needle` within 10 s: a line printed with a response can
+    /// reach the log reader after the response reaches the test.
+    pub async fn logged(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.logs().contains(needle) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
     /// The token of the newest link to `path` (e.g. `/auth/verify-email`) in an e-mail the
     /// console transport printed for `to`. Waits up to 10 s (e-mails go out in the background).
     pub async fn emailed_token(&self, to: &str, path: &str) -> String {
@@ -635,6 +648,49 @@ pub async fn post_raw(
         headers,
         json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     }
+}
+
+/// GitHub's stand-in (`GITHUB_OAUTH_BASE`): the consent page answers at once (back to the
+/// callback with a code and the state), the token, Grace Hopper and her verified address.
+pub async fn github_stand_in() -> wiremock::MockServer {
+    let github = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/authorize"))
+        .respond_with(|request: &wiremock::Request| {
+            let query: std::collections::HashMap<String, String> =
+                request.url.query_pairs().into_owned().collect();
+            let mut back = url::Url::parse(&query["redirect_uri"]).unwrap();
+            back.query_pairs_mut()
+                .append_pair("code", "c")
+                .append_pair("state", &query["state"]);
+            wiremock::ResponseTemplate::new(302).insert_header("location", back.as_str())
+        })
+        .mount(&github)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/token"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(json!({ "access_token": "gho_x", "token_type": "bearer" })),
+        )
+        .mount(&github)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/user"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": 99, "login": "grace", "name": "Grace Hopper" })),
+        )
+        .mount(&github)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/user/emails"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(
+            json!([{ "email": "grace@example.com", "primary": true, "verified": true }]),
+        ))
+        .mount(&github)
+        .await;
+    github
 }
 
 /// A Stripe event envelope, created now.

@@ -367,49 +367,6 @@ async fn stripe_stand_in() -> MockServer {
     stripe
 }
 
-/// GitHub's stand-in: the consent page answers at once (back to the callback with a code),
-/// the token, the user and their verified address.
-async fn github_stand_in() -> MockServer {
-    let github = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/authorize"))
-        .respond_with(|request: &wiremock::Request| {
-            let query: std::collections::HashMap<String, String> =
-                request.url.query_pairs().into_owned().collect();
-            let mut back = url::Url::parse(&query["redirect_uri"]).unwrap();
-            back.query_pairs_mut()
-                .append_pair("code", "c")
-                .append_pair("state", &query["state"]);
-            ResponseTemplate::new(302).insert_header("location", back.as_str())
-        })
-        .mount(&github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "access_token": "gho_x", "token_type": "bearer" })),
-        )
-        .mount(&github)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/user"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "id": 99, "login": "grace", "name": "Grace Hopper" })),
-        )
-        .mount(&github)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/user/emails"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!([{ "email": "grace@example.com", "primary": true, "verified": true }]),
-        ))
-        .mount(&github)
-        .await;
-    github
-}
-
 /// A newcomer's whole journey, by clicking: sign up, the e-mailed link, sign in, link GitHub,
 /// turn on two-factor authentication (the secret read off the page), sign out, sign in with
 /// a code, subscribe through Checkout, see the plan, sign another session out, and sign in

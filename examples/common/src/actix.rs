@@ -37,6 +37,17 @@ fn read_body(request: &HttpRequest, payload: &mut Payload) -> Extracting<web::By
     })
 }
 
+/// Reads the body, then `parse`s it with its declared `Content-Type`.
+fn parse_body<T: 'static>(
+    request: &HttpRequest,
+    payload: &mut Payload,
+    parse: fn(Option<&str>, &[u8]) -> Result<T, ApiError>,
+) -> Extracting<T> {
+    let content_type = content_type(request.headers());
+    let body = read_body(request, payload);
+    Box::pin(async move { parse(content_type.as_deref(), &body.await?) })
+}
+
 /// The raw body (a webhook's, whose signature covers the exact bytes).
 #[derive(Debug)]
 pub struct RawBody(pub web::Bytes);
@@ -58,9 +69,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = Extracting<Self>;
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type = content_type(request.headers());
-        let body = read_body(request, payload);
-        Box::pin(async move { extract::json(content_type.as_deref(), &body.await?).map(Self) })
+        parse_body(request, payload, |ct, body| {
+            extract::json(ct, body).map(Self)
+        })
     }
 }
 
@@ -72,11 +83,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     type Error = ApiError;
     type Future = Extracting<Self>;
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type = content_type(request.headers());
-        let body = read_body(request, payload);
-        Box::pin(
-            async move { extract::optional_json(content_type.as_deref(), &body.await?).map(Self) },
-        )
+        parse_body(request, payload, |ct, body| {
+            extract::optional_json(ct, body).map(Self)
+        })
     }
 }
 
@@ -88,9 +97,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
     type Error = ApiError;
     type Future = Extracting<Self>;
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type = content_type(request.headers());
-        let body = read_body(request, payload);
-        Box::pin(async move { extract::form(content_type.as_deref(), &body.await?).map(Self) })
+        parse_body(request, payload, |ct, body| {
+            extract::form(ct, body).map(Self)
+        })
     }
 }
 

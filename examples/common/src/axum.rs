@@ -21,6 +21,17 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
     value.to_str().ok().map(str::to_owned)
 }
 
+/// Reads the body, then `parse`s it with its declared `Content-Type`.
+async fn parse_body<S: Send + Sync, T>(
+    request: Request,
+    state: &S,
+    parse: fn(Option<&str>, &[u8]) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let content_type = content_type(request.headers());
+    let RawBody(body) = RawBody::from_request(request, state).await?;
+    parse(content_type.as_deref(), &body)
+}
+
 /// The raw body (a webhook's, whose signature covers the exact bytes).
 #[derive(Debug)]
 pub struct RawBody(pub Bytes);
@@ -44,9 +55,7 @@ pub struct Json<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = content_type(request.headers());
-        let RawBody(body) = RawBody::from_request(request, state).await?;
-        extract::json(content_type.as_deref(), &body).map(Self)
+        parse_body(request, state, |ct, body| extract::json(ct, body).map(Self)).await
     }
 }
 
@@ -57,9 +66,10 @@ pub struct OptionalJson<T>(pub Option<T>);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = content_type(request.headers());
-        let RawBody(body) = RawBody::from_request(request, state).await?;
-        extract::optional_json(content_type.as_deref(), &body).map(Self)
+        parse_body(request, state, |ct, body| {
+            extract::optional_json(ct, body).map(Self)
+        })
+        .await
     }
 }
 
@@ -70,9 +80,7 @@ pub struct Form<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
     type Rejection = ApiError;
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = content_type(request.headers());
-        let RawBody(body) = RawBody::from_request(request, state).await?;
-        extract::form(content_type.as_deref(), &body).map(Self)
+        parse_body(request, state, |ct, body| extract::form(ct, body).map(Self)).await
     }
 }
 

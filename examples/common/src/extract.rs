@@ -12,18 +12,25 @@ use crate::error::ApiError;
 /// Largest request body accepted (webhooks included).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A JSON body as `T`: 415 unless declared `application/json`, 400 unless a JSON object
-/// that is a `T`.
-pub fn json<T: DeserializeOwned>(content_type: Option<&str>, body: &[u8]) -> Result<T, ApiError> {
-    let declared_json = content_type.is_some_and(|value| {
+/// 415 unless the body is declared `media_type` (parameters such as `charset` aside).
+fn declared(content_type: Option<&str>, media_type: &str) -> Result<(), ApiError> {
+    let declared = content_type.is_some_and(|value| {
         value
             .trim_start()
             .to_ascii_lowercase()
-            .starts_with("application/json")
+            .starts_with(media_type)
     });
-    if !declared_json {
-        return Err(ApiError::UnsupportedMediaType);
+    if declared {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
     }
+}
+
+/// A JSON body as `T`: 415 unless declared `application/json`, 400 unless a JSON object
+/// that is a `T`.
+pub fn json<T: DeserializeOwned>(content_type: Option<&str>, body: &[u8]) -> Result<T, ApiError> {
+    declared(content_type, "application/json")?;
     // Through a `Value`: serde reads a struct from a JSON array too (by position), and a
     // body must be an object.
     let value: Value =
@@ -48,15 +55,7 @@ pub fn optional_json<T: DeserializeOwned>(
 /// A form body (`application/x-www-form-urlencoded`, what an HTML form posts) as `T`: 415
 /// unless declared so, 400 unless its fields make a `T`.
 pub fn form<T: DeserializeOwned>(content_type: Option<&str>, body: &[u8]) -> Result<T, ApiError> {
-    let declared_form = content_type.is_some_and(|value| {
-        value
-            .trim_start()
-            .to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-    });
-    if !declared_form {
-        return Err(ApiError::UnsupportedMediaType);
-    }
+    declared(content_type, "application/x-www-form-urlencoded")?;
     let body = std::str::from_utf8(body).map_err(|e| ApiError::InvalidBody(e.to_string()))?;
     fields(body).map_err(ApiError::InvalidBody)
 }

@@ -946,6 +946,13 @@ fn billing_page(
     }
 }
 
+/// A billing action's failure: the billing page again, saying what went wrong.
+async fn billing_failure(app: &App, session: &Session, error: &ApiError) -> Page {
+    let (_, alert) = failure(error);
+    let answer = ops::billing::subscription(app, session).await;
+    billing_page(app, session, answer, alert)
+}
+
 /// `POST /account/billing/cancel`: at the period end.
 pub async fn cancel_subscription(app: &App, session: Option<&Session>) -> Page {
     let Some(session) = session else {
@@ -953,11 +960,7 @@ pub async fn cancel_subscription(app: &App, session: Option<&Session>) -> Page {
     };
     match ops::billing::cancel_subscription(app, session, None).await {
         Ok(_) => Page::see_other("/account/billing?notice=cancelled"),
-        Err(error) => {
-            let (_, alert) = failure(&error);
-            let answer = ops::billing::subscription(app, session).await;
-            billing_page(app, session, answer, alert)
-        }
+        Err(error) => billing_failure(app, session, &error).await,
     }
 }
 
@@ -968,11 +971,7 @@ pub async fn resume_subscription(app: &App, session: Option<&Session>) -> Page {
     };
     match ops::billing::resume_subscription(app, session).await {
         Ok(_) => Page::see_other("/account/billing?notice=resumed"),
-        Err(error) => {
-            let (_, alert) = failure(&error);
-            let answer = ops::billing::subscription(app, session).await;
-            billing_page(app, session, answer, alert)
-        }
+        Err(error) => billing_failure(app, session, &error).await,
     }
 }
 
@@ -986,11 +985,7 @@ pub async fn portal(app: &App, session: Option<&Session>) -> Page {
             body: Some(portal), ..
         }) => Page::see_other(portal.url),
         Ok(_) => Page::internal_error(),
-        Err(error) => {
-            let (_, alert) = failure(&error);
-            let answer = ops::billing::subscription(app, session).await;
-            billing_page(app, session, answer, alert)
-        }
+        Err(error) => billing_failure(app, session, &error).await,
     }
 }
 
