@@ -66,14 +66,4 @@ impl<T> Reply<T> {
         self.cookies.push(cookie);
         self
     }
-
-    /// The status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The body, if the answer has one.
-    pub fn body(&self) -> Option<&T> {
-        self.body.as_ref()
-    }
 }

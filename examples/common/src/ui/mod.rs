@@ -81,19 +81,6 @@ impl Page {
             cookies: Vec::new(),
         }
     }
-
-    /// The status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// Where the page redirects, if it does.
-    pub fn location(&self) -> Option<&str> {
-        match &self.body {
-            PageBody::Redirect(location) => Some(location),
-            PageBody::Html(_) => None,
-        }
-    }
 }
 
 /// Whether a request's `Accept` header prefers a page to JSON (a browser's navigation).

@@ -730,21 +730,31 @@ struct BackupCodesPage {
     codes: Vec<String>,
 }
 
-fn backup_codes(
+/// The backup codes an operation answered, shown once; its failure, the account page again.
+async fn backup_codes(
     app: &App,
     session: &Session,
     notice: &'static str,
-    codes: BackupCodesReply,
+    answer: ops::Answer<BackupCodesReply>,
 ) -> Page {
-    Page::html(
-        StatusCode::OK,
-        &BackupCodesPage {
-            title: "Your backup codes",
-            nav: Nav::new(app, Some(session)),
-            alert: Alert::notice(Some(notice)),
-            codes: codes.backup_codes,
-        },
-    )
+    match answer {
+        Ok(Reply {
+            body: Some(codes), ..
+        }) => Page::html(
+            StatusCode::OK,
+            &BackupCodesPage {
+                title: "Your backup codes",
+                nav: Nav::new(app, Some(session)),
+                alert: Alert::notice(Some(notice)),
+                codes: codes.backup_codes,
+            },
+        ),
+        Ok(_) => Page::internal_error(),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            account_page(app, Some(session), status, alert).await
+        }
+    }
 }
 
 /// `POST /account/mfa/confirm`: two-factor authentication on; the backup codes, once.
@@ -757,21 +767,9 @@ pub async fn mfa_confirm(
     let Some(session) = session else {
         return sign_in_first();
     };
-    match ops::mfa::mfa_confirm(app, session, request, form).await {
-        Ok(Reply {
-            body: Some(codes), ..
-        }) => backup_codes(
-            app,
-            session,
-            "Two-factor authentication is on. Your other sessions were signed out.",
-            codes,
-        ),
-        Ok(_) => Page::internal_error(),
-        Err(error) => {
-            let (status, alert) = failure(&error);
-            account_page(app, Some(session), status, alert).await
-        }
-    }
+    let answer = ops::mfa::mfa_confirm(app, session, request, form).await;
+    let notice = "Two-factor authentication is on. Your other sessions were signed out.";
+    backup_codes(app, session, notice, answer).await
 }
 
 /// `POST /account/mfa/backup-codes`.
@@ -784,21 +782,14 @@ pub async fn mfa_backup_codes(
     let Some(session) = session else {
         return sign_in_first();
     };
-    match ops::mfa::mfa_backup_codes(app, session, request, form).await {
-        Ok(Reply {
-            body: Some(codes), ..
-        }) => backup_codes(
-            app,
-            session,
-            "New backup codes; the old ones no longer work.",
-            codes,
-        ),
-        Ok(_) => Page::internal_error(),
-        Err(error) => {
-            let (status, alert) = failure(&error);
-            account_page(app, Some(session), status, alert).await
-        }
-    }
+    let answer = ops::mfa::mfa_backup_codes(app, session, request, form).await;
+    backup_codes(
+        app,
+        session,
+        "New backup codes; the old ones no longer work.",
+        answer,
+    )
+    .await
 }
 
 /// `POST /account/mfa/disable`.
