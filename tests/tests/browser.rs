@@ -15,7 +15,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tollbooth_db::UserRepo;
 use tollbooth_tests::*;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -130,6 +130,12 @@ impl Chrome {
             .await
             .expect("a <main>");
         body.text().await.expect("its text")
+    }
+
+    /// The text of the element `css` selects.
+    async fn text_of(&self, css: &str) -> String {
+        let element = self.client.find(Locator::Css(css)).await.expect(css);
+        element.text().await.expect("its text")
     }
 
     async fn fill(&self, css: &str, value: &str) {
@@ -302,8 +308,10 @@ fn other_site(stand_in: &MockServer) -> String {
     stand_in.uri().replace("127.0.0.1", "localhost")
 }
 
-/// Stripe's stand-ins: a customer, a Checkout Session whose page is a tiny HTML page here
-/// ("Pay" goes back to the session's success URL), and the customer's subscriptions.
+/// Stripe's stand-ins: a customer; Checkout Sessions whose page is a tiny HTML page here
+/// ("Pay" goes back to the session's success URL, `{CHECKOUT_SESSION_ID}` filled in as
+/// Stripe does); a paid one-off session and its PaymentIntent (the session id carries the
+/// payer); the customer's subscriptions. Cal.com's event type 42 and its booking page.
 async fn stripe_stand_in() -> MockServer {
     let stripe = MockServer::start().await;
     Mock::given(method("POST"))
@@ -318,12 +326,43 @@ async fn stripe_stand_in() -> MockServer {
     Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))
         .respond_with(move |request: &wiremock::Request| {
-            let success = url::form_urlencoded::parse(&request.body)
-                .find(|(key, _)| key == "success_url")
-                .map(|(_, value)| value.into_owned())
-                .expect("a success_url");
+            let form: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(&request.body)
+                    .into_owned()
+                    .collect();
+            let id = match form.get("mode").map(String::as_str) {
+                Some("payment") => format!("cs_pay_{}", form["client_reference_id"]),
+                _ => "cs_ui".to_owned(),
+            };
+            let success = form["success_url"].replace("{CHECKOUT_SESSION_ID}", &id);
             let page = url::Url::parse_with_params(&checkout_page, [("to", success)]).unwrap();
-            ResponseTemplate::new(200).set_body_json(json!({ "id": "cs_ui", "url": page.as_str() }))
+            ResponseTemplate::new(200).set_body_json(json!({ "id": id, "url": page.as_str() }))
+        })
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/v1/checkout/sessions/cs_pay_"))
+        .respond_with(|request: &wiremock::Request| {
+            let id = request.url.path().rsplit('/').next().unwrap().to_owned();
+            let payer = id.trim_start_matches("cs_pay_").to_owned();
+            ResponseTemplate::new(200).set_body_json(json!({
+                "id": id, "object": "checkout.session", "mode": "payment", "status": "complete",
+                "client_reference_id": payer, "payment_intent": format!("pi_pay_{payer}"),
+                "metadata": {}
+            }))
+        })
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/v1/payment_intents/pi_pay_"))
+        .respond_with(|request: &wiremock::Request| {
+            let id = request.url.path().rsplit('/').next().unwrap().to_owned();
+            let payer = id.trim_start_matches("pi_pay_").to_owned();
+            ResponseTemplate::new(200).set_body_json(json!({
+                "id": id, "object": "payment_intent", "amount": 5000, "currency": "usd",
+                "status": "succeeded",
+                "metadata": { "user_id": payer, "calcom_event_type_id": "42" }
+            }))
         })
         .mount(&stripe)
         .await;
@@ -345,6 +384,23 @@ async fn stripe_stand_in() -> MockServer {
                 "text/html",
             )
         })
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/event-types/42"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "status": "success", "data": {
+            "id": 42, "slug": "intro", "users": [{ "username": "ada" }] } })),
+        )
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/cal/ada/intro"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<!doctype html><html lang=en><title>Book</title><main>\
+             <h1>Cal.com booking (stand-in)</h1></main></html>",
+            "text/html",
+        ))
         .mount(&stripe)
         .await;
     let now = tollbooth_db::now().timestamp();
@@ -383,6 +439,15 @@ async fn the_journey_in_a_browser(flavor: Flavor, db: TestDb) {
             ("GITHUB_CLIENT_ID", "gh-id".to_owned()),
             ("GITHUB_CLIENT_SECRET", "gh-secret".to_owned()),
             ("GITHUB_OAUTH_BASE", other_site(&github)),
+            ("OFFER_NAME", "Consultation".to_owned()),
+            ("OFFER_AMOUNT", "5000".to_owned()),
+            ("OFFER_CALCOM_EVENT_TYPE_ID", "42".to_owned()),
+            ("CALCOM_API_KEY", "cal_key".to_owned()),
+            ("CALCOM_API_BASE", stripe.uri()),
+            (
+                "CALCOM_BOOKING_BASE",
+                format!("{}/cal", other_site(&stripe)),
+            ),
         ],
     );
     let server = Server::start(flavor, db.url(), &env).await;
@@ -432,14 +497,7 @@ async fn the_journey_in_a_browser(flavor: Flavor, db: TestDb) {
     chrome
         .submit("form[action='/account/mfa/enroll'] button")
         .await;
-    let secret = chrome
-        .client
-        .find(Locator::Css("[data-test=secret]"))
-        .await
-        .expect("the secret on the page")
-        .text()
-        .await
-        .unwrap();
+    let secret = chrome.text_of("[data-test=secret]").await;
     assert!(
         chrome
             .attr("img.qr", "src")
@@ -451,14 +509,7 @@ async fn the_journey_in_a_browser(flavor: Flavor, db: TestDb) {
     chrome
         .submit("form[action='/account/mfa/confirm'] button")
         .await;
-    let codes = chrome
-        .client
-        .find(Locator::Css("[data-test=backup-codes]"))
-        .await
-        .expect("backup codes shown once")
-        .text()
-        .await
-        .unwrap();
+    let codes = chrome.text_of("[data-test=backup-codes]").await;
     let backup_codes: Vec<&str> = codes.split_whitespace().collect();
     assert!(backup_codes.len() >= 8, "{codes}");
     chrome.check_page(flavor, "backup-codes").await;
@@ -484,17 +535,32 @@ async fn the_journey_in_a_browser(flavor: Flavor, db: TestDb) {
     chrome.submit("[data-test=plan-pro] button").await;
     assert!(chrome.text().await.contains("Stripe Checkout (stand-in)"));
     chrome.submit("#pay").await;
-    let plan = chrome
-        .client
-        .find(Locator::Css("[data-test=plan]"))
-        .await
-        .expect("the plan")
-        .text()
-        .await
-        .unwrap();
+    let plan = chrome.text_of("[data-test=plan]").await;
     assert_eq!(plan, "pro");
     assert!(chrome.text().await.contains("Your subscription is active"));
     chrome.check_page(flavor, "billing").await;
+
+    // A one-off payment (a paid Cal.com session) through Checkout, then its booking page.
+    chrome.goto(&format!("{site}/pricing")).await;
+    chrome.submit("[data-test=offer] button").await;
+    assert!(chrome.text().await.contains("Stripe Checkout (stand-in)"));
+    chrome.submit("#pay").await;
+    let billing = chrome.text().await;
+    assert!(billing.contains("Payment received"), "{billing}");
+    assert_eq!(
+        chrome.text_of("[data-test=payment-status]").await,
+        "succeeded"
+    );
+    assert!(billing.contains("50.00 USD"), "{billing}");
+    chrome.check_page(flavor, "billing-payment").await;
+    chrome
+        .submit("[data-test=payments] form[action$='/book'] button")
+        .await;
+    assert!(
+        chrome.text().await.contains("Cal.com booking (stand-in)"),
+        "{}",
+        chrome.text().await
+    );
 
     // Another device signs in (a backup code as its second factor); the account page lists
     // it, and signing it out from there ends it.

@@ -1601,6 +1601,245 @@ async fn the_openapi_document_refuses_what_it_does_not_describe(flavor: Flavor, 
     );
 }
 
+/// A one-off payment through Stripe Checkout (payment mode): checked before Stripe hears of
+/// it, one session per double click, the PaymentIntent tagged with the user, the payment
+/// recorded when the browser comes back — for its payer only — and, as a paid Cal.com
+/// session, bookable.
+async fn a_one_off_payment_through_checkout(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "cus_once", "object": "customer" })),
+        )
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(IdempotentCheckout::default())
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/event-types/42"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "status": "success", "data": {
+            "id": 42, "slug": "intro", "users": [{ "username": "ada" }] } })),
+        )
+        .mount(&stripe)
+        .await;
+    let env = stripe_env(
+        &stripe,
+        &[
+            ("CALCOM_API_KEY", "cal_key".to_owned()),
+            ("CALCOM_API_BASE", stripe.uri()),
+        ],
+    );
+    let server = Server::start(flavor, db.url(), &env).await;
+    let browser = Browser::new(&server);
+    let user = verified_user(&server, &browser, "grace@example.com").await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let checkout_session = |id: &str, owner: &str, payment_intent: Value| {
+        json!({ "id": id, "object": "checkout.session", "mode": "payment", "status": "complete",
+                "client_reference_id": owner, "payment_intent": payment_intent, "metadata": {} })
+    };
+    for (id, owner, intent) in [
+        ("cs_open", user_id.as_str(), Value::Null),
+        ("cs_paid", user_id.as_str(), json!("pi_once")),
+        (
+            "cs_other",
+            "0190f0e4-0000-7000-8000-000000000000",
+            json!("pi_other"),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/checkout/sessions/{id}")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(checkout_session(id, owner, intent)),
+            )
+            .mount(&stripe)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_once"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "pi_once", "object": "payment_intent", "amount": 5000, "currency": "usd",
+            "status": "succeeded", "metadata": { "user_id": user_id, "calcom_event_type_id": "42" }
+        })))
+        .mount(&stripe)
+        .await;
+    let purchase = json!({ "name": "Consultation", "amount": 5000, "currency": "USD",
+                           "calcom_event_type_id": 42 });
+    let checkout_requests = || async {
+        stripe
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path() == "/v1/checkout/sessions")
+            .collect::<Vec<_>>()
+    };
+
+    // Refused before any call to Stripe.
+    for (bad, field) in [
+        (
+            json!({ "name": "Consultation", "amount": 0, "currency": "usd" }),
+            "amount",
+        ),
+        (
+            json!({ "name": "Consultation", "amount": 5000, "currency": "xyz" }),
+            "currency",
+        ),
+        (
+            json!({ "name": "", "amount": 5000, "currency": "usd" }),
+            "name",
+        ),
+        (
+            json!({ "name": "Consultation", "amount": 5000, "currency": "usd",
+                 "success_url": "https://elsewhere.example/" }),
+            "success_url",
+        ),
+    ] {
+        let refused = browser.post("/billing/payments/checkout", bad).await;
+        assert_eq!(
+            (refused.status, refused.json["error"].as_str()),
+            (422, Some("invalid_input")),
+            "{refused:?}"
+        );
+        assert!(
+            refused.json["message"].as_str().unwrap().contains(field),
+            "{refused:?}"
+        );
+    }
+    assert!(checkout_requests().await.is_empty());
+
+    // A double click opens one session; the PaymentIntent will carry the user and the
+    // event type.
+    let first = browser
+        .post("/billing/payments/checkout", purchase.clone())
+        .await;
+    let again = browser
+        .post("/billing/payments/checkout", purchase.clone())
+        .await;
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.json["url"], again.json["url"]);
+    let sent = checkout_requests().await;
+    let form: std::collections::HashMap<String, String> =
+        tollbooth_billing::url::form_urlencoded::parse(&sent[0].body)
+            .into_owned()
+            .collect();
+    for (key, value) in [
+        ("mode", "payment"),
+        ("customer", "cus_once"),
+        ("client_reference_id", user_id.as_str()),
+        ("line_items[0][price_data][unit_amount]", "5000"),
+        ("line_items[0][price_data][currency]", "usd"),
+        (
+            "line_items[0][price_data][product_data][name]",
+            "Consultation",
+        ),
+        ("line_items[0][quantity]", "1"),
+        ("payment_intent_data[metadata][user_id]", user_id.as_str()),
+        ("payment_intent_data[metadata][calcom_event_type_id]", "42"),
+    ] {
+        assert_eq!(
+            form.get(key).map(String::as_str),
+            Some(value),
+            "{key}: {form:?}"
+        );
+    }
+    assert_eq!(
+        form["success_url"],
+        format!(
+            "{}/billing/payments/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
+            server.public_url
+        )
+    );
+    // A client's own key: the same key, the same session; another key, another session.
+    let keyed = |key: &str| {
+        let mut body = purchase.clone();
+        body["idempotency_key"] = json!(key);
+        body
+    };
+    let a = browser
+        .post("/billing/payments/checkout", keyed("attempt-1"))
+        .await;
+    let b = browser
+        .post("/billing/payments/checkout", keyed("attempt-1"))
+        .await;
+    let c = browser
+        .post("/billing/payments/checkout", keyed("attempt-2"))
+        .await;
+    assert_eq!(a.json["url"], b.json["url"]);
+    assert_ne!(a.json["url"], c.json["url"]);
+    assert_ne!(a.json["url"], first.json["url"]);
+
+    // Back from Checkout: not paid yet, someone else's, then paid.
+    let success = |id: &str| format!("/billing/payments/checkout/success?session_id={id}");
+    let missing = browser.get("/billing/payments/checkout/success").await;
+    assert_eq!(
+        (missing.status, missing.json["error"].as_str()),
+        (400, Some("invalid_query"))
+    );
+    let open = browser.get(&success("cs_open")).await;
+    assert_eq!(
+        (open.status, open.json["error"].as_str()),
+        (409, Some("checkout_incomplete")),
+        "{open:?}"
+    );
+    let other = browser.get(&success("cs_other")).await;
+    assert_eq!(
+        (other.status, other.json["error"].as_str()),
+        (404, Some("not_found"))
+    );
+    assert!(
+        tollbooth_db::BillingRepo::find_payment(&*db, "pi_other")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let paid = browser.get(&success("cs_paid")).await;
+    assert_eq!(paid.status, 200, "{paid:?}");
+    assert_eq!(
+        (
+            paid.json["id"].as_str(),
+            paid.json["status"].as_str(),
+            paid.json["amount"].as_i64(),
+            paid.json["calcom_event_type_id"].as_i64()
+        ),
+        (Some("pi_once"), Some("succeeded"), Some(5000), Some(42))
+    );
+    let payments = browser.get("/billing/payments").await;
+    assert_eq!(payments.status, 200);
+    let ids: Vec<_> = payments.json["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("pi_once")]);
+    // Another user sees none of it.
+    let bob = Browser::new(&server);
+    verified_user(&server, &bob, "bob@example.com").await;
+    assert_eq!(
+        bob.get("/billing/payments").await.json["payments"],
+        json!([])
+    );
+    assert_eq!(bob.get(&success("cs_paid")).await.status, 404);
+
+    // Paid once: buying the same again is a new session, and the paid session books.
+    let next = browser
+        .post("/billing/payments/checkout", purchase.clone())
+        .await;
+    assert_ne!(next.json["url"], first.json["url"]);
+    let link = browser.get("/billing/payments/pi_once/booking-link").await;
+    assert_eq!(link.status, 200, "{link:?}");
+    assert!(
+        link.json["url"].as_str().unwrap().contains("/ada/intro"),
+        "{link:?}"
+    );
+}
+
 contract_tests!(
     the_openapi_document_refuses_what_it_does_not_describe,
     every_documented_operation_is_served,
@@ -1621,6 +1860,7 @@ contract_tests!(
     billing_follows_what_stripe_says_is_paid,
     provider_failures_answer_without_their_detail,
     refunded_and_rescheduled_paid_sessions,
+    a_one_off_payment_through_checkout,
     emails_survive_a_stop_between_commit_and_send,
     a_stolen_session_is_stopped_and_the_owner_undoes_it,
     per_ip_limits_see_clients_behind_a_trusted_proxy,

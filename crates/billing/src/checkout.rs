@@ -203,7 +203,7 @@ impl Billing {
 }
 
 /// Stripe requires absolute redirect URLs; refuse others before any network call.
-fn absolute_url(field: &'static str, url: &str) -> Result<Url> {
+pub(crate) fn absolute_url(field: &'static str, url: &str) -> Result<Url> {
     let parsed =
         Url::parse(url).map_err(|_| BillingError::invalid(field, "not an absolute URL"))?;
     if !matches!(parsed.scheme(), "https" | "http") {

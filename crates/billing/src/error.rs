@@ -52,6 +52,9 @@ pub enum BillingError {
     /// Stripe refused the request or could not be reached.
     #[error("Stripe: {0}")]
     Stripe(ProviderError),
+    /// The customer has not submitted the Checkout session's payment (yet).
+    #[error("the Checkout session has not been paid")]
+    CheckoutIncomplete,
     /// A paid session already has a booking.
     #[error("this payment has already been used to book")]
     AlreadyBooked,
@@ -125,9 +128,10 @@ impl WireError for BillingError {
         match self {
             Self::InvalidSignature | Self::InvalidPayload { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } | Self::NotConfigured { .. } => StatusCode::NOT_FOUND,
-            Self::AlreadySubscribed | Self::AlreadyBooked | Self::PaymentRefunded => {
-                StatusCode::CONFLICT
-            }
+            Self::AlreadySubscribed
+            | Self::AlreadyBooked
+            | Self::PaymentRefunded
+            | Self::CheckoutIncomplete => StatusCode::CONFLICT,
             Self::PlanNotPurchasable { .. } | Self::InvalidInput { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -150,6 +154,7 @@ impl WireError for BillingError {
             Self::AlreadySubscribed => "already_subscribed",
             Self::NotFound { .. } => "not_found",
             Self::AlreadyBooked => "already_booked",
+            Self::CheckoutIncomplete => "checkout_incomplete",
             Self::PaymentRefunded => "payment_refunded",
             Self::NotConfigured { .. } => "not_configured",
             Self::InvalidInput { .. } => "invalid_input",

@@ -99,7 +99,7 @@ pub use config::{
     BillingConfig, BillingConfigBuilder, DEFAULT_API_VERSION, StripeSecretKey, WebhookSecret,
 };
 pub use error::{BillingError, ProviderError, Result};
-pub use payments::CreatedPayment;
+pub use payments::{CreatedPayment, PaymentCheckout};
 pub use plan::{FREE_PLAN_ID, Interval, Plan};
 pub use service::Billing;
 pub use status::{PaymentStatus, SubscriptionStatus};

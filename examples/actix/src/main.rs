@@ -409,7 +409,15 @@ fn billing_routes(config: &mut web::ServiceConfig) {
         .service(resource("/subscription").route(web::get().to(subscription)))
         .service(resource("/subscription/cancel").route(web::post().to(cancel_subscription)))
         .service(resource("/subscription/resume").route(web::post().to(resume_subscription)))
-        .service(resource("/payments").route(web::post().to(create_payment)))
+        .service(
+            resource("/payments")
+                .route(web::get().to(list_payments))
+                .route(web::post().to(create_payment)),
+        )
+        .service(resource("/payments/checkout").route(web::post().to(payment_checkout)))
+        .service(
+            resource("/payments/checkout/success").route(web::get().to(payment_checkout_success)),
+        )
         .service(resource("/payments/{id}/confirm").route(web::post().to(confirm_payment)))
         .service(
             resource("/payments/{id}/booking-link").route(web::get().to(payment_booking_link)),
@@ -467,6 +475,29 @@ async fn create_payment(
     Json(body): Json<PaymentBody>,
 ) -> Answer<CreatedPaymentReply> {
     ops::billing::create_payment(&app, &session, body).await
+}
+
+async fn list_payments(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<PaymentsReply> {
+    ops::billing::list_payments(&app, &session).await
+}
+
+async fn payment_checkout(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<PaymentCheckoutBody>,
+) -> Answer<UrlReply> {
+    ops::billing::payment_checkout(&app, &session, body).await
+}
+
+async fn payment_checkout_success(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Query(query): Query<CheckoutSessionQuery>,
+) -> Answer<PaymentReply> {
+    ops::billing::payment_checkout_success(&app, &session, query).await
 }
 
 async fn confirm_payment(
@@ -561,6 +592,7 @@ fn page_routes(config: &mut web::ServiceConfig) {
         .service(resource("/account/mfa/backup-codes").route(web::post().to(mfa_backup_codes_form)))
         .service(resource("/pricing").route(web::get().to(pricing_page)))
         .service(resource("/pricing/checkout").route(web::post().to(checkout_form)))
+        .service(resource("/pricing/pay").route(web::post().to(pay_form)))
         .service(resource("/account/billing").route(web::get().to(billing_page)))
         .service(
             resource("/account/billing/cancel").route(web::post().to(cancel_subscription_form)),
@@ -569,6 +601,7 @@ fn page_routes(config: &mut web::ServiceConfig) {
             resource("/account/billing/resume").route(web::post().to(resume_subscription_form)),
         )
         .service(resource("/account/billing/portal").route(web::post().to(portal_form)))
+        .service(resource("/account/payments/{id}/book").route(web::post().to(book_payment_form)))
         .service(resource("/admin").route(web::get().to(admin_page)));
 }
 
@@ -773,6 +806,14 @@ async fn checkout_form(
     ui::checkout(&app, session.as_ref(), form).await
 }
 
+async fn pay_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ui::PayForm>,
+) -> Page {
+    ui::pay(&app, session.as_ref(), form).await
+}
+
 async fn billing_page(
     app: web::Data<App>,
     CurrentSession(session): CurrentSession,
@@ -798,6 +839,14 @@ async fn resume_subscription_form(
 
 async fn portal_form(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
     ui::portal(&app, session.as_ref()).await
+}
+
+async fn book_payment_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+) -> Page {
+    ui::book_payment(&app, session.as_ref(), &id).await
 }
 
 async fn admin_page(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {

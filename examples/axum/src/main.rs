@@ -375,7 +375,9 @@ fn billing_routes() -> Router<App> {
         .route("/subscription", get(subscription))
         .route("/subscription/cancel", post(cancel_subscription))
         .route("/subscription/resume", post(resume_subscription))
-        .route("/payments", post(create_payment))
+        .route("/payments", get(list_payments).post(create_payment))
+        .route("/payments/checkout", post(payment_checkout))
+        .route("/payments/checkout/success", get(payment_checkout_success))
         .route("/payments/{id}/confirm", post(confirm_payment))
         .route("/payments/{id}/booking-link", get(payment_booking_link))
 }
@@ -431,6 +433,29 @@ async fn create_payment(
     Json(body): Json<PaymentBody>,
 ) -> Answer<CreatedPaymentReply> {
     ops::billing::create_payment(&app, &session, body).await
+}
+
+async fn list_payments(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<PaymentsReply> {
+    ops::billing::list_payments(&app, &session).await
+}
+
+async fn payment_checkout(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<PaymentCheckoutBody>,
+) -> Answer<UrlReply> {
+    ops::billing::payment_checkout(&app, &session, body).await
+}
+
+async fn payment_checkout_success(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Query(query): Query<CheckoutSessionQuery>,
+) -> Answer<PaymentReply> {
+    ops::billing::payment_checkout_success(&app, &session, query).await
 }
 
 async fn confirm_payment(
@@ -516,10 +541,12 @@ fn page_routes() -> Router<App> {
         .route("/account/mfa/backup-codes", post(mfa_backup_codes_form))
         .route("/pricing", get(pricing_page))
         .route("/pricing/checkout", post(checkout_form))
+        .route("/pricing/pay", post(pay_form))
         .route("/account/billing", get(billing_page))
         .route("/account/billing/cancel", post(cancel_subscription_form))
         .route("/account/billing/resume", post(resume_subscription_form))
         .route("/account/billing/portal", post(portal_form))
+        .route("/account/payments/{id}/book", post(book_payment_form))
         .route("/admin", get(admin_page))
 }
 
@@ -731,6 +758,14 @@ async fn checkout_form(
     ui::checkout(&app, session.as_ref(), form).await
 }
 
+async fn pay_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ui::PayForm>,
+) -> Page {
+    ui::pay(&app, session.as_ref(), form).await
+}
+
 async fn billing_page(
     State(app): State<App>,
     CurrentSession(session): CurrentSession,
@@ -756,6 +791,14 @@ async fn resume_subscription_form(
 
 async fn portal_form(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
     ui::portal(&app, session.as_ref()).await
+}
+
+async fn book_payment_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+) -> Page {
+    ui::book_payment(&app, session.as_ref(), &id).await
 }
 
 async fn admin_page(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {

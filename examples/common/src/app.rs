@@ -2,7 +2,7 @@
 //! admins once verified.
 
 use tollbooth_auth::Auth;
-use tollbooth_billing::Billing;
+use tollbooth_billing::{Billing, PaymentCheckout};
 use tollbooth_db::{User, UserRepo};
 
 use crate::error::ApiError;
@@ -16,6 +16,7 @@ pub struct App {
     pub billing: Option<Billing>,
     admins: Vec<String>,
     product: String,
+    offer: Option<PaymentCheckout>,
 }
 
 impl App {
@@ -31,7 +32,20 @@ impl App {
             billing,
             admins,
             product: product.into(),
+            offer: None,
         }
+    }
+
+    /// Sells `offer` once per click on the pricing page (Stripe Checkout in payment mode).
+    #[must_use]
+    pub fn offer(mut self, offer: PaymentCheckout) -> Self {
+        self.offer = Some(offer);
+        self
+    }
+
+    /// The one-off purchase on sale, if any (`OFFER_AMOUNT`).
+    pub(crate) fn one_off(&self) -> Option<&PaymentCheckout> {
+        self.offer.as_ref()
     }
 
     /// The product's name (`PRODUCT_NAME`).

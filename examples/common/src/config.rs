@@ -13,7 +13,8 @@ use tollbooth_auth::{
     TrustedProxies,
 };
 use tollbooth_billing::{
-    Billing, BillingConfig, CalcomApiKey, CalcomConfig, Plan, StripeSecretKey, WebhookSecret,
+    Billing, BillingConfig, CalcomApiKey, CalcomConfig, EVENT_TYPE_METADATA_KEY, PaymentCheckout,
+    Plan, StripeSecretKey, WebhookSecret,
 };
 use tollbooth_db::{Db, DbConfig};
 use tollbooth_email::{
@@ -161,10 +162,38 @@ pub async fn from_env() -> Result<Server, StartupError> {
     let admins = var("ADMIN_EMAILS")
         .map(|list| list.split(',').map(|e| e.trim().to_lowercase()).collect())
         .unwrap_or_default();
-    Ok(Server {
-        bind,
-        app: App::new(auth, billing, admins, product),
-    })
+    let mut app = App::new(auth, billing, admins, product);
+    if let Some(offer) = offer(&app)? {
+        app = app.offer(offer);
+    }
+    Ok(Server { bind, app })
+}
+
+/// The one-off purchase on the pricing page: `OFFER_AMOUNT` (minor units) switches it on,
+/// with `OFFER_NAME`, `OFFER_CURRENCY` and, for a paid Cal.com session,
+/// `OFFER_CALCOM_EVENT_TYPE_ID`. Checked now, so a typo stops the server rather than the
+/// first purchase.
+fn offer(app: &App) -> Result<Option<PaymentCheckout>, StartupError> {
+    let Some(amount) = var("OFFER_AMOUNT") else {
+        return Ok(None);
+    };
+    if app.billing.is_none() {
+        return Err(fail("OFFER_AMOUNT", "needs STRIPE_SECRET_KEY"));
+    }
+    let amount: i64 = amount.parse().map_err(|e| fail("OFFER_AMOUNT", e))?;
+    let mut offer = PaymentCheckout::new(
+        var_or("OFFER_NAME", "Consultation"),
+        amount,
+        &var_or("OFFER_CURRENCY", "usd"),
+    )
+    .map_err(|e| fail("OFFER_*", e))?;
+    if let Some(event_type) = var("OFFER_CALCOM_EVENT_TYPE_ID") {
+        let event_type: i64 = event_type
+            .parse()
+            .map_err(|e| fail("OFFER_CALCOM_EVENT_TYPE_ID", e))?;
+        offer = offer.with_metadata(EVENT_TYPE_METADATA_KEY, event_type.to_string());
+    }
+    Ok(Some(offer))
 }
 
 fn mailer(product: &str) -> Result<Mailer, StartupError> {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tollbooth_auth::{MfaEnrollment, MfaStatus, Session, SessionInfo};
-use tollbooth_billing::{Interval, Plan, WebhookOutcome};
-use tollbooth_db::{Subscription, User};
+use tollbooth_billing::{EVENT_TYPE_METADATA_KEY, Interval, Plan, WebhookOutcome};
+use tollbooth_db::{Payment, Subscription, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -408,13 +408,49 @@ pub struct SignInMethodsReply {
     pub methods: Vec<SignInMethodBody>,
 }
 
-/// A payment's state.
+/// A payment, as the mirror holds it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentReply {
     /// PaymentIntent id.
     pub id: String,
-    /// Stripe status.
+    /// Stripe status (`succeeded`, `processing`, `requires_payment_method`, …).
     pub status: String,
+    /// Amount in the currency's smallest unit.
+    pub amount: i64,
+    /// ISO 4217, lower case.
+    pub currency: String,
+    /// Refunded so far, in the currency's smallest unit.
+    pub amount_refunded: i64,
+    /// The Cal.com event type it pays for (a paid session), if any.
+    #[schema(required = true)]
+    pub calcom_event_type_id: Option<i64>,
+    /// When it was first recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Payment> for PaymentReply {
+    fn from(p: &Payment) -> Self {
+        let calcom_event_type_id = p
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(EVENT_TYPE_METADATA_KEY)?.as_str()?.parse().ok());
+        Self {
+            id: p.stripe_payment_intent_id.clone(),
+            status: p.status.clone(),
+            amount: p.amount,
+            currency: p.currency.clone(),
+            amount_refunded: p.amount_refunded,
+            calcom_event_type_id,
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// `GET /billing/payments`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentsReply {
+    /// Newest first.
+    pub payments: Vec<PaymentReply>,
 }
 
 /// A sign-in's answer: signed in, or a second factor is due.
@@ -556,7 +592,39 @@ pub struct PaymentBody {
     pub calcom_event_type_id: Option<i64>,
 }
 
+/// `POST /billing/payments/checkout`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentCheckoutBody {
+    /// What the Checkout page calls the purchase (1 to 250 characters).
+    pub name: String,
+    /// Amount in the currency's smallest unit.
+    pub amount: i64,
+    /// ISO currency code.
+    pub currency: String,
+    /// The Cal.com event type the payment books.
+    #[serde(default)]
+    pub calcom_event_type_id: Option<i64>,
+    /// Where Checkout returns after paying (a path or URL on this site; put
+    /// `{CHECKOUT_SESSION_ID}` in it to sync the payment there).
+    #[serde(default)]
+    pub success_url: Option<String>,
+    /// Where Checkout returns when abandoned (a path or URL on this site).
+    #[serde(default)]
+    pub cancel_url: Option<String>,
+    /// The same key opens the same Checkout session (a retried request, a double click);
+    /// without one, a key is derived from the request and the hour.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
 // Query strings: what a handler reads from `?…` (every parameter optional).
+
+/// `?session_id=cs_…`: the Checkout session Stripe returned from.
+#[derive(Debug, Default, Deserialize)]
+pub struct CheckoutSessionQuery {
+    /// The Checkout session id.
+    pub session_id: Option<String>,
+}
 
 /// `?token=…` (the e-mailed verification link).
 #[derive(Debug, Default, Deserialize)]

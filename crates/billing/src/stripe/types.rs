@@ -51,6 +51,9 @@ pub(crate) struct CheckoutSession {
     pub(crate) client_reference_id: Option<String>,
     #[serde(default)]
     pub(crate) metadata: HashMap<String, String>,
+    /// Payment mode: the PaymentIntent, once the customer has submitted the payment.
+    #[serde(default)]
+    pub(crate) payment_intent: Option<Expandable>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -339,6 +339,8 @@ pub trait BillingRepo: Send + Sync {
     ) -> Result<Option<Payment>>;
     /// The payment with this PaymentIntent id.
     async fn find_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>>;
+    /// The user's payments, newest first.
+    async fn list_payments(&self, user_id: Uuid) -> Result<Vec<Payment>>;
     /// The payment, locked against other writers until the transaction ends (`SELECT …
     /// FOR UPDATE` on PostgreSQL; SQLite runs one writing transaction at a time anyway).
     async fn lock_payment(&self, stripe_payment_intent_id: &str) -> Result<Option<Payment>>;
@@ -692,6 +694,16 @@ impl<E: Executor> BillingRepo for E {
         payment::Entity::find()
             .filter(payment::Column::StripePaymentIntentId.eq(stripe_payment_intent_id))
             .one(self.conn())
+            .await
+            .map_err(DbError::on("payment"))
+    }
+
+    async fn list_payments(&self, user_id: Uuid) -> Result<Vec<Payment>> {
+        payment::Entity::find()
+            .filter(payment::Column::UserId.eq(user_id))
+            .order_by_desc(payment::Column::CreatedAt)
+            .order_by_desc(payment::Column::Id)
+            .all(self.conn())
             .await
             .map_err(DbError::on("payment"))
     }

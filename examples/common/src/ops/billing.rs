@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use tollbooth_auth::Session;
-use tollbooth_billing::{Billing, BillingError, EVENT_TYPE_METADATA_KEY, SubscriptionStatus};
+use tollbooth_billing::{
+    Billing, BillingError, EVENT_TYPE_METADATA_KEY, PaymentCheckout, SubscriptionStatus,
+};
 use tollbooth_db::{Subscription, User};
 use tollbooth_email::PublicBaseUrl;
 use uuid::Uuid;
@@ -213,9 +215,83 @@ pub async fn confirm_payment(app: &App, session: &Session, id: &str) -> Answer<P
     let billing = app.billing()?;
     own_payment(billing, &session.user, id).await?;
     let payment = billing.confirm_payment(id).await?;
-    Ok(Reply::ok(PaymentReply {
-        id: payment.stripe_payment_intent_id,
-        status: payment.status,
+    Ok(Reply::ok(PaymentReply::from(&payment)))
+}
+
+/// `POST /billing/payments/checkout`: a Stripe Checkout page for a one-off payment.
+#[utoipa::path(
+    post,
+    path = "/billing/payments/checkout",
+    tag = "billing",
+    request_body = PaymentCheckoutBody,
+    responses((status = 200, description = "the Checkout page", body = UrlReply))
+)]
+pub async fn payment_checkout(
+    app: &App,
+    session: &Session,
+    body: PaymentCheckoutBody,
+) -> Answer<UrlReply> {
+    let billing = app.billing()?;
+    let public = app.auth.config().public_base_url();
+    let success = on_site(
+        public,
+        "success_url",
+        body.success_url.as_deref(),
+        "billing/payments/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+    )?;
+    let cancel = on_site(public, "cancel_url", body.cancel_url.as_deref(), "pricing")?;
+    let mut purchase = PaymentCheckout::new(body.name, body.amount, &body.currency)?;
+    if let Some(event_type) = body.calcom_event_type_id {
+        purchase = purchase.with_metadata(EVENT_TYPE_METADATA_KEY, event_type.to_string());
+    }
+    let url = billing
+        .create_payment_checkout(
+            session.user.id,
+            &purchase,
+            &success,
+            &cancel,
+            body.idempotency_key.as_deref(),
+        )
+        .await?;
+    Ok(Reply::ok(UrlReply { url: url.into() }))
+}
+
+/// `GET /billing/payments/checkout/success`: where a payment's Checkout returns; records
+/// the payment from Stripe.
+#[utoipa::path(
+    get,
+    path = "/billing/payments/checkout/success",
+    tag = "billing",
+    params(("session_id" = String, Query, description = "the Checkout session (`cs_…`)")),
+    responses((status = 200, description = "the payment, synced from Stripe", body = PaymentReply))
+)]
+pub async fn payment_checkout_success(
+    app: &App,
+    session: &Session,
+    query: CheckoutSessionQuery,
+) -> Answer<PaymentReply> {
+    let billing = app.billing()?;
+    let checkout = query.session_id.ok_or(ApiError::InvalidQuery(
+        "session_id: the Checkout session id is required".into(),
+    ))?;
+    let payment = billing
+        .sync_payment_checkout(session.user.id, &checkout)
+        .await?;
+    Ok(Reply::ok(PaymentReply::from(&payment)))
+}
+
+/// `GET /billing/payments`: the user's payments.
+#[utoipa::path(
+    get,
+    path = "/billing/payments",
+    tag = "billing",
+    responses((status = 200, description = "newest first", body = PaymentsReply))
+)]
+pub async fn list_payments(app: &App, session: &Session) -> Answer<PaymentsReply> {
+    let billing = app.billing()?;
+    let payments = billing.list_payments(session.user.id).await?;
+    Ok(Reply::ok(PaymentsReply {
+        payments: payments.iter().map(PaymentReply::from).collect(),
     }))
 }
 

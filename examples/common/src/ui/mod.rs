@@ -146,6 +146,21 @@ pub(crate) fn failure(error: &ApiError) -> (StatusCode, Alert) {
     (status, Alert::error(message))
 }
 
+/// An amount in minor units as a page shows it: `50.00 USD`, `5000 JPY` (currencies
+/// without a minor unit).
+pub(crate) fn price(amount: i64, currency: &str) -> String {
+    const ZERO_DECIMAL: [&str; 16] = [
+        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+        "xaf", "xof", "xpf",
+    ];
+    let code = currency.to_ascii_uppercase();
+    if ZERO_DECIMAL.contains(&currency.to_ascii_lowercase().as_str()) {
+        format!("{amount} {code}")
+    } else {
+        format!("{}.{:02} {code}", amount / 100, amount % 100)
+    }
+}
+
 /// The library's messages are terse lower-case phrases (`invalid e-mail or password`); on a
 /// page they read as a sentence.
 fn sentence(message: &str) -> String {
@@ -167,6 +182,14 @@ mod tests {
     use tollbooth_auth::AuthError;
 
     use super::*;
+
+    #[test]
+    fn prices_read_in_major_units() {
+        assert_eq!(price(5000, "usd"), "50.00 USD");
+        assert_eq!(price(1999, "EUR"), "19.99 EUR");
+        assert_eq!(price(5, "gbp"), "0.05 GBP");
+        assert_eq!(price(5000, "jpy"), "5000 JPY");
+    }
 
     #[test]
     fn a_failure_reads_as_a_sentence_and_a_rate_limit_says_when() {

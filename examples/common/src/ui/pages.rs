@@ -5,6 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 use tollbooth_auth::http::StatusCode;
 use tollbooth_auth::{HeaderView, RequestInfo, Role, Session, WireError};
+use tollbooth_billing::EVENT_TYPE_METADATA_KEY;
 
 use super::{Alert, Nav, Page, failure};
 use crate::App;
@@ -52,6 +53,13 @@ pub struct PlanForm {
     pub plan: String,
 }
 
+/// `POST /pricing/pay`: the purchase form's token, so a double click opens one Checkout.
+#[derive(Debug, Deserialize)]
+pub struct PayForm {
+    /// Rendered into the form once per page view.
+    pub attempt: String,
+}
+
 /// `?notice=…` after a redirect: a fixed code, never text from the URL.
 #[derive(Debug, Default, Deserialize)]
 pub struct NoticeQuery {
@@ -75,11 +83,14 @@ impl NoticeQuery {
     }
 }
 
-/// `?checkout=done` when Stripe Checkout sends the browser back.
+/// What Stripe Checkout sends the browser back with: `?checkout=done` after subscribing,
+/// `?payment=cs_…` after a one-off payment.
 #[derive(Debug, Default, Deserialize)]
 pub struct CheckoutQuery {
-    /// `done` after paying.
+    /// `done` after subscribing.
     pub checkout: Option<String>,
+    /// The payment's Checkout session.
+    pub payment: Option<String>,
 }
 
 fn non_empty(value: String) -> Option<String> {
@@ -815,6 +826,15 @@ struct PricingPage {
     plans: Vec<PlanBody>,
     current: Option<String>,
     signed_in: bool,
+    offer: Option<Offer>,
+}
+
+/// The one-off purchase as the pricing page shows it.
+struct Offer {
+    name: String,
+    price: String,
+    /// A fresh token per page view: the form's idempotency key.
+    attempt: String,
 }
 
 /// `GET /pricing`.
@@ -852,6 +872,11 @@ async fn pricing_page(
             plans,
             current,
             signed_in: session.is_some(),
+            offer: app.one_off().map(|offer| Offer {
+                name: offer.name().to_owned(),
+                price: super::price(offer.amount(), offer.currency()),
+                attempt: uuid::Uuid::now_v7().simple().to_string(),
+            }),
         },
     )
 }
@@ -879,6 +904,40 @@ pub async fn checkout(app: &App, session: Option<&Session>, form: PlanForm) -> P
     }
 }
 
+/// `POST /pricing/pay`: to Stripe Checkout for the one-off purchase, which comes back to
+/// the billing page with the payment.
+pub async fn pay(app: &App, session: Option<&Session>, form: PayForm) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let Some(offer) = app.one_off() else {
+        return not_found(app, Some(session));
+    };
+    let body = PaymentCheckoutBody {
+        name: offer.name().to_owned(),
+        amount: offer.amount(),
+        currency: offer.currency().to_owned(),
+        calcom_event_type_id: offer
+            .metadata()
+            .get(EVENT_TYPE_METADATA_KEY)
+            .and_then(|id| id.parse().ok()),
+        success_url: Some("/account/billing?payment={CHECKOUT_SESSION_ID}".to_owned()),
+        cancel_url: Some("/pricing".to_owned()),
+        idempotency_key: Some(form.attempt),
+    };
+    match ops::billing::payment_checkout(app, session, body).await {
+        Ok(Reply {
+            body: Some(checkout),
+            ..
+        }) => Page::see_other(checkout.url),
+        Ok(_) => Page::internal_error(),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            pricing_page(app, Some(session), status, alert).await
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "billing.html")]
 struct BillingPage {
@@ -886,6 +945,31 @@ struct BillingPage {
     nav: Nav,
     alert: Alert,
     subscription: SubscriptionReply,
+    payments: Vec<PaymentRow>,
+}
+
+/// A payment as the billing page lists it.
+struct PaymentRow {
+    id: String,
+    date: String,
+    price: String,
+    status: String,
+    /// A paid Cal.com session not refunded: it can be booked.
+    bookable: bool,
+}
+
+impl From<PaymentReply> for PaymentRow {
+    fn from(p: PaymentReply) -> Self {
+        Self {
+            bookable: p.calcom_event_type_id.is_some()
+                && p.status == "succeeded"
+                && p.amount_refunded < p.amount,
+            date: p.created_at.format("%Y-%m-%d").to_string(),
+            price: super::price(p.amount, &p.currency),
+            status: p.status,
+            id: p.id,
+        }
+    }
 }
 
 /// `GET /account/billing`: the plan and subscription; after Checkout, synced from Stripe
@@ -899,6 +983,23 @@ pub async fn billing(
     let Some(session) = session else {
         return sign_in_first();
     };
+    if let Some(payment) = checkout.payment {
+        let query = CheckoutSessionQuery {
+            session_id: Some(payment),
+        };
+        let alert = match ops::billing::payment_checkout_success(app, session, query).await {
+            Ok(Reply {
+                body: Some(payment),
+                ..
+            }) if payment.status == "succeeded" => Alert::notice(Some("Thanks! Payment received.")),
+            Ok(_) => Alert::notice(Some(
+                "Thanks! Your payment is processing; it shows here once it clears.",
+            )),
+            Err(error) => failure(&error).1,
+        };
+        let answer = ops::billing::subscription(app, session).await;
+        return billing_page(app, session, answer, alert).await;
+    }
     let (answer, notice) = if checkout.checkout.as_deref() == Some("done") {
         (
             ops::billing::checkout_success(app, session).await,
@@ -910,30 +1011,42 @@ pub async fn billing(
             notice.message(),
         )
     };
-    billing_page(app, session, answer, Alert::notice(notice))
+    billing_page(app, session, answer, Alert::notice(notice)).await
 }
 
-fn billing_page(
+async fn billing_page(
     app: &App,
     session: &Session,
     answer: ops::Answer<SubscriptionReply>,
     alert: Alert,
 ) -> Page {
-    match answer {
-        Ok(Reply {
-            body: Some(subscription),
-            ..
-        }) => Page::html(
+    let payments = ops::billing::list_payments(app, session).await;
+    match (answer, payments) {
+        (
+            Ok(Reply {
+                body: Some(subscription),
+                ..
+            }),
+            Ok(Reply {
+                body: Some(payments),
+                ..
+            }),
+        ) => Page::html(
             StatusCode::OK,
             &BillingPage {
                 title: "Billing",
                 nav: Nav::new(app, Some(session)),
                 alert,
                 subscription,
+                payments: payments
+                    .payments
+                    .into_iter()
+                    .map(PaymentRow::from)
+                    .collect(),
             },
         ),
-        Ok(_) => Page::internal_error(),
-        Err(error) => error_page(app, Some(session), &error),
+        (Err(error), _) | (_, Err(error)) => error_page(app, Some(session), &error),
+        _ => Page::internal_error(),
     }
 }
 
@@ -941,7 +1054,7 @@ fn billing_page(
 async fn billing_failure(app: &App, session: &Session, error: &ApiError) -> Page {
     let (_, alert) = failure(error);
     let answer = ops::billing::subscription(app, session).await;
-    billing_page(app, session, answer, alert)
+    billing_page(app, session, answer, alert).await
 }
 
 /// `POST /account/billing/cancel`: at the period end.
@@ -975,6 +1088,20 @@ pub async fn portal(app: &App, session: Option<&Session>) -> Page {
         Ok(Reply {
             body: Some(portal), ..
         }) => Page::see_other(portal.url),
+        Ok(_) => Page::internal_error(),
+        Err(error) => billing_failure(app, session, &error).await,
+    }
+}
+
+/// `POST /account/payments/{id}/book`: to the Cal.com page the paid session books on.
+pub async fn book_payment(app: &App, session: Option<&Session>, id: &str) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    match ops::billing::payment_booking_link(app, session, id).await {
+        Ok(Reply {
+            body: Some(link), ..
+        }) => Page::see_other(link.url),
         Ok(_) => Page::internal_error(),
         Err(error) => billing_failure(app, session, &error).await,
     }
