@@ -1713,16 +1713,18 @@ async fn a_one_off_payment_through_checkout(flavor: Flavor, db: TestDb) {
     }
     assert!(checkout_requests().await.is_empty());
 
-    // A double click opens one session; the PaymentIntent will carry the user and the
+    // A double click (two at once, or one after the other) opens one session; the PaymentIntent will carry the user and the
     // event type.
-    let first = browser
-        .post("/billing/payments/checkout", purchase.clone())
-        .await;
-    let again = browser
+    let (first, again) = tokio::join!(
+        browser.post("/billing/payments/checkout", purchase.clone()),
+        browser.post("/billing/payments/checkout", purchase.clone()),
+    );
+    let later = browser
         .post("/billing/payments/checkout", purchase.clone())
         .await;
     assert_eq!(first.status, 200, "{first:?}");
     assert_eq!(first.json["url"], again.json["url"]);
+    assert_eq!(first.json["url"], later.json["url"]);
     let sent = checkout_requests().await;
     let form: std::collections::HashMap<String, String> =
         tollbooth_billing::url::form_urlencoded::parse(&sent[0].body)
