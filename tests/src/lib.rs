@@ -182,15 +182,28 @@ impl Server {
         }
     }
 
-    fn spawn(flavor: Flavor, database_url: &str, env: &[(&str, String)]) -> Self {
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
+    /// Runs `flavor`'s binary with `args` (e.g. `purge`) to its end, in the environment a
+    /// server started with `env` would have.
+    pub fn run_command(
+        flavor: Flavor,
+        database_url: &str,
+        env: &[(&str, String)],
+        args: &[&str],
+    ) -> std::process::Output {
+        Self::command(flavor, database_url, free_port(), env)
+            .args(args)
+            .output()
+            .expect("run the server binary")
+    }
+
+    /// The server binary's command line: a clean environment with the test keys, `env` on top.
+    fn command(flavor: Flavor, database_url: &str, port: u16, env: &[(&str, String)]) -> Command {
         let mut command = Command::new(binaries().join(flavor.binary()));
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("BIND", format!("127.0.0.1:{port}"))
-            .env("PUBLIC_URL", &base)
+            .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .env("DATABASE_URL", database_url)
             .env("SESSION_SIGNING_KEY", SIGNING_KEY)
             .env("MFA_ENCRYPTION_KEY", MFA_KEY)
@@ -201,7 +214,15 @@ impl Server {
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("spawn the server");
+        command
+    }
+
+    fn spawn(flavor: Flavor, database_url: &str, env: &[(&str, String)]) -> Self {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut child = Self::command(flavor, database_url, port, env)
+            .spawn()
+            .expect("spawn the server");
         let logs = Arc::new(Mutex::new(String::new()));
         for stream in [
             child

@@ -1842,6 +1842,51 @@ async fn a_one_off_payment_through_checkout(flavor: Flavor, db: TestDb) {
     );
 }
 
+/// Rows past their retention are purged on a schedule (`PURGE_INTERVAL_SECONDS`) and on
+/// demand (`<server> purge`), and nothing still in use goes with them.
+async fn spent_rows_are_purged_on_a_schedule_and_on_demand(flavor: Flavor, db: TestDb) {
+    let old = tollbooth_db::now() - Duration::from_secs(31 * 86_400);
+    let received = |id: &'static str, at| {
+        let db = &db;
+        async move {
+            db.record_webhook_event(WebhookSource::Stripe, id, "invoice.paid", at)
+                .await
+                .unwrap();
+        }
+    };
+    let kept = |id: &'static str| {
+        let db = &db;
+        async move {
+            db.find_webhook_event(WebhookSource::Stripe, id)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    received("evt_old", old).await;
+    received("evt_recent", tollbooth_db::now()).await;
+
+    let env = [("PURGE_INTERVAL_SECONDS", "1".to_owned())];
+    let server = Server::start(flavor, db.url(), &env).await;
+    assert!(
+        server.logged("purged rows past their retention").await,
+        "{}",
+        server.logs()
+    );
+    assert!(!kept("evt_old").await);
+    assert!(kept("evt_recent").await);
+    drop(server);
+
+    received("evt_old_again", old).await;
+    let off = [("PURGE_INTERVAL_SECONDS", "0".to_owned())];
+    let purged = Server::run_command(flavor, db.url(), &off, &["purge"]);
+    let printed = String::from_utf8_lossy(&purged.stdout);
+    assert!(purged.status.success(), "{purged:?}");
+    assert!(printed.contains(", 1 webhook events,"), "{printed}");
+    assert!(!kept("evt_old_again").await);
+    assert!(kept("evt_recent").await);
+}
+
 contract_tests!(
     the_openapi_document_refuses_what_it_does_not_describe,
     every_documented_operation_is_served,
@@ -1863,6 +1908,7 @@ contract_tests!(
     provider_failures_answer_without_their_detail,
     refunded_and_rescheduled_paid_sessions,
     a_one_off_payment_through_checkout,
+    spent_rows_are_purged_on_a_schedule_and_on_demand,
     emails_survive_a_stop_between_commit_and_send,
     a_stolen_session_is_stopped_and_the_owner_undoes_it,
     per_ip_limits_see_clients_behind_a_trusted_proxy,

@@ -48,6 +48,7 @@ mod db;
 pub mod entities;
 mod error;
 mod repo;
+mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
@@ -60,6 +61,7 @@ pub use entities::verification_token::TokenPurpose;
 pub use entities::webhook_event::WebhookSource;
 pub use error::{DbError, Result};
 pub use repo::*;
+pub use retention::{MIN_WEBHOOK_RETENTION, PurgeReport, Retention};
 pub use time::{micros, now};
 
 // Deliberately re-exported: their types appear in this crate's signatures (ids, timestamps,

@@ -18,7 +18,9 @@ use tollbooth_example_common::actix::{Form, Json, OptionalJson, Path, Query, Raw
 use tollbooth_example_common::extract::MAX_BODY_BYTES;
 use tollbooth_example_common::ui::{self, Page};
 use tollbooth_example_common::wire::*;
-use tollbooth_example_common::{ApiError, App, Reply, config, ops, shutdown_signal, telemetry};
+use tollbooth_example_common::{
+    ApiError, App, Reply, config, ops, purge_command, shutdown_signal, telemetry,
+};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -30,6 +32,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if std::env::args().nth(1).as_deref() == Some("purge") {
+        return purge_command(&server.app).await;
+    }
+    if let Some(every) = server.purge_every {
+        actix_web::rt::spawn(server.app.clone().purge_periodically(every));
+    }
     let app = server.app.clone();
     let factory_app = app.clone();
     let http = HttpServer::new(move || {

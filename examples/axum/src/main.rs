@@ -19,7 +19,9 @@ use tollbooth_example_common::axum::{Form, Json, OptionalJson, Path, Query, RawB
 use tollbooth_example_common::extract::MAX_BODY_BYTES;
 use tollbooth_example_common::ui::{self, Page};
 use tollbooth_example_common::wire::*;
-use tollbooth_example_common::{ApiError, App, Reply, config, ops, shutdown_signal, telemetry};
+use tollbooth_example_common::{
+    ApiError, App, Reply, config, ops, purge_command, shutdown_signal, telemetry,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -31,6 +33,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if std::env::args().nth(1).as_deref() == Some("purge") {
+        return purge_command(&server.app).await;
+    }
+    if let Some(every) = server.purge_every {
+        tokio::spawn(server.app.clone().purge_periodically(every));
+    }
     let listener = match tokio::net::TcpListener::bind(server.bind).await {
         Ok(listener) => listener,
         Err(error) => {

@@ -3,7 +3,7 @@
 
 use tollbooth_auth::Auth;
 use tollbooth_billing::{Billing, PaymentCheckout};
-use tollbooth_db::{User, UserRepo};
+use tollbooth_db::{DbError, PurgeReport, Retention, User, UserRepo};
 
 use crate::error::ApiError;
 
@@ -58,6 +58,29 @@ impl App {
         self.auth.flush_background_tasks().await;
         if let Some(billing) = &self.billing {
             billing.flush_background_tasks().await;
+        }
+    }
+
+    /// Deletes what is past its retention (ended sessions, expired tokens, idle rate limits,
+    /// old webhook-ledger rows, delivered e-mails): `tollbooth-axum purge` runs it once.
+    pub async fn purge(&self) -> Result<PurgeReport, DbError> {
+        self.auth
+            .db()
+            .purge(&Retention::default(), tollbooth_db::now())
+            .await
+    }
+
+    /// Runs [`purge`](Self::purge) every `every` (`PURGE_INTERVAL_SECONDS`), first once
+    /// `every` has passed after start; a failure is logged and the next tick tries again.
+    /// Any number of instances may run it: each purge is idempotent.
+    pub async fn purge_periodically(self, every: std::time::Duration) {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = self.purge().await {
+                tracing::warn!(%error, "purge failed; the next one retries");
+            }
         }
     }
 

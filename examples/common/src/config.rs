@@ -130,6 +130,9 @@ pub struct Server {
     pub bind: SocketAddr,
     /// The services.
     pub app: App,
+    /// How often to purge rows past their retention (`PURGE_INTERVAL_SECONDS`, default an
+    /// hour; `0`: never — run `… purge` from a scheduler instead).
+    pub purge_every: Option<Duration>,
 }
 
 /// Reads the environment, connects and migrates the database, and wires everything.
@@ -166,7 +169,20 @@ pub async fn from_env() -> Result<Server, StartupError> {
     if let Some(offer) = offer(&app)? {
         app = app.offer(offer);
     }
-    Ok(Server { bind, app })
+    let purge_every = match var("PURGE_INTERVAL_SECONDS") {
+        None => Some(Duration::from_secs(3600)),
+        Some(seconds) => {
+            let seconds: u64 = seconds
+                .parse()
+                .map_err(|e| fail("PURGE_INTERVAL_SECONDS", e))?;
+            (seconds > 0).then(|| Duration::from_secs(seconds))
+        }
+    };
+    Ok(Server {
+        bind,
+        app,
+        purge_every,
+    })
 }
 
 /// The one-off purchase on the pricing page: `OFFER_AMOUNT` (minor units) switches it on,

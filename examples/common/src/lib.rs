@@ -25,6 +25,34 @@ pub use app::App;
 pub use error::ApiError;
 pub use reply::Reply;
 
+use std::io::Write as _;
+
+/// `tollbooth-axum purge` (or `tollbooth-actix purge`): one purge with the server's
+/// configuration, for a scheduler (cron, a Kubernetes CronJob) instead of or beside
+/// `PURGE_INTERVAL_SECONDS`. Prints what it deleted.
+pub async fn purge_command(app: &App) -> std::process::ExitCode {
+    match app.purge().await {
+        Ok(report) => {
+            // The report, for the scheduler that ran the command (beside the log).
+            let _ = writeln!(
+                std::io::stdout(),
+                "purged {} rows: {} sessions, {} tokens, {} rate limits, {} webhook events, {} e-mails",
+                report.total(),
+                report.sessions,
+                report.tokens,
+                report.rate_limits,
+                report.webhook_events,
+                report.emails
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "purge failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM: when to stop accepting connections and drain.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -112,6 +112,10 @@ pub trait OutboxRepo: Send + Sync {
     ) -> Result<()>;
     /// The message queued under this key.
     async fn find_outbox_email(&self, idempotency_key: &str) -> Result<Option<OutboxEmail>>;
+    /// Deletes messages sent or given up before `before` (never one still due); returns how
+    /// many. Its idempotency key goes with it: keep them as long as anything may queue the
+    /// same message again (a webhook redelivered within the ledger's retention).
+    async fn purge_emails(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
 #[async_trait]
@@ -238,5 +242,18 @@ impl<E: Executor> OutboxRepo for E {
             .one(self.conn())
             .await
             .map_err(DbError::on(ENTITY))
+    }
+
+    async fn purge_emails(&self, before: DateTime<Utc>) -> Result<u64> {
+        let before = micros(before);
+        let done = Condition::any()
+            .add(Column::SentAt.lt(before))
+            .add(Column::FailedAt.lt(before));
+        let purged = Entity::delete_many()
+            .filter(done)
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(purged.rows_affected)
     }
 }

@@ -7,6 +7,7 @@ mod billing;
 mod bookings;
 mod outbox;
 mod rate_limits;
+mod retention;
 mod schema;
 mod sessions;
 mod tokens;
