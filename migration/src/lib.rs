@@ -2,8 +2,8 @@
 //!
 //! The [`Migrator`] creates every table the `tollbooth-db` entities map (users, accounts,
 //! sessions, tokens, two-factor, rate limits, the Stripe catalog and subscriptions, payments,
-//! processed webhook events, Cal.com bookings, open checkout sessions, the e-mail outbox and
-//! the nurture tables) on SQLite and PostgreSQL.
+//! processed webhook events, Cal.com bookings, open checkout sessions, the e-mail outbox, the
+//! security audit trail and the nurture tables) on SQLite and PostgreSQL.
 //! Every migration has a `down`, and `up → down → up` is tested on both engines.
 //!
 //! Applications normally call `tollbooth_db::migrate(&db)`; this crate is what it runs. The
@@ -39,6 +39,7 @@ mod m20261201_000007_index_nurture_last_variant;
 mod m20261201_000008_billing_correctness;
 mod m20261201_000009_create_email_outbox;
 mod m20261201_000010_session_authenticated_at;
+mod m20261206_000011_bans_and_security_events;
 mod schema;
 
 /// The ordered list of Tollbooth migrations.
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_billing_correctness::Migration),
             Box::new(m20261201_000009_create_email_outbox::Migration),
             Box::new(m20261201_000010_session_authenticated_at::Migration),
+            Box::new(m20261206_000011_bans_and_security_events::Migration),
         ]
     }
 }

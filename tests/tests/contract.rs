@@ -1513,6 +1513,185 @@ async fn account_management(flavor: Flavor, db: TestDb) {
     assert_eq!(phone.get("/me").await.status, 401);
 }
 
+/// An administrator finds a user, bans them (every session ends, sign-in is refused), sets a
+/// role, lifts the ban, ends their sessions, and reads it all back from the audit trail; the
+/// user reads their own security activity.
+async fn administering_users(flavor: Flavor, db: TestDb) {
+    let server = Server::start(
+        flavor,
+        db.url(),
+        &[("ADMIN_EMAILS", "root@example.com".to_owned())],
+    )
+    .await;
+    let root = Browser::new(&server);
+    let root_id = verified_user(&server, &root, "root@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let laptop = Browser::new(&server);
+    let ada = verified_user(&server, &laptop, "ada@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at = &server;
+    let sign_in = |password: &'static str| async move {
+        let browser = Browser::new(at);
+        let answer = browser
+            .post(
+                "/auth/sign-in",
+                json!({ "email": "ada@example.com", "password": password }),
+            )
+            .await;
+        (browser, answer)
+    };
+    let (phone, _) = sign_in(PASSWORD).await;
+
+    // Only administrators.
+    let refused = laptop.get("/admin/users").await;
+    assert_eq!(
+        (refused.status, refused.json["error"].as_str()),
+        (403, Some("forbidden"))
+    );
+
+    // Search and page.
+    let found = root.get("/admin/users?email=AD").await;
+    assert_eq!(found.status, 200, "{found:?}");
+    assert_eq!(found.json["users"][0]["user"]["id"], json!(ada));
+    assert_eq!(found.json["users"].as_array().unwrap().len(), 1);
+    assert_eq!(found.json["users"][0]["ban"], Value::Null);
+    let first = root.get("/admin/users?limit=1").await;
+    assert_eq!(first.json["users"].as_array().unwrap().len(), 1);
+    let after = first.json["next"].as_str().expect("a next page").to_owned();
+    let second = root
+        .get(&format!("/admin/users?limit=1&after={after}"))
+        .await;
+    assert_eq!(second.json["users"].as_array().unwrap().len(), 1);
+    assert_eq!(second.json["next"], Value::Null);
+    let bad = root.get("/admin/users?banned=maybe").await;
+    assert_eq!(
+        (bad.status, bad.json["error"].as_str()),
+        (400, Some("invalid_query"))
+    );
+    let overview = root.get(&format!("/admin/users/{ada}")).await;
+    assert_eq!(overview.status, 200, "{overview:?}");
+    assert_eq!(overview.json["sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(overview.json["sign_in_methods"], json!(["credential"]));
+    assert_eq!(overview.json["mfa_enabled"], json!(false));
+    for missing in ["not-a-uuid", "0190f5a8-0000-7000-8000-000000000000"] {
+        let answer = root.get(&format!("/admin/users/{missing}")).await;
+        assert_eq!(
+            (answer.status, answer.json["error"].as_str()),
+            (404, Some("user_not_found")),
+            "{missing}"
+        );
+    }
+
+    // A ban ends both of ada's sessions at once and refuses her password.
+    let banned = root
+        .post(
+            &format!("/admin/users/{ada}/ban"),
+            json!({ "reason": "chargeback fraud" }),
+        )
+        .await;
+    assert_eq!(banned.status, 200, "{banned:?}");
+    assert_eq!(banned.json["user"]["ban"]["reason"], "chargeback fraud");
+    assert_eq!(banned.json["user"]["ban"]["expires_at"], Value::Null);
+    assert_eq!(laptop.get("/me").await.status, 401);
+    assert_eq!(phone.get("/me").await.status, 401);
+    let (_, refused) = sign_in(PASSWORD).await;
+    assert_eq!(
+        (refused.status, refused.json["error"].as_str()),
+        (403, Some("banned"))
+    );
+    let listed = root.get("/admin/users?banned=true").await;
+    assert_eq!(listed.json["users"][0]["user"]["id"], json!(ada));
+    let past = root
+        .post(
+            &format!("/admin/users/{ada}/ban"),
+            json!({ "expires_at": "2020-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(
+        (past.status, past.json["error"].as_str()),
+        (422, Some("invalid_input"))
+    );
+    let own = root
+        .post(&format!("/admin/users/{root_id}/ban"), json!({}))
+        .await;
+    assert_eq!(
+        (own.status, own.json["error"].as_str()),
+        (422, Some("invalid_input"))
+    );
+
+    // A role, the ban lifted, and the sessions of the day ended.
+    let role = root
+        .post(
+            &format!("/admin/users/{ada}/role"),
+            json!({ "role": "editor" }),
+        )
+        .await;
+    assert_eq!(role.json["user"]["user"]["role"], "editor", "{role:?}");
+    let unbanned = root
+        .post(&format!("/admin/users/{ada}/unban"), json!({}))
+        .await;
+    assert_eq!(unbanned.json["user"]["ban"], Value::Null, "{unbanned:?}");
+    let (ada_again, signed_in) = sign_in(PASSWORD).await;
+    assert_eq!(signed_in.status, 200, "{signed_in:?}");
+    assert_eq!(ada_again.get("/me").await.json["user"]["role"], "editor");
+    let revoked = root
+        .post(&format!("/admin/users/{ada}/revoke-sessions"), json!({}))
+        .await;
+    assert_eq!(revoked.json["revoked"], json!(1), "{revoked:?}");
+    assert_eq!(ada_again.get("/me").await.status, 401);
+
+    // The audit trail, newest first, with who did it and from where.
+    let trail = root
+        .get(&format!("/admin/security-events?user={ada}"))
+        .await;
+    let kinds: Vec<&str> = trail.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "sessions_revoked_by_admin",
+            "unbanned",
+            "role_changed",
+            "banned"
+        ]
+    );
+    let ban_event = &trail.json["events"][3];
+    assert_eq!(ban_event["actor_user_id"], json!(root_id));
+    assert_eq!(ban_event["detail"]["reason"], "chargeback fraud");
+    assert_eq!(ban_event["ip"], "127.0.0.1");
+    let unknown = root.get("/admin/security-events?kind=bogus").await;
+    assert_eq!(
+        (unknown.status, unknown.json["error"].as_str()),
+        (400, Some("invalid_query"))
+    );
+
+    // The user's own activity.
+    let (ada_again, _) = sign_in(PASSWORD).await;
+    let changed = ada_again
+        .post(
+            "/auth/change-password",
+            json!({ "current_password": PASSWORD, "new_password": "a different passphrase 42" }),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{changed:?}");
+    let activity = ada_again.get("/auth/security-activity").await;
+    assert_eq!(activity.status, 200, "{activity:?}");
+    assert_eq!(activity.json["events"][0]["kind"], "password_changed");
+    assert_eq!(activity.json["events"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        root.get("/auth/security-activity").await.json["events"],
+        json!([])
+    );
+}
+
 /// Both servers serve every operation the document lists: no documented (method, path) meets
 /// the router's own 404 or 405. With the check of every answer against the document (an
 /// undocumented route answers where the document expects the router's 404), the routers
@@ -1893,6 +2072,7 @@ contract_tests!(
     sign_up_verify_sign_in_me_sign_out,
     zero_configuration_start,
     account_management,
+    administering_users,
     signals_stop_the_server_gracefully,
     database_pool_size_from_the_environment,
     documented_error_statuses,
@@ -1925,7 +2105,13 @@ async fn two_instances_share_one_postgres() {
     };
     let stripe = MockServer::start().await;
     // Replicas behind one load balancer share the public URL (JWT issuer/audience, links).
-    let env = stripe_env(&stripe, &[("PUBLIC_URL", "http://localhost".to_owned())]);
+    let env = stripe_env(
+        &stripe,
+        &[
+            ("PUBLIC_URL", "http://localhost".to_owned()),
+            ("ADMIN_EMAILS", "root@example.com".to_owned()),
+        ],
+    );
     let (a, b) = tokio::join!(
         Server::start(Flavor::Axum, db.url(), &env),
         Server::start(Flavor::Actix, db.url(), &env)
@@ -1941,6 +2127,31 @@ async fn two_instances_share_one_postgres() {
     // Sign-out on B ends it on A.
     on_b.post("/auth/sign-out", json!({})).await;
     assert_eq!(on_a.get("/me").await.status, 401);
+
+    // A ban on A ends the user's session on B at once.
+    let ada = on_a
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await
+        .json["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ada_on_b = on_a.moved_to(&b);
+    assert_eq!(ada_on_b.get("/me").await.status, 200);
+    let root = Browser::new(&a);
+    verified_user(&a, &root, "root@example.com").await;
+    let banned = root
+        .post(&format!("/admin/users/{ada}/ban"), json!({}))
+        .await;
+    assert_eq!(banned.status, 200, "{banned:?}");
+    assert_eq!(
+        ada_on_b.get("/me").await.status,
+        401,
+        "banned on the other instance"
+    );
 
     let now = tollbooth_db::now().timestamp();
     let body = serde_json::to_vec(&json!({

@@ -2,17 +2,18 @@
 
 use chrono::{DateTime, Utc};
 use tollbooth_db::{
-    AccountRepo, CREDENTIAL_PROVIDER, DbError, NewAccount, NewUser, SessionRepo, TokenPurpose,
-    User, UserRepo, normalize_email,
+    AccountRepo, CREDENTIAL_PROVIDER, DbError, NewAccount, NewUser, SecurityEventKind, SessionRepo,
+    TokenPurpose, User, UserRepo, normalize_email,
 };
 use tollbooth_email::{Address, SecurityChange};
 
+use crate::audit::Audit;
 use crate::cookie::SetCookie;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
 use crate::limits::{Action, Key};
 use crate::service::{Auth, Inner};
-use crate::session::Session;
+use crate::session::{Session, refuse_banned};
 use crate::tokens::Issue;
 
 /// A completed sign-in.
@@ -189,6 +190,8 @@ impl Auth {
         user: User,
         request: &RequestInfo<'_>,
     ) -> Result<SignInOutcome> {
+        // Before the challenge: a banned user is not asked for a second factor either.
+        refuse_banned(&user, self.now())?;
         if self.mfa_enabled(&user).await? {
             return Ok(SignInOutcome::MfaRequired(self.mfa_challenge(&user).await?));
         }
@@ -254,6 +257,8 @@ impl Auth {
             .await?;
         self.queue_security_notice(&tx, user, SecurityChange::PasswordChanged, request)
             .await?;
+        let event = Audit::own(SecurityEventKind::PasswordChanged, user.id, request);
+        self.record(&tx, event).await?;
         tx.commit().await?;
         self.inner.mail.committed();
         tracing::info!(user_id = %user.id, "password changed; other sessions revoked");

@@ -23,6 +23,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// | [`Forbidden`](Self::Forbidden) | 403 | `forbidden` |
 /// | [`ReauthenticationRequired`](Self::ReauthenticationRequired) | 403 | `reauthentication_required` |
 /// | [`EmailNotVerified`](Self::EmailNotVerified) | 403 | `email_not_verified` |
+/// | [`Banned`](Self::Banned) | 403 | `banned` |
+/// | [`UserNotFound`](Self::UserNotFound) | 404 | `user_not_found` |
 /// | [`EmailTaken`](Self::EmailTaken) | 409 | `email_taken` |
 /// | [`InvalidPassword`](Self::InvalidPassword) | 422 | `invalid_password` |
 /// | [`InvalidInput`](Self::InvalidInput) | 422 | `invalid_input` |
@@ -60,6 +62,13 @@ pub enum AuthError {
     /// The password was right but the address is not verified yet.
     #[error("e-mail address not verified")]
     EmailNotVerified,
+    /// The account is banned: every way of signing in is refused while the ban lasts. Said
+    /// only once the first factor (password, provider, reset link) proved right.
+    #[error("this account has been suspended")]
+    Banned,
+    /// An administrator named a user that does not exist.
+    #[error("no such user")]
+    UserNotFound,
     /// An account with this e-mail exists.
     #[error("an account with this e-mail already exists")]
     EmailTaken,
@@ -173,8 +182,9 @@ impl WireError for AuthError {
             Self::Forbidden
             | Self::ReauthenticationRequired
             | Self::EmailNotVerified
+            | Self::Banned
             | Self::ProviderEmailUnverified => StatusCode::FORBIDDEN,
-            Self::ProviderNotConfigured { .. } => StatusCode::NOT_FOUND,
+            Self::ProviderNotConfigured { .. } | Self::UserNotFound => StatusCode::NOT_FOUND,
             Self::EmailTaken
             | Self::AccountLinkRequired { .. }
             | Self::AccountAlreadyLinked { .. }
@@ -198,6 +208,8 @@ impl WireError for AuthError {
             Self::Forbidden => "forbidden",
             Self::ReauthenticationRequired => "reauthentication_required",
             Self::EmailNotVerified => "email_not_verified",
+            Self::Banned => "banned",
+            Self::UserNotFound => "user_not_found",
             Self::EmailTaken => "email_taken",
             Self::InvalidPassword { .. } => "invalid_password",
             Self::InvalidInput { .. } => "invalid_input",

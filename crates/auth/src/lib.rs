@@ -127,6 +127,8 @@
 //! | `actix` | no      | `tollbooth_auth::actix`: the same for actix-web, plus `HeaderView` for actix's header map |
 
 mod adapters;
+mod admin;
+mod audit;
 mod clock;
 mod config;
 mod cookie;
@@ -153,6 +155,8 @@ pub use adapters::actix;
 #[cfg(feature = "axum")]
 pub use adapters::axum;
 pub use adapters::{Admin, RoleMarker};
+pub use admin::{Ban, MAX_USERS_PER_PAGE, UserAdmin, UserOverview, UserPage};
+pub use audit::MAX_EVENTS_PER_PAGE;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AuthConfig, AuthConfigBuilder, Limit, MIN_BCRYPT_COST, PasswordPolicy, RateLimits, SigningKey,

@@ -490,6 +490,9 @@ mod tests {
             image: None,
             role: "user".to_owned(),
             stripe_customer_id: None,
+            banned_at: None,
+            ban_reason: None,
+            ban_expires_at: None,
             created_at: tollbooth_db::now(),
             updated_at: tollbooth_db::now(),
         };

@@ -8,6 +8,7 @@ use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
 use crate::limits::{Action, Key};
 use crate::service::Auth;
+use crate::session::refuse_banned;
 use crate::stepup::Recovery;
 use crate::tokens::Issue;
 
@@ -81,6 +82,9 @@ impl Auth {
         let Some(user) = db.find_user_by_email(&email).await? else {
             return Ok(());
         };
+        if user.is_banned(self.now()) {
+            return Ok(()); // the link would be refused; the answer is the same
+        }
         let ttl = self.inner.config.reset_ttl;
         let reset = Issue::new(TokenPurpose::PasswordReset, &user.email, ttl)
             .user(user.id)
@@ -114,6 +118,7 @@ impl Auth {
             .find_user(user_id)
             .await?
             .ok_or(AuthError::InvalidToken)?;
+        refuse_banned(&user, now)?;
         let password_hash = self
             .inner
             .passwords

@@ -219,7 +219,13 @@ impl Sessions {
             let Some((row, user)) = repo.find_session_with_user(claims.sid).await? else {
                 continue;
             };
-            if row.user_id != claims.sub || user.id != claims.sub || !row.is_active(now) {
+            // A ban revokes every session in its transaction; checking it here too closes
+            // the race with a sign-in that read the user just before the ban committed.
+            if row.user_id != claims.sub
+                || user.id != claims.sub
+                || !row.is_active(now)
+                || user.is_banned(now)
+            {
                 continue;
             }
             if claims.expires_at() - now > self.codec.lifetime() / 2 {
@@ -247,6 +253,7 @@ impl Sessions {
 
     /// Opens a session for `user` after a successful sign-in (password, OAuth, MFA): always
     /// a new session id, and every session the request presented is revoked (fixation).
+    /// Every way of signing in ends here, so this is where a ban refuses it.
     pub(crate) async fn open(
         &self,
         repo: &impl SessionRepo,
@@ -254,6 +261,7 @@ impl Sessions {
         request: &RequestInfo<'_>,
     ) -> Result<(Session, SetCookie)> {
         let now = self.clock.now();
+        refuse_banned(&user, now)?;
         self.end_presented(repo, request.headers).await?;
         let mut new = NewSession::new(user.id, now, self.idle_timeout, self.absolute_lifetime);
         new.ip = request.ip.map(|ip| ip.to_string());
@@ -293,6 +301,15 @@ impl Sessions {
     fn cookie(&self, token: &str, expires_at: DateTime<Utc>) -> SetCookie {
         let max_age = (expires_at - self.clock.now()).num_seconds();
         SetCookie::session(&self.cookie_name, token, max_age)
+    }
+}
+
+/// [`AuthError::Banned`] while `user`'s ban is in force.
+pub(crate) fn refuse_banned(user: &User, now: DateTime<Utc>) -> Result<()> {
+    if user.is_banned(now) {
+        Err(AuthError::Banned)
+    } else {
+        Ok(())
     }
 }
 

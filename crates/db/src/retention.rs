@@ -4,7 +4,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::db::Db;
 use crate::error::{DbError, Result};
-use crate::{OutboxRepo, RateLimitRepo, SessionRepo, TokenRepo, WebhookEventRepo};
+use crate::{
+    OutboxRepo, RateLimitRepo, SecurityEventRepo, SessionRepo, TokenRepo, WebhookEventRepo,
+};
 
 /// The shortest webhook-ledger retention [`Db::purge`] accepts: Stripe retries a delivery
 /// for three days, and a redelivery after its ledger row is gone would apply again.
@@ -21,12 +23,14 @@ pub struct Retention {
     idle_rate_limits: TimeDelta,
     webhook_events: TimeDelta,
     delivered_emails: TimeDelta,
+    security_events: TimeDelta,
 }
 
 impl Default for Retention {
     /// Ended sessions 30 days (a replayed cookie of a revoked session is still recognised as
     /// one), expired tokens 1 day, idle rate limits 2 days (beyond auth's 24-hour failure
-    /// window), webhook events 30 days, delivered or abandoned e-mails 30 days.
+    /// window), webhook events 30 days, delivered or abandoned e-mails 30 days, security
+    /// events (the audit trail) 365 days.
     fn default() -> Self {
         Self {
             ended_sessions: TimeDelta::days(30),
@@ -34,6 +38,7 @@ impl Default for Retention {
             idle_rate_limits: TimeDelta::days(2),
             webhook_events: TimeDelta::days(30),
             delivered_emails: TimeDelta::days(30),
+            security_events: TimeDelta::days(365),
         }
     }
 }
@@ -76,6 +81,13 @@ impl Retention {
         self
     }
 
+    /// The security audit trail, counted from each event's time.
+    #[must_use]
+    pub fn security_events(mut self, keep: TimeDelta) -> Self {
+        self.security_events = keep;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         let periods = [
             self.ended_sessions,
@@ -83,6 +95,7 @@ impl Retention {
             self.idle_rate_limits,
             self.webhook_events,
             self.delivered_emails,
+            self.security_events,
         ];
         if periods.iter().any(|p| *p < TimeDelta::zero()) {
             return Err(DbError::InvalidConfig {
@@ -115,18 +128,25 @@ pub struct PurgeReport {
     pub webhook_events: u64,
     /// Delivered or abandoned outbox e-mails.
     pub emails: u64,
+    /// Security events.
+    pub security_events: u64,
 }
 
 impl PurgeReport {
     /// Rows deleted in all.
     pub fn total(&self) -> u64 {
-        self.sessions + self.tokens + self.rate_limits + self.webhook_events + self.emails
+        self.sessions
+            + self.tokens
+            + self.rate_limits
+            + self.webhook_events
+            + self.emails
+            + self.security_events
     }
 }
 
 impl Db {
     /// Deletes every row past `retention` as of `now`: ended sessions, expired tokens, idle
-    /// rate limits, old webhook-ledger rows and delivered e-mails. Safe to run at any time,
+    /// rate limits, old webhook-ledger rows, delivered e-mails and old security events. Safe to run at any time,
     /// from any number of instances at once (each kind is one `DELETE … WHERE` on its end
     /// time), and cheap to run often. A retention that could break a guarantee (negative,
     /// or a webhook ledger shorter than [`MIN_WEBHOOK_RETENTION`]) is
@@ -143,6 +163,9 @@ impl Db {
                 .purge_webhook_events(now - retention.webhook_events)
                 .await?,
             emails: self.purge_emails(now - retention.delivered_emails).await?,
+            security_events: self
+                .purge_security_events(now - retention.security_events)
+                .await?,
         };
         tracing::info!(?report, "purged rows past their retention");
         Ok(report)

@@ -158,6 +158,7 @@ fn auth_routes(config: &mut web::ServiceConfig) {
         .service(resource("/forgot-password").route(web::post().to(forgot_password)))
         .service(resource("/reset-password").route(web::post().to(reset_password)))
         .service(resource("/change-password").route(web::post().to(change_password)))
+        .service(resource("/security-activity").route(web::get().to(security_activity)))
         .service(
             resource("/security-report")
                 .route(web::get().to(security_report_link))
@@ -234,6 +235,14 @@ async fn revoke_session(
     Path(id): Path<String>,
 ) -> Answer {
     ops::auth::revoke_session(&app, &session, &id).await
+}
+
+async fn security_activity(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Query(query): Query<ActivityQuery>,
+) -> Answer<SecurityEventsReply> {
+    ops::auth::security_activity(&app, &session, query).await
 }
 
 async fn verify_email_link(
@@ -400,11 +409,94 @@ async fn mfa_verify(
 
 /// `/admin`: every handler takes `RequireRole<Admin>`.
 fn admin_routes(config: &mut web::ServiceConfig) {
-    config.service(resource("/stats").route(web::get().to(admin_stats)));
+    config
+        .service(resource("/stats").route(web::get().to(admin_stats)))
+        .service(resource("/users").route(web::get().to(list_users)))
+        .service(resource("/users/{id}").route(web::get().to(get_user)))
+        .service(resource("/users/{id}/ban").route(web::post().to(ban_user)))
+        .service(resource("/users/{id}/unban").route(web::post().to(unban_user)))
+        .service(resource("/users/{id}/role").route(web::post().to(set_user_role)))
+        .service(
+            resource("/users/{id}/revoke-sessions").route(web::post().to(revoke_user_sessions)),
+        )
+        .service(resource("/security-events").route(web::get().to(security_events)));
 }
 
 async fn admin_stats(RequireRole(admin, _): RequireRole<Admin>) -> Answer<AdminStatsReply> {
     ops::admin::admin_stats(&admin)
+}
+
+async fn list_users(
+    app: web::Data<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Query(query): Query<AdminUsersQuery>,
+) -> Answer<AdminUsersReply> {
+    ops::admin::list_users(&app, &admin, &client(&request, ip), query).await
+}
+
+async fn get_user(
+    app: web::Data<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Answer<AdminUserReply> {
+    ops::admin::get_user(&app, &admin, &client(&request, ip), &id).await
+}
+
+async fn ban_user(
+    app: web::Data<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<BanRequest>,
+) -> Answer<AdminUserChangedReply> {
+    let body = body.unwrap_or_default();
+    ops::admin::ban_user(&app, &admin, &client(&request, ip), &id, body).await
+}
+
+async fn unban_user(
+    app: web::Data<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Answer<AdminUserChangedReply> {
+    ops::admin::unban_user(&app, &admin, &client(&request, ip), &id).await
+}
+
+async fn set_user_role(
+    app: web::Data<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+    Json(body): Json<RoleRequest>,
+) -> Answer<AdminUserChangedReply> {
+    ops::admin::set_user_role(&app, &admin, &client(&request, ip), &id, body).await
+}
+
+async fn revoke_user_sessions(
+    app: web::Data<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Answer<RevokedReply> {
+    ops::admin::revoke_user_sessions(&app, &admin, &client(&request, ip), &id).await
+}
+
+async fn security_events(
+    app: web::Data<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Query(query): Query<SecurityEventsQuery>,
+) -> Answer<SecurityEventsReply> {
+    ops::admin::security_events(&app, &admin, &client(&request, ip), query).await
 }
 
 /// `/billing`: the catalog is public, the rest is the signed-in user's.

@@ -130,6 +130,7 @@ fn auth_routes() -> Router<App> {
         .route("/forgot-password", post(forgot_password))
         .route("/reset-password", post(reset_password))
         .route("/change-password", post(change_password))
+        .route("/security-activity", get(security_activity))
         .route(
             "/security-report",
             get(security_report_link).post(security_report),
@@ -189,6 +190,14 @@ async fn list_sessions(
     RequireAuth(session): RequireAuth,
 ) -> Answer<SessionsReply> {
     ops::auth::list_sessions(&app, &session).await
+}
+
+async fn security_activity(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Query(query): Query<ActivityQuery>,
+) -> Answer<SecurityEventsReply> {
+    ops::auth::security_activity(&app, &session, query).await
 }
 
 async fn revoke_session(
@@ -366,11 +375,92 @@ async fn mfa_verify(
 
 /// `/admin`: every handler takes `RequireRole<Admin>`.
 fn admin_routes() -> Router<App> {
-    Router::new().route("/stats", get(admin_stats))
+    Router::new()
+        .route("/stats", get(admin_stats))
+        .route("/users", get(list_users))
+        .route("/users/{id}", get(get_user))
+        .route("/users/{id}/ban", post(ban_user))
+        .route("/users/{id}/unban", post(unban_user))
+        .route("/users/{id}/role", post(set_user_role))
+        .route("/users/{id}/revoke-sessions", post(revoke_user_sessions))
+        .route("/security-events", get(security_events))
 }
 
 async fn admin_stats(RequireRole(admin, _): RequireRole<Admin>) -> Answer<AdminStatsReply> {
     ops::admin::admin_stats(&admin)
+}
+
+async fn list_users(
+    State(app): State<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Query(query): Query<AdminUsersQuery>,
+) -> Answer<AdminUsersReply> {
+    ops::admin::list_users(&app, &admin, &RequestInfo::new(&headers, ip), query).await
+}
+
+async fn get_user(
+    State(app): State<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer<AdminUserReply> {
+    ops::admin::get_user(&app, &admin, &RequestInfo::new(&headers, ip), &id).await
+}
+
+async fn ban_user(
+    State(app): State<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<BanRequest>,
+) -> Answer<AdminUserChangedReply> {
+    let request = RequestInfo::new(&headers, ip);
+    ops::admin::ban_user(&app, &admin, &request, &id, body.unwrap_or_default()).await
+}
+
+async fn unban_user(
+    State(app): State<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer<AdminUserChangedReply> {
+    ops::admin::unban_user(&app, &admin, &RequestInfo::new(&headers, ip), &id).await
+}
+
+async fn set_user_role(
+    State(app): State<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<RoleRequest>,
+) -> Answer<AdminUserChangedReply> {
+    ops::admin::set_user_role(&app, &admin, &RequestInfo::new(&headers, ip), &id, body).await
+}
+
+async fn revoke_user_sessions(
+    State(app): State<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer<RevokedReply> {
+    ops::admin::revoke_user_sessions(&app, &admin, &RequestInfo::new(&headers, ip), &id).await
+}
+
+async fn security_events(
+    State(app): State<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Query(query): Query<SecurityEventsQuery>,
+) -> Answer<SecurityEventsReply> {
+    ops::admin::security_events(&app, &admin, &RequestInfo::new(&headers, ip), query).await
 }
 
 /// `/billing`: the catalog is public, the rest is the signed-in user's.

@@ -5,7 +5,7 @@
 //! both servers refuse the same requests with the same errors.
 
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::ApiError;
 
@@ -66,15 +66,17 @@ pub fn query<T: DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
     fields(raw).map_err(ApiError::InvalidQuery)
 }
 
-/// `name=value&…` as `T`: decoded, the first of a repeated name kept.
+/// `name=value&…` as `T`: decoded, the first of a repeated name kept, and a value read as
+/// the field's type (`limit=10` as a number, `banned=true` as a bool).
 fn fields<T: DeserializeOwned>(encoded: &str) -> Result<T, String> {
-    let mut pairs = Map::new();
+    let mut first: Vec<(String, String)> = Vec::new();
     for (name, value) in tollbooth_auth::url::form_urlencoded::parse(encoded.as_bytes()) {
-        pairs
-            .entry(name.into_owned())
-            .or_insert_with(|| Value::String(value.into_owned()));
+        if !first.iter().any(|(seen, _)| *seen == name) {
+            first.push((name.into_owned(), value.into_owned()));
+        }
     }
-    serde_json::from_value(Value::Object(pairs)).map_err(|e| e.to_string())
+    let deduplicated = serde_urlencoded::to_string(&first).map_err(|e| e.to_string())?;
+    serde_urlencoded::from_str(&deduplicated).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -125,6 +127,33 @@ mod tests {
         assert!(matches!(
             optional_json::<Pair>(None, b"{}"),
             Err(ApiError::UnsupportedMediaType)
+        ));
+    }
+
+    #[test]
+    fn a_query_reads_each_value_as_its_field_type() {
+        #[derive(Debug, Deserialize, PartialEq)]
+        struct Page {
+            limit: Option<u64>,
+            banned: Option<bool>,
+            email: Option<String>,
+        }
+        let page: Page = query("limit=10&banned=true&limit=99&email=a%2Bb%40x").unwrap();
+        assert_eq!(
+            page,
+            Page {
+                limit: Some(10),
+                banned: Some(true),
+                email: Some("a+b@x".to_owned()),
+            }
+        );
+        assert!(matches!(
+            query::<Page>("banned=maybe"),
+            Err(ApiError::InvalidQuery(_))
+        ));
+        assert!(matches!(
+            query::<Page>("limit=-1"),
+            Err(ApiError::InvalidQuery(_))
         ));
     }
 

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tollbooth_auth::{MfaEnrollment, MfaStatus, Session, SessionInfo};
 use tollbooth_billing::{EVENT_TYPE_METADATA_KEY, Interval, Plan, WebhookOutcome};
-use tollbooth_db::{Payment, Subscription, User};
+use tollbooth_db::{Payment, SecurityEvent, Subscription, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -229,6 +230,194 @@ pub struct AdminStatsReply {
     /// `ok`.
     #[schema(value_type = String)]
     pub status: &'static str,
+}
+
+/// A user as an administrator sees them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserBody {
+    /// The user.
+    pub user: UserBody,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// The ban, while one is in force.
+    #[schema(required = true)]
+    pub ban: Option<BanBody>,
+}
+
+impl AdminUserBody {
+    /// The user as of `now` (a lapsed ban is no ban).
+    pub fn new(user: &User, now: DateTime<Utc>) -> Self {
+        Self {
+            user: UserBody::from(user),
+            created_at: user.created_at,
+            ban: user.is_banned(now).then(|| BanBody {
+                banned_at: user.banned_at.unwrap_or(user.updated_at),
+                reason: user.ban_reason.clone(),
+                expires_at: user.ban_expires_at,
+            }),
+        }
+    }
+}
+
+/// A ban in force.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BanBody {
+    /// Since when.
+    pub banned_at: DateTime<Utc>,
+    /// The administrator's reason.
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    /// When it lapses; `null` until lifted.
+    #[schema(required = true)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /admin/users`: a page of users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUsersReply {
+    /// The users, in creation order.
+    pub users: Vec<AdminUserBody>,
+    /// The `after` of the next page; `null` on the last.
+    #[schema(required = true)]
+    pub next: Option<Uuid>,
+}
+
+/// `GET /admin/users?…`: every parameter optional.
+#[derive(Debug, Default, Deserialize)]
+pub struct AdminUsersQuery {
+    /// Addresses starting with this.
+    pub email: Option<String>,
+    /// Only this role.
+    pub role: Option<String>,
+    /// Only banned (`true`) or not banned (`false`) users.
+    pub banned: Option<bool>,
+    /// Created at or after this time (RFC 3339).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created before this time (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// The previous page's `next`.
+    pub after: Option<Uuid>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<u64>,
+}
+
+/// `GET /admin/users/{id}`: one user in full.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserReply {
+    /// The user.
+    pub user: AdminUserBody,
+    /// Sign-in methods: `credential`, `github`, …
+    pub sign_in_methods: Vec<String>,
+    /// Live sessions, newest first.
+    pub sessions: Vec<SessionInfoBody>,
+    /// Whether two-factor authentication is on.
+    pub mfa_enabled: bool,
+    /// The plan id, when billing is configured.
+    #[schema(required = true)]
+    pub plan: Option<String>,
+}
+
+/// `POST /admin/users/{id}/ban`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BanRequest {
+    /// Why (for administrators; never shown to the user), at most 500 characters.
+    pub reason: Option<String>,
+    /// When the ban lapses (RFC 3339, in the future); absent: until lifted.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /admin/users/{id}/role`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    /// `user`, `admin`, or an application role (a-z, 0-9, `_`, `-`).
+    pub role: String,
+}
+
+/// `{ user }` after an administrator's change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserChangedReply {
+    /// The user after the change.
+    pub user: AdminUserBody,
+}
+
+/// `POST /admin/users/{id}/revoke-sessions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedReply {
+    /// How many sessions were live and are now ended.
+    pub revoked: u64,
+}
+
+/// One event of the security audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecurityEventBody {
+    /// Event id (time-ordered; the `before` of the next page).
+    pub id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What: `password_changed`, `banned`, `unbanned`, `role_changed`,
+    /// `sessions_revoked_by_admin`.
+    pub kind: String,
+    /// Who did it.
+    #[schema(required = true)]
+    pub actor_user_id: Option<Uuid>,
+    /// Whose account.
+    #[schema(required = true)]
+    pub subject_user_id: Option<Uuid>,
+    /// Client IP.
+    #[schema(required = true)]
+    pub ip: Option<String>,
+    /// Client user agent.
+    #[schema(required = true)]
+    pub user_agent: Option<String>,
+    /// A small detail (a ban's reason and expiry, a role's old and new name).
+    #[schema(required = true, value_type = Option<Object>)]
+    pub detail: Option<Value>,
+}
+
+impl From<SecurityEvent> for SecurityEventBody {
+    fn from(event: SecurityEvent) -> Self {
+        Self {
+            id: event.id,
+            at: event.at,
+            kind: event.kind,
+            actor_user_id: event.actor_user_id,
+            subject_user_id: event.subject_user_id,
+            ip: event.ip,
+            user_agent: event.user_agent,
+            detail: event.detail,
+        }
+    }
+}
+
+/// A page of the audit trail, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecurityEventsReply {
+    /// The events.
+    pub events: Vec<SecurityEventBody>,
+}
+
+/// `?before=…&limit=…` over the user's own security activity.
+#[derive(Debug, Default, Deserialize)]
+pub struct ActivityQuery {
+    /// The last event id of the previous page.
+    pub before: Option<Uuid>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<u64>,
+}
+
+/// `?user=…&kind=…&before=…&limit=…` over the audit trail; every parameter optional.
+#[derive(Debug, Default, Deserialize)]
+pub struct SecurityEventsQuery {
+    /// Only events about this user's account (administrators only).
+    pub user: Option<Uuid>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// The last event id of the previous page.
+    pub before: Option<Uuid>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<u64>,
 }
 
 /// A Stripe delivery's outcome.

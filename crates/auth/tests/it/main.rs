@@ -4,6 +4,7 @@
 
 mod abuse;
 mod adapters;
+mod admin;
 mod common;
 mod credentials;
 mod hashing;

@@ -8,14 +8,14 @@ use tollbooth_db::testing::TestDb;
 use tollbooth_db::{TwoFactorRepo, UserRepo};
 use totp_rs::{Algorithm, Builder, Secret};
 
-fn with_mfa(db: TestDb) -> TestAuth {
+pub(crate) fn with_mfa(db: TestDb) -> TestAuth {
     TestAuth::with(db, |c| {
         c.mfa(MfaConfig::new(EncryptionKey::new("mfa-1", [3; 32]), "Acme"))
     })
 }
 
 /// The code an authenticator app shows for `secret` at `t`'s clock (plus `offset` seconds).
-fn code(t: &TestAuth, secret: &str, offset: i64) -> String {
+pub(crate) fn code(t: &TestAuth, secret: &str, offset: i64) -> String {
     let totp = Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_secret(Secret::try_from_base32(secret).unwrap())
@@ -26,7 +26,7 @@ fn code(t: &TestAuth, secret: &str, offset: i64) -> String {
 }
 
 /// Enrolls and confirms MFA for a signed-in `email`; returns the secret and backup codes.
-async fn enable(t: &TestAuth, email: &str) -> (String, BackupCodes, Session) {
+pub(crate) async fn enable(t: &TestAuth, email: &str) -> (String, BackupCodes, Session) {
     let (session, _) = t.sign_in(email).await;
     let enrollment = t.auth.mfa_enroll(&session).await.unwrap();
     let codes = t
@@ -45,7 +45,7 @@ async fn wrong_code(t: &TestAuth, challenge: &MfaChallenge) {
     ));
 }
 
-async fn challenge(t: &TestAuth, email: &str) -> MfaChallenge {
+pub(crate) async fn challenge(t: &TestAuth, email: &str) -> MfaChallenge {
     match t.auth.sign_in(email, PASSWORD, &anon()).await.unwrap() {
         SignInOutcome::MfaRequired(challenge) => challenge,
         SignInOutcome::SignedIn(_) => panic!("MFA did not gate the sign-in"),

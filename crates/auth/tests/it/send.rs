@@ -36,6 +36,16 @@ fn every_future_is_send(auth: &Auth, session: &Session, headers: &http::HeaderMa
     send(auth.reauthenticate(session, Some("p"), None));
     send(auth.report_unauthorized_change("t"));
     send(auth.flush_background_tasks());
+    send(auth.security_activity(session, None, 10));
+    let users = auth.user_admin(session, &request).unwrap();
+    let id = uuid::Uuid::nil();
+    send(users.list_users(&tollbooth_db::UserQuery::default(), 10));
+    send(users.user(id));
+    send(users.ban(id, Ban::new()));
+    send(users.unban(id));
+    send(users.set_role(id, &Role::ADMIN));
+    send(users.revoke_sessions(id));
+    send(users.security_events(&tollbooth_db::SecurityEventQuery::default(), 10));
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub mod payment;
 pub mod price;
 pub mod product;
 pub mod rate_limit;
+pub mod security_event;
 pub mod session;
 pub mod subscription;
 pub mod two_factor;

@@ -24,6 +24,13 @@ pub struct Model {
     /// Stripe customer (`cus_…`); unique.
     #[sea_orm(unique)]
     pub stripe_customer_id: Option<String>,
+    /// When an administrator banned the user; `None` when not banned. A ban ends every
+    /// session and refuses every way of signing in while it lasts (see [`Model::is_banned`]).
+    pub banned_at: Option<DateTimeUtc>,
+    /// The administrator's reason, for other administrators (never shown to the user).
+    pub ban_reason: Option<String>,
+    /// When the ban lapses by itself; `None` for a ban until lifted.
+    pub ban_expires_at: Option<DateTimeUtc>,
     /// Row creation time (UTC).
     pub created_at: DateTimeUtc,
     /// Last modification time (UTC).
@@ -35,3 +42,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Whether a ban is in force at `now`: banned, and not past the ban's expiry.
+    pub fn is_banned(&self, now: DateTimeUtc) -> bool {
+        self.banned_at.is_some() && self.ban_expires_at.is_none_or(|until| now < until)
+    }
+}

@@ -9,6 +9,7 @@ mod billing;
 mod bookings;
 mod outbox;
 mod rate_limits;
+mod security_events;
 mod sessions;
 mod tokens;
 mod two_factor;
@@ -23,10 +24,13 @@ pub use billing::{
 pub use bookings::{BookingRepo, NewBooking};
 pub use outbox::{DeliveryFailure, NewOutboxEmail, OutboxRepo};
 pub use rate_limits::{RateLimitHit, RateLimitRepo, RateLimitState};
+pub use security_events::{
+    NewSecurityEvent, SecurityEvent, SecurityEventKind, SecurityEventQuery, SecurityEventRepo,
+};
 pub use sessions::{NewSession, SessionRepo};
 pub use tokens::{NewToken, TokenRepo};
 pub use two_factor::TwoFactorRepo;
-pub use users::{NewUser, UserRepo};
+pub use users::{NewUser, UserQuery, UserRepo};
 pub use webhook_events::WebhookEventRepo;
 
 #[cfg(feature = "mock")]
@@ -39,6 +43,8 @@ pub use bookings::MockBookingRepo;
 pub use outbox::MockOutboxRepo;
 #[cfg(feature = "mock")]
 pub use rate_limits::MockRateLimitRepo;
+#[cfg(feature = "mock")]
+pub use security_events::MockSecurityEventRepo;
 #[cfg(feature = "mock")]
 pub use sessions::MockSessionRepo;
 #[cfg(feature = "mock")]

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::db::sealed::Executor;
@@ -56,6 +56,24 @@ impl NewUser {
     }
 }
 
+/// Which users [`UserRepo::search_users`] returns, in id (creation) order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserQuery {
+    /// Only addresses starting with this (compared normalized).
+    pub email_prefix: Option<String>,
+    /// Only this role.
+    pub role: Option<String>,
+    /// Only users whose ban is in force at `now` (`true`) or who are not banned (`false`).
+    pub banned: Option<bool>,
+    /// Only users created at or after this time.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only users created before this time.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Keyset pagination: only users after this id (the last of the previous page).
+    pub after: Option<Uuid>,
+}
+
 /// Users: creation, lookups by id, e-mail and Stripe customer, and the few fields that change.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -77,6 +95,25 @@ pub trait UserRepo: Send + Sync {
     async fn mark_email_verified(&self, id: Uuid, at: DateTime<Utc>) -> Result<Option<User>>;
     /// Changes the user's role; `None` if there is no such user.
     async fn set_user_role(&self, id: Uuid, role: &str) -> Result<Option<User>>;
+    /// Bans the user from `at` (until `expires_at`, or until lifted), with the
+    /// administrator's reason; `None` if there is no such user. Ending their sessions is the
+    /// caller's, in the same transaction.
+    async fn ban_user(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        reason: Option<String>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<User>>;
+    /// Lifts the user's ban; `None` if there is no such user.
+    async fn unban_user(&self, id: Uuid) -> Result<Option<User>>;
+    /// The users matching `query` as of `now`, in id order, at most `limit`.
+    async fn search_users(
+        &self,
+        query: &UserQuery,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<User>>;
     /// Attaches a Stripe customer; [`DbError::Conflict`] if another user has it.
     async fn set_stripe_customer_id(&self, id: Uuid, customer_id: &str) -> Result<Option<User>>;
     /// Users with a Stripe customer, in id order, `limit` at a time after `after` (keyset
@@ -99,6 +136,9 @@ impl<E: Executor> UserRepo for E {
             image: Set(user.image),
             role: Set(user.role),
             stripe_customer_id: Set(None),
+            banned_at: Set(None),
+            ban_reason: Set(None),
+            ban_expires_at: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         };
@@ -150,6 +190,82 @@ impl<E: Executor> UserRepo for E {
         update_one(self, id, Column::Role, Expr::value(role)).await
     }
 
+    async fn ban_user(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        reason: Option<String>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<User>> {
+        update(
+            self,
+            id,
+            [
+                (Column::BannedAt, Expr::value(micros(at))),
+                (Column::BanReason, Expr::value(reason)),
+                (Column::BanExpiresAt, Expr::value(micros_opt(expires_at))),
+            ],
+        )
+        .await
+    }
+
+    async fn unban_user(&self, id: Uuid) -> Result<Option<User>> {
+        let none: Option<DateTime<Utc>> = None;
+        update(
+            self,
+            id,
+            [
+                (Column::BannedAt, Expr::value(none)),
+                (Column::BanReason, Expr::value(None::<String>)),
+                (Column::BanExpiresAt, Expr::value(none)),
+            ],
+        )
+        .await
+    }
+
+    async fn search_users(
+        &self,
+        query: &UserQuery,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<User>> {
+        let mut select = Entity::find().order_by_asc(Column::Id).limit(limit);
+        if let Some(prefix) = &query.email_prefix {
+            // LIKE's wildcards in the prefix are literal: `a_b` matches only `a_b…`.
+            let mut pattern = String::new();
+            for c in prefix.trim().to_lowercase().chars() {
+                if matches!(c, '\\' | '%' | '_') {
+                    pattern.push('\\');
+                }
+                pattern.push(c);
+            }
+            pattern.push('%');
+            let like = LikeExpr::new(pattern).escape('\\');
+            select = select.filter(Expr::col(Column::Email).like(like));
+        }
+        if let Some(role) = &query.role {
+            select = select.filter(Column::Role.eq(role.as_str()));
+        }
+        if let Some(banned) = query.banned {
+            let in_force = Condition::all().add(Column::BannedAt.is_not_null()).add(
+                Condition::any()
+                    .add(Column::BanExpiresAt.is_null())
+                    .add(Column::BanExpiresAt.gt(micros(now))),
+            );
+            select = select.filter(if banned { in_force } else { in_force.not() });
+        }
+        if let Some(after) = query.created_after {
+            select = select.filter(Column::CreatedAt.gte(micros(after)));
+        }
+        if let Some(before) = query.created_before {
+            select = select.filter(Column::CreatedAt.lt(micros(before)));
+        }
+        if let Some(after) = query.after {
+            select = select.filter(Column::Id.gt(after));
+        }
+        select.all(self.conn()).await.map_err(DbError::on(ENTITY))
+    }
+
     async fn set_stripe_customer_id(&self, id: Uuid, customer_id: &str) -> Result<Option<User>> {
         update_one(self, id, Column::StripeCustomerId, Expr::value(customer_id)).await
     }
@@ -181,8 +297,20 @@ async fn update_one<E: Executor>(
     column: Column,
     value: Expr,
 ) -> Result<Option<User>> {
-    let updated = Entity::update_many()
-        .col_expr(column, value)
+    update(executor, id, [(column, value)]).await
+}
+
+/// Sets columns (and `updated_at`) on the user `id`, returning the updated row.
+async fn update<E: Executor>(
+    executor: &E,
+    id: Uuid,
+    values: impl IntoIterator<Item = (Column, Expr)>,
+) -> Result<Option<User>> {
+    let mut statement = Entity::update_many();
+    for (column, value) in values {
+        statement = statement.col_expr(column, value);
+    }
+    let updated = statement
         .col_expr(Column::UpdatedAt, Expr::value(now()))
         .filter(Column::Id.eq(id))
         .exec_with_returning(executor.conn())

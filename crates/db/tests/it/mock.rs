@@ -35,6 +35,9 @@ async fn falls_back_to_the_email_then_to_unknown() {
                 image: None,
                 role: "user".to_owned(),
                 stripe_customer_id: None,
+                banned_at: None,
+                ban_reason: None,
+                ban_expires_at: None,
                 created_at: now,
                 updated_at: now,
             }))

@@ -205,6 +205,32 @@ pub async fn revoke_session(app: &App, session: &Session, id: &str) -> Answer {
     }
 }
 
+/// `GET /auth/security-activity`: the user's own security events, newest first.
+#[utoipa::path(
+    get,
+    path = "/auth/security-activity",
+    tag = "auth",
+    params(
+        ("before" = Option<String>, Query, description = "the last event id of the previous page"),
+        ("limit" = Option<u64>, Query, description = "1 to 100, default 50"),
+    ),
+    responses((status = 200, description = "events", body = SecurityEventsReply))
+)]
+pub async fn security_activity(
+    app: &App,
+    session: &Session,
+    query: ActivityQuery,
+) -> Answer<SecurityEventsReply> {
+    let limit = query.limit.unwrap_or(50);
+    let events = app
+        .auth
+        .security_activity(session, query.before, limit)
+        .await?;
+    Ok(Reply::ok(SecurityEventsReply {
+        events: events.into_iter().map(SecurityEventBody::from).collect(),
+    }))
+}
+
 /// `GET /auth/verify-email?token=…`: the e-mailed verification link.
 #[utoipa::path(
     get,

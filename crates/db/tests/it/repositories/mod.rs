@@ -17,7 +17,7 @@ mod webhook_events;
 
 use tollbooth_db::{DbError, NewUser, Result, User, UserRepo};
 
-pub(crate) const TABLES: [&str; 18] = [
+pub(crate) const TABLES: [&str; 19] = [
     "accounts",
     "backup_codes",
     "bookings",
@@ -30,6 +30,7 @@ pub(crate) const TABLES: [&str; 18] = [
     "prices",
     "products",
     "rate_limits",
+    "security_events",
     "sessions",
     "subscriptions",
     "two_factors",

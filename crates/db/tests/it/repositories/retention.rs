@@ -71,6 +71,13 @@ async fn a_purge_deletes_only_what_retention_lets_go(db: TestDb) {
     .await
     .unwrap();
 
+    // Security events of 400 and 300 days ago: the trail keeps a year.
+    for days in [400, 300] {
+        let at = now - Duration::days(days);
+        let event = NewSecurityEvent::new(SecurityEventKind::Banned, at, None, Some(ada.id));
+        db.record_security_event(event).await.unwrap();
+    }
+
     // A ledger shorter than Stripe's retry horizon is refused, and nothing is deleted.
     let short = Retention::default().webhook_events(Duration::days(2));
     assert!(matches!(
@@ -81,11 +88,21 @@ async fn a_purge_deletes_only_what_retention_lets_go(db: TestDb) {
 
     let report = db.purge(&Retention::default(), now).await.unwrap();
     assert_eq!(
-        (report.sessions, report.webhook_events, report.emails),
-        (1, 1, 1),
+        (
+            report.sessions,
+            report.webhook_events,
+            report.emails,
+            report.security_events
+        ),
+        (1, 1, 1, 1),
         "{report:?}"
     );
-    assert_eq!(report.total(), 3 + report.tokens + report.rate_limits);
+    assert_eq!(report.total(), 4 + report.tokens + report.rate_limits);
+    let mut about_ada = SecurityEventQuery::default();
+    about_ada.subject_user_id = Some(ada.id);
+    let kept = db.list_security_events(&about_ada, 10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].at, micros(now - Duration::days(300)));
     assert!(db.find_session(old.id).await.unwrap().is_none());
     for kept in [recent.id, live.id] {
         assert!(db.find_session(kept).await.unwrap().is_some());

@@ -1,0 +1,191 @@
+//! The security audit trail: append, query, purge. Never updated.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use crate::db::sealed::Executor;
+use crate::entities::security_event::{self, Column, Entity};
+use crate::error::{DbError, Result};
+use crate::time::micros;
+
+const ENTITY: &str = "security_event";
+
+/// A row of the audit trail.
+pub type SecurityEvent = security_event::Model;
+
+/// What happened: the audit trail's vocabulary, stored as its snake_case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SecurityEventKind {
+    /// A password changed by its owner (who knew the current one).
+    PasswordChanged,
+    /// An administrator banned the user.
+    Banned,
+    /// An administrator lifted the user's ban.
+    Unbanned,
+    /// An administrator changed the user's role.
+    RoleChanged,
+    /// An administrator ended every session of the user.
+    SessionsRevokedByAdmin,
+}
+
+impl SecurityEventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 5] = [
+        Self::PasswordChanged,
+        Self::Banned,
+        Self::Unbanned,
+        Self::RoleChanged,
+        Self::SessionsRevokedByAdmin,
+    ];
+
+    /// The stored name (`password_changed`, `banned`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordChanged => "password_changed",
+            Self::Banned => "banned",
+            Self::Unbanned => "unbanned",
+            Self::RoleChanged => "role_changed",
+            Self::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
+        }
+    }
+
+    /// The kind with this stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for SecurityEventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An event to append.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewSecurityEvent {
+    /// What happened.
+    pub kind: SecurityEventKind,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who did it.
+    pub actor_user_id: Option<Uuid>,
+    /// Whose account it concerns.
+    pub subject_user_id: Option<Uuid>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// A small detail; never a secret.
+    pub detail: Option<serde_json::Value>,
+}
+
+impl NewSecurityEvent {
+    /// `kind` at `at`, done by `actor` to `subject`'s account.
+    pub fn new(
+        kind: SecurityEventKind,
+        at: DateTime<Utc>,
+        actor: Option<Uuid>,
+        subject: Option<Uuid>,
+    ) -> Self {
+        Self {
+            kind,
+            at,
+            actor_user_id: actor,
+            subject_user_id: subject,
+            ip: None,
+            user_agent: None,
+            detail: None,
+        }
+    }
+}
+
+/// Which events [`SecurityEventRepo::list_security_events`] returns, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SecurityEventQuery {
+    /// Only events about this user's account.
+    pub subject_user_id: Option<Uuid>,
+    /// Only events of this kind.
+    pub kind: Option<SecurityEventKind>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Keyset pagination: only events older than this event id (the last of the previous page).
+    pub before: Option<Uuid>,
+}
+
+/// The audit trail.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SecurityEventRepo: Send + Sync {
+    /// Appends an event. Run it on the [`Tx`](crate::Tx) of the change it records.
+    async fn record_security_event(&self, event: NewSecurityEvent) -> Result<SecurityEvent>;
+    /// The events matching `query`, newest first, at most `limit`.
+    async fn list_security_events(
+        &self,
+        query: &SecurityEventQuery,
+        limit: u64,
+    ) -> Result<Vec<SecurityEvent>>;
+    /// Deletes events from before `before`; returns how many.
+    async fn purge_security_events(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
+#[async_trait]
+impl<E: Executor> SecurityEventRepo for E {
+    async fn record_security_event(&self, event: NewSecurityEvent) -> Result<SecurityEvent> {
+        let model = security_event::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            at: Set(micros(event.at)),
+            kind: Set(event.kind.as_str().to_owned()),
+            actor_user_id: Set(event.actor_user_id),
+            subject_user_id: Set(event.subject_user_id),
+            ip: Set(event.ip),
+            user_agent: Set(event.user_agent),
+            detail: Set(event.detail),
+        };
+        Entity::insert(model)
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn list_security_events(
+        &self,
+        query: &SecurityEventQuery,
+        limit: u64,
+    ) -> Result<Vec<SecurityEvent>> {
+        let mut select = Entity::find().order_by_desc(Column::Id).limit(limit);
+        if let Some(subject) = query.subject_user_id {
+            select = select.filter(Column::SubjectUserId.eq(subject));
+        }
+        if let Some(kind) = query.kind {
+            select = select.filter(Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(since) = query.since {
+            select = select.filter(Column::At.gte(micros(since)));
+        }
+        if let Some(until) = query.until {
+            select = select.filter(Column::At.lt(micros(until)));
+        }
+        if let Some(before) = query.before {
+            select = select.filter(Column::Id.lt(before));
+        }
+        select.all(self.conn()).await.map_err(DbError::on(ENTITY))
+    }
+
+    async fn purge_security_events(&self, before: DateTime<Utc>) -> Result<u64> {
+        let result = Entity::delete_many()
+            .filter(Column::At.lt(micros(before)))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected)
+    }
+}
