@@ -6,7 +6,9 @@ use chrono::TimeDelta;
 use sea_orm::ConnectionTrait;
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
-use tollbooth_db::{SecurityEventKind, SecurityEventQuery, User, UserQuery, UserRepo};
+use tollbooth_db::{
+    SecurityEventKind, SecurityEventQuery, SessionRepo, User, UserQuery, UserRepo,
+};
 
 use crate::common::*;
 use crate::mfa::{challenge, code, enable, with_mfa};
@@ -56,7 +58,10 @@ async fn a_ban_ends_every_session_on_every_instance_and_every_way_in(db: TestDb)
     assert!(banned.is_banned(t.clock.now()));
     assert_eq!(banned.ban_reason.as_deref(), Some("chargeback fraud"));
 
-    // Both live cookies are refused at once, on this instance and the other.
+    // Both sessions are ended in the ban's transaction…
+    let live = t.db.list_active_sessions(ada.id, t.clock.now()).await.unwrap();
+    assert!(live.is_empty(), "{live:?}");
+    // …so both live cookies are refused at once, on this instance and the other.
     assert!(t.auth.get_session(&on_first).await.unwrap().is_none());
     assert!(other.get_session(&on_second).await.unwrap().is_none());
     // Every way in is refused with the one error, after the first factor proved right.
@@ -105,6 +110,19 @@ async fn a_ban_ends_every_session_on_every_instance_and_every_way_in(db: TestDb)
             ("unbanned".to_owned(), Some(root.user.id)),
         ]
     );
+}
+
+/// A session that escaped the ban's revocation (opened by a sign-in that read the user just
+/// before the ban committed) is refused all the same: the lookup checks the ban.
+async fn a_session_opened_in_a_race_with_a_ban_is_refused(db: TestDb) {
+    let t = TestAuth::new(db);
+    let ada = t.user("ada@example.com").await;
+    let (_, cookie) = t.sign_in("ada@example.com").await;
+    // The ban's row change alone, as if the session were opened after the revocation.
+    t.db.ban_user(ada.id, t.clock.now(), None, None).await.unwrap();
+    assert!(t.auth.get_session(&cookie).await.unwrap().is_none());
+    t.db.unban_user(ada.id).await.unwrap();
+    assert!(t.auth.get_session(&cookie).await.unwrap().is_some());
 }
 
 static NO_UA: [(&str, &str); 1] = [("user-agent", "AdminConsole/1.0")];
@@ -377,6 +395,7 @@ async fn users_are_listed_by_filter_a_page_at_a_time(db: TestDb) {
 tollbooth_db::engine_tests!(
     a_ban_ends_every_session_on_every_instance_and_every_way_in,
     a_ban_refuses_a_pending_second_factor_and_lapses_at_its_expiry,
+    a_session_opened_in_a_race_with_a_ban_is_refused,
     admin_changes_need_a_fresh_admin_session_and_another_account,
     role_changes_and_revocations_are_audited_with_their_request,
     a_user_reads_their_own_security_activity,
