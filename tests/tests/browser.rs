@@ -690,6 +690,15 @@ async fn the_other_pages(flavor: Flavor, db: TestDb) {
         }
     };
 
+    // Ada is also signed in elsewhere (an API client), which the ban below ends.
+    let ada_elsewhere = Browser::new(&server);
+    let signed_in = ada_elsewhere
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{signed_in:?}");
     sign_in("ada@example.com", PASSWORD).await;
     chrome.goto(&format!("{site}/admin")).await;
     assert!(
@@ -705,6 +714,51 @@ async fn the_other_pages(flavor: Flavor, db: TestDb) {
     chrome.wait_for_text("Admin").await;
     assert!(chrome.text().await.contains("boss@example.com"));
     chrome.check_page(flavor, "admin").await;
+
+    // Find ada, ban her (every session of hers ends), set a role, lift the ban.
+    chrome.fill("#email", "ad").await;
+    chrome.submit("form[action='/admin'] button").await;
+    chrome.wait_for_text("ada@example.com").await;
+    let found = chrome.text_of("[data-test='users']").await;
+    assert!(!found.contains("boss@example.com"), "{found}");
+    chrome.click("[data-test='user'] a").await;
+    chrome.wait_for_text("Signs in with").await;
+    chrome.check_page(flavor, "admin-user").await;
+    chrome.fill("#reason", "spam from this account").await;
+    chrome.submit("form[action$='/ban'] button").await;
+    chrome.wait_for_text("The user is banned").await;
+    let status = chrome.text_of("[data-test='status']").await;
+    assert!(
+        status.starts_with("banned since") && status.contains("spam from this account"),
+        "{status}"
+    );
+    assert_eq!(
+        ada_elsewhere.get("/me").await.status,
+        401,
+        "the ban ended her session"
+    );
+    let refused = ada_elsewhere
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(refused.json["error"], "banned", "{refused:?}");
+    chrome.fill("#role_name", "editor").await;
+    chrome.submit("form[action$='/role'] button").await;
+    chrome.wait_for_text("The role is set").await;
+    chrome.submit("form[action$='/unban'] button").await;
+    chrome.wait_for_text("The ban is lifted").await;
+    assert_eq!(chrome.text_of("[data-test='status']").await, "active");
+    let activity = chrome.text_of("[data-test='activity']").await;
+    for line in [
+        "Ban lifted by an administrator",
+        "Role changed by an administrator · user → editor",
+        "Banned by an administrator · spam from this account",
+    ] {
+        assert!(activity.contains(line), "{line}: {activity}");
+    }
+    chrome.check_page(flavor, "admin-user-after").await;
 
     // A password change from the account page e-mails a notice with a "this wasn't me" link.
     chrome.goto(&format!("{site}/account")).await;
@@ -756,6 +810,13 @@ async fn the_other_pages(flavor: Flavor, db: TestDb) {
     chrome.submit("form[action='/reset-password'] button").await;
     assert!(chrome.text().await.contains("Your password is set"));
     sign_in("ada@example.com", "another fresh passphrase").await;
+    // Her account page shows what was done to her account.
+    chrome.goto(&format!("{site}/account")).await;
+    let activity = chrome.text_of("[data-test='activity']").await;
+    assert!(
+        activity.contains("Banned by an administrator"),
+        "{activity}"
+    );
     chrome.close().await;
 }
 

@@ -702,7 +702,15 @@ fn page_routes(config: &mut web::ServiceConfig) {
         )
         .service(resource("/account/billing/portal").route(web::post().to(portal_form)))
         .service(resource("/account/payments/{id}/book").route(web::post().to(book_payment_form)))
-        .service(resource("/admin").route(web::get().to(admin_page)));
+        .service(resource("/admin").route(web::get().to(admin_page)))
+        .service(resource("/admin/user/{id}").route(web::get().to(admin_user_page)))
+        .service(resource("/admin/user/{id}/ban").route(web::post().to(admin_ban_form)))
+        .service(resource("/admin/user/{id}/unban").route(web::post().to(admin_unban_form)))
+        .service(resource("/admin/user/{id}/role").route(web::post().to(admin_role_form)))
+        .service(
+            resource("/admin/user/{id}/revoke-sessions")
+                .route(web::post().to(admin_revoke_sessions_form)),
+        );
 }
 
 async fn home(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
@@ -949,8 +957,67 @@ async fn book_payment_form(
     ui::book_payment(&app, session.as_ref(), &id).await
 }
 
-async fn admin_page(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
-    ui::admin(&app, session.as_ref())
+async fn admin_page(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Query(query): Query<AdminUsersQuery>,
+) -> Page {
+    ui::admin(&app, session.as_ref(), &client(&request, ip), query).await
+}
+
+async fn admin_user_page(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+    Query(query): Query<ui::NoticeQuery>,
+) -> Page {
+    ui::admin_user(&app, session.as_ref(), &client(&request, ip), &id, query).await
+}
+
+async fn admin_ban_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+    Form(form): Form<ui::BanForm>,
+) -> Page {
+    ui::admin_ban(&app, session.as_ref(), &client(&request, ip), &id, form).await
+}
+
+async fn admin_unban_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Page {
+    ui::admin_unban(&app, session.as_ref(), &client(&request, ip), &id).await
+}
+
+async fn admin_role_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+    Form(form): Form<ui::RoleForm>,
+) -> Page {
+    ui::admin_set_role(&app, session.as_ref(), &client(&request, ip), &id, form).await
+}
+
+async fn admin_revoke_sessions_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Page {
+    ui::admin_revoke_sessions(&app, session.as_ref(), &client(&request, ip), &id).await
 }
 
 /// Gives every request an id (`X-Request-Id`, echoed back) and a span, and logs its outcome.

@@ -646,6 +646,14 @@ fn page_routes() -> Router<App> {
         .route("/account/billing/portal", post(portal_form))
         .route("/account/payments/{id}/book", post(book_payment_form))
         .route("/admin", get(admin_page))
+        .route("/admin/user/{id}", get(admin_user_page))
+        .route("/admin/user/{id}/ban", post(admin_ban_form))
+        .route("/admin/user/{id}/unban", post(admin_unban_form))
+        .route("/admin/user/{id}/role", post(admin_role_form))
+        .route(
+            "/admin/user/{id}/revoke-sessions",
+            post(admin_revoke_sessions_form),
+        )
 }
 
 async fn home(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
@@ -899,8 +907,73 @@ async fn book_payment_form(
     ui::book_payment(&app, session.as_ref(), &id).await
 }
 
-async fn admin_page(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
-    ui::admin(&app, session.as_ref())
+async fn admin_page(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Query(query): Query<AdminUsersQuery>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::admin(&app, session.as_ref(), &request, query).await
+}
+
+async fn admin_user_page(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<ui::NoticeQuery>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::admin_user(&app, session.as_ref(), &request, &id, query).await
+}
+
+async fn admin_ban_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ui::BanForm>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::admin_ban(&app, session.as_ref(), &request, &id, form).await
+}
+
+async fn admin_unban_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::admin_unban(&app, session.as_ref(), &request, &id).await
+}
+
+async fn admin_role_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ui::RoleForm>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::admin_set_role(&app, session.as_ref(), &request, &id, form).await
+}
+
+async fn admin_revoke_sessions_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::admin_revoke_sessions(&app, session.as_ref(), &request, &id).await
 }
 
 /// Answers 413 to a declared over-limit body before reading any of it (a body without

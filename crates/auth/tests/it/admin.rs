@@ -6,9 +6,7 @@ use chrono::TimeDelta;
 use sea_orm::ConnectionTrait;
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
-use tollbooth_db::{
-    SecurityEventKind, SecurityEventQuery, SessionRepo, User, UserQuery, UserRepo,
-};
+use tollbooth_db::{SecurityEventKind, SecurityEventQuery, SessionRepo, User, UserQuery, UserRepo};
 
 use crate::common::*;
 use crate::mfa::{challenge, code, enable, with_mfa};
@@ -59,7 +57,10 @@ async fn a_ban_ends_every_session_on_every_instance_and_every_way_in(db: TestDb)
     assert_eq!(banned.ban_reason.as_deref(), Some("chargeback fraud"));
 
     // Both sessions are ended in the ban's transaction…
-    let live = t.db.list_active_sessions(ada.id, t.clock.now()).await.unwrap();
+    let live =
+        t.db.list_active_sessions(ada.id, t.clock.now())
+            .await
+            .unwrap();
     assert!(live.is_empty(), "{live:?}");
     // …so both live cookies are refused at once, on this instance and the other.
     assert!(t.auth.get_session(&on_first).await.unwrap().is_none());
@@ -119,7 +120,9 @@ async fn a_session_opened_in_a_race_with_a_ban_is_refused(db: TestDb) {
     let ada = t.user("ada@example.com").await;
     let (_, cookie) = t.sign_in("ada@example.com").await;
     // The ban's row change alone, as if the session were opened after the revocation.
-    t.db.ban_user(ada.id, t.clock.now(), None, None).await.unwrap();
+    t.db.ban_user(ada.id, t.clock.now(), None, None)
+        .await
+        .unwrap();
     assert!(t.auth.get_session(&cookie).await.unwrap().is_none());
     t.db.unban_user(ada.id).await.unwrap();
     assert!(t.auth.get_session(&cookie).await.unwrap().is_some());

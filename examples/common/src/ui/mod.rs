@@ -4,8 +4,10 @@
 //! `/sign-in` instead of answering 401. JavaScript is never required (one small script
 //! adds a "Copy" button where the clipboard exists).
 
+mod admin;
 mod pages;
 
+pub use admin::*;
 pub use pages::*;
 
 use askama::Template;

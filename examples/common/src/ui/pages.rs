@@ -4,7 +4,7 @@
 use askama::Template;
 use serde::Deserialize;
 use tollbooth_auth::http::StatusCode;
-use tollbooth_auth::{HeaderView, RequestInfo, Role, Session, WireError};
+use tollbooth_auth::{HeaderView, RequestInfo, Session, WireError};
 use tollbooth_billing::EVENT_TYPE_METADATA_KEY;
 
 use super::{Alert, Nav, Page, failure};
@@ -68,7 +68,7 @@ pub struct NoticeQuery {
 }
 
 impl NoticeQuery {
-    fn message(&self) -> Option<&'static str> {
+    pub(crate) fn message(&self) -> Option<&'static str> {
         Some(match self.notice.as_deref()? {
             "password-changed" => "Password changed. Your other sessions were signed out.",
             "session-revoked" => "That session is signed out.",
@@ -78,6 +78,10 @@ impl NoticeQuery {
             "subscribed" => "Thanks! Your subscription is active.",
             "cancelled" => "Your subscription will end at the close of the period.",
             "resumed" => "Your subscription continues.",
+            "banned" => "The user is banned and signed out everywhere.",
+            "unbanned" => "The ban is lifted.",
+            "role-set" => "The role is set.",
+            "sessions-revoked" => "The user is signed out everywhere.",
             _ => return None,
         })
     }
@@ -99,7 +103,7 @@ fn non_empty(value: String) -> Option<String> {
 }
 
 /// The page the session-only pages send a signed-out browser to.
-fn sign_in_first() -> Page {
+pub(crate) fn sign_in_first() -> Page {
     Page::see_other("/sign-in")
 }
 
@@ -504,6 +508,44 @@ struct AccountPage {
     methods: Vec<SignInMethodBody>,
     /// Each configured provider: (id, name, linked).
     providers: Vec<(&'static str, &'static str, bool)>,
+    activity: Vec<Activity>,
+}
+
+/// One line of a security activity list.
+pub(crate) struct Activity {
+    pub what: &'static str,
+    pub at: String,
+    pub ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<&SecurityEventBody> for Activity {
+    fn from(event: &SecurityEventBody) -> Self {
+        let what = match event.kind.as_str() {
+            "password_changed" => "Password changed",
+            "banned" => "Banned by an administrator",
+            "unbanned" => "Ban lifted by an administrator",
+            "role_changed" => "Role changed by an administrator",
+            "sessions_revoked_by_admin" => "Signed out everywhere by an administrator",
+            _ => "Security change",
+        };
+        let text = |key: &str| event.detail.as_ref()?.get(key)?.as_str().map(str::to_owned);
+        let detail = match event.kind.as_str() {
+            "banned" => text("reason"),
+            "role_changed" => Some(format!(
+                "{} → {}",
+                text("from").unwrap_or_default(),
+                text("to").unwrap_or_default()
+            )),
+            _ => None,
+        };
+        Self {
+            what,
+            at: event.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            ip: event.ip.clone(),
+            detail,
+        }
+    }
 }
 
 /// `GET /account`.
@@ -524,10 +566,17 @@ async fn account_page(
         let sessions = ops::auth::list_sessions(app, session).await?.body;
         let mfa = ops::mfa::mfa_status(app, session).await?.body;
         let methods = ops::oauth::sign_in_methods(app, session).await?.body;
-        Ok::<_, ApiError>((sessions, mfa, methods))
+        let recent = ActivityQuery {
+            before: None,
+            limit: Some(10),
+        };
+        let activity = ops::auth::security_activity(app, session, recent)
+            .await?
+            .body;
+        Ok::<_, ApiError>((sessions, mfa, methods, activity))
     };
     match loaded.await {
-        Ok((Some(sessions), Some(mfa), Some(methods))) => {
+        Ok((Some(sessions), Some(mfa), Some(methods), Some(activity))) => {
             let providers = app
                 .auth
                 .config()
@@ -551,6 +600,7 @@ async fn account_page(
                     mfa,
                     methods: methods.methods,
                     providers,
+                    activity: activity.events.iter().map(Activity::from).collect(),
                 },
             )
         }
@@ -1104,40 +1154,6 @@ pub async fn book_payment(app: &App, session: Option<&Session>, id: &str) -> Pag
         }) => Page::see_other(link.url),
         Ok(_) => Page::internal_error(),
         Err(error) => billing_failure(app, session, &error).await,
-    }
-}
-
-#[derive(Template)]
-#[template(path = "admin.html")]
-struct AdminPage {
-    title: &'static str,
-    nav: Nav,
-    alert: Alert,
-    stats: AdminStatsReply,
-}
-
-/// `GET /admin`: admins only (a 403 page for other roles).
-pub fn admin(app: &App, session: Option<&Session>) -> Page {
-    let Some(session) = session else {
-        return sign_in_first();
-    };
-    if let Err(error) = session.require_role(&Role::ADMIN) {
-        return error_page(app, Some(session), &error.into());
-    }
-    match ops::admin::admin_stats(session) {
-        Ok(Reply {
-            body: Some(stats), ..
-        }) => Page::html(
-            StatusCode::OK,
-            &AdminPage {
-                title: "Admin",
-                nav: Nav::new(app, Some(session)),
-                alert: Alert::default(),
-                stats,
-            },
-        ),
-        Ok(_) => Page::internal_error(),
-        Err(error) => error_page(app, Some(session), &error),
     }
 }
 
