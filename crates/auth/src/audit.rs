@@ -2,13 +2,17 @@
 //! transaction of the change itself (no event without its change, no change without its
 //! event), and users read their own.
 
+use serde_json::json;
 use tollbooth_db::{
     NewSecurityEvent, SecurityEvent, SecurityEventKind, SecurityEventQuery, SecurityEventRepo, Tx,
+    User,
 };
+use tollbooth_email::SecurityChange;
 use uuid::Uuid;
 
 use crate::error::Result;
 use crate::headers::RequestInfo;
+use crate::oauth::Provider;
 use crate::service::Auth;
 use crate::session::Session;
 
@@ -26,7 +30,7 @@ pub(crate) struct Audit<'a> {
 
 impl<'a> Audit<'a> {
     /// `kind`, done by the user to their own account.
-    pub(crate) fn own(kind: SecurityEventKind, user: Uuid, request: &'a RequestInfo<'a>) -> Self {
+    fn own(kind: SecurityEventKind, user: Uuid, request: &'a RequestInfo<'a>) -> Self {
         Self {
             kind,
             actor: user,
@@ -37,7 +41,73 @@ impl<'a> Audit<'a> {
     }
 }
 
+/// A change a user makes to how their account is protected: recorded in the audit trail
+/// and told to the owner by a security notice, both in the change's transaction
+/// ([`Auth::security_change`]). The one list of them, so neither can be forgotten.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Change {
+    PasswordChanged,
+    MfaEnabled,
+    MfaDisabled,
+    BackupCodesRegenerated,
+    ProviderLinked(Provider),
+    ProviderUnlinked(Provider),
+}
+
+impl Change {
+    fn kind(self) -> SecurityEventKind {
+        match self {
+            Self::PasswordChanged => SecurityEventKind::PasswordChanged,
+            Self::MfaEnabled => SecurityEventKind::MfaEnabled,
+            Self::MfaDisabled => SecurityEventKind::MfaDisabled,
+            Self::BackupCodesRegenerated => SecurityEventKind::BackupCodesRegenerated,
+            Self::ProviderLinked(_) => SecurityEventKind::ProviderLinked,
+            Self::ProviderUnlinked(_) => SecurityEventKind::ProviderUnlinked,
+        }
+    }
+
+    fn detail(self) -> Option<serde_json::Value> {
+        match self {
+            Self::ProviderLinked(provider) | Self::ProviderUnlinked(provider) => {
+                Some(json!({ "provider": provider.as_str() }))
+            }
+            _ => None,
+        }
+    }
+
+    fn notice(self) -> SecurityChange {
+        match self {
+            Self::PasswordChanged => SecurityChange::PasswordChanged,
+            Self::MfaEnabled => SecurityChange::MfaEnabled,
+            Self::MfaDisabled => SecurityChange::MfaDisabled,
+            Self::BackupCodesRegenerated => SecurityChange::BackupCodesRegenerated,
+            Self::ProviderLinked(provider) => SecurityChange::ProviderLinked {
+                provider: provider.display_name().to_owned(),
+            },
+            Self::ProviderUnlinked(provider) => SecurityChange::ProviderUnlinked {
+                provider: provider.display_name().to_owned(),
+            },
+        }
+    }
+}
+
 impl Auth {
+    /// Records `change`, made by `user` to their own account, and queues its security
+    /// notice, both inside `tx`, the transaction of the change.
+    pub(crate) async fn security_change(
+        &self,
+        tx: &Tx,
+        user: &User,
+        change: Change,
+        request: &RequestInfo<'_>,
+    ) -> Result<()> {
+        let mut event = Audit::own(change.kind(), user.id, request);
+        event.detail = change.detail();
+        self.record(tx, event).await?;
+        self.queue_security_notice(tx, user, change.notice(), request)
+            .await
+    }
+
     /// Appends `event` inside `tx`, the transaction of the change it records.
     pub(crate) async fn record(&self, tx: &Tx, event: Audit<'_>) -> Result<()> {
         let mut row = NewSecurityEvent::new(

@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use tollbooth_db::{
-    AccountRepo, CREDENTIAL_PROVIDER, DbError, NewAccount, NewUser, SecurityEventKind, SessionRepo,
-    TokenPurpose, User, UserRepo, normalize_email,
+    AccountRepo, CREDENTIAL_PROVIDER, DbError, NewAccount, NewUser, SessionRepo, TokenPurpose,
+    User, UserRepo, normalize_email,
 };
-use tollbooth_email::{Address, SecurityChange};
+use tollbooth_email::Address;
 
-use crate::audit::Audit;
+use crate::audit::Change;
 use crate::cookie::SetCookie;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
@@ -255,10 +255,8 @@ impl Auth {
         }
         tx.revoke_user_sessions(user.id, Some(session.id), self.now())
             .await?;
-        self.queue_security_notice(&tx, user, SecurityChange::PasswordChanged, request)
+        self.security_change(&tx, user, Change::PasswordChanged, request)
             .await?;
-        let event = Audit::own(SecurityEventKind::PasswordChanged, user.id, request);
-        self.record(&tx, event).await?;
         tx.commit().await?;
         self.inner.mail.committed();
         tracing::info!(user_id = %user.id, "password changed; other sessions revoked");

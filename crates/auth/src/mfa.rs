@@ -16,9 +16,9 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use chrono::TimeDelta;
 use tollbooth_db::{SessionRepo, TokenPurpose, TwoFactorRepo, User, UserRepo};
-use tollbooth_email::SecurityChange;
 use totp_rs::{Algorithm, Builder, Totp};
 
+use crate::audit::Change;
 use crate::credentials::SignedIn;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
@@ -212,7 +212,7 @@ impl Auth {
         let codes = self.new_backup_codes(&tx, user).await?;
         tx.revoke_user_sessions(user.id, Some(session.id), self.now())
             .await?;
-        self.queue_security_notice(&tx, user, SecurityChange::MfaEnabled, request)
+        self.security_change(&tx, user, Change::MfaEnabled, request)
             .await?;
         tx.commit().await?;
         self.inner.mail.committed();
@@ -267,7 +267,7 @@ impl Auth {
         tx.delete_two_factor(user.id).await?;
         tx.revoke_user_sessions(user.id, Some(session.id), self.now())
             .await?;
-        self.queue_security_notice(&tx, user, SecurityChange::MfaDisabled, request)
+        self.security_change(&tx, user, Change::MfaDisabled, request)
             .await?;
         tx.commit().await?;
         self.inner.mail.committed();
@@ -287,7 +287,7 @@ impl Auth {
         self.check_code(user, code, true).await?;
         let tx = self.inner.db.begin().await?;
         let codes = self.new_backup_codes(&tx, user).await?;
-        self.queue_security_notice(&tx, user, SecurityChange::BackupCodesRegenerated, request)
+        self.security_change(&tx, user, Change::BackupCodesRegenerated, request)
             .await?;
         tx.commit().await?;
         self.inner.mail.committed();

@@ -110,7 +110,8 @@ impl Auth {
 
     /// Tells the owner of `user`'s verified address what changed, when and from where, with
     /// a single-use "this wasn't me" link ([`report_unauthorized_change`](Self::report_unauthorized_change)).
-    /// Written to the outbox inside `tx`, the transaction of the change itself.
+    /// Written to the outbox inside `tx`, the transaction of the change itself; called
+    /// through [`security_change`](Self::security_change), which also records it.
     pub(crate) async fn queue_security_notice(
         &self,
         tx: &Tx,

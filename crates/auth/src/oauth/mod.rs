@@ -19,11 +19,11 @@ use sha2::{Digest, Sha256};
 use tollbooth_db::{
     AccountRepo, DbError, NewAccount, NewUser, TokenPurpose, Unlink, User, UserRepo,
 };
-use tollbooth_email::SecurityChange;
 use url::Url;
 
 pub use config::{ClientSecret, Provider, ProviderConfig};
 
+use crate::audit::Change;
 use crate::cookie::{SetCookie, cookie_values};
 use crate::credentials::SignInOutcome;
 use crate::error::{AuthError, Result};
@@ -316,10 +316,8 @@ impl Auth {
             Unlink::NotLinked => return Ok(()),
             _ => {}
         }
-        let change = SecurityChange::ProviderUnlinked {
-            provider: provider.display_name().to_owned(),
-        };
-        self.queue_security_notice(&tx, &session.user, change, request)
+        let change = Change::ProviderUnlinked(provider);
+        self.security_change(&tx, &session.user, change, request)
             .await?;
         tx.commit().await?;
         self.inner.mail.committed();
@@ -506,10 +504,8 @@ impl Auth {
         let email = identity.verified_email.clone();
         let tx = self.inner.db.begin().await?;
         attach(&tx, provider, &identity, user_id, email).await?;
-        let change = SecurityChange::ProviderLinked {
-            provider: provider.display_name().to_owned(),
-        };
-        self.queue_security_notice(&tx, &current.user, change, request)
+        let change = Change::ProviderLinked(provider);
+        self.security_change(&tx, &current.user, change, request)
             .await?;
         tx.commit().await?;
         self.inner.mail.committed();

@@ -277,7 +277,7 @@ async fn role_changes_and_revocations_are_audited_with_their_request(db: TestDb)
 }
 
 async fn a_user_reads_their_own_security_activity(db: TestDb) {
-    let t = TestAuth::new(db);
+    let t = with_mfa(db);
     t.user("ada@example.com").await;
     t.user("bob@example.com").await;
     let (ada, _) = t.sign_in("ada@example.com").await;
@@ -300,6 +300,37 @@ async fn a_user_reads_their_own_security_activity(db: TestDb) {
     // Paging: nothing older than the only event.
     let older = t.auth.security_activity(&ada, Some(own[0].id), 50).await;
     assert!(older.unwrap().is_empty());
+
+    // Each second-factor change leaves exactly one event, with the request it came from.
+    let (secret, _, bob) = enable(&t, "bob@example.com").await;
+    t.clock.advance(TimeDelta::seconds(31));
+    let request = RequestInfo::new(&NO_UA, ip());
+    t.auth
+        .mfa_regenerate_backup_codes(&bob, &code(&t, &secret, 0), &request)
+        .await
+        .unwrap();
+    t.clock.advance(TimeDelta::seconds(31));
+    t.auth
+        .mfa_disable(&bob, &code(&t, &secret, 0), &request)
+        .await
+        .unwrap();
+    let events = t.auth.security_activity(&bob, None, 50).await.unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["mfa_disabled", "backup_codes_regenerated", "mfa_enabled"]
+    );
+    assert_eq!(events[0].user_agent.as_deref(), Some("AdminConsole/1.0"));
+    // A refused change (MFA is already off) records nothing.
+    assert!(t.auth.mfa_disable(&bob, "000000", &request).await.is_err());
+    assert_eq!(
+        t.auth
+            .security_activity(&bob, None, 50)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 /// The event is written in the change's transaction: when it cannot be written, the change

@@ -725,6 +725,27 @@ async fn linking_rules(db: TestDb) {
         t.auth.oauth_unlink(&carol, Provider::GitHub, &anon()).await,
         Err(AuthError::LastSignInMethod)
     ));
+
+    // Each link and unlink left one event in the audit trail; the refusals none.
+    let trail = |session: Session| {
+        let auth = t.auth.clone();
+        async move {
+            let events = auth.security_activity(&session, None, 10).await.unwrap();
+            events
+                .into_iter()
+                .map(|e| (e.kind, e.detail.unwrap()["provider"].clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        trail(bob_session.clone()).await,
+        [("provider_linked".to_owned(), json!("google"))]
+    );
+    assert_eq!(
+        trail(ada_session.clone()).await,
+        [("provider_unlinked".to_owned(), json!("github"))]
+    );
+    assert!(trail(carol).await.is_empty());
 }
 
 async fn oauth_sign_in_stops_at_mfa(db: TestDb) {

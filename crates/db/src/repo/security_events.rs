@@ -22,6 +22,16 @@ pub type SecurityEvent = security_event::Model;
 pub enum SecurityEventKind {
     /// A password changed by its owner (who knew the current one).
     PasswordChanged,
+    /// Two-factor authentication turned on.
+    MfaEnabled,
+    /// Two-factor authentication turned off.
+    MfaDisabled,
+    /// New backup codes replaced the old ones.
+    BackupCodesRegenerated,
+    /// A sign-in provider linked (`detail.provider`).
+    ProviderLinked,
+    /// A sign-in provider unlinked (`detail.provider`).
+    ProviderUnlinked,
     /// An administrator banned the user.
     Banned,
     /// An administrator lifted the user's ban.
@@ -34,8 +44,13 @@ pub enum SecurityEventKind {
 
 impl SecurityEventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 10] = [
         Self::PasswordChanged,
+        Self::MfaEnabled,
+        Self::MfaDisabled,
+        Self::BackupCodesRegenerated,
+        Self::ProviderLinked,
+        Self::ProviderUnlinked,
         Self::Banned,
         Self::Unbanned,
         Self::RoleChanged,
@@ -46,6 +61,11 @@ impl SecurityEventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PasswordChanged => "password_changed",
+            Self::MfaEnabled => "mfa_enabled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::BackupCodesRegenerated => "backup_codes_regenerated",
+            Self::ProviderLinked => "provider_linked",
+            Self::ProviderUnlinked => "provider_unlinked",
             Self::Banned => "banned",
             Self::Unbanned => "unbanned",
             Self::RoleChanged => "role_changed",

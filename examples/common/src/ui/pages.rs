@@ -523,6 +523,11 @@ impl From<&SecurityEventBody> for Activity {
     fn from(event: &SecurityEventBody) -> Self {
         let what = match event.kind.as_str() {
             "password_changed" => "Password changed",
+            "mfa_enabled" => "Two-factor authentication turned on",
+            "mfa_disabled" => "Two-factor authentication turned off",
+            "backup_codes_regenerated" => "New backup codes",
+            "provider_linked" => "Sign-in provider linked",
+            "provider_unlinked" => "Sign-in provider unlinked",
             "banned" => "Banned by an administrator",
             "unbanned" => "Ban lifted by an administrator",
             "role_changed" => "Role changed by an administrator",
@@ -532,6 +537,7 @@ impl From<&SecurityEventBody> for Activity {
         let text = |key: &str| event.detail.as_ref()?.get(key)?.as_str().map(str::to_owned);
         let detail = match event.kind.as_str() {
             "banned" => text("reason"),
+            "provider_linked" | "provider_unlinked" => text("provider"),
             "role_changed" => Some(format!(
                 "{} → {}",
                 text("from").unwrap_or_default(),
