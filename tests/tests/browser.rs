@@ -760,6 +760,19 @@ async fn the_other_pages(flavor: Flavor, db: TestDb) {
     }
     chrome.check_page(flavor, "admin-user-after").await;
 
+    // The profile form on the account page.
+    chrome.goto(&format!("{site}/account")).await;
+    chrome.fill("#profile_name", "The Boss").await;
+    chrome
+        .submit("form[action='/account/profile'] button")
+        .await;
+    chrome.wait_for_text("Your profile is saved.").await;
+    assert!(
+        chrome.text().await.contains("The Boss"),
+        "{}",
+        chrome.text().await
+    );
+
     // A password change from the account page e-mails a notice with a "this wasn't me" link.
     chrome.goto(&format!("{site}/account")).await;
     chrome.fill("#current_password", PASSWORD).await;

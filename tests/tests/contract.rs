@@ -1447,6 +1447,44 @@ async fn account_management(flavor: Flavor, db: TestDb) {
     };
     let phone = sign_in(Browser::new(&server), PASSWORD).await;
 
+    // The profile: name and picture; a picture that is not an https URL is refused.
+    let saved = laptop
+        .post(
+            "/auth/profile",
+            json!({ "name": "Ada Lovelace", "image": "https://cdn.example.com/ada.png" }),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{saved:?}");
+    assert_eq!(
+        (&saved.json["user"]["name"], &saved.json["user"]["image"]),
+        (
+            &json!("Ada Lovelace"),
+            &json!("https://cdn.example.com/ada.png")
+        )
+    );
+    let refused = laptop
+        .post("/auth/profile", json!({ "image": "javascript:alert(1)" }))
+        .await;
+    assert_eq!(
+        (refused.status, refused.json["error"].as_str()),
+        (422, Some("invalid_input"))
+    );
+    let cleared = laptop.post("/auth/profile", json!({ "image": "" })).await;
+    assert_eq!(
+        (
+            &cleared.json["user"]["name"],
+            &cleared.json["user"]["image"]
+        ),
+        (&json!("Ada Lovelace"), &Value::Null)
+    );
+    assert_eq!(
+        Browser::new(&server)
+            .post("/auth/profile", json!({}))
+            .await
+            .status,
+        401
+    );
+
     // Two sessions; the laptop revokes the phone's.
     let sessions = laptop.get("/auth/sessions").await;
     let list = sessions.json["sessions"].as_array().unwrap();

@@ -292,7 +292,7 @@ impl Auth {
     }
 }
 
-fn clean_name(name: Option<&str>) -> Result<Option<String>> {
+pub(crate) fn clean_name(name: Option<&str>) -> Result<Option<String>> {
     let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
         return Ok(None);
     };

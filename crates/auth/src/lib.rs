@@ -142,6 +142,7 @@ mod mfa;
 mod oauth;
 mod origin;
 mod password;
+mod profile;
 mod proxy;
 mod recovery;
 mod secret;
@@ -172,6 +173,7 @@ pub use oauth::{
     SignInMethod,
 };
 pub use password::MAX_PASSWORD_BYTES;
+pub use profile::ProfileUpdate;
 pub use proxy::TrustedProxies;
 pub use service::Auth;
 pub use session::{Role, Session, SessionInfo, SessionLookup};

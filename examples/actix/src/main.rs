@@ -159,6 +159,7 @@ fn auth_routes(config: &mut web::ServiceConfig) {
         .service(resource("/reset-password").route(web::post().to(reset_password)))
         .service(resource("/change-password").route(web::post().to(change_password)))
         .service(resource("/security-activity").route(web::get().to(security_activity)))
+        .service(resource("/profile").route(web::post().to(update_profile)))
         .service(
             resource("/security-report")
                 .route(web::get().to(security_report_link))
@@ -235,6 +236,14 @@ async fn revoke_session(
     Path(id): Path<String>,
 ) -> Answer {
     ops::auth::revoke_session(&app, &session, &id).await
+}
+
+async fn update_profile(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<ProfileBody>,
+) -> Answer<UserReply> {
+    ops::auth::update_profile(&app, &session, body).await
 }
 
 async fn security_activity(
@@ -681,6 +690,7 @@ fn page_routes(config: &mut web::ServiceConfig) {
                 .route(web::post().to(sign_out_everywhere_form)),
         )
         .service(resource("/account/password").route(web::post().to(change_password_form)))
+        .service(resource("/account/profile").route(web::post().to(profile_form)))
         .service(resource("/account/reauthenticate").route(web::post().to(reauthenticate_form)))
         .service(resource("/account/oauth/{provider}/link").route(web::post().to(oauth_link_form)))
         .service(
@@ -830,6 +840,14 @@ async fn sign_out_everywhere_form(
     CurrentSession(session): CurrentSession,
 ) -> Page {
     ui::sign_out_everywhere(&app, session.as_ref()).await
+}
+
+async fn profile_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ProfileBody>,
+) -> Page {
+    ui::update_profile(&app, session.as_ref(), form).await
 }
 
 async fn change_password_form(

@@ -131,6 +131,7 @@ fn auth_routes() -> Router<App> {
         .route("/reset-password", post(reset_password))
         .route("/change-password", post(change_password))
         .route("/security-activity", get(security_activity))
+        .route("/profile", post(update_profile))
         .route(
             "/security-report",
             get(security_report_link).post(security_report),
@@ -190,6 +191,14 @@ async fn list_sessions(
     RequireAuth(session): RequireAuth,
 ) -> Answer<SessionsReply> {
     ops::auth::list_sessions(&app, &session).await
+}
+
+async fn update_profile(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<ProfileBody>,
+) -> Answer<UserReply> {
+    ops::auth::update_profile(&app, &session, body).await
 }
 
 async fn security_activity(
@@ -630,6 +639,7 @@ fn page_routes() -> Router<App> {
             post(sign_out_everywhere_form),
         )
         .route("/account/password", post(change_password_form))
+        .route("/account/profile", post(profile_form))
         .route("/account/reauthenticate", post(reauthenticate_form))
         .route("/account/oauth/{provider}/link", post(oauth_link_form))
         .route("/account/oauth/{provider}/unlink", post(oauth_unlink_form))
@@ -775,6 +785,14 @@ async fn sign_out_everywhere_form(
     CurrentSession(session): CurrentSession,
 ) -> Page {
     ui::sign_out_everywhere(&app, session.as_ref()).await
+}
+
+async fn profile_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ProfileBody>,
+) -> Page {
+    ui::update_profile(&app, session.as_ref(), form).await
 }
 
 async fn change_password_form(

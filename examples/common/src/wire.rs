@@ -717,6 +717,15 @@ pub struct ChangePasswordBody {
     pub new_password: String,
 }
 
+/// `POST /auth/profile`: an absent field keeps its value, an empty one clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ProfileBody {
+    /// Display name, at most 100 characters.
+    pub name: Option<String>,
+    /// Avatar: an `https` URL.
+    pub image: Option<String>,
+}
+
 /// `POST /auth/reauthenticate`: the password, and a code when MFA is on.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReauthenticateBody {

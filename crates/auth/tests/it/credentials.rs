@@ -533,7 +533,61 @@ async fn passwords_of_up_to_72_bytes_work_end_to_end(db: TestDb) {
     ));
 }
 
+async fn a_user_updates_their_profile(db: TestDb) {
+    let t = TestAuth::new(db);
+    t.user("ada@example.com").await;
+    let (session, cookie) = t.sign_in("ada@example.com").await;
+    let update = ProfileUpdate::new()
+        .name("  Ada Lovelace ")
+        .image("https://cdn.example.com/ada.png");
+    let user = t.auth.update_profile(&session, update).await.unwrap();
+    assert_eq!(user.name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(
+        user.image.as_deref(),
+        Some("https://cdn.example.com/ada.png")
+    );
+
+    // Bad input changes nothing, not even the valid half.
+    let session = t.auth.get_session(&cookie).await.unwrap().unwrap().session;
+    for (update, field) in [
+        (
+            ProfileUpdate::new()
+                .name("Bob")
+                .image("javascript:alert(1)"),
+            "image",
+        ),
+        (ProfileUpdate::new().name("x".repeat(101)), "name"),
+        (ProfileUpdate::new().name("a\u{0}b"), "name"),
+    ] {
+        match t.auth.update_profile(&session, update).await {
+            Err(AuthError::InvalidInput { field: got, .. }) => assert_eq!(got, field),
+            other => panic!("{other:?}"),
+        }
+    }
+    let unchanged = t
+        .auth
+        .get_session(&cookie)
+        .await
+        .unwrap()
+        .unwrap()
+        .session
+        .user;
+    assert_eq!(unchanged.name.as_deref(), Some("Ada Lovelace"));
+
+    // A field left out keeps its value; an empty one clears it.
+    let user = t
+        .auth
+        .update_profile(&session, ProfileUpdate::new().image(""))
+        .await
+        .unwrap();
+    assert_eq!(
+        (user.name.as_deref(), user.image),
+        (Some("Ada Lovelace"), None)
+    );
+}
+
 tollbooth_db::engine_tests!(
+    a_user_updates_their_profile,
     sign_up_verify_sign_in,
     sign_up_refuses_bad_input_and_taken_addresses,
     sign_up_is_rate_limited_per_ip,

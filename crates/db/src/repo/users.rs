@@ -93,6 +93,14 @@ pub trait UserRepo: Send + Sync {
     async fn find_user_by_stripe_customer(&self, customer_id: &str) -> Result<Option<User>>;
     /// Records that the user proved their address; `None` if there is no such user.
     async fn mark_email_verified(&self, id: Uuid, at: DateTime<Utc>) -> Result<Option<User>>;
+    /// Sets the user's display name and avatar URL (`None` clears); `None` if there is no
+    /// such user.
+    async fn set_user_profile(
+        &self,
+        id: Uuid,
+        name: Option<String>,
+        image: Option<String>,
+    ) -> Result<Option<User>>;
     /// Changes the user's role; `None` if there is no such user.
     async fn set_user_role(&self, id: Uuid, role: &str) -> Result<Option<User>>;
     /// Bans the user from `at` (until `expires_at`, or until lifted), with the
@@ -184,6 +192,19 @@ impl<E: Executor> UserRepo for E {
 
     async fn mark_email_verified(&self, id: Uuid, at: DateTime<Utc>) -> Result<Option<User>> {
         update_one(self, id, Column::EmailVerifiedAt, Expr::value(micros(at))).await
+    }
+
+    async fn set_user_profile(
+        &self,
+        id: Uuid,
+        name: Option<String>,
+        image: Option<String>,
+    ) -> Result<Option<User>> {
+        let values = [
+            (Column::Name, Expr::value(name)),
+            (Column::Image, Expr::value(image)),
+        ];
+        update(self, id, values).await
     }
 
     async fn set_user_role(&self, id: Uuid, role: &str) -> Result<Option<User>> {

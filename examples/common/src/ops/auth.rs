@@ -1,7 +1,9 @@
 //! Accounts and sessions: sign-up and sign-in, e-mail verification, passwords, the session
 //! list, re-authentication and the "this wasn't me" report.
 
-use tollbooth_auth::{HeaderView, MfaChallenge, RequestInfo, Session, SignInOutcome, SignedIn};
+use tollbooth_auth::{
+    HeaderView, MfaChallenge, ProfileUpdate, RequestInfo, Session, SignInOutcome, SignedIn,
+};
 use uuid::Uuid;
 
 use super::Answer;
@@ -336,6 +338,28 @@ pub async fn change_password(
         .change_password(session, &body.current_password, &body.new_password, request)
         .await?;
     Ok(Reply::no_content())
+}
+
+/// `POST /auth/profile`: the user's display name and avatar.
+#[utoipa::path(
+    post,
+    path = "/auth/profile",
+    tag = "auth",
+    request_body = ProfileBody,
+    responses((status = 200, description = "the user, changed", body = UserReply))
+)]
+pub async fn update_profile(app: &App, session: &Session, body: ProfileBody) -> Answer<UserReply> {
+    let mut update = ProfileUpdate::new();
+    if let Some(name) = body.name {
+        update = update.name(name);
+    }
+    if let Some(image) = body.image {
+        update = update.image(image);
+    }
+    let user = app.auth.update_profile(session, update).await?;
+    Ok(Reply::ok(UserReply {
+        user: UserBody::from(&user),
+    }))
 }
 
 /// `GET /me`: the signed-in user.

@@ -71,6 +71,7 @@ impl NoticeQuery {
     pub(crate) fn message(&self) -> Option<&'static str> {
         Some(match self.notice.as_deref()? {
             "password-changed" => "Password changed. Your other sessions were signed out.",
+            "profile-saved" => "Your profile is saved.",
             "session-revoked" => "That session is signed out.",
             "mfa-off" => "Two-factor authentication is off.",
             "unlinked" => "That provider is unlinked.",
@@ -650,6 +651,15 @@ pub async fn sign_out_everywhere(app: &App, session: Option<&Session>) -> Page {
         Ok(reply) => Page::see_other("/sign-in").with_cookies_of(reply),
         Err(error) => error_page(app, Some(session), &error),
     }
+}
+
+/// `POST /account/profile`.
+pub async fn update_profile(app: &App, session: Option<&Session>, form: ProfileBody) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let done = ops::auth::update_profile(app, session, form).await;
+    after_account_action(app, session, done, "profile-saved").await
 }
 
 /// `POST /account/password`.
