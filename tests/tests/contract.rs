@@ -1696,12 +1696,15 @@ async fn administering_users(flavor: Flavor, db: TestDb) {
         kinds,
         [
             "sessions_revoked_by_admin",
+            "signed_in",
             "unbanned",
             "role_changed",
-            "banned"
+            "banned",
+            "signed_in",
+            "signed_in"
         ]
     );
-    let ban_event = &trail.json["events"][3];
+    let ban_event = &trail.json["events"][4];
     assert_eq!(ban_event["actor_user_id"], json!(root_id));
     assert_eq!(ban_event["detail"]["reason"], "chargeback fraud");
     assert_eq!(ban_event["ip"], "127.0.0.1");
@@ -1723,10 +1726,14 @@ async fn administering_users(flavor: Flavor, db: TestDb) {
     let activity = ada_again.get("/auth/security-activity").await;
     assert_eq!(activity.status, 200, "{activity:?}");
     assert_eq!(activity.json["events"][0]["kind"], "password_changed");
-    assert_eq!(activity.json["events"].as_array().unwrap().len(), 5);
+    assert_eq!(activity.json["events"][1]["kind"], "signed_in");
+    assert_eq!(activity.json["events"][1]["detail"]["method"], "password");
+    assert_eq!(activity.json["events"].as_array().unwrap().len(), 9);
+    let roots = root.get("/auth/security-activity").await;
     assert_eq!(
-        root.get("/auth/security-activity").await.json["events"],
-        json!([])
+        roots.json["events"].as_array().unwrap().len(),
+        1,
+        "{roots:?}"
     );
 }
 

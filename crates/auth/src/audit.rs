@@ -10,9 +10,11 @@ use tollbooth_db::{
 use tollbooth_email::SecurityChange;
 use uuid::Uuid;
 
+use crate::cookie::SetCookie;
 use crate::error::Result;
 use crate::headers::RequestInfo;
 use crate::oauth::Provider;
+use crate::secret::address_key;
 use crate::service::Auth;
 use crate::session::Session;
 
@@ -106,6 +108,51 @@ impl Auth {
         self.record(tx, event).await?;
         self.queue_security_notice(tx, user, change.notice(), request)
             .await
+    }
+
+    /// A sign-in: the session is opened and the event recorded in one transaction.
+    /// `method` is `password` or the provider; `mfa` when a second factor completed it.
+    pub(crate) async fn open_session(
+        &self,
+        user: User,
+        request: &RequestInfo<'_>,
+        method: Option<&str>,
+        mfa: bool,
+    ) -> Result<(Session, SetCookie)> {
+        let tx = self.inner.db.begin().await?;
+        let subject = user.id;
+        let (session, cookie) = self.inner.sessions.open(&tx, user, request).await?;
+        let mut event = Audit::own(SecurityEventKind::SignedIn, subject, request);
+        event.detail = Some(match method {
+            Some(method) => json!({ "method": method, "mfa": mfa }),
+            None => json!({ "mfa": mfa }),
+        });
+        self.record(&tx, event).await?;
+        tx.commit().await?;
+        Ok((session, cookie))
+    }
+
+    /// Records a sign-in refused for a wrong password: against the user, or — for an
+    /// address without an account — against a hash of the address (never the address).
+    pub(crate) async fn record_failed_sign_in(
+        &self,
+        user: Option<&User>,
+        normalized_email: &str,
+        request: &RequestInfo<'_>,
+    ) -> Result<()> {
+        let mut row = NewSecurityEvent::new(
+            SecurityEventKind::SignInFailed,
+            self.now(),
+            None,
+            user.map(|u| u.id),
+        );
+        if user.is_none() {
+            row.detail = Some(json!({ "email_key": address_key(normalized_email) }));
+        }
+        row.ip = request.ip.map(|ip| ip.to_string());
+        row.user_agent = request.user_agent();
+        self.inner.db.record_security_event(row).await?;
+        Ok(())
     }
 
     /// Appends `event` inside `tx`, the transaction of the change it records.

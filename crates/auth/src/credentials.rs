@@ -167,10 +167,13 @@ impl Auth {
         let Some((user, hash)) = self.credential(&email).await? else {
             hasher.verify_dummy(password).await?;
             limiter.record_failure(db, &failures).await?;
+            self.record_failed_sign_in(None, &email, request).await?;
             return Err(AuthError::InvalidCredentials);
         };
         if !hasher.verify(password, &hash).await? {
             limiter.record_failure(db, &failures).await?;
+            self.record_failed_sign_in(Some(&user), &email, request)
+                .await?;
             return Err(AuthError::InvalidCredentials);
         }
         limiter.clear_failures(db, &failures).await?;
@@ -180,23 +183,26 @@ impl Auth {
         if self.inner.config.require_verified_email && user.email_verified_at.is_none() {
             return Err(AuthError::EmailNotVerified);
         }
-        self.finish_sign_in(user, request).await
+        self.finish_sign_in(user, request, "password").await
     }
 
     /// After the first factor: either a session, or an MFA challenge. Shared by password
     /// and OAuth sign-in.
+    /// `method` is `password` or the provider, for the audit trail.
     pub(crate) async fn finish_sign_in(
         &self,
         user: User,
         request: &RequestInfo<'_>,
+        method: &str,
     ) -> Result<SignInOutcome> {
         // Before the challenge: a banned user is not asked for a second factor either.
         refuse_banned(&user, self.now())?;
         if self.mfa_enabled(&user).await? {
             return Ok(SignInOutcome::MfaRequired(self.mfa_challenge(&user).await?));
         }
-        let sessions = &self.inner.sessions;
-        let (session, cookie) = sessions.open(&self.inner.db, user, request).await?;
+        let (session, cookie) = self
+            .open_session(user, request, Some(method), false)
+            .await?;
         tracing::info!(user_id = %session.user.id, session_id = %session.id, "signed in");
         Ok(SignInOutcome::SignedIn(Box::new(SignedIn {
             session,

@@ -7,12 +7,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sha2::{Digest, Sha256};
 use tollbooth_db::RateLimitRepo;
 
 use crate::clock::Clock;
 use crate::config::{Limit, RateLimits};
 use crate::error::{AuthError, Result};
+use crate::secret::address_key;
 
 /// What is being counted. The names are the counters' keys in the database: stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,9 +77,7 @@ impl Key {
     }
 
     fn hashed(counter: &str, account: &str) -> Self {
-        let digest = Sha256::digest(account.as_bytes());
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        Self(format!("{counter}:account:{hex}"))
+        Self(format!("{counter}:account:{}", address_key(account)))
     }
 
     fn as_str(&self) -> &str {

@@ -247,7 +247,7 @@ impl Auth {
         {
             return Err(AuthError::InvalidMfaCode); // used concurrently
         }
-        let (session, cookie) = self.inner.sessions.open(db, user, request).await?;
+        let (session, cookie) = self.open_session(user, request, None, true).await?;
         tracing::info!(user_id = %session.user.id, session_id = %session.id, "signed in with MFA");
         Ok(SignedIn { session, cookie })
     }

@@ -19,6 +19,13 @@ pub(crate) fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.trim().as_bytes()).to_vec()
 }
 
+/// A stable key for an account's address that does not reveal it (the first 128 bits of its
+/// sha-256, in hex): rate-limit rows and the audit trail name unknown addresses by it.
+pub(crate) fn address_key(normalized_email: &str) -> String {
+    let digest = Sha256::digest(normalized_email.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -356,7 +356,7 @@ pub struct SecurityEventBody {
     pub id: Uuid,
     /// When.
     pub at: DateTime<Utc>,
-    /// What: `password_changed`, `mfa_enabled`, `mfa_disabled`,
+    /// What: `signed_in`, `sign_in_failed`, `password_changed`, `mfa_enabled`, `mfa_disabled`,
     /// `backup_codes_regenerated`, `provider_linked`, `provider_unlinked`, `banned`,
     /// `unbanned`, `role_changed`, `sessions_revoked_by_admin`.
     pub kind: String,

@@ -418,7 +418,9 @@ impl Auth {
                 .find_user(account.user_id)
                 .await?
                 .ok_or(AuthError::InvalidOAuthState)?;
-            let outcome = self.finish_sign_in(user, request).await?;
+            let outcome = self
+                .finish_sign_in(user, request, provider.as_str())
+                .await?;
             return Ok(OAuthResult::SignedIn {
                 outcome,
                 new_user: false,
@@ -437,7 +439,9 @@ impl Auth {
                 });
             }
             attach(&self.inner.db, provider, &identity, user.id, Some(email)).await?;
-            let outcome = self.finish_sign_in(user, request).await?;
+            let outcome = self
+                .finish_sign_in(user, request, provider.as_str())
+                .await?;
             return Ok(OAuthResult::SignedIn {
                 outcome,
                 new_user: false,
@@ -459,7 +463,9 @@ impl Auth {
         tx.commit().await?;
         self.inner.mail.committed();
         tracing::info!(user_id = %user.id, %provider, "signed up with OAuth");
-        let outcome = self.finish_sign_in(user, request).await?;
+        let outcome = self
+            .finish_sign_in(user, request, provider.as_str())
+            .await?;
         Ok(OAuthResult::SignedIn {
             outcome,
             new_user: true,

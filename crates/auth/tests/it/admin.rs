@@ -104,11 +104,19 @@ async fn a_ban_ends_every_session_on_every_instance_and_every_way_in(db: TestDb)
             .await
             .is_ok()
     );
+    // The trail: her two sign-ins, the ban, the wrong password during it (the right one,
+    // refused, opened nothing and is not a sign-in), the lift, her sign-in after it.
+    let (ada_id, root_id) = (Some(ada.id), Some(root.user.id));
+    let event = |kind: &str, actor| (kind.to_owned(), actor);
     assert_eq!(
         events_about(&t, ada.id).await,
         [
-            ("banned".to_owned(), Some(root.user.id)),
-            ("unbanned".to_owned(), Some(root.user.id)),
+            event("signed_in", ada_id),
+            event("signed_in", ada_id),
+            event("banned", root_id),
+            event("sign_in_failed", None),
+            event("unbanned", root_id),
+            event("signed_in", ada_id),
         ]
     );
 }
@@ -225,8 +233,9 @@ async fn admin_changes_need_a_fresh_admin_session_and_another_account(db: TestDb
             .unwrap()
             .is_banned(t.clock.now())
     );
-    assert!(
-        events_about(&t, ada.id).await.is_empty(),
+    assert_eq!(
+        events_about(&t, ada.id).await,
+        [("signed_in".to_owned(), Some(ada.id))],
         "nothing refused is recorded"
     );
 }
@@ -261,7 +270,19 @@ async fn role_changes_and_revocations_are_audited_with_their_request(db: TestDb)
     query.subject_user_id = Some(ada.id);
     let events = users.security_events(&query, 10).await.unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["sessions_revoked_by_admin", "role_changed"]);
+    assert_eq!(
+        kinds,
+        [
+            "sessions_revoked_by_admin",
+            "role_changed",
+            "signed_in",
+            "signed_in"
+        ]
+    );
+    assert_eq!(
+        events[2].detail,
+        Some(serde_json::json!({ "method": "password", "mfa": false }))
+    );
     let role_changed = &events[1];
     assert_eq!(
         role_changed.detail,
@@ -286,20 +307,18 @@ async fn a_user_reads_their_own_security_activity(db: TestDb) {
         .change_password(&ada, PASSWORD, "another fine passphrase", &anon())
         .await
         .unwrap();
+    let kinds = |events: Vec<tollbooth_db::SecurityEvent>| -> Vec<String> {
+        events.into_iter().map(|e| e.kind).collect()
+    };
     let own = t.auth.security_activity(&ada, None, 50).await.unwrap();
-    assert_eq!(own.len(), 1);
-    assert_eq!(own[0].kind, "password_changed");
     assert_eq!(own[0].actor_user_id, Some(ada.user.id));
-    assert!(
-        t.auth
-            .security_activity(&bob, None, 50)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    // Paging: nothing older than the only event.
-    let older = t.auth.security_activity(&ada, Some(own[0].id), 50).await;
-    assert!(older.unwrap().is_empty());
+    assert_eq!(kinds(own), ["password_changed", "signed_in"]);
+    let bobs = t.auth.security_activity(&bob, None, 50).await.unwrap();
+    assert_eq!(kinds(bobs), ["signed_in"]);
+    // Paging: a page of one, then what is older than it.
+    let first = t.auth.security_activity(&ada, None, 1).await.unwrap();
+    let older = t.auth.security_activity(&ada, Some(first[0].id), 50).await;
+    assert_eq!(kinds(older.unwrap()), ["signed_in"]);
 
     // Each second-factor change leaves exactly one event, with the request it came from.
     let (secret, _, bob) = enable(&t, "bob@example.com").await;
@@ -315,22 +334,19 @@ async fn a_user_reads_their_own_security_activity(db: TestDb) {
         .await
         .unwrap();
     let events = t.auth.security_activity(&bob, None, 50).await.unwrap();
-    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(
-        kinds,
-        ["mfa_disabled", "backup_codes_regenerated", "mfa_enabled"]
-    );
     assert_eq!(events[0].user_agent.as_deref(), Some("AdminConsole/1.0"));
+    let expected = [
+        "mfa_disabled",
+        "backup_codes_regenerated",
+        "mfa_enabled",
+        "signed_in",
+        "signed_in",
+    ];
+    assert_eq!(kinds(events), expected);
     // A refused change (MFA is already off) records nothing.
     assert!(t.auth.mfa_disable(&bob, "000000", &request).await.is_err());
-    assert_eq!(
-        t.auth
-            .security_activity(&bob, None, 50)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    let after = t.auth.security_activity(&bob, None, 50).await.unwrap();
+    assert_eq!(kinds(after), expected);
 }
 
 /// The event is written in the change's transaction: when it cannot be written, the change

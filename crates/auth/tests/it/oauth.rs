@@ -733,6 +733,7 @@ async fn linking_rules(db: TestDb) {
             let events = auth.security_activity(&session, None, 10).await.unwrap();
             events
                 .into_iter()
+                .filter(|e| e.kind.starts_with("provider_"))
                 .map(|e| (e.kind, e.detail.unwrap()["provider"].clone()))
                 .collect::<Vec<_>>()
         }

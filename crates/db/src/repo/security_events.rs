@@ -20,6 +20,12 @@ pub type SecurityEvent = security_event::Model;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SecurityEventKind {
+    /// A session opened (`detail.method`: `password` or a provider; `detail.mfa` when a
+    /// second factor completed it).
+    SignedIn,
+    /// A sign-in refused for a wrong password (`detail.email_key` instead of a user when the
+    /// address has no account: a hash, never the address).
+    SignInFailed,
     /// A password changed by its owner (who knew the current one).
     PasswordChanged,
     /// Two-factor authentication turned on.
@@ -44,7 +50,9 @@ pub enum SecurityEventKind {
 
 impl SecurityEventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
+        Self::SignedIn,
+        Self::SignInFailed,
         Self::PasswordChanged,
         Self::MfaEnabled,
         Self::MfaDisabled,
@@ -60,6 +68,8 @@ impl SecurityEventKind {
     /// The stored name (`password_changed`, `banned`, …).
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::SignedIn => "signed_in",
+            Self::SignInFailed => "sign_in_failed",
             Self::PasswordChanged => "password_changed",
             Self::MfaEnabled => "mfa_enabled",
             Self::MfaDisabled => "mfa_disabled",

@@ -523,6 +523,8 @@ pub(crate) struct Activity {
 impl From<&SecurityEventBody> for Activity {
     fn from(event: &SecurityEventBody) -> Self {
         let what = match event.kind.as_str() {
+            "signed_in" => "Signed in",
+            "sign_in_failed" => "Wrong password",
             "password_changed" => "Password changed",
             "mfa_enabled" => "Two-factor authentication turned on",
             "mfa_disabled" => "Two-factor authentication turned off",
@@ -539,6 +541,7 @@ impl From<&SecurityEventBody> for Activity {
         let detail = match event.kind.as_str() {
             "banned" => text("reason"),
             "provider_linked" | "provider_unlinked" => text("provider"),
+            "signed_in" => text("method"),
             "role_changed" => Some(format!(
                 "{} → {}",
                 text("from").unwrap_or_default(),
