@@ -143,14 +143,7 @@ impl UserAdmin<'_> {
             .list_active_sessions(id, self.auth.now())
             .await?
             .into_iter()
-            .map(|row| SessionInfo {
-                current: false,
-                id: row.id,
-                created_at: row.created_at,
-                last_seen_at: row.last_seen_at,
-                ip: row.ip,
-                user_agent: row.user_agent,
-            })
+            .map(|row| SessionInfo::of(row, None))
             .collect();
         let mfa_enabled = self.auth.mfa_enabled(&user).await?;
         Ok(UserOverview {
@@ -175,7 +168,7 @@ impl UserAdmin<'_> {
                 reason: "must be in the future",
             });
         }
-        let tx = self.begin(id).await?;
+        let (tx, _) = self.begin(id).await?;
         let user = tx
             .ban_user(id, now, reason.clone(), ban.expires_at)
             .await?
@@ -190,7 +183,7 @@ impl UserAdmin<'_> {
 
     /// Lifts the user's ban (recorded even if there was none).
     pub async fn unban(&self, id: Uuid) -> Result<User> {
-        let tx = self.begin(id).await?;
+        let (tx, _) = self.begin(id).await?;
         let user = tx.unban_user(id).await?.ok_or(AuthError::UserNotFound)?;
         self.commit(tx, SecurityEventKind::Unbanned, id, None)
             .await?;
@@ -209,8 +202,7 @@ impl UserAdmin<'_> {
                 reason: "1 to 64 characters: a-z, 0-9, '_' or '-'",
             });
         }
-        let tx = self.begin(id).await?;
-        let before = tx.find_user(id).await?.ok_or(AuthError::UserNotFound)?;
+        let (tx, before) = self.begin(id).await?;
         let user = tx
             .set_user_role(id, name)
             .await?
@@ -224,7 +216,7 @@ impl UserAdmin<'_> {
 
     /// Ends every session of the user; returns how many were live.
     pub async fn revoke_sessions(&self, id: Uuid) -> Result<u64> {
-        let tx = self.begin(id).await?;
+        let (tx, _) = self.begin(id).await?;
         let revoked = tx.revoke_user_sessions(id, None, self.auth.now()).await?;
         let detail = json!({ "revoked": revoked });
         self.commit(
@@ -251,8 +243,8 @@ impl UserAdmin<'_> {
 
     /// Starts a change to user `id`: a fresh session is required, never on the
     /// administrator's own account, and the user is locked against concurrent changes
-    /// until [`commit`](Self::commit).
-    async fn begin(&self, id: Uuid) -> Result<Tx> {
+    /// until [`commit`](Self::commit); returns the user as locked.
+    async fn begin(&self, id: Uuid) -> Result<(Tx, User)> {
         self.auth.require_fresh(self.admin)?;
         if id == self.admin.user.id {
             return Err(AuthError::InvalidInput {
@@ -261,8 +253,8 @@ impl UserAdmin<'_> {
             });
         }
         let tx = self.auth.db().begin().await?;
-        tx.lock_user(id).await?.ok_or(AuthError::UserNotFound)?;
-        Ok(tx)
+        let user = tx.lock_user(id).await?.ok_or(AuthError::UserNotFound)?;
+        Ok((tx, user))
     }
 
     /// Records the change's audit event in its transaction, and commits both.
@@ -275,8 +267,8 @@ impl UserAdmin<'_> {
     ) -> Result<()> {
         let event = Audit {
             kind,
-            actor: self.admin.user.id,
-            subject,
+            actor: Some(self.admin.user.id),
+            subject: Some(subject),
             request: self.request,
             detail,
         };

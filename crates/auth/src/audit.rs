@@ -24,8 +24,8 @@ pub const MAX_EVENTS_PER_PAGE: u64 = 100;
 /// Who did something to whose account, from which request, with what detail.
 pub(crate) struct Audit<'a> {
     pub(crate) kind: SecurityEventKind,
-    pub(crate) actor: Uuid,
-    pub(crate) subject: Uuid,
+    pub(crate) actor: Option<Uuid>,
+    pub(crate) subject: Option<Uuid>,
     pub(crate) request: &'a RequestInfo<'a>,
     pub(crate) detail: Option<serde_json::Value>,
 }
@@ -35,8 +35,8 @@ impl<'a> Audit<'a> {
     fn own(kind: SecurityEventKind, user: Uuid, request: &'a RequestInfo<'a>) -> Self {
         Self {
             kind,
-            actor: user,
-            subject: user,
+            actor: Some(user),
+            subject: Some(user),
             request,
             detail: None,
         }
@@ -140,33 +140,30 @@ impl Auth {
         normalized_email: &str,
         request: &RequestInfo<'_>,
     ) -> Result<()> {
-        let mut row = NewSecurityEvent::new(
-            SecurityEventKind::SignInFailed,
-            self.now(),
-            None,
-            user.map(|u| u.id),
-        );
-        if user.is_none() {
-            row.detail = Some(json!({ "email_key": address_key(normalized_email) }));
-        }
-        row.ip = request.ip.map(|ip| ip.to_string());
-        row.user_agent = request.user_agent();
-        self.inner.db.record_security_event(row).await?;
-        Ok(())
+        let event = Audit {
+            kind: SecurityEventKind::SignInFailed,
+            actor: None,
+            subject: user.map(|u| u.id),
+            request,
+            detail: user
+                .is_none()
+                .then(|| json!({ "email_key": address_key(normalized_email) })),
+        };
+        // No change to be atomic with: the failure counter is its own write.
+        self.record(&self.inner.db, event).await
     }
 
-    /// Appends `event` inside `tx`, the transaction of the change it records.
-    pub(crate) async fn record(&self, tx: &Tx, event: Audit<'_>) -> Result<()> {
-        let mut row = NewSecurityEvent::new(
-            event.kind,
-            self.now(),
-            Some(event.actor),
-            Some(event.subject),
-        );
+    /// Appends `event` on `repo`: the [`Tx`] of the change it records.
+    pub(crate) async fn record(
+        &self,
+        repo: &impl SecurityEventRepo,
+        event: Audit<'_>,
+    ) -> Result<()> {
+        let mut row = NewSecurityEvent::new(event.kind, self.now(), event.actor, event.subject);
         row.ip = event.request.ip.map(|ip| ip.to_string());
         row.user_agent = event.request.user_agent();
         row.detail = event.detail;
-        tx.record_security_event(row).await?;
+        repo.record_security_event(row).await?;
         Ok(())
     }
 

@@ -89,6 +89,20 @@ pub struct SessionLookup {
     pub refreshed_cookie: Option<SetCookie>,
 }
 
+impl SessionInfo {
+    /// The row as a list shows it; `current` when it is the session `current`.
+    pub(crate) fn of(row: tollbooth_db::SessionRow, current: Option<Uuid>) -> Self {
+        Self {
+            current: Some(row.id) == current,
+            id: row.id,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            ip: row.ip,
+            user_agent: row.user_agent,
+        }
+    }
+}
+
 impl Session {
     pub(crate) fn new(
         row: tollbooth_db::SessionRow,
@@ -394,14 +408,7 @@ impl Auth {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|row| SessionInfo {
-                current: row.id == session.id,
-                id: row.id,
-                created_at: row.created_at,
-                last_seen_at: row.last_seen_at,
-                ip: row.ip,
-                user_agent: row.user_agent,
-            })
+            .map(|row| SessionInfo::of(row, Some(session.id)))
             .collect())
     }
 

@@ -250,11 +250,14 @@ impl AdminUserBody {
         Self {
             user: UserBody::from(user),
             created_at: user.created_at,
-            ban: user.is_banned(now).then(|| BanBody {
-                banned_at: user.banned_at.unwrap_or(user.updated_at),
-                reason: user.ban_reason.clone(),
-                expires_at: user.ban_expires_at,
-            }),
+            ban: user
+                .banned_at
+                .filter(|_| user.is_banned(now))
+                .map(|banned_at| BanBody {
+                    banned_at,
+                    reason: user.ban_reason.clone(),
+                    expires_at: user.ban_expires_at,
+                }),
         }
     }
 }

@@ -6,14 +6,11 @@ use tollbooth_auth::{AuthError, Ban, RequestInfo, Role, Session};
 use tollbooth_db::{SecurityEventKind, SecurityEventQuery, UserQuery};
 use uuid::Uuid;
 
-use super::Answer;
+use super::{Answer, DEFAULT_PAGE};
 use crate::App;
 use crate::error::ApiError;
 use crate::reply::Reply;
 use crate::wire::*;
-
-/// The page size when a request names none.
-const DEFAULT_PAGE: u64 = 50;
 
 /// `GET /admin/stats`: admins only.
 #[utoipa::path(

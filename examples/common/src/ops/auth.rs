@@ -223,7 +223,7 @@ pub async fn security_activity(
     session: &Session,
     query: ActivityQuery,
 ) -> Answer<SecurityEventsReply> {
-    let limit = query.limit.unwrap_or(50);
+    let limit = query.limit.unwrap_or(super::DEFAULT_PAGE);
     let events = app
         .auth
         .security_activity(session, query.before, limit)

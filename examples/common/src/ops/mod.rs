@@ -15,5 +15,8 @@ pub mod webhooks;
 use crate::error::ApiError;
 use crate::reply::Reply;
 
+/// A listing's page size when the request names none.
+pub(crate) const DEFAULT_PAGE: u64 = 50;
+
 /// What an operation answers.
 pub type Answer<T = ()> = Result<Reply<T>, ApiError>;
