@@ -32,7 +32,7 @@ pub(crate) struct Audit<'a> {
 
 impl<'a> Audit<'a> {
     /// `kind`, done by the user to their own account.
-    fn own(kind: SecurityEventKind, user: Uuid, request: &'a RequestInfo<'a>) -> Self {
+    pub(crate) fn own(kind: SecurityEventKind, user: Uuid, request: &'a RequestInfo<'a>) -> Self {
         Self {
             kind,
             actor: Some(user),

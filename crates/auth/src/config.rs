@@ -172,6 +172,8 @@ pub struct AuthConfig {
     pub(crate) reset_password_path: String,
     pub(crate) verification_ttl: TimeDelta,
     pub(crate) reset_ttl: TimeDelta,
+    pub(crate) confirm_email_change_path: String,
+    pub(crate) email_change_ttl: TimeDelta,
     pub(crate) mfa_challenge_ttl: TimeDelta,
     pub(crate) reauthentication_window: TimeDelta,
     pub(crate) security_report_path: String,
@@ -206,6 +208,8 @@ impl AuthConfig {
             reset_password_path: "/reset-password".to_owned(),
             verification_ttl: TimeDelta::hours(24),
             reset_ttl: TimeDelta::hours(1),
+            confirm_email_change_path: "/confirm-email-change".to_owned(),
+            email_change_ttl: TimeDelta::hours(1),
             mfa_challenge_ttl: TimeDelta::minutes(5),
             reauthentication_window: TimeDelta::minutes(10),
             security_report_path: "/security-report".to_owned(),
@@ -262,6 +266,8 @@ pub struct AuthConfigBuilder {
     reset_password_path: String,
     verification_ttl: TimeDelta,
     reset_ttl: TimeDelta,
+    confirm_email_change_path: String,
+    email_change_ttl: TimeDelta,
     mfa_challenge_ttl: TimeDelta,
     reauthentication_window: TimeDelta,
     security_report_path: String,
@@ -407,6 +413,19 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// Path of the page that applies an e-mail change (default `/confirm-email-change`); the
+    /// link sent to the new address gets `?token=…`.
+    pub fn confirm_email_change_path(mut self, path: impl Into<String>) -> Self {
+        self.confirm_email_change_path = path.into();
+        self
+    }
+
+    /// Validity of the link that applies an e-mail change (default 1 h).
+    pub fn email_change_ttl(mut self, ttl: TimeDelta) -> Self {
+        self.email_change_ttl = ttl;
+        self
+    }
+
     /// Whether sign-in requires a verified e-mail (default `true`).
     pub fn require_verified_email(mut self, required: bool) -> Self {
         self.require_verified_email = required;
@@ -472,6 +491,7 @@ impl AuthConfigBuilder {
         if ![
             self.verification_ttl,
             self.reset_ttl,
+            self.email_change_ttl,
             self.mfa_challenge_ttl,
             self.reauthentication_window,
             self.security_report_ttl,
@@ -529,6 +549,8 @@ impl AuthConfigBuilder {
             reset_password_path: self.reset_password_path,
             verification_ttl: self.verification_ttl,
             reset_ttl: self.reset_ttl,
+            confirm_email_change_path: self.confirm_email_change_path,
+            email_change_ttl: self.email_change_ttl,
             mfa_challenge_ttl: self.mfa_challenge_ttl,
             reauthentication_window: self.reauthentication_window,
             security_report_path: self.security_report_path,

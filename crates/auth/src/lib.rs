@@ -133,6 +133,7 @@ mod clock;
 mod config;
 mod cookie;
 mod credentials;
+mod email_change;
 mod error;
 mod headers;
 mod jwt;

@@ -12,8 +12,10 @@ use std::net::IpAddr;
 use chrono::{DateTime, TimeDelta, Utc};
 use tollbooth_db::{OutboxRepo, User};
 use tollbooth_email::{
-    EmailError, EmailTemplate, Link, Outbox, PasswordResetEmail, PasswordResetProps, PublicBaseUrl,
-    SecurityChange, SecurityNoticeEmail, SecurityNoticeProps, WelcomeEmail, WelcomeProps,
+    EmailChangeVerificationEmail, EmailChangeVerificationProps, EmailChangedNoticeEmail,
+    EmailChangedNoticeProps, EmailError, EmailTemplate, Link, Outbox, PasswordResetEmail,
+    PasswordResetProps, PublicBaseUrl, SecurityChange, SecurityNoticeEmail, SecurityNoticeProps,
+    SetPasswordEmail, SetPasswordProps, WelcomeEmail, WelcomeProps,
 };
 
 use crate::config::AuthConfig;
@@ -26,9 +28,12 @@ pub(crate) struct AuthMail {
     base_url: PublicBaseUrl,
     verify_email_path: String,
     reset_password_path: String,
+    confirm_email_change_path: String,
     security_report_path: String,
     /// How long a reset link lives, said in the e-mail.
     reset_ttl: TimeDelta,
+    /// How long an e-mail change link lives, said in the e-mail.
+    email_change_ttl: TimeDelta,
     /// How long a "this wasn't me" link lives, said in the notice.
     security_report_ttl: TimeDelta,
     /// How far back a report undoes changes, said in the notice.
@@ -42,8 +47,10 @@ impl AuthMail {
             base_url: config.public_base_url.clone(),
             verify_email_path: config.verify_email_path.clone(),
             reset_password_path: config.reset_password_path.clone(),
+            confirm_email_change_path: config.confirm_email_change_path.clone(),
             security_report_path: config.security_report_path.clone(),
             reset_ttl: config.reset_ttl,
+            email_change_ttl: config.email_change_ttl,
             security_report_ttl: config.security_report_ttl,
             recovery_window: config.recovery_window,
         }
@@ -87,6 +94,67 @@ impl AuthMail {
         };
         let key = format!("password-reset/{}", reset.row.id);
         self.queue::<PasswordResetEmail>(tx, &user.email, &props, key)
+            .await
+    }
+
+    /// A first password for an account without one: the reset link, in words for a user
+    /// who signs in with a provider.
+    pub(crate) async fn set_password(
+        &self,
+        tx: &impl OutboxRepo,
+        user: &User,
+        link: &Issued,
+    ) -> Result<()> {
+        let props = SetPasswordProps {
+            name: user.name.clone(),
+            set_url: self.link(&self.reset_password_path, &link.token),
+            expires_in: self.reset_ttl,
+        };
+        let key = format!("set-password/{}", link.row.id);
+        self.queue::<SetPasswordEmail>(tx, &user.email, &props, key)
+            .await
+    }
+
+    /// The link that applies an e-mail change, sent to the new address `to`.
+    pub(crate) async fn email_change(
+        &self,
+        tx: &impl OutboxRepo,
+        user: &User,
+        to: &str,
+        change: &Issued,
+    ) -> Result<()> {
+        let props = EmailChangeVerificationProps {
+            name: user.name.clone(),
+            new_email: to.to_owned(),
+            confirm_url: self.link(&self.confirm_email_change_path, &change.token),
+            expires_in: self.email_change_ttl,
+        };
+        let key = format!("email-change/{}", change.row.id);
+        self.queue::<EmailChangeVerificationEmail>(tx, to, &props, key)
+            .await
+    }
+
+    /// To the old address of `user` (the row before the change): the address is now `to`,
+    /// with the "this wasn't me" link that gives it back.
+    pub(crate) async fn email_changed(
+        &self,
+        tx: &impl OutboxRepo,
+        user: &User,
+        to: &str,
+        at: DateTime<Utc>,
+        ip: Option<IpAddr>,
+        report: &Issued,
+    ) -> Result<()> {
+        let props = EmailChangedNoticeProps {
+            name: user.name.clone(),
+            new_email: to.to_owned(),
+            at,
+            ip: ip.map(|ip| ip.to_string()),
+            report_url: self.link(&self.security_report_path, &report.token),
+            expires_in: self.security_report_ttl,
+        };
+        let key = format!("email-changed/{}", report.row.id);
+        self.queue::<EmailChangedNoticeEmail>(tx, &user.email, &props, key)
             .await
     }
 

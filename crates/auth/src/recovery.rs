@@ -1,8 +1,12 @@
 //! E-mail verification and password reset.
 
+use serde_json::json;
 use tollbooth_db::{
-    AccountRepo, NewAccount, SessionRepo, TokenPurpose, User, UserRepo, normalize_email,
+    AccountRepo, NewAccount, SecurityEventKind, SessionRepo, TokenPurpose, User, UserRepo,
+    normalize_email,
 };
+
+use crate::audit::Audit;
 
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
@@ -70,7 +74,8 @@ impl Auth {
 
     /// Sends a password reset link if `email` has an account. The answer and its timing are
     /// the same either way (the e-mail goes out in the background), so the endpoint does not
-    /// reveal which addresses are registered. Older reset links stop working.
+    /// reveal which addresses are registered. Older reset links stop working. An account
+    /// that signs in only with providers gets the same link worded as a first password.
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -85,13 +90,25 @@ impl Auth {
         if user.is_banned(self.now()) {
             return Ok(()); // the link would be refused; the answer is the same
         }
+        let has_password = self.has_password(&user).await?;
+        self.send_reset_link(&user, has_password).await
+    }
+
+    /// Issues a reset link for `user` (older ones stop working) and e-mails it, worded as a
+    /// reset when the account `has_password`, as a first password otherwise.
+    pub(crate) async fn send_reset_link(&self, user: &User, has_password: bool) -> Result<()> {
+        let db = &self.inner.db;
         let ttl = self.inner.config.reset_ttl;
         let reset = Issue::new(TokenPurpose::PasswordReset, &user.email, ttl)
             .user(user.id)
             .replacing_older();
         let tx = db.begin().await?;
         let reset = self.inner.tokens.issue(&tx, reset).await?;
-        self.inner.mail.password_reset(&tx, &user, &reset).await?;
+        if has_password {
+            self.inner.mail.password_reset(&tx, user, &reset).await?;
+        } else {
+            self.inner.mail.set_password(&tx, user, &reset).await?;
+        }
         tx.commit().await?;
         self.inner.mail.committed();
         Ok(())
@@ -103,8 +120,14 @@ impl Auth {
     /// reset link alone never yields a session. The link proves the address, so an
     /// unverified one becomes verified; an OAuth-only user gains a password. A recovery
     /// reset (from [`report_unauthorized_change`](Self::report_unauthorized_change)) also
-    /// removes the second factor and provider links added in the recovery window.
-    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {
+    /// removes the second factor and provider links added in the recovery window. Recorded
+    /// as `password_reset`, or `password_set` when the account had no password.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+        request: &RequestInfo<'_>,
+    ) -> Result<()> {
         let db = &self.inner.db;
         let tokens = &self.inner.tokens;
         let now = self.now();
@@ -133,7 +156,8 @@ impl Auth {
         {
             return Err(AuthError::InvalidToken); // used concurrently
         }
-        if !tx.set_password_hash(user.id, &password_hash).await? {
+        let had_password = tx.set_password_hash(user.id, &password_hash).await?;
+        if !had_password {
             tx.create_account(NewAccount::credential(user.id, password_hash))
                 .await?;
         }
@@ -145,12 +169,20 @@ impl Auth {
             .payload
             .as_ref()
             .and_then(|p| serde_json::from_value::<Recovery>(p.clone()).ok());
-        if let Some(recovery) = recovery {
+        if let Some(recovery) = &recovery {
             let undone = self
                 .undo_changes_since(&tx, &user, recovery.recovery_since)
                 .await?;
             tracing::warn!(user_id = %user.id, ?undone, "recovery reset: recent sign-in changes undone");
         }
+        let kind = if had_password {
+            SecurityEventKind::PasswordReset
+        } else {
+            SecurityEventKind::PasswordSet
+        };
+        let mut event = Audit::own(kind, user.id, request);
+        event.detail = recovery.is_some().then(|| json!({ "recovery": true }));
+        self.record(&tx, event).await?;
         tx.commit().await?;
         let failures = Key::sign_in_failures(&user.email);
         self.inner.limiter.clear_failures(db, &failures).await?;
@@ -158,7 +190,7 @@ impl Auth {
         Ok(())
     }
 
-    async fn limit_emails(
+    pub(crate) async fn limit_emails(
         &self,
         action: Action,
         email: &str,

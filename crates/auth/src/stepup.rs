@@ -12,11 +12,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tollbooth_db::{
-    AccountRepo, CREDENTIAL_PROVIDER, SessionRepo, TokenPurpose, TwoFactorRepo, Tx, User, UserRepo,
+    AccountRepo, CREDENTIAL_PROVIDER, SecurityEventKind, SessionRepo, TokenPurpose, TwoFactorRepo,
+    Tx, User, UserRepo,
 };
 use tollbooth_email::SecurityChange;
 
+use crate::audit::Audit;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
 use crate::limits::{Action, Key};
@@ -28,6 +31,13 @@ use crate::tokens::Issue;
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Recovery {
     pub(crate) recovery_since: DateTime<Utc>,
+}
+
+/// What the "this wasn't me" link of an e-mail change notice carries: the address to give
+/// the account back.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Restore {
+    pub(crate) restore_email: String,
 }
 
 impl Auth {
@@ -137,8 +147,15 @@ impl Auth {
     /// new password **and** undoes the sign-in changes made in the recovery window (default
     /// 24 hours) before the notice — second factors enabled and providers linked then are
     /// removed — so an attacker who held a session is locked out by the owner alone. The
-    /// link is single-use; an unknown, used or expired one is [`AuthError::InvalidToken`].
-    pub async fn report_unauthorized_change(&self, token: &str) -> Result<String> {
+    /// notice of an e-mail change also gives the account its old address back (unless
+    /// another account has taken it since: then the account keeps the new one, and the
+    /// reset token still lets the owner in). The link is single-use; an unknown, used or
+    /// expired one is [`AuthError::InvalidToken`].
+    pub async fn report_unauthorized_change(
+        &self,
+        token: &str,
+        request: &RequestInfo<'_>,
+    ) -> Result<String> {
         let config = &self.inner.config;
         let now = self.now();
         let tokens = &self.inner.tokens;
@@ -148,11 +165,31 @@ impl Auth {
             .await?
             .ok_or(AuthError::InvalidToken)?;
         let user_id = report.user_id.ok_or(AuthError::InvalidToken)?;
-        let user = tx
-            .find_user(user_id)
+        let mut user = tx
+            .lock_user(user_id)
             .await?
             .ok_or(AuthError::InvalidToken)?;
         let revoked = tx.revoke_user_sessions(user.id, None, now).await?;
+        let restore = report
+            .payload
+            .and_then(|payload| serde_json::from_value::<Restore>(payload).ok());
+        if let Some(Restore { restore_email }) = restore
+            && restore_email != user.email
+        {
+            if tx.find_user_by_email(&restore_email).await?.is_none() {
+                let restored = tx
+                    .set_user_email(user.id, &restore_email, now)
+                    .await?
+                    .ok_or(AuthError::InvalidToken)?;
+                let mut event = Audit::own(SecurityEventKind::EmailChanged, user.id, request);
+                event.detail =
+                    Some(json!({ "from": user.email, "to": restored.email, "restored": true }));
+                self.record(&tx, event).await?;
+                user = restored;
+            } else {
+                tracing::warn!(user_id = %user.id, "unauthorized e-mail change reported; the old address has another account now");
+            }
+        }
         let recovery = Recovery {
             recovery_since: report.created_at - config.recovery_window,
         };

@@ -177,6 +177,47 @@ pub struct SecurityNoticeProps {
     pub recovery_window: TimeDelta,
 }
 
+/// Props of [`EmailChangeVerificationEmail`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailChangeVerificationProps {
+    /// Recipient's name, if known.
+    pub name: Option<String>,
+    /// The address asked for: the one this e-mail goes to.
+    pub new_email: String,
+    /// The single-use link that applies the change.
+    pub confirm_url: Link,
+    /// How long the link works.
+    pub expires_in: TimeDelta,
+}
+
+/// Props of [`EmailChangedNoticeEmail`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailChangedNoticeProps {
+    /// Recipient's name, if known.
+    pub name: Option<String>,
+    /// The account's address from now on.
+    pub new_email: String,
+    /// When it changed.
+    pub at: DateTime<Utc>,
+    /// From which address the change was asked for, if known.
+    pub ip: Option<String>,
+    /// The single-use "this wasn't me" link, which gives the old address back.
+    pub report_url: Link,
+    /// How long that link works.
+    pub expires_in: TimeDelta,
+}
+
+/// Props of [`SetPasswordEmail`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetPasswordProps {
+    /// Recipient's name, if known.
+    pub name: Option<String>,
+    /// The single-use link to the password form.
+    pub set_url: Link,
+    /// How long the link works.
+    pub expires_in: TimeDelta,
+}
+
 /// Welcome, with the e-mail verification link when there is one.
 #[derive(Clone, Copy, Debug)]
 pub struct WelcomeEmail;
@@ -195,6 +236,16 @@ pub struct TeamInviteEmail;
 /// A sign-in change (MFA, providers, password) with a "this wasn't me" link.
 #[derive(Clone, Copy, Debug)]
 pub struct SecurityNoticeEmail;
+/// To the new address of an e-mail change: the link that applies it.
+#[derive(Clone, Copy, Debug)]
+pub struct EmailChangeVerificationEmail;
+/// To the old address after an e-mail change: what, when, from where, and the link that
+/// gives the address back.
+#[derive(Clone, Copy, Debug)]
+pub struct EmailChangedNoticeEmail;
+/// A first password for an account that signs in only with providers.
+#[derive(Clone, Copy, Debug)]
+pub struct SetPasswordEmail;
 
 /// Declares the HTML and text askama views of a template with the same fields, plus the
 /// fields the layouts use (`product`, `support`, and `subject` for the HTML `<title>`).
@@ -263,6 +314,28 @@ views!(NoticeHtml = "security_notice.html", NoticeText = "security_notice.txt" {
     recovery: String,
 });
 
+views!(EmailChangeHtml = "email_change.html", EmailChangeText = "email_change.txt" {
+    greeting: String,
+    new_email: &'a str,
+    confirm_url: &'a str,
+    expires: String,
+});
+
+views!(EmailChangedHtml = "email_changed.html", EmailChangedText = "email_changed.txt" {
+    greeting: String,
+    new_email: &'a str,
+    when: String,
+    ip: Option<&'a str>,
+    report_url: &'a str,
+    expires: String,
+});
+
+views!(SetPasswordHtml = "set_password.html", SetPasswordText = "set_password.txt" {
+    greeting: String,
+    set_url: &'a str,
+    expires: String,
+});
+
 /// Fills the same field list into both views and renders them.
 macro_rules! render_views {
     ($name:expr, $brand:expr, $subject:expr, $html:ident, $text:ident { $($field:ident: $value:expr),* $(,)? }) => {{
@@ -321,11 +394,72 @@ impl EmailTemplate for SecurityNoticeEmail {
             NoticeText {
                 greeting: greeting(p.name.as_deref()),
                 what: what.clone(),
-                when: p.at.format("%B %-d, %Y at %H:%M UTC").to_string(),
+                when: moment(p.at),
                 ip: p.ip.as_deref(),
                 report_url: p.report_url.as_str(),
                 expires: humanize(p.expires_in),
                 recovery: humanize(p.recovery_window),
+            }
+        )
+    }
+}
+
+impl EmailTemplate for EmailChangeVerificationEmail {
+    type Props = EmailChangeVerificationProps;
+    const NAME: &'static str = "email_change_verification";
+
+    fn render(p: &EmailChangeVerificationProps, brand: &Brand) -> Result<Rendered> {
+        render_views!(
+            Self::NAME,
+            brand,
+            format!("Confirm your new {} address", brand.product_name),
+            EmailChangeHtml,
+            EmailChangeText {
+                greeting: greeting(p.name.as_deref()),
+                new_email: &p.new_email,
+                confirm_url: p.confirm_url.as_str(),
+                expires: humanize(p.expires_in),
+            }
+        )
+    }
+}
+
+impl EmailTemplate for EmailChangedNoticeEmail {
+    type Props = EmailChangedNoticeProps;
+    const NAME: &'static str = "email_changed_notice";
+
+    fn render(p: &EmailChangedNoticeProps, brand: &Brand) -> Result<Rendered> {
+        render_views!(
+            Self::NAME,
+            brand,
+            format!("The address of your {} account changed", brand.product_name),
+            EmailChangedHtml,
+            EmailChangedText {
+                greeting: greeting(p.name.as_deref()),
+                new_email: &p.new_email,
+                when: moment(p.at),
+                ip: p.ip.as_deref(),
+                report_url: p.report_url.as_str(),
+                expires: humanize(p.expires_in),
+            }
+        )
+    }
+}
+
+impl EmailTemplate for SetPasswordEmail {
+    type Props = SetPasswordProps;
+    const NAME: &'static str = "set_password";
+
+    fn render(p: &SetPasswordProps, brand: &Brand) -> Result<Rendered> {
+        render_views!(
+            Self::NAME,
+            brand,
+            format!("Choose a password for {}", brand.product_name),
+            SetPasswordHtml,
+            SetPasswordText {
+                greeting: greeting(p.name.as_deref()),
+                set_url: p.set_url.as_str(),
+                expires: humanize(p.expires_in),
             }
         )
     }
@@ -440,6 +574,11 @@ fn greeting(name: Option<&str>) -> String {
 
 fn date(t: DateTime<Utc>) -> String {
     t.format("%B %-d, %Y").to_string()
+}
+
+/// `December 1, 2026 at 21:05 UTC`.
+fn moment(t: DateTime<Utc>) -> String {
+    t.format("%B %-d, %Y at %H:%M UTC").to_string()
 }
 
 /// `1 hour`, `24 hours`, `7 days`, `30 minutes`.

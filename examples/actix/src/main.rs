@@ -158,6 +158,9 @@ fn auth_routes(config: &mut web::ServiceConfig) {
         .service(resource("/forgot-password").route(web::post().to(forgot_password)))
         .service(resource("/reset-password").route(web::post().to(reset_password)))
         .service(resource("/change-password").route(web::post().to(change_password)))
+        .service(resource("/set-password-link").route(web::post().to(set_password_link)))
+        .service(resource("/change-email").route(web::post().to(change_email)))
+        .service(resource("/confirm-email-change").route(web::post().to(confirm_email_change)))
         .service(resource("/security-activity").route(web::get().to(security_activity)))
         .service(resource("/profile").route(web::post().to(update_profile)))
         .service(
@@ -283,8 +286,41 @@ async fn forgot_password(
     ops::auth::forgot_password(&app, &client(&request, ip), body).await
 }
 
-async fn reset_password(app: web::Data<App>, Json(body): Json<ResetBody>) -> Answer {
-    ops::auth::reset_password(&app, body).await
+async fn reset_password(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<ResetBody>,
+) -> Answer {
+    ops::auth::reset_password(&app, &client(&request, ip), body).await
+}
+
+async fn set_password_link(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+) -> Answer<StatusReply> {
+    ops::auth::set_password_link(&app, &session, &client(&request, ip)).await
+}
+
+async fn change_email(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<EmailBody>,
+) -> Answer<StatusReply> {
+    ops::auth::change_email(&app, &session, &client(&request, ip), body).await
+}
+
+async fn confirm_email_change(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<TokenBody>,
+) -> Answer<UserReply> {
+    ops::auth::confirm_email_change(&app, &client(&request, ip), body).await
 }
 
 async fn change_password(
@@ -303,9 +339,11 @@ async fn security_report_link() -> Answer<SecurityReportLinkReply> {
 
 async fn security_report(
     app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
     Json(body): Json<TokenBody>,
 ) -> Answer<SecurityReportReply> {
-    ops::auth::security_report(&app, body).await
+    ops::auth::security_report(&app, &client(&request, ip), body).await
 }
 
 async fn oauth_start(
@@ -683,6 +721,11 @@ fn page_routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(security_report_page))
                 .route(web::post().to(security_report_form)),
         )
+        .service(
+            resource("/confirm-email-change")
+                .route(web::get().to(confirm_email_change_page))
+                .route(web::post().to(confirm_email_change_form)),
+        )
         .service(resource("/account").route(web::get().to(account_page)))
         .service(resource("/account/sessions/revoke").route(web::post().to(revoke_session_form)))
         .service(
@@ -690,6 +733,8 @@ fn page_routes(config: &mut web::ServiceConfig) {
                 .route(web::post().to(sign_out_everywhere_form)),
         )
         .service(resource("/account/password").route(web::post().to(change_password_form)))
+        .service(resource("/account/password/setup").route(web::post().to(set_password_link_form)))
+        .service(resource("/account/email").route(web::post().to(change_email_form)))
         .service(resource("/account/profile").route(web::post().to(profile_form)))
         .service(resource("/account/reauthenticate").route(web::post().to(reauthenticate_form)))
         .service(resource("/account/oauth/{provider}/link").route(web::post().to(oauth_link_form)))
@@ -807,16 +852,39 @@ async fn reset_password_page(app: web::Data<App>, Query(query): Query<TokenQuery
     ui::reset_password_form(&app, query)
 }
 
-async fn reset_password_form(app: web::Data<App>, Form(form): Form<ResetBody>) -> Page {
-    ui::reset_password(&app, form).await
+async fn reset_password_form(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<ResetBody>,
+) -> Page {
+    ui::reset_password(&app, &client(&request, ip), form).await
 }
 
 async fn security_report_page(app: web::Data<App>, Query(query): Query<TokenQuery>) -> Page {
     ui::security_report_form(&app, query)
 }
 
-async fn security_report_form(app: web::Data<App>, Form(form): Form<TokenBody>) -> Page {
-    ui::security_report(&app, form).await
+async fn security_report_form(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<TokenBody>,
+) -> Page {
+    ui::security_report(&app, &client(&request, ip), form).await
+}
+
+async fn confirm_email_change_page(app: web::Data<App>, Query(query): Query<TokenQuery>) -> Page {
+    ui::confirm_email_change_form(&app, query)
+}
+
+async fn confirm_email_change_form(
+    app: web::Data<App>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<TokenBody>,
+) -> Page {
+    ui::confirm_email_change(&app, &client(&request, ip), form).await
 }
 
 async fn account_page(
@@ -858,6 +926,25 @@ async fn change_password_form(
     Form(form): Form<ChangePasswordBody>,
 ) -> Page {
     ui::change_password(&app, session.as_ref(), &client(&request, ip), form).await
+}
+
+async fn change_email_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<EmailBody>,
+) -> Page {
+    ui::change_email(&app, session.as_ref(), &client(&request, ip), form).await
+}
+
+async fn set_password_link_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+) -> Page {
+    ui::set_password_link(&app, session.as_ref(), &client(&request, ip)).await
 }
 
 async fn reauthenticate_form(

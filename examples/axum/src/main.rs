@@ -130,6 +130,9 @@ fn auth_routes() -> Router<App> {
         .route("/forgot-password", post(forgot_password))
         .route("/reset-password", post(reset_password))
         .route("/change-password", post(change_password))
+        .route("/set-password-link", post(set_password_link))
+        .route("/change-email", post(change_email))
+        .route("/confirm-email-change", post(confirm_email_change))
         .route("/security-activity", get(security_activity))
         .route("/profile", post(update_profile))
         .route(
@@ -249,8 +252,41 @@ async fn forgot_password(
     ops::auth::forgot_password(&app, &RequestInfo::new(&headers, ip), body).await
 }
 
-async fn reset_password(State(app): State<App>, Json(body): Json<ResetBody>) -> Answer {
-    ops::auth::reset_password(&app, body).await
+async fn reset_password(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<ResetBody>,
+) -> Answer {
+    ops::auth::reset_password(&app, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn set_password_link(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Answer<StatusReply> {
+    ops::auth::set_password_link(&app, &session, &RequestInfo::new(&headers, ip)).await
+}
+
+async fn change_email(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<EmailBody>,
+) -> Answer<StatusReply> {
+    ops::auth::change_email(&app, &session, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn confirm_email_change(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<TokenBody>,
+) -> Answer<UserReply> {
+    ops::auth::confirm_email_change(&app, &RequestInfo::new(&headers, ip), body).await
 }
 
 async fn change_password(
@@ -269,9 +305,11 @@ async fn security_report_link() -> Answer<SecurityReportLinkReply> {
 
 async fn security_report(
     State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Json(body): Json<TokenBody>,
 ) -> Answer<SecurityReportReply> {
-    ops::auth::security_report(&app, body).await
+    ops::auth::security_report(&app, &RequestInfo::new(&headers, ip), body).await
 }
 
 async fn oauth_start(
@@ -632,6 +670,10 @@ fn page_routes() -> Router<App> {
             "/security-report",
             get(security_report_page).post(security_report_form),
         )
+        .route(
+            "/confirm-email-change",
+            get(confirm_email_change_page).post(confirm_email_change_form),
+        )
         .route("/account", get(account_page))
         .route("/account/sessions/revoke", post(revoke_session_form))
         .route(
@@ -639,6 +681,8 @@ fn page_routes() -> Router<App> {
             post(sign_out_everywhere_form),
         )
         .route("/account/password", post(change_password_form))
+        .route("/account/password/setup", post(set_password_link_form))
+        .route("/account/email", post(change_email_form))
         .route("/account/profile", post(profile_form))
         .route("/account/reauthenticate", post(reauthenticate_form))
         .route("/account/oauth/{provider}/link", post(oauth_link_form))
@@ -752,16 +796,42 @@ async fn reset_password_page(State(app): State<App>, Query(query): Query<TokenQu
     ui::reset_password_form(&app, query)
 }
 
-async fn reset_password_form(State(app): State<App>, Form(form): Form<ResetBody>) -> Page {
-    ui::reset_password(&app, form).await
+async fn reset_password_form(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<ResetBody>,
+) -> Page {
+    ui::reset_password(&app, &RequestInfo::new(&headers, ip), form).await
 }
 
 async fn security_report_page(State(app): State<App>, Query(query): Query<TokenQuery>) -> Page {
     ui::security_report_form(&app, query)
 }
 
-async fn security_report_form(State(app): State<App>, Form(form): Form<TokenBody>) -> Page {
-    ui::security_report(&app, form).await
+async fn security_report_form(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<TokenBody>,
+) -> Page {
+    ui::security_report(&app, &RequestInfo::new(&headers, ip), form).await
+}
+
+async fn confirm_email_change_page(
+    State(app): State<App>,
+    Query(query): Query<TokenQuery>,
+) -> Page {
+    ui::confirm_email_change_form(&app, query)
+}
+
+async fn confirm_email_change_form(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<TokenBody>,
+) -> Page {
+    ui::confirm_email_change(&app, &RequestInfo::new(&headers, ip), form).await
 }
 
 async fn account_page(
@@ -804,6 +874,27 @@ async fn change_password_form(
 ) -> Page {
     let request = RequestInfo::new(&headers, ip);
     ui::change_password(&app, session.as_ref(), &request, form).await
+}
+
+async fn change_email_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<EmailBody>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::change_email(&app, session.as_ref(), &request, form).await
+}
+
+async fn set_password_link_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::set_password_link(&app, session.as_ref(), &request).await
 }
 
 async fn reauthenticate_form(

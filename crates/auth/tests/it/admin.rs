@@ -78,7 +78,7 @@ async fn a_ban_ends_every_session_on_every_instance_and_every_way_in(db: TestDb)
     ));
     assert!(matches!(
         t.auth
-            .reset_password(&reset, "a brand new passphrase")
+            .reset_password(&reset, "a brand new passphrase", &anon())
             .await,
         Err(AuthError::Banned)
     ));
@@ -95,7 +95,7 @@ async fn a_ban_ends_every_session_on_every_instance_and_every_way_in(db: TestDb)
     // (the refusal consumed nothing).
     users.unban(ada.id).await.unwrap();
     t.auth
-        .reset_password(&reset, "a brand new passphrase")
+        .reset_password(&reset, "a brand new passphrase", &anon())
         .await
         .unwrap();
     assert!(
@@ -105,7 +105,8 @@ async fn a_ban_ends_every_session_on_every_instance_and_every_way_in(db: TestDb)
             .is_ok()
     );
     // The trail: her two sign-ins, the ban, the wrong password during it (the right one,
-    // refused, opened nothing and is not a sign-in), the lift, her sign-in after it.
+    // refused, opened nothing and is not a sign-in), the lift, the reset (the refused attempt
+    // during the ban changed nothing and left nothing), her sign-in after it.
     let (ada_id, root_id) = (Some(ada.id), Some(root.user.id));
     let event = |kind: &str, actor| (kind.to_owned(), actor);
     assert_eq!(
@@ -116,6 +117,7 @@ async fn a_ban_ends_every_session_on_every_instance_and_every_way_in(db: TestDb)
             event("banned", root_id),
             event("sign_in_failed", None),
             event("unbanned", root_id),
+            event("password_reset", ada_id),
             event("signed_in", ada_id),
         ]
     );

@@ -464,7 +464,10 @@ async fn passwords_of_up_to_72_bytes_work_end_to_end(db: TestDb) {
                 .await
                 .unwrap();
             let token = t.last_token_sent_to(&email).await;
-            t.auth.reset_password(&token, &password).await.unwrap();
+            t.auth
+                .reset_password(&token, &password, &anon())
+                .await
+                .unwrap();
             assert!(t.auth.sign_in(&email, &password, &anon()).await.is_ok());
         }
     }
@@ -497,7 +500,11 @@ async fn passwords_of_up_to_72_bytes_work_end_to_end(db: TestDb) {
             .await
             .unwrap();
         let token = t.last_token_sent_to("ada@example.com").await;
-        let err = t.auth.reset_password(&token, &long).await.unwrap_err();
+        let err = t
+            .auth
+            .reset_password(&token, &long, &anon())
+            .await
+            .unwrap_err();
         assert_eq!(err.status().as_u16(), 422, "{err:?}");
         t.db.delete_user(
             t.db.find_user_by_email("ada@example.com")

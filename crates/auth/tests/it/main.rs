@@ -7,6 +7,7 @@ mod adapters;
 mod admin;
 mod common;
 mod credentials;
+mod email_change;
 mod hashing;
 mod mfa;
 mod oauth;

@@ -307,7 +307,7 @@ async fn disabling_needs_a_code_and_reset_never_bypasses_mfa(db: TestDb) {
         .unwrap();
     let token = t.last_token_sent_to("ada@example.com").await;
     t.auth
-        .reset_password(&token, "a brand new passphrase")
+        .reset_password(&token, "a brand new passphrase", &anon())
         .await
         .unwrap();
     let outcome = t
@@ -444,17 +444,21 @@ async fn a_stolen_session_cannot_enrol_mfa_and_the_owner_undoes_it(db: TestDb) {
 
     // "This wasn't me": every session ends at once, and the recovery reset removes the
     // second factor added in the last 24 hours.
-    let reset = t.auth.report_unauthorized_change(&report).await.unwrap();
+    let reset = t
+        .auth
+        .report_unauthorized_change(&report, &anon())
+        .await
+        .unwrap();
     assert!(matches!(
         t.auth.require_auth(&cookie).await,
         Err(AuthError::Unauthorized)
     ));
     assert!(matches!(
-        t.auth.report_unauthorized_change(&report).await,
+        t.auth.report_unauthorized_change(&report, &anon()).await,
         Err(AuthError::InvalidToken)
     ));
     t.auth
-        .reset_password(&reset, "a brand new passphrase")
+        .reset_password(&reset, "a brand new passphrase", &anon())
         .await
         .unwrap();
     let outcome = t
@@ -490,9 +494,13 @@ async fn a_recovery_reset_keeps_a_second_factor_older_than_its_window(db: TestDb
     t.auth.flush_background_tasks().await;
     let report = token_in(t.outbox.sent_to("ada@example.com").pop().unwrap().text());
     let _ = session;
-    let reset = t.auth.report_unauthorized_change(&report).await.unwrap();
+    let reset = t
+        .auth
+        .report_unauthorized_change(&report, &anon())
+        .await
+        .unwrap();
     t.auth
-        .reset_password(&reset, "a brand new passphrase")
+        .reset_password(&reset, "a brand new passphrase", &anon())
         .await
         .unwrap();
     assert!(matches!(

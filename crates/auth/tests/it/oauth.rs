@@ -830,11 +830,11 @@ async fn a_stolen_session_cannot_link_a_provider_and_the_owner_undoes_it(db: Tes
     // signing in with it makes a new, unrelated account at most.
     let reset = t
         .auth
-        .report_unauthorized_change(&token_in(notice.text()))
+        .report_unauthorized_change(&token_in(notice.text()), &anon())
         .await
         .unwrap();
     t.auth
-        .reset_password(&reset, "a brand new passphrase")
+        .reset_password(&reset, "a brand new passphrase", &anon())
         .await
         .unwrap();
     assert!(

@@ -46,12 +46,12 @@ async fn a_new_reset_link_replaces_the_old_one(db: TestDb) {
     assert_ne!(first, second);
     assert!(matches!(
         t.auth
-            .reset_password(&first, "a brand new passphrase")
+            .reset_password(&first, "a brand new passphrase", &anon())
             .await,
         Err(AuthError::InvalidToken)
     ));
     t.auth
-        .reset_password(&second, "a brand new passphrase")
+        .reset_password(&second, "a brand new passphrase", &anon())
         .await
         .unwrap();
 }
@@ -64,10 +64,14 @@ async fn a_refused_password_does_not_burn_the_link(db: TestDb) {
         .await
         .unwrap();
     let token = t.last_token_sent_to("ada@example.com").await;
-    let err = t.auth.reset_password(&token, "12345678").await.unwrap_err();
+    let err = t
+        .auth
+        .reset_password(&token, "12345678", &anon())
+        .await
+        .unwrap_err();
     assert!(matches!(err, AuthError::InvalidPassword { .. }));
     t.auth
-        .reset_password(&token, "a brand new passphrase")
+        .reset_password(&token, "a brand new passphrase", &anon())
         .await
         .unwrap();
     // The new password works; the old one does not; the reset created no session.
@@ -98,7 +102,7 @@ async fn a_reset_gives_an_oauth_only_user_a_password_and_verifies_the_address(db
         .unwrap();
     let token = t.last_token_sent_to("ada@example.com").await;
     t.auth
-        .reset_password(&token, "a brand new passphrase")
+        .reset_password(&token, "a brand new passphrase", &anon())
         .await
         .unwrap();
     assert!(

@@ -175,7 +175,7 @@ async fn verification_tokens_are_hashed_single_use_and_expire(db: TestDb) {
     // Purpose-bound: a verification token does not reset a password.
     assert!(matches!(
         t.auth
-            .reset_password(&token, "a new strong passphrase")
+            .reset_password(&token, "a new strong passphrase", &anon())
             .await,
         Err(AuthError::InvalidToken)
     ));
@@ -234,7 +234,7 @@ async fn reset_tokens_are_single_use_expire_and_revoke_every_session(db: TestDb)
     );
 
     t.auth
-        .reset_password(&token, "a brand new passphrase")
+        .reset_password(&token, "a brand new passphrase", &anon())
         .await
         .unwrap();
     for cookie in [&laptop, &phone] {
@@ -261,7 +261,7 @@ async fn reset_tokens_are_single_use_expire_and_revoke_every_session(db: TestDb)
     );
     assert!(matches!(
         t.auth
-            .reset_password(&token, "another new passphrase")
+            .reset_password(&token, "another new passphrase", &anon())
             .await,
         Err(AuthError::InvalidToken)
     ));
@@ -275,7 +275,7 @@ async fn reset_tokens_are_single_use_expire_and_revoke_every_session(db: TestDb)
     t.clock.advance(TimeDelta::minutes(61));
     assert!(matches!(
         t.auth
-            .reset_password(&token, "a brand new passphrase 2")
+            .reset_password(&token, "a brand new passphrase 2", &anon())
             .await,
         Err(AuthError::InvalidToken)
     ));

@@ -21,7 +21,10 @@ fn every_future_is_send(auth: &Auth, session: &Session, headers: &http::HeaderMa
     send(auth.verify_email("t"));
     send(auth.resend_verification("e", &request));
     send(auth.request_password_reset("e", &request));
-    send(auth.reset_password("t", "p"));
+    send(auth.reset_password("t", "p", &request));
+    send(auth.request_password_setup(session, &request));
+    send(auth.request_email_change(session, "e", &request));
+    send(auth.confirm_email_change("t", &request));
     send(auth.change_password(session, "a", "b", &request));
     send(auth.oauth_authorize(Provider::GitHub, None));
     send(auth.oauth_link(session, Provider::Google, None));
@@ -34,7 +37,7 @@ fn every_future_is_send(auth: &Auth, session: &Session, headers: &http::HeaderMa
     send(auth.mfa_regenerate_backup_codes(session, "c", &request));
     send(auth.mfa_status(session));
     send(auth.reauthenticate(session, Some("p"), None));
-    send(auth.report_unauthorized_change("t"));
+    send(auth.report_unauthorized_change("t", &request));
     send(auth.flush_background_tasks());
     send(auth.security_activity(session, None, 10));
     let users = auth.user_admin(session, &request).unwrap();

@@ -22,6 +22,9 @@ pub enum TokenPurpose {
     /// recovery reset.
     #[sea_orm(string_value = "security_report")]
     SecurityReport,
+    /// Proves the new address of an e-mail change (sent to that address); applies the change.
+    #[sea_orm(string_value = "email_change")]
+    EmailChange,
 }
 
 /// A token row.

@@ -28,6 +28,16 @@ pub enum SecurityEventKind {
     SignInFailed,
     /// A password changed by its owner (who knew the current one).
     PasswordChanged,
+    /// A password replaced through an e-mailed reset link (`detail.recovery` when the link
+    /// came from a "this wasn't me" report).
+    PasswordReset,
+    /// A first password set, through an e-mailed link, by a user who signed in only with
+    /// providers until then.
+    PasswordSet,
+    /// A change of address asked for (`detail.to`: the new address, which is sent the link).
+    EmailChangeRequested,
+    /// The address changed, its new owner having opened the link (`detail.from`, `detail.to`).
+    EmailChanged,
     /// Two-factor authentication turned on.
     MfaEnabled,
     /// Two-factor authentication turned off.
@@ -50,10 +60,14 @@ pub enum SecurityEventKind {
 
 impl SecurityEventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 16] = [
         Self::SignedIn,
         Self::SignInFailed,
         Self::PasswordChanged,
+        Self::PasswordReset,
+        Self::PasswordSet,
+        Self::EmailChangeRequested,
+        Self::EmailChanged,
         Self::MfaEnabled,
         Self::MfaDisabled,
         Self::BackupCodesRegenerated,
@@ -71,6 +85,10 @@ impl SecurityEventKind {
             Self::SignedIn => "signed_in",
             Self::SignInFailed => "sign_in_failed",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordSet => "password_set",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
             Self::MfaEnabled => "mfa_enabled",
             Self::MfaDisabled => "mfa_disabled",
             Self::BackupCodesRegenerated => "backup_codes_regenerated",

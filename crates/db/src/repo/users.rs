@@ -93,6 +93,15 @@ pub trait UserRepo: Send + Sync {
     async fn find_user_by_stripe_customer(&self, customer_id: &str) -> Result<Option<User>>;
     /// Records that the user proved their address; `None` if there is no such user.
     async fn mark_email_verified(&self, id: Uuid, at: DateTime<Utc>) -> Result<Option<User>>;
+    /// Gives the user the (normalized) address `email`, verified at `verified_at`. An address
+    /// another user has is [`DbError::Conflict`](crate::DbError::Conflict) (the unique index
+    /// decides, so two concurrent changes to one address cannot both win).
+    async fn set_user_email(
+        &self,
+        id: Uuid,
+        email: &str,
+        verified_at: DateTime<Utc>,
+    ) -> Result<Option<User>>;
     /// Sets the user's display name and avatar URL (`None` clears); `None` if there is no
     /// such user.
     async fn set_user_profile(
@@ -192,6 +201,20 @@ impl<E: Executor> UserRepo for E {
 
     async fn mark_email_verified(&self, id: Uuid, at: DateTime<Utc>) -> Result<Option<User>> {
         update_one(self, id, Column::EmailVerifiedAt, Expr::value(micros(at))).await
+    }
+
+    async fn set_user_email(
+        &self,
+        id: Uuid,
+        email: &str,
+        verified_at: DateTime<Utc>,
+    ) -> Result<Option<User>> {
+        let email = normalize_email(email)?;
+        let values = [
+            (Column::Email, Expr::value(email)),
+            (Column::EmailVerifiedAt, Expr::value(micros(verified_at))),
+        ];
+        update(self, id, values).await
     }
 
     async fn set_user_profile(

@@ -283,3 +283,95 @@ fn security_notice_says_what_when_where_and_how_to_undo_it() {
         assert_eq!(r.subject, format!("{subject} for your Acme account"));
     }
 }
+
+#[test]
+fn email_change_verification_goes_to_the_new_address_and_changes_nothing_yet() {
+    let r = EmailChangeVerificationEmail::render(
+        &EmailChangeVerificationProps {
+            name: Some("Ada & Co".into()),
+            new_email: "ada+new@example.com".into(),
+            confirm_url: base().link("/confirm-email-change", &[("token", "t0k")]),
+            expires_in: TimeDelta::hours(1),
+        },
+        &brand(),
+    )
+    .unwrap();
+    assert_well_formed(&r);
+    assert_eq!(r.subject, "Confirm your new Acme address");
+    assert_eq!(
+        r.text,
+        "Hi Ada & Co,\n\nSomeone asked to make ada+new@example.com the address of your Acme account. If it \
+         was you, confirm it here (the link works once and expires in 1 hour):\n\n\
+         https://app.acme.example/confirm-email-change?token=t0k\n\n\
+         Nothing changes until the link is opened. If you did not ask for this, ignore this e-mail.\n\n\
+         --\nYou received this e-mail because of your Acme account. Questions? Write to help@acme.example."
+    );
+    assert!(r.html.contains("<p>Hi Ada &#38; Co,</p>"), "{}", r.html);
+    assert!(
+        r.html
+            .contains("href=\"https://app.acme.example/confirm-email-change?token=t0k\"")
+    );
+}
+
+#[test]
+fn email_changed_notice_says_to_what_when_where_and_how_to_take_it_back() {
+    let props = |ip: Option<&str>| EmailChangedNoticeProps {
+        name: None,
+        new_email: "someone@example.net".into(),
+        at: Utc.with_ymd_and_hms(2026, 12, 7, 9, 30, 0).unwrap(),
+        ip: ip.map(str::to_owned),
+        report_url: base().link("/security-report", &[("token", "r3p")]),
+        expires_in: TimeDelta::days(7),
+    };
+    let r = EmailChangedNoticeEmail::render(&props(Some("198.51.100.4")), &brand()).unwrap();
+    assert_well_formed(&r);
+    assert_eq!(r.subject, "The address of your Acme account changed");
+    for part in [&r.text, &r.html] {
+        assert!(
+            part.contains(
+                "changed to someone@example.net on December 7, 2026 at 09:30 UTC, from the address 198.51.100.4."
+            ),
+            "{part}"
+        );
+        assert!(
+            part.contains("gives your account this address back"),
+            "{part}"
+        );
+        assert!(
+            part.contains("https://app.acme.example/security-report?token=r3p"),
+            "{part}"
+        );
+        assert!(part.contains("expires in 7 days"), "{part}");
+    }
+    assert!(r.text.starts_with("Hi,\n\n"), "{}", r.text);
+    let r = EmailChangedNoticeEmail::render(&props(None), &brand()).unwrap();
+    assert!(r.text.contains("09:30 UTC. Sign-in"), "{}", r.text);
+    assert!(!r.text.contains("from the address"));
+}
+
+#[test]
+fn set_password_offers_a_password_besides_the_provider() {
+    let r = SetPasswordEmail::render(
+        &SetPasswordProps {
+            name: Some("Ada & Co".into()),
+            set_url: base().link("/reset-password", &[("token", "s3t")]),
+            expires_in: TimeDelta::hours(1),
+        },
+        &brand(),
+    )
+    .unwrap();
+    assert_well_formed(&r);
+    assert_eq!(r.subject, "Choose a password for Acme");
+    assert!(r.html.contains("<p>Hi Ada &#38; Co,</p>"), "{}", r.html);
+    for part in [&r.text, &r.html] {
+        assert!(
+            part.contains("you sign in to with a provider today"),
+            "{part}"
+        );
+        assert!(part.contains("expires in 1 hour"), "{part}");
+        assert!(
+            part.contains("https://app.acme.example/reset-password?token=s3t"),
+            "{part}"
+        );
+    }
+}

@@ -135,8 +135,15 @@ pub fn security_report_link() -> Answer<SecurityReportLinkReply> {
     request_body = TokenBody,
     responses((status = 200, description = "every session ended; a recovery reset token", body = SecurityReportReply))
 )]
-pub async fn security_report(app: &App, body: TokenBody) -> Answer<SecurityReportReply> {
-    let reset_token = app.auth.report_unauthorized_change(&body.token).await?;
+pub async fn security_report(
+    app: &App,
+    request: &RequestInfo<'_>,
+    body: TokenBody,
+) -> Answer<SecurityReportReply> {
+    let reset_token = app
+        .auth
+        .report_unauthorized_change(&body.token, request)
+        .await?;
     Ok(Reply::ok(SecurityReportReply {
         signed_out_everywhere: true,
         reset_token,
@@ -315,8 +322,10 @@ fn accepted() -> Reply<StatusReply> {
     request_body = ResetBody,
     responses((status = 204, description = "password set; every session ended"))
 )]
-pub async fn reset_password(app: &App, body: ResetBody) -> Answer {
-    app.auth.reset_password(&body.token, &body.password).await?;
+pub async fn reset_password(app: &App, request: &RequestInfo<'_>, body: ResetBody) -> Answer {
+    app.auth
+        .reset_password(&body.token, &body.password, request)
+        .await?;
     Ok(Reply::no_content())
 }
 
@@ -338,6 +347,63 @@ pub async fn change_password(
         .change_password(session, &body.current_password, &body.new_password, request)
         .await?;
     Ok(Reply::no_content())
+}
+
+/// `POST /auth/set-password-link`: e-mails a provider-only user a link to choose a password.
+#[utoipa::path(
+    post,
+    path = "/auth/set-password-link",
+    tag = "auth",
+    responses((status = 202, description = "the link is on its way to the account's address", body = StatusReply))
+)]
+pub async fn set_password_link(
+    app: &App,
+    session: &Session,
+    request: &RequestInfo<'_>,
+) -> Answer<StatusReply> {
+    app.auth.request_password_setup(session, request).await?;
+    Ok(accepted())
+}
+
+/// `POST /auth/change-email`: e-mails the new address a link that applies the change (a fresh
+/// session only).
+#[utoipa::path(
+    post,
+    path = "/auth/change-email",
+    tag = "auth",
+    request_body = EmailBody,
+    responses((status = 202, description = "the link is on its way to the new address; nothing changed yet", body = StatusReply))
+)]
+pub async fn change_email(
+    app: &App,
+    session: &Session,
+    request: &RequestInfo<'_>,
+    body: EmailBody,
+) -> Answer<StatusReply> {
+    app.auth
+        .request_email_change(session, &body.email, request)
+        .await?;
+    Ok(accepted())
+}
+
+/// `POST /auth/confirm-email-change`: applies the change with the token sent to the new
+/// address; every other session ends.
+#[utoipa::path(
+    post,
+    path = "/auth/confirm-email-change",
+    tag = "auth",
+    request_body = TokenBody,
+    responses((status = 200, description = "the address changed; the user", body = UserReply))
+)]
+pub async fn confirm_email_change(
+    app: &App,
+    request: &RequestInfo<'_>,
+    body: TokenBody,
+) -> Answer<UserReply> {
+    let user = app.auth.confirm_email_change(&body.token, request).await?;
+    Ok(Reply::ok(UserReply {
+        user: UserBody::from(&user),
+    }))
 }
 
 /// `POST /auth/profile`: the user's display name and avatar.

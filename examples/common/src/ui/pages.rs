@@ -72,6 +72,10 @@ impl NoticeQuery {
         Some(match self.notice.as_deref()? {
             "password-changed" => "Password changed. Your other sessions were signed out.",
             "profile-saved" => "Your profile is saved.",
+            "email-link-sent" => {
+                "We sent a link to the new address: your address changes when you open it."
+            }
+            "password-link-sent" => "We sent you a link to choose a password: check your e-mail.",
             "session-revoked" => "That session is signed out.",
             "mfa-off" => "Two-factor authentication is off.",
             "unlinked" => "That provider is unlinked.",
@@ -420,9 +424,9 @@ pub fn reset_password_form(app: &App, query: TokenQuery) -> Page {
 }
 
 /// `POST /reset-password`.
-pub async fn reset_password(app: &App, form: ResetBody) -> Page {
+pub async fn reset_password(app: &App, request: &RequestInfo<'_>, form: ResetBody) -> Page {
     let token = form.token.clone();
-    match ops::auth::reset_password(app, form).await {
+    match ops::auth::reset_password(app, request, form).await {
         Ok(_) => message(
             app,
             None,
@@ -472,9 +476,9 @@ pub fn security_report_form(app: &App, query: TokenQuery) -> Page {
 }
 
 /// `POST /security-report`.
-pub async fn security_report(app: &App, form: TokenBody) -> Page {
+pub async fn security_report(app: &App, request: &RequestInfo<'_>, form: TokenBody) -> Page {
     let token = form.token.clone();
-    let (status, alert, reset_token) = match ops::auth::security_report(app, form).await {
+    let (status, alert, reset_token) = match ops::auth::security_report(app, request, form).await {
         Ok(mut reply) => (
             StatusCode::OK,
             Alert::default(),
@@ -498,6 +502,63 @@ pub async fn security_report(app: &App, form: TokenBody) -> Page {
 }
 
 #[derive(Template)]
+#[template(path = "confirm_email_change.html")]
+struct ConfirmEmailChangePage {
+    title: &'static str,
+    nav: Nav,
+    alert: Alert,
+    token: String,
+}
+
+/// `GET /confirm-email-change?token=…`: the link sent to the new address asks before it
+/// acts (mail scanners open links).
+pub fn confirm_email_change_form(app: &App, query: TokenQuery) -> Page {
+    Page::html(
+        StatusCode::OK,
+        &ConfirmEmailChangePage {
+            title: "Confirm your new address",
+            nav: Nav::new(app, None),
+            alert: Alert::default(),
+            token: query.token.unwrap_or_default(),
+        },
+    )
+}
+
+/// `POST /confirm-email-change`.
+pub async fn confirm_email_change(app: &App, request: &RequestInfo<'_>, form: TokenBody) -> Page {
+    let token = form.token.clone();
+    match ops::auth::confirm_email_change(app, request, form).await {
+        Ok(Reply {
+            body: Some(changed),
+            ..
+        }) => message(
+            app,
+            None,
+            StatusCode::OK,
+            "Your address is changed",
+            format!(
+                "Your account's address is now {}. Your other sessions were signed out.",
+                changed.user.email
+            ),
+            Some(("/account", "Your account")),
+        ),
+        Ok(_) => Page::internal_error(),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            Page::html(
+                status,
+                &ConfirmEmailChangePage {
+                    title: "Confirm your new address",
+                    nav: Nav::new(app, None),
+                    alert,
+                    token,
+                },
+            )
+        }
+    }
+}
+
+#[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
     title: &'static str,
@@ -507,6 +568,8 @@ struct AccountPage {
     sessions: Vec<SessionInfoBody>,
     mfa: MfaStatusReply,
     methods: Vec<SignInMethodBody>,
+    /// Whether one of the methods is a password.
+    has_password: bool,
     /// Each configured provider: (id, name, linked).
     providers: Vec<(&'static str, &'static str, bool)>,
     activity: Vec<Activity>,
@@ -526,6 +589,10 @@ impl From<&SecurityEventBody> for Activity {
             "signed_in" => "Signed in",
             "sign_in_failed" => "Wrong password",
             "password_changed" => "Password changed",
+            "password_reset" => "Password reset by e-mail link",
+            "password_set" => "Password added",
+            "email_change_requested" => "Address change asked for",
+            "email_changed" => "Address changed",
             "mfa_enabled" => "Two-factor authentication turned on",
             "mfa_disabled" => "Two-factor authentication turned off",
             "backup_codes_regenerated" => "New backup codes",
@@ -542,6 +609,12 @@ impl From<&SecurityEventBody> for Activity {
             "banned" => text("reason"),
             "provider_linked" | "provider_unlinked" => text("provider"),
             "signed_in" => text("method"),
+            "email_change_requested" => text("to"),
+            "email_changed" => Some(format!(
+                "{} → {}",
+                text("from").unwrap_or_default(),
+                text("to").unwrap_or_default()
+            )),
             "role_changed" => Some(format!(
                 "{} → {}",
                 text("from").unwrap_or_default(),
@@ -599,6 +672,7 @@ async fn account_page(
                     (provider.as_str(), provider.display_name(), linked)
                 })
                 .collect();
+            let has_password = methods.methods.iter().any(|m| m.provider == "credential");
             Page::html(
                 status,
                 &AccountPage {
@@ -609,6 +683,7 @@ async fn account_page(
                     sessions: sessions.sessions,
                     mfa,
                     methods: methods.methods,
+                    has_password,
                     providers,
                     activity: activity.events.iter().map(Activity::from).collect(),
                 },
@@ -663,6 +738,33 @@ pub async fn update_profile(app: &App, session: Option<&Session>, form: ProfileB
     };
     let done = ops::auth::update_profile(app, session, form).await;
     after_account_action(app, session, done, "profile-saved").await
+}
+
+/// `POST /account/email`.
+pub async fn change_email(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+    form: EmailBody,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let done = ops::auth::change_email(app, session, request, form).await;
+    after_account_action(app, session, done, "email-link-sent").await
+}
+
+/// `POST /account/password/setup`.
+pub async fn set_password_link(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let done = ops::auth::set_password_link(app, session, request).await;
+    after_account_action(app, session, done, "password-link-sent").await
 }
 
 /// `POST /account/password`.
