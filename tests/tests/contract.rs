@@ -1551,6 +1551,147 @@ async fn account_management(flavor: Flavor, db: TestDb) {
     assert_eq!(phone.get("/me").await.status, 401);
 }
 
+/// A change of address applied by the link sent to the new address (the other sessions end,
+/// the old address is told), and a first password for an account made through GitHub.
+async fn changing_the_address_and_adding_a_password(flavor: Flavor, db: TestDb) {
+    let github = github_stand_in().await;
+    let env = [
+        ("GITHUB_CLIENT_ID", "gh-id".to_owned()),
+        ("GITHUB_CLIENT_SECRET", "gh-secret".to_owned()),
+        ("GITHUB_OAUTH_BASE", github.uri()),
+    ];
+    let server = Server::start(flavor, db.url(), &env).await;
+    let laptop = Browser::new(&server);
+    verified_user(&server, &laptop, "ada@example.com").await;
+    verified_user(&server, &Browser::new(&server), "bob@example.com").await;
+    let sign_in = |email: &'static str, password: &'static str| {
+        let browser = Browser::new(&server);
+        async move {
+            let answer = browser
+                .post(
+                    "/auth/sign-in",
+                    json!({ "email": email, "password": password }),
+                )
+                .await;
+            (answer.status, browser)
+        }
+    };
+    let (_, phone) = sign_in("ada@example.com", PASSWORD).await;
+
+    let taken = laptop
+        .post("/auth/change-email", json!({ "email": "Bob@Example.com" }))
+        .await;
+    assert_eq!(
+        (taken.status, taken.json["error"].as_str()),
+        (409, Some("email_taken")),
+        "{taken:?}"
+    );
+    let asked = laptop
+        .post("/auth/change-email", json!({ "email": "ada@new.example" }))
+        .await;
+    assert_eq!(asked.status, 202, "{asked:?}");
+    assert_eq!(
+        laptop.get("/me").await.json["user"]["email"],
+        "ada@example.com",
+        "nothing changes before the link is opened"
+    );
+    let token = server
+        .emailed_token("ada@new.example", "/confirm-email-change")
+        .await;
+    // The link is opened anywhere: it needs no session.
+    let confirmed = Browser::new(&server)
+        .post("/auth/confirm-email-change", json!({ "token": token }))
+        .await;
+    assert_eq!(confirmed.status, 200, "{confirmed:?}");
+    assert_eq!(
+        (
+            &confirmed.json["user"]["email"],
+            &confirmed.json["user"]["email_verified"]
+        ),
+        (&json!("ada@new.example"), &json!(true))
+    );
+    let again = Browser::new(&server)
+        .post("/auth/confirm-email-change", json!({ "token": token }))
+        .await;
+    assert_eq!(
+        (again.status, again.json["error"].as_str()),
+        (422, Some("invalid_token"))
+    );
+    assert_eq!(
+        laptop.get("/me").await.json["user"]["email"],
+        "ada@new.example"
+    );
+    assert_eq!(
+        phone.get("/me").await.status,
+        401,
+        "the other session ended"
+    );
+    assert_eq!(sign_in("ada@new.example", PASSWORD).await.0, 200);
+    assert_eq!(sign_in("ada@example.com", PASSWORD).await.0, 401);
+    // The old address was told, with the link that gives it back.
+    server
+        .emailed_token("ada@example.com", "/security-report")
+        .await;
+    let activity = laptop.get("/auth/security-activity").await;
+    let kinds: Vec<_> = activity.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .filter(|kind| kind != "signed_in")
+        .collect();
+    assert_eq!(
+        kinds,
+        ["email_changed", "email_change_requested"],
+        "{kinds:?}"
+    );
+    assert_eq!(
+        Browser::new(&server)
+            .post("/auth/change-email", json!({ "email": "x@example.net" }))
+            .await
+            .status,
+        401
+    );
+
+    // An account made through GitHub adds a password by an e-mailed link; then both work.
+    let refused = laptop.post("/auth/set-password-link", json!({})).await;
+    assert_eq!(
+        (refused.status, refused.json["error"].as_str()),
+        (422, Some("invalid_input")),
+        "an account with a password changes it instead"
+    );
+    let grace = Browser::new(&server);
+    through_github(&grace, "/auth/oauth/github").await;
+    assert_eq!(
+        grace.get("/me").await.json["user"]["email"],
+        "grace@example.com"
+    );
+    let asked = grace.post("/auth/set-password-link", json!({})).await;
+    assert_eq!(asked.status, 202, "{asked:?}");
+    let token = server
+        .emailed_token("grace@example.com", "/reset-password")
+        .await;
+    let set = Browser::new(&server)
+        .post(
+            "/auth/reset-password",
+            json!({ "token": token, "password": "grace's own passphrase" }),
+        )
+        .await;
+    assert_eq!(set.status, 204, "{set:?}");
+    assert_eq!(
+        sign_in("grace@example.com", "grace's own passphrase")
+            .await
+            .0,
+        200
+    );
+    let by_github = Browser::new(&server);
+    through_github(&by_github, "/auth/oauth/github").await;
+    assert_eq!(
+        by_github.get("/me").await.json["user"]["email"],
+        "grace@example.com"
+    );
+}
+
 /// An administrator finds a user, bans them (every session ends, sign-in is refused), sets a
 /// role, lifts the ban, ends their sessions, and reads it all back from the audit trail; the
 /// user reads their own security activity.
@@ -2117,6 +2258,7 @@ contract_tests!(
     sign_up_verify_sign_in_me_sign_out,
     zero_configuration_start,
     account_management,
+    changing_the_address_and_adding_a_password,
     administering_users,
     signals_stop_the_server_gracefully,
     database_pool_size_from_the_environment,
