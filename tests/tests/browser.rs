@@ -669,7 +669,13 @@ async fn the_other_pages(flavor: Flavor, db: TestDb) {
     let Some(chrome) = Chrome::start().await else {
         return;
     };
-    let env = [("ADMIN_EMAILS", "boss@example.com".to_owned())];
+    let github = github_stand_in().await;
+    let env = [
+        ("ADMIN_EMAILS", "boss@example.com".to_owned()),
+        ("GITHUB_CLIENT_ID", "gh-id".to_owned()),
+        ("GITHUB_CLIENT_SECRET", "gh-secret".to_owned()),
+        ("GITHUB_OAUTH_BASE", other_site(&github)),
+    ];
     let server = Server::start(flavor, db.url(), &env).await;
     let site = server.public_url.trim_end_matches('/').to_owned();
     verified_user(&server, &Browser::new(&server), "boss@example.com").await;
@@ -830,6 +836,55 @@ async fn the_other_pages(flavor: Flavor, db: TestDb) {
         activity.contains("Banned by an administrator"),
         "{activity}"
     );
+
+    // She moves her account to a new address: the link sent there applies it.
+    chrome.fill("#new_email", "ada@new.example").await;
+    chrome.submit("form[action='/account/email'] button").await;
+    chrome
+        .wait_for_text("We sent a link to the new address")
+        .await;
+    let change = server
+        .emailed_token("ada@new.example", "/confirm-email-change")
+        .await;
+    chrome
+        .goto(&format!("{site}/confirm-email-change?token={change}"))
+        .await;
+    chrome.check_page(flavor, "confirm-email-change").await;
+    chrome
+        .submit("form[action='/confirm-email-change'] button")
+        .await;
+    chrome.wait_for_text("Your address is changed").await;
+    assert!(chrome.text().await.contains("ada@new.example"));
+    chrome.goto(&format!("{site}/account")).await;
+    let activity = chrome.text_of("[data-test='activity']").await;
+    assert!(
+        activity.contains("Address changed · ada@example.com → ada@new.example"),
+        "{activity}"
+    );
+
+    // Grace signs up through GitHub, then adds a password by the e-mailed link.
+    chrome.submit("form[action='/sign-out'] button").await;
+    chrome.goto(&format!("{site}/sign-in")).await;
+    chrome.submit("a[href^='/auth/oauth/github']").await;
+    chrome.wait_for_text("Welcome, Grace").await;
+    chrome.goto(&format!("{site}/account")).await;
+    chrome.check_page(flavor, "account-without-password").await;
+    chrome
+        .submit("form[action='/account/password/setup'] button")
+        .await;
+    chrome
+        .wait_for_text("We sent you a link to choose a password")
+        .await;
+    let set = server
+        .emailed_token("grace@example.com", "/reset-password")
+        .await;
+    chrome
+        .goto(&format!("{site}/reset-password?token={set}"))
+        .await;
+    chrome.fill("#password", "grace's own passphrase").await;
+    chrome.submit("form[action='/reset-password'] button").await;
+    assert!(chrome.text().await.contains("Your password is set"));
+    sign_in("grace@example.com", "grace's own passphrase").await;
     chrome.close().await;
 }
 
