@@ -135,6 +135,7 @@ mod cookie;
 mod credentials;
 mod email_change;
 mod error;
+mod export;
 mod headers;
 mod jwt;
 mod limits;
@@ -166,6 +167,10 @@ pub use config::{
 pub use cookie::SetCookie;
 pub use credentials::{MfaChallenge, SignInOutcome, SignedIn};
 pub use error::{AuthError, Result};
+pub use export::{
+    AccountExport, ExportedBooking, ExportedPayment, ExportedSecurityEvent, ExportedSession,
+    ExportedSignInMethod, ExportedSubscription, ExportedTwoFactor, ExportedUser,
+};
 pub use headers::{HeaderView, RequestInfo};
 pub use jwt::SessionClaims;
 pub use mfa::{BackupCodes, EncryptionKey, MfaConfig, MfaEnrollment, MfaStatus};

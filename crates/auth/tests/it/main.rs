@@ -8,6 +8,7 @@ mod admin;
 mod common;
 mod credentials;
 mod email_change;
+mod export;
 mod hashing;
 mod mfa;
 mod oauth;

@@ -38,6 +38,8 @@ pub enum SecurityEventKind {
     EmailChangeRequested,
     /// The address changed, its new owner having opened the link (`detail.from`, `detail.to`).
     EmailChanged,
+    /// The user downloaded everything stored about them.
+    DataExported,
     /// Two-factor authentication turned on.
     MfaEnabled,
     /// Two-factor authentication turned off.
@@ -60,7 +62,7 @@ pub enum SecurityEventKind {
 
 impl SecurityEventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::SignedIn,
         Self::SignInFailed,
         Self::PasswordChanged,
@@ -68,6 +70,7 @@ impl SecurityEventKind {
         Self::PasswordSet,
         Self::EmailChangeRequested,
         Self::EmailChanged,
+        Self::DataExported,
         Self::MfaEnabled,
         Self::MfaDisabled,
         Self::BackupCodesRegenerated,
@@ -89,6 +92,7 @@ impl SecurityEventKind {
             Self::PasswordSet => "password_set",
             Self::EmailChangeRequested => "email_change_requested",
             Self::EmailChanged => "email_changed",
+            Self::DataExported => "data_exported",
             Self::MfaEnabled => "mfa_enabled",
             Self::MfaDisabled => "mfa_disabled",
             Self::BackupCodesRegenerated => "backup_codes_regenerated",

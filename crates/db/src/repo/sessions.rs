@@ -95,6 +95,8 @@ pub trait SessionRepo: Send + Sync {
         user_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Vec<SessionRow>>;
+    /// Every stored session of the user, live or ended (until the purge), newest first.
+    async fn list_user_sessions(&self, user_id: Uuid) -> Result<Vec<SessionRow>>;
     /// Deletes sessions that ended (expired or revoked) before `before`; returns how many.
     async fn purge_sessions(&self, before: DateTime<Utc>) -> Result<u64>;
 }
@@ -249,6 +251,15 @@ impl<E: Executor> SessionRepo for E {
         Entity::find()
             .filter(Column::UserId.eq(user_id))
             .filter(active_at(micros(now)))
+            .order_by_desc(Column::CreatedAt)
+            .all(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn list_user_sessions(&self, user_id: Uuid) -> Result<Vec<SessionRow>> {
+        Entity::find()
+            .filter(Column::UserId.eq(user_id))
             .order_by_desc(Column::CreatedAt)
             .all(self.conn())
             .await
