@@ -861,6 +861,25 @@ async fn the_other_pages(flavor: Flavor, db: TestDb) {
         activity.contains("Address changed · ada@example.com → ada@new.example"),
         "{activity}"
     );
+    // "Download my data" answers the JSON as a file (asked the way the form does, from
+    // the page, so the answer can be read instead of saved).
+    assert_eq!(
+        chrome.count("form[action='/account/export'] button").await,
+        1
+    );
+    let download = chrome
+        .client
+        .execute(
+            "return fetch('/account/export', {method: 'POST'}).then(r => r.text().then(body => \
+             [r.status, r.headers.get('content-disposition'), body]))",
+            vec![],
+        )
+        .await
+        .expect("the export");
+    assert_eq!(download[0], 200, "{download}");
+    assert_eq!(download[1], "attachment; filename=\"account-data.json\"");
+    let export: Value = serde_json::from_str(download[2].as_str().unwrap()).unwrap();
+    assert_eq!(export["user"]["email"], "ada@new.example");
 
     // Grace signs up through GitHub, then adds a password by the e-mailed link.
     chrome.submit("form[action='/sign-out'] button").await;

@@ -1552,8 +1552,9 @@ async fn account_management(flavor: Flavor, db: TestDb) {
 }
 
 /// A change of address applied by the link sent to the new address (the other sessions end,
-/// the old address is told), and a first password for an account made through GitHub.
-async fn changing_the_address_and_adding_a_password(flavor: Flavor, db: TestDb) {
+/// the old address is told), the export of one's data, and a first password for an account
+/// made through GitHub.
+async fn own_account_lifecycle(flavor: Flavor, db: TestDb) {
     let github = github_stand_in().await;
     let env = [
         ("GITHUB_CLIENT_ID", "gh-id".to_owned()),
@@ -1652,6 +1653,22 @@ async fn changing_the_address_and_adding_a_password(flavor: Flavor, db: TestDb) 
             .status,
         401
     );
+
+    // Her data, as one JSON document: everything about her, not one secret.
+    let export = laptop.get("/auth/export").await;
+    assert_eq!(export.status, 200, "{export:?}");
+    assert_eq!(export.json["user"]["email"], "ada@new.example");
+    assert_eq!(
+        export.json["sign_in_methods"][0]["provider"], "credential",
+        "{export:?}"
+    );
+    assert!(export.json["sessions"].as_array().unwrap().len() >= 3);
+    let text = export.json.to_string();
+    let cookie = laptop.cookie("__Host-tollbooth.session").unwrap();
+    for secret in [PASSWORD, cookie.as_str(), token.as_str()] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(Browser::new(&server).get("/auth/export").await.status, 401);
 
     // An account made through GitHub adds a password by an e-mailed link; then both work.
     let refused = laptop.post("/auth/set-password-link", json!({})).await;
@@ -2258,7 +2275,7 @@ contract_tests!(
     sign_up_verify_sign_in_me_sign_out,
     zero_configuration_start,
     account_management,
-    changing_the_address_and_adding_a_password,
+    own_account_lifecycle,
     administering_users,
     signals_stop_the_server_gracefully,
     database_pool_size_from_the_environment,

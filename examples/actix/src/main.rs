@@ -13,7 +13,7 @@ use actix_web::{
 };
 use serde_json::Value;
 use tollbooth_auth::actix::{ClientIp, CurrentSession, RequireAuth, RequireRole, csrf, session};
-use tollbooth_auth::{Admin, OAuthCallback, RequestInfo};
+use tollbooth_auth::{AccountExport, Admin, OAuthCallback, RequestInfo};
 use tollbooth_example_common::actix::{Form, Json, OptionalJson, Path, Query, RawBody};
 use tollbooth_example_common::extract::MAX_BODY_BYTES;
 use tollbooth_example_common::ui::{self, Page};
@@ -159,6 +159,7 @@ fn auth_routes(config: &mut web::ServiceConfig) {
         .service(resource("/reset-password").route(web::post().to(reset_password)))
         .service(resource("/change-password").route(web::post().to(change_password)))
         .service(resource("/set-password-link").route(web::post().to(set_password_link)))
+        .service(resource("/export").route(web::get().to(export_account)))
         .service(resource("/change-email").route(web::post().to(change_email)))
         .service(resource("/confirm-email-change").route(web::post().to(confirm_email_change)))
         .service(resource("/security-activity").route(web::get().to(security_activity)))
@@ -293,6 +294,15 @@ async fn reset_password(
     Json(body): Json<ResetBody>,
 ) -> Answer {
     ops::auth::reset_password(&app, &client(&request, ip), body).await
+}
+
+async fn export_account(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+) -> Answer<AccountExport> {
+    ops::auth::export_account(&app, &session, &client(&request, ip)).await
 }
 
 async fn set_password_link(
@@ -735,6 +745,7 @@ fn page_routes(config: &mut web::ServiceConfig) {
         .service(resource("/account/password").route(web::post().to(change_password_form)))
         .service(resource("/account/password/setup").route(web::post().to(set_password_link_form)))
         .service(resource("/account/email").route(web::post().to(change_email_form)))
+        .service(resource("/account/export").route(web::post().to(export_form)))
         .service(resource("/account/profile").route(web::post().to(profile_form)))
         .service(resource("/account/reauthenticate").route(web::post().to(reauthenticate_form)))
         .service(resource("/account/oauth/{provider}/link").route(web::post().to(oauth_link_form)))
@@ -936,6 +947,15 @@ async fn change_email_form(
     Form(form): Form<EmailBody>,
 ) -> Page {
     ui::change_email(&app, session.as_ref(), &client(&request, ip), form).await
+}
+
+async fn export_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+) -> Page {
+    ui::export_account(&app, session.as_ref(), &client(&request, ip)).await
 }
 
 async fn set_password_link_form(

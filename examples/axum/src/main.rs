@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::Value;
 use tollbooth_auth::axum::{ClientIp, CurrentSession, RequireAuth, RequireRole, csrf, session};
-use tollbooth_auth::{Admin, OAuthCallback, RequestInfo};
+use tollbooth_auth::{AccountExport, Admin, OAuthCallback, RequestInfo};
 use tollbooth_example_common::axum::{Form, Json, OptionalJson, Path, Query, RawBody};
 use tollbooth_example_common::extract::MAX_BODY_BYTES;
 use tollbooth_example_common::ui::{self, Page};
@@ -131,6 +131,7 @@ fn auth_routes() -> Router<App> {
         .route("/reset-password", post(reset_password))
         .route("/change-password", post(change_password))
         .route("/set-password-link", post(set_password_link))
+        .route("/export", get(export_account))
         .route("/change-email", post(change_email))
         .route("/confirm-email-change", post(confirm_email_change))
         .route("/security-activity", get(security_activity))
@@ -259,6 +260,15 @@ async fn reset_password(
     Json(body): Json<ResetBody>,
 ) -> Answer {
     ops::auth::reset_password(&app, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn export_account(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Answer<AccountExport> {
+    ops::auth::export_account(&app, &session, &RequestInfo::new(&headers, ip)).await
 }
 
 async fn set_password_link(
@@ -683,6 +693,7 @@ fn page_routes() -> Router<App> {
         .route("/account/password", post(change_password_form))
         .route("/account/password/setup", post(set_password_link_form))
         .route("/account/email", post(change_email_form))
+        .route("/account/export", post(export_form))
         .route("/account/profile", post(profile_form))
         .route("/account/reauthenticate", post(reauthenticate_form))
         .route("/account/oauth/{provider}/link", post(oauth_link_form))
@@ -885,6 +896,16 @@ async fn change_email_form(
 ) -> Page {
     let request = RequestInfo::new(&headers, ip);
     ui::change_email(&app, session.as_ref(), &request, form).await
+}
+
+async fn export_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::export_account(&app, session.as_ref(), &request).await
 }
 
 async fn set_password_link_form(

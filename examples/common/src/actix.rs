@@ -173,6 +173,14 @@ impl Responder for Page {
             PageBody::Redirect(location) => response
                 .insert_header((header::LOCATION, location))
                 .finish(),
+            PageBody::Download { filename, json } => response
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}\""),
+                ))
+                .body(json),
         }
     }
 }

@@ -147,6 +147,19 @@ impl IntoResponse for Page {
                 }
                 response
             }
+            PageBody::Download { filename, json } => (
+                self.status,
+                [
+                    (header::CONTENT_TYPE, "application/json".to_owned()),
+                    (header::CACHE_CONTROL, "no-store".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{filename}\""),
+                    ),
+                ],
+                json,
+            )
+                .into_response(),
         };
         for cookie in self.cookies {
             response = (cookie, response).into_response();

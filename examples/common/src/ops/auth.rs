@@ -2,7 +2,8 @@
 //! list, re-authentication and the "this wasn't me" report.
 
 use tollbooth_auth::{
-    HeaderView, MfaChallenge, ProfileUpdate, RequestInfo, Session, SignInOutcome, SignedIn,
+    AccountExport, HeaderView, MfaChallenge, ProfileUpdate, RequestInfo, Session, SignInOutcome,
+    SignedIn,
 };
 use uuid::Uuid;
 
@@ -404,6 +405,22 @@ pub async fn confirm_email_change(
     Ok(Reply::ok(UserReply {
         user: UserBody::from(&user),
     }))
+}
+
+/// `GET /auth/export`: everything stored about the user, as one JSON document (a fresh
+/// session only).
+#[utoipa::path(
+    get,
+    path = "/auth/export",
+    tag = "auth",
+    responses((status = 200, description = "the account's data: tollbooth_auth::AccountExport (user, sign_in_methods, sessions, two_factor, subscriptions, payments, bookings, security_events); never a hash, token or secret", body = serde_json::Value))
+)]
+pub async fn export_account(
+    app: &App,
+    session: &Session,
+    request: &RequestInfo<'_>,
+) -> Answer<AccountExport> {
+    Ok(Reply::ok(app.auth.export_account(session, request).await?))
 }
 
 /// `POST /auth/profile`: the user's display name and avatar.

@@ -42,6 +42,11 @@ pub struct Page {
 pub(crate) enum PageBody {
     Html(String),
     Redirect(String),
+    /// A JSON file the browser saves as `filename`.
+    Download {
+        filename: &'static str,
+        json: String,
+    },
 }
 
 impl Page {
@@ -65,6 +70,21 @@ impl Page {
             status: StatusCode::SEE_OTHER,
             body: PageBody::Redirect(location.into()),
             cookies: Vec::new(),
+        }
+    }
+
+    /// `value` as a JSON file to save as `filename`.
+    fn download(filename: &'static str, value: &impl serde::Serialize) -> Self {
+        match serde_json::to_string_pretty(value) {
+            Ok(json) => Self {
+                status: StatusCode::OK,
+                body: PageBody::Download { filename, json },
+                cookies: Vec::new(),
+            },
+            Err(error) => {
+                tracing::error!(%error, "a download failed to serialize");
+                Self::internal_error()
+            }
         }
     }
 

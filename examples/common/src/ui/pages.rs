@@ -593,6 +593,7 @@ impl From<&SecurityEventBody> for Activity {
             "password_set" => "Password added",
             "email_change_requested" => "Address change asked for",
             "email_changed" => "Address changed",
+            "data_exported" => "Your data downloaded",
             "mfa_enabled" => "Two-factor authentication turned on",
             "mfa_disabled" => "Two-factor authentication turned off",
             "backup_codes_regenerated" => "New backup codes",
@@ -752,6 +753,28 @@ pub async fn change_email(
     };
     let done = ops::auth::change_email(app, session, request, form).await;
     after_account_action(app, session, done, "email-link-sent").await
+}
+
+/// `POST /account/export`: the account's data as a JSON file, or the account page with why
+/// not (a stale session).
+pub async fn export_account(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    match ops::auth::export_account(app, session, request).await {
+        Ok(Reply {
+            body: Some(export), ..
+        }) => Page::download("account-data.json", &export),
+        Ok(_) => Page::internal_error(),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            account_page(app, Some(session), status, alert).await
+        }
+    }
 }
 
 /// `POST /account/password/setup`.
