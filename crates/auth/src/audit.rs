@@ -2,10 +2,12 @@
 //! transaction of the change itself (no event without its change, no change without its
 //! event), and users read their own.
 
+use std::net::IpAddr;
+
 use serde_json::json;
 use tollbooth_db::{
-    NewSecurityEvent, SecurityEvent, SecurityEventKind, SecurityEventQuery, SecurityEventRepo, Tx,
-    User,
+    NewSecurityEvent, SecurityEvent, SecurityEventKind, SecurityEventQuery, SecurityEventRepo,
+    TokenPurpose, Tx, User,
 };
 use tollbooth_email::SecurityChange;
 use uuid::Uuid;
@@ -17,6 +19,39 @@ use crate::oauth::Provider;
 use crate::secret::address_key;
 use crate::service::Auth;
 use crate::session::Session;
+use crate::tokens::Issue;
+
+/// A device, as far as a sign-in can tell: the user agent without its version numbers (a
+/// browser update is the same device) and the client's network (IPv4 /24, IPv6 /48: a
+/// new address from the same provider is the same place).
+#[derive(Debug, PartialEq, Eq)]
+struct Device {
+    agent: Option<String>,
+    network: Option<String>,
+}
+
+impl Device {
+    fn of(ip: Option<&str>, user_agent: Option<&str>) -> Self {
+        let agent = user_agent.map(|ua| {
+            ua.chars()
+                .filter(|c| !c.is_ascii_digit() && *c != '.' && *c != '_')
+                .collect()
+        });
+        let network = ip
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+            .map(|ip| match ip {
+                IpAddr::V4(v4) => {
+                    let [a, b, c, _] = v4.octets();
+                    format!("{a}.{b}.{c}.0/24")
+                }
+                IpAddr::V6(v6) => {
+                    let [a, b, c, ..] = v6.segments();
+                    format!("{a:x}:{b:x}:{c:x}::/48")
+                }
+            });
+        Self { agent, network }
+    }
+}
 
 /// The most events one page of the audit trail holds.
 pub const MAX_EVENTS_PER_PAGE: u64 = 100;
@@ -112,6 +147,8 @@ impl Auth {
 
     /// A sign-in: the session is opened and the event recorded in one transaction.
     /// `method` is `password` or the provider; `mfa` when a second factor completed it.
+    /// A sign-in from a device the account has not signed in from lately also queues the
+    /// new sign-in alert, in the same transaction.
     pub(crate) async fn open_session(
         &self,
         user: User,
@@ -121,6 +158,10 @@ impl Auth {
     ) -> Result<(Session, SetCookie)> {
         let tx = self.inner.db.begin().await?;
         let subject = user.id;
+        let alert = self.is_new_device(&tx, &user, request).await?;
+        if alert {
+            self.queue_new_sign_in_alert(&tx, &user, request).await?;
+        }
         let (session, cookie) = self.inner.sessions.open(&tx, user, request).await?;
         let mut event = Audit::own(SecurityEventKind::SignedIn, subject, request);
         event.detail = Some(match method {
@@ -129,7 +170,60 @@ impl Auth {
         });
         self.record(&tx, event).await?;
         tx.commit().await?;
+        if alert {
+            self.inner.mail.committed();
+        }
         Ok((session, cookie))
+    }
+
+    /// Whether `request` comes from a device that has not signed in to `user`'s account in
+    /// the new-device window, when the account has signed in before in that window (the
+    /// first sign-in of an account, or the first after a long absence, alerts no one: there
+    /// is nothing to compare it with).
+    async fn is_new_device(&self, tx: &Tx, user: &User, request: &RequestInfo<'_>) -> Result<bool> {
+        let Some(window) = self.inner.config.new_device_window else {
+            return Ok(false);
+        };
+        if user.email_verified_at.is_none() {
+            return Ok(false); // nobody proved the address: there is no one to tell
+        }
+        let mut query = SecurityEventQuery::default();
+        query.subject_user_id = Some(user.id);
+        query.kind = Some(SecurityEventKind::SignedIn);
+        query.since = Some(self.now() - window);
+        let recent = tx.list_security_events(&query, MAX_EVENTS_PER_PAGE).await?;
+        if recent.is_empty() {
+            return Ok(false);
+        }
+        let device = Device::of(
+            request.ip.map(|ip| ip.to_string()).as_deref(),
+            request.user_agent().as_deref(),
+        );
+        Ok(!recent
+            .iter()
+            .any(|seen| Device::of(seen.ip.as_deref(), seen.user_agent.as_deref()) == device))
+    }
+
+    async fn queue_new_sign_in_alert(
+        &self,
+        tx: &Tx,
+        user: &User,
+        request: &RequestInfo<'_>,
+    ) -> Result<()> {
+        let ttl = self.inner.config.security_report_ttl;
+        let report = Issue::new(TokenPurpose::SecurityReport, &user.email, ttl).user(user.id);
+        let report = self.inner.tokens.issue(tx, report).await?;
+        self.inner
+            .mail
+            .new_sign_in(
+                tx,
+                user,
+                self.now(),
+                request.ip,
+                request.user_agent(),
+                &report,
+            )
+            .await
     }
 
     /// Records a sign-in refused for a wrong password: against the user, or — for an

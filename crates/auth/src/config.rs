@@ -179,6 +179,7 @@ pub struct AuthConfig {
     pub(crate) security_report_path: String,
     pub(crate) security_report_ttl: TimeDelta,
     pub(crate) recovery_window: TimeDelta,
+    pub(crate) new_device_window: Option<TimeDelta>,
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) require_verified_email: bool,
     pub(crate) password_policy: PasswordPolicy,
@@ -215,6 +216,7 @@ impl AuthConfig {
             security_report_path: "/security-report".to_owned(),
             security_report_ttl: TimeDelta::days(7),
             recovery_window: TimeDelta::hours(24),
+            new_device_window: Some(TimeDelta::days(90)),
             trusted_proxies: TrustedProxies::none(),
             require_verified_email: true,
             password_policy: PasswordPolicy::default(),
@@ -273,6 +275,7 @@ pub struct AuthConfigBuilder {
     security_report_path: String,
     security_report_ttl: TimeDelta,
     recovery_window: TimeDelta,
+    new_device_window: Option<TimeDelta>,
     trusted_proxies: TrustedProxies,
     require_verified_email: bool,
     password_policy: PasswordPolicy,
@@ -309,6 +312,15 @@ impl AuthConfigBuilder {
     /// provider links (default 24 hours).
     pub fn recovery_window(mut self, window: TimeDelta) -> Self {
         self.recovery_window = window;
+        self
+    }
+
+    /// The new sign-in alert: a sign-in from a device (the user agent without its version
+    /// numbers, and the client's network: IPv4 /24, IPv6 /48) that has not signed in to the
+    /// account within `window` e-mails the owner, with a "this wasn't me" link. Default 90
+    /// days; `None` turns the alert off. An account's first sign-in is never alerted.
+    pub fn new_sign_in_alert(mut self, window: Option<TimeDelta>) -> Self {
+        self.new_device_window = window;
         self
     }
 
@@ -501,6 +513,14 @@ impl AuthConfigBuilder {
         {
             return Err(config_error("token lifetimes must be positive"));
         }
+        if self
+            .new_device_window
+            .is_some_and(|window| !positive(window))
+        {
+            return Err(config_error(
+                "the new sign-in alert's window must be positive (None turns it off)",
+            ));
+        }
         if self.cookie_name.is_empty()
             || !self
                 .cookie_name
@@ -556,6 +576,7 @@ impl AuthConfigBuilder {
             security_report_path: self.security_report_path,
             security_report_ttl: self.security_report_ttl,
             recovery_window: self.recovery_window,
+            new_device_window: self.new_device_window,
             trusted_proxies: self.trusted_proxies,
             require_verified_email: self.require_verified_email,
             password_policy: self.password_policy,

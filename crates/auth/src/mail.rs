@@ -13,9 +13,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tollbooth_db::{OutboxRepo, User};
 use tollbooth_email::{
     EmailChangeVerificationEmail, EmailChangeVerificationProps, EmailChangedNoticeEmail,
-    EmailChangedNoticeProps, EmailError, EmailTemplate, Link, Outbox, PasswordResetEmail,
-    PasswordResetProps, PublicBaseUrl, SecurityChange, SecurityNoticeEmail, SecurityNoticeProps,
-    SetPasswordEmail, SetPasswordProps, WelcomeEmail, WelcomeProps,
+    EmailChangedNoticeProps, EmailError, EmailTemplate, Link, NewSignInAlertEmail,
+    NewSignInAlertProps, Outbox, PasswordResetEmail, PasswordResetProps, PublicBaseUrl,
+    SecurityChange, SecurityNoticeEmail, SecurityNoticeProps, SetPasswordEmail, SetPasswordProps,
+    WelcomeEmail, WelcomeProps,
 };
 
 use crate::config::AuthConfig;
@@ -155,6 +156,30 @@ impl AuthMail {
         };
         let key = format!("email-changed/{}", report.row.id);
         self.queue::<EmailChangedNoticeEmail>(tx, &user.email, &props, key)
+            .await
+    }
+
+    /// A sign-in from a device not seen lately: when, from where, which browser, with the
+    /// "this wasn't me" link.
+    pub(crate) async fn new_sign_in(
+        &self,
+        tx: &impl OutboxRepo,
+        user: &User,
+        at: DateTime<Utc>,
+        ip: Option<IpAddr>,
+        device: Option<String>,
+        report: &Issued,
+    ) -> Result<()> {
+        let props = NewSignInAlertProps {
+            name: user.name.clone(),
+            at,
+            ip: ip.map(|ip| ip.to_string()),
+            device,
+            report_url: self.link(&self.security_report_path, &report.token),
+            expires_in: self.security_report_ttl,
+        };
+        let key = format!("new-sign-in/{}", report.row.id);
+        self.queue::<NewSignInAlertEmail>(tx, &user.email, &props, key)
             .await
     }
 

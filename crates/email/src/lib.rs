@@ -73,10 +73,11 @@ pub use sender::MockEmailSender;
 pub use sender::{EmailSender, Mailer, MailerConfig, send_email};
 pub use templates::{
     Brand, EmailChangeVerificationEmail, EmailChangeVerificationProps, EmailChangedNoticeEmail,
-    EmailChangedNoticeProps, EmailTemplate, PasswordResetEmail, PasswordResetProps,
-    PaymentFailedEmail, PaymentFailedProps, Rendered, SecurityChange, SecurityNoticeEmail,
-    SecurityNoticeProps, SetPasswordEmail, SetPasswordProps, SubscriptionConfirmedEmail,
-    SubscriptionConfirmedProps, TeamInviteEmail, TeamInviteProps, WelcomeEmail, WelcomeProps,
+    EmailChangedNoticeProps, EmailTemplate, NewSignInAlertEmail, NewSignInAlertProps,
+    PasswordResetEmail, PasswordResetProps, PaymentFailedEmail, PaymentFailedProps, Rendered,
+    SecurityChange, SecurityNoticeEmail, SecurityNoticeProps, SetPasswordEmail, SetPasswordProps,
+    SubscriptionConfirmedEmail, SubscriptionConfirmedProps, TeamInviteEmail, TeamInviteProps,
+    WelcomeEmail, WelcomeProps,
 };
 // Deliberately re-exported: `chrono` types are template props, `url::Url` is
 // `ResendConfig::base_url`.

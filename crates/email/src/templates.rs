@@ -218,6 +218,23 @@ pub struct SetPasswordProps {
     pub expires_in: TimeDelta,
 }
 
+/// Props of [`NewSignInAlertEmail`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSignInAlertProps {
+    /// Recipient's name, if known.
+    pub name: Option<String>,
+    /// When the session opened.
+    pub at: DateTime<Utc>,
+    /// From which address, if known.
+    pub ip: Option<String>,
+    /// The user agent the browser sent, if any.
+    pub device: Option<String>,
+    /// The single-use "this wasn't me" link.
+    pub report_url: Link,
+    /// How long that link works.
+    pub expires_in: TimeDelta,
+}
+
 /// Welcome, with the e-mail verification link when there is one.
 #[derive(Clone, Copy, Debug)]
 pub struct WelcomeEmail;
@@ -246,6 +263,9 @@ pub struct EmailChangedNoticeEmail;
 /// A first password for an account that signs in only with providers.
 #[derive(Clone, Copy, Debug)]
 pub struct SetPasswordEmail;
+/// A sign-in from a device not seen lately, with a "this wasn't me" link.
+#[derive(Clone, Copy, Debug)]
+pub struct NewSignInAlertEmail;
 
 /// Declares the HTML and text askama views of a template with the same fields, plus the
 /// fields the layouts use (`product`, `support`, and `subject` for the HTML `<title>`).
@@ -333,6 +353,15 @@ views!(EmailChangedHtml = "email_changed.html", EmailChangedText = "email_change
 views!(SetPasswordHtml = "set_password.html", SetPasswordText = "set_password.txt" {
     greeting: String,
     set_url: &'a str,
+    expires: String,
+});
+
+views!(NewSignInHtml = "new_sign_in.html", NewSignInText = "new_sign_in.txt" {
+    greeting: String,
+    when: String,
+    ip: Option<&'a str>,
+    device: Option<&'a str>,
+    report_url: &'a str,
     expires: String,
 });
 
@@ -459,6 +488,28 @@ impl EmailTemplate for SetPasswordEmail {
             SetPasswordText {
                 greeting: greeting(p.name.as_deref()),
                 set_url: p.set_url.as_str(),
+                expires: humanize(p.expires_in),
+            }
+        )
+    }
+}
+
+impl EmailTemplate for NewSignInAlertEmail {
+    type Props = NewSignInAlertProps;
+    const NAME: &'static str = "new_sign_in_alert";
+
+    fn render(p: &NewSignInAlertProps, brand: &Brand) -> Result<Rendered> {
+        render_views!(
+            Self::NAME,
+            brand,
+            format!("New sign-in to your {} account", brand.product_name),
+            NewSignInHtml,
+            NewSignInText {
+                greeting: greeting(p.name.as_deref()),
+                when: moment(p.at),
+                ip: p.ip.as_deref(),
+                device: p.device.as_deref(),
+                report_url: p.report_url.as_str(),
                 expires: humanize(p.expires_in),
             }
         )

@@ -11,6 +11,7 @@ mod email_change;
 mod export;
 mod hashing;
 mod mfa;
+mod new_device;
 mod oauth;
 mod recovery;
 mod require_auth;

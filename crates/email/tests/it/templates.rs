@@ -375,3 +375,42 @@ fn set_password_offers_a_password_besides_the_provider() {
         );
     }
 }
+
+#[test]
+fn new_sign_in_alert_says_when_where_what_and_how_to_stop_it() {
+    let props = |device: Option<&str>| NewSignInAlertProps {
+        name: Some("Ada".into()),
+        at: Utc.with_ymd_and_hms(2026, 12, 7, 2, 15, 0).unwrap(),
+        ip: Some("198.51.100.23".into()),
+        device: device.map(str::to_owned),
+        report_url: base().link("/security-report", &[("token", "n3w")]),
+        expires_in: TimeDelta::days(7),
+    };
+    let r = NewSignInAlertEmail::render(&props(Some("Firefox on Linux")), &brand()).unwrap();
+    assert_well_formed(&r);
+    assert_eq!(r.subject, "New sign-in to your Acme account");
+    for part in [&r.text, &r.html] {
+        assert!(
+            part.contains(
+                "from a device we have not seen lately, on December 7, 2026 at 02:15 UTC, from the address 198.51.100.23."
+            ),
+            "{part}"
+        );
+        assert!(
+            part.contains("The browser said: Firefox on Linux"),
+            "{part}"
+        );
+        assert!(
+            part.contains("https://app.acme.example/security-report?token=n3w"),
+            "{part}"
+        );
+    }
+    let evil = NewSignInAlertEmail::render(&props(Some("<script>x</script>")), &brand()).unwrap();
+    assert!(
+        evil.html.contains("&#60;script&#62;x&#60;/script&#62;"),
+        "{}",
+        evil.html
+    );
+    let r = NewSignInAlertEmail::render(&props(None), &brand()).unwrap();
+    assert!(!r.text.contains("The browser said"));
+}
