@@ -252,6 +252,7 @@ fn auth(db: Db, mailer: Mailer, public_url: &str, product: &str) -> Result<Auth,
         // The links open the example's pages (the library's default paths).
         .verify_email_path("/verify-email")
         .reset_password_path("/reset-password")
+        .confirm_email_change_path("/confirm-email-change")
         .security_report_path("/security-report");
     if let Some(proxies) = var("TRUSTED_PROXIES") {
         let proxies = TrustedProxies::parse(&proxies).map_err(|e| fail("TRUSTED_PROXIES", e))?;
@@ -263,6 +264,13 @@ fn auth(db: Db, mailer: Mailer, public_url: &str, product: &str) -> Result<Auth,
             .map_err(|e| fail("REAUTHENTICATION_WINDOW_SECONDS", e))?;
         builder = builder
             .reauthentication_window(tollbooth_db::chrono::TimeDelta::seconds(seconds.into()));
+    }
+    if let Some(days) = var("NEW_SIGN_IN_ALERT_DAYS") {
+        let days: u16 = days
+            .parse()
+            .map_err(|e| fail("NEW_SIGN_IN_ALERT_DAYS", e))?;
+        let window = (days > 0).then(|| tollbooth_db::chrono::TimeDelta::days(days.into()));
+        builder = builder.new_sign_in_alert(window);
     }
     for previous in var("SESSION_PREVIOUS_KEYS")
         .iter()
