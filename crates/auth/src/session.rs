@@ -7,9 +7,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tollbooth_db::{NewSession, SessionRepo, User};
+use serde_json::json;
+use tollbooth_db::{NewSession, SecurityEventKind, SessionRepo, User};
 use uuid::Uuid;
 
+use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::cookie::{SetCookie, cookie_values};
@@ -390,12 +392,20 @@ impl Auth {
         Ok(sessions.clear_cookie())
     }
 
-    /// Revokes every session of the user, this one included.
-    pub async fn sign_out_everywhere(&self, session: &Session) -> Result<SetCookie> {
-        self.inner
-            .db
-            .revoke_user_sessions(session.user.id, None, self.now())
-            .await?;
+    /// Revokes every session of the user, this one included; recorded as
+    /// `signed_out_everywhere` in the same transaction.
+    pub async fn sign_out_everywhere(
+        &self,
+        session: &Session,
+        request: &RequestInfo<'_>,
+    ) -> Result<SetCookie> {
+        let user = session.user.id;
+        let tx = self.inner.db.begin().await?;
+        let revoked = tx.revoke_user_sessions(user, None, self.now()).await?;
+        let mut event = Audit::own(SecurityEventKind::SignedOutEverywhere, user, request);
+        event.detail = Some(json!({ "revoked": revoked }));
+        self.record(&tx, event).await?;
+        tx.commit().await?;
         Ok(self.inner.sessions.clear_cookie())
     }
 
@@ -413,13 +423,28 @@ impl Auth {
     }
 
     /// Revokes one of the user's own sessions; `false` if it is not theirs or not live.
-    pub async fn revoke_session(&self, session: &Session, id: Uuid) -> Result<bool> {
+    /// Recorded as `session_revoked` in the same transaction.
+    pub async fn revoke_session(
+        &self,
+        session: &Session,
+        id: Uuid,
+        request: &RequestInfo<'_>,
+    ) -> Result<bool> {
+        let user = session.user.id;
         let Some(target) = self.inner.db.find_session(id).await? else {
             return Ok(false);
         };
-        if target.user_id != session.user.id {
+        if target.user_id != user {
             return Ok(false);
         }
-        Ok(self.inner.db.revoke_session(id, self.now()).await?)
+        let tx = self.inner.db.begin().await?;
+        if !tx.revoke_session(id, self.now()).await? {
+            return Ok(false);
+        }
+        let mut event = Audit::own(SecurityEventKind::SessionRevoked, user, request);
+        event.detail = Some(json!({ "session": id }));
+        self.record(&tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

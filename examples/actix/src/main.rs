@@ -211,8 +211,13 @@ async fn sign_out(app: web::Data<App>, request: HttpRequest) -> Answer {
     ops::auth::sign_out(&app, request.headers()).await
 }
 
-async fn sign_out_everywhere(app: web::Data<App>, RequireAuth(session): RequireAuth) -> Answer {
-    ops::auth::sign_out_everywhere(&app, &session).await
+async fn sign_out_everywhere(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+) -> Answer {
+    ops::auth::sign_out_everywhere(&app, &session, &client(&request, ip)).await
 }
 
 async fn reauthenticate(
@@ -237,9 +242,11 @@ async fn list_sessions(
 async fn revoke_session(
     app: web::Data<App>,
     RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
     Path(id): Path<String>,
 ) -> Answer {
-    ops::auth::revoke_session(&app, &session, &id).await
+    ops::auth::revoke_session(&app, &session, &client(&request, ip), &id).await
 }
 
 async fn update_profile(
@@ -909,16 +916,20 @@ async fn account_page(
 async fn revoke_session_form(
     app: web::Data<App>,
     CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
     Form(form): Form<ui::SessionForm>,
 ) -> Page {
-    ui::revoke_session(&app, session.as_ref(), form).await
+    ui::revoke_session(&app, session.as_ref(), &client(&request, ip), form).await
 }
 
 async fn sign_out_everywhere_form(
     app: web::Data<App>,
     CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
 ) -> Page {
-    ui::sign_out_everywhere(&app, session.as_ref()).await
+    ui::sign_out_everywhere(&app, session.as_ref(), &client(&request, ip)).await
 }
 
 async fn profile_form(

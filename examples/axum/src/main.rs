@@ -174,8 +174,13 @@ async fn sign_out(State(app): State<App>, headers: HeaderMap) -> Answer {
     ops::auth::sign_out(&app, &headers).await
 }
 
-async fn sign_out_everywhere(State(app): State<App>, RequireAuth(session): RequireAuth) -> Answer {
-    ops::auth::sign_out_everywhere(&app, &session).await
+async fn sign_out_everywhere(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Answer {
+    ops::auth::sign_out_everywhere(&app, &session, &RequestInfo::new(&headers, ip)).await
 }
 
 async fn reauthenticate(
@@ -216,9 +221,11 @@ async fn security_activity(
 async fn revoke_session(
     State(app): State<App>,
     RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Answer {
-    ops::auth::revoke_session(&app, &session, &id).await
+    ops::auth::revoke_session(&app, &session, &RequestInfo::new(&headers, ip), &id).await
 }
 
 async fn verify_email_link(
@@ -856,16 +863,22 @@ async fn account_page(
 async fn revoke_session_form(
     State(app): State<App>,
     CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Form(form): Form<ui::SessionForm>,
 ) -> Page {
-    ui::revoke_session(&app, session.as_ref(), form).await
+    let request = RequestInfo::new(&headers, ip);
+    ui::revoke_session(&app, session.as_ref(), &request, form).await
 }
 
 async fn sign_out_everywhere_form(
     State(app): State<App>,
     CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
 ) -> Page {
-    ui::sign_out_everywhere(&app, session.as_ref()).await
+    let request = RequestInfo::new(&headers, ip);
+    ui::sign_out_everywhere(&app, session.as_ref(), &request).await
 }
 
 async fn profile_form(

@@ -361,7 +361,7 @@ pub struct SecurityEventBody {
     pub at: DateTime<Utc>,
     /// What: `signed_in`, `sign_in_failed`, `password_changed`, `password_reset`,
     /// `password_set`, `email_change_requested`, `email_changed`, `data_exported`,
-    /// `mfa_enabled`, `mfa_disabled`, `backup_codes_regenerated`, `provider_linked`,
+    /// `session_revoked`, `signed_out_everywhere`, `mfa_enabled`, `mfa_disabled`, `backup_codes_regenerated`, `provider_linked`,
     /// `provider_unlinked`, `banned`, `unbanned`, `role_changed`, `sessions_revoked_by_admin`.
     pub kind: String,
     /// Who did it.

@@ -380,15 +380,46 @@ async fn sessions_can_be_listed_and_revoked(db: TestDb) {
     assert_eq!(phone_info.ip.as_deref(), Some("203.0.113.7"));
 
     assert!(
-        !t.auth.revoke_session(&laptop, bob.id).await.unwrap(),
+        !t.auth
+            .revoke_session(&laptop, bob.id, &anon())
+            .await
+            .unwrap(),
         "not someone else's"
     );
-    assert!(t.auth.revoke_session(&laptop, phone.id).await.unwrap());
+    assert!(
+        t.auth
+            .revoke_session(&laptop, phone.id, &anon())
+            .await
+            .unwrap()
+    );
     assert_eq!(t.auth.list_sessions(&laptop).await.unwrap().len(), 1);
 
-    let clearing = t.auth.sign_out_everywhere(&laptop).await.unwrap();
+    let clearing = t.auth.sign_out_everywhere(&laptop, &anon()).await.unwrap();
     assert!(clearing.as_str().contains("Max-Age=0"));
     assert!(t.auth.get_session(&laptop_cookie).await.unwrap().is_none());
+    // Both on the trail, with what they ended; the refused attempt on bob's left nothing.
+    let mut query = tollbooth_db::SecurityEventQuery::default();
+    query.subject_user_id = Some(laptop.user.id);
+    let trail: Vec<_> = tollbooth_db::SecurityEventRepo::list_security_events(&*t.db, &query, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind != "signed_in")
+        .map(|e| (e.kind, e.detail.unwrap()))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            (
+                "signed_out_everywhere".to_owned(),
+                serde_json::json!({ "revoked": 1 })
+            ),
+            (
+                "session_revoked".to_owned(),
+                serde_json::json!({ "session": phone.id })
+            ),
+        ]
+    );
 }
 
 async fn mfa_users_stop_at_a_challenge(db: TestDb) {

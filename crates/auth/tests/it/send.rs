@@ -15,9 +15,9 @@ fn every_future_is_send(auth: &Auth, session: &Session, headers: &http::HeaderMa
     send(auth.require_auth(headers));
     send(auth.require_role(headers, &Role::ADMIN));
     send(auth.sign_out(headers));
-    send(auth.sign_out_everywhere(session));
+    send(auth.sign_out_everywhere(session, &request));
     send(auth.list_sessions(session));
-    send(auth.revoke_session(session, uuid::Uuid::nil()));
+    send(auth.revoke_session(session, uuid::Uuid::nil(), &request));
     send(auth.verify_email("t"));
     send(auth.resend_verification("e", &request));
     send(auth.request_password_reset("e", &request));

@@ -246,7 +246,12 @@ async fn revoked_and_expired_sessions_are_gone(db: TestDb) {
 
     // Revoked.
     let (session, cookie) = t.sign_in("ada@example.com").await;
-    assert!(t.auth.revoke_session(&session, session.id).await.unwrap());
+    assert!(
+        t.auth
+            .revoke_session(&session, session.id, &anon())
+            .await
+            .unwrap()
+    );
     none(&t, &cookie, "revoked").await;
 
     // Idle: unused for longer than the idle timeout.

@@ -40,6 +40,10 @@ pub enum SecurityEventKind {
     EmailChanged,
     /// The user downloaded everything stored about them.
     DataExported,
+    /// The user signed one of their sessions out (`detail.session`).
+    SessionRevoked,
+    /// The user signed out every session (`detail.revoked`: how many were live).
+    SignedOutEverywhere,
     /// Two-factor authentication turned on.
     MfaEnabled,
     /// Two-factor authentication turned off.
@@ -62,7 +66,7 @@ pub enum SecurityEventKind {
 
 impl SecurityEventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 19] = [
         Self::SignedIn,
         Self::SignInFailed,
         Self::PasswordChanged,
@@ -71,6 +75,8 @@ impl SecurityEventKind {
         Self::EmailChangeRequested,
         Self::EmailChanged,
         Self::DataExported,
+        Self::SessionRevoked,
+        Self::SignedOutEverywhere,
         Self::MfaEnabled,
         Self::MfaDisabled,
         Self::BackupCodesRegenerated,
@@ -93,6 +99,8 @@ impl SecurityEventKind {
             Self::EmailChangeRequested => "email_change_requested",
             Self::EmailChanged => "email_changed",
             Self::DataExported => "data_exported",
+            Self::SessionRevoked => "session_revoked",
+            Self::SignedOutEverywhere => "signed_out_everywhere",
             Self::MfaEnabled => "mfa_enabled",
             Self::MfaDisabled => "mfa_disabled",
             Self::BackupCodesRegenerated => "backup_codes_regenerated",

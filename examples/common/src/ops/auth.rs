@@ -169,8 +169,13 @@ pub async fn sign_out(app: &App, headers: &dyn HeaderView) -> Answer {
     tag = "auth",
     responses((status = 204, description = "every session ended"))
 )]
-pub async fn sign_out_everywhere(app: &App, session: &Session) -> Answer {
-    Ok(Reply::no_content().cookie(app.auth.sign_out_everywhere(session).await?))
+pub async fn sign_out_everywhere(
+    app: &App,
+    session: &Session,
+    request: &RequestInfo<'_>,
+) -> Answer {
+    let cleared = app.auth.sign_out_everywhere(session, request).await?;
+    Ok(Reply::no_content().cookie(cleared))
 }
 
 /// `GET /auth/session`: the session and its user.
@@ -206,10 +211,15 @@ pub async fn list_sessions(app: &App, session: &Session) -> Answer<SessionsReply
     params(("id" = String, Path)),
     responses((status = 204, description = "revoked"))
 )]
-pub async fn revoke_session(app: &App, session: &Session, id: &str) -> Answer {
+pub async fn revoke_session(
+    app: &App,
+    session: &Session,
+    request: &RequestInfo<'_>,
+    id: &str,
+) -> Answer {
     // Not a session id, or not one of the user's: the same 404, no existence oracle.
     let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("session"))?;
-    match app.auth.revoke_session(session, id).await? {
+    match app.auth.revoke_session(session, id, request).await? {
         true => Ok(Reply::no_content()),
         false => Err(ApiError::NotFound("session")),
     }

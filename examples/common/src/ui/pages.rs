@@ -594,6 +594,8 @@ impl From<&SecurityEventBody> for Activity {
             "email_change_requested" => "Address change asked for",
             "email_changed" => "Address changed",
             "data_exported" => "Your data downloaded",
+            "session_revoked" => "A session signed out",
+            "signed_out_everywhere" => "Signed out everywhere",
             "mfa_enabled" => "Two-factor authentication turned on",
             "mfa_disabled" => "Two-factor authentication turned off",
             "backup_codes_regenerated" => "New backup codes",
@@ -713,20 +715,29 @@ async fn after_account_action<T>(
 }
 
 /// `POST /account/sessions/revoke`.
-pub async fn revoke_session(app: &App, session: Option<&Session>, form: SessionForm) -> Page {
+pub async fn revoke_session(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+    form: SessionForm,
+) -> Page {
     let Some(session) = session else {
         return sign_in_first();
     };
-    let done = ops::auth::revoke_session(app, session, &form.id).await;
+    let done = ops::auth::revoke_session(app, session, request, &form.id).await;
     after_account_action(app, session, done, "session-revoked").await
 }
 
 /// `POST /account/sign-out-everywhere`.
-pub async fn sign_out_everywhere(app: &App, session: Option<&Session>) -> Page {
+pub async fn sign_out_everywhere(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+) -> Page {
     let Some(session) = session else {
         return sign_in_first();
     };
-    match ops::auth::sign_out_everywhere(app, session).await {
+    match ops::auth::sign_out_everywhere(app, session, request).await {
         Ok(reply) => Page::see_other("/sign-in").with_cookies_of(reply),
         Err(error) => error_page(app, Some(session), &error),
     }
