@@ -53,6 +53,9 @@ impl Device {
     }
 }
 
+/// How much of a user agent the new sign-in alert quotes.
+const MAX_QUOTED_AGENT_CHARS: usize = 120;
+
 /// The most events one page of the audit trail holds.
 pub const MAX_EVENTS_PER_PAGE: u64 = 100;
 
@@ -177,9 +180,8 @@ impl Auth {
     }
 
     /// Whether `request` comes from a device that has not signed in to `user`'s account in
-    /// the new-device window, when the account has signed in before in that window (the
-    /// first sign-in of an account, or the first after a long absence, alerts no one: there
-    /// is nothing to compare it with).
+    /// the new-device window. An account's first sign-in alerts no one (there is nothing to
+    /// compare it with); the first after the window has passed always alerts.
     async fn is_new_device(&self, tx: &Tx, user: &User, request: &RequestInfo<'_>) -> Result<bool> {
         let Some(window) = self.inner.config.new_device_window else {
             return Ok(false);
@@ -193,7 +195,10 @@ impl Auth {
         query.since = Some(self.now() - window);
         let recent = tx.list_security_events(&query, MAX_EVENTS_PER_PAGE).await?;
         if recent.is_empty() {
-            return Ok(false);
+            // No sign-in within the window: the first of a new account alerts no one, the
+            // first after a long absence (what credential stuffing finds) always does.
+            query.since = None;
+            return Ok(!tx.list_security_events(&query, 1).await?.is_empty());
         }
         let device = Device::of(
             request.ip.map(|ip| ip.to_string()).as_deref(),
@@ -213,16 +218,13 @@ impl Auth {
         let ttl = self.inner.config.security_report_ttl;
         let report = Issue::new(TokenPurpose::SecurityReport, &user.email, ttl).user(user.id);
         let report = self.inner.tokens.issue(tx, report).await?;
+        // The client wrote it: quoted, but short, so it cannot carry a letter of its own.
+        let device = request
+            .user_agent()
+            .map(|agent| agent.chars().take(MAX_QUOTED_AGENT_CHARS).collect());
         self.inner
             .mail
-            .new_sign_in(
-                tx,
-                user,
-                self.now(),
-                request.ip,
-                request.user_agent(),
-                &report,
-            )
+            .new_sign_in(tx, user, self.now(), request.ip, device, &report)
             .await
     }
 

@@ -94,8 +94,9 @@ impl Auth {
     /// the one that asked ends, the old address — if it was verified — is sent a notice whose
     /// "this wasn't me" link gives it back, and the change is recorded. Returns the user.
     ///
-    /// An unknown, used or expired link, or one for an address the account no longer has,
-    /// is [`AuthError::InvalidToken`]; a new address taken since the request is
+    /// An unknown, used or expired link, one for an address the account no longer has, or
+    /// one whose asking session has ended since (signed out, or every session ended by a
+    /// report or a reset) is [`AuthError::InvalidToken`]; a new address taken since the request is
     /// [`AuthError::EmailTaken`] (the link stays unused).
     pub async fn confirm_email_change(
         &self,
@@ -123,6 +124,15 @@ impl Auth {
             .payload
             .and_then(|payload| serde_json::from_value(payload).ok())
             .ok_or(AuthError::InvalidToken)?;
+        // The session that asked must still be signed in: a "this wasn't me" report, a
+        // password reset or signing out everywhere ends it, and so kills the pending change.
+        let asked_by_live_session = tx
+            .find_session(change.session)
+            .await?
+            .is_some_and(|session| session.user_id == user.id && session.is_active(now));
+        if !asked_by_live_session {
+            return Err(AuthError::InvalidToken);
+        }
         let changed = match tx.set_user_email(user.id, &change.to, now).await {
             Ok(changed) => changed.ok_or(AuthError::InvalidToken)?,
             Err(DbError::Conflict { .. }) => return Err(AuthError::EmailTaken),

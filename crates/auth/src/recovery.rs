@@ -141,6 +141,11 @@ impl Auth {
             .find_user(user_id)
             .await?
             .ok_or(AuthError::InvalidToken)?;
+        if user.email != row.identifier {
+            // Sent to an address the account no longer has (an address change, or its
+            // undoing): whoever holds that mailbox holds no key to this account.
+            return Err(AuthError::InvalidToken);
+        }
         refuse_banned(&user, now)?;
         let password_hash = self
             .inner

@@ -147,8 +147,9 @@ impl Auth {
     /// new password **and** undoes the sign-in changes made in the recovery window (default
     /// 24 hours) before the notice — second factors enabled and providers linked then are
     /// removed — so an attacker who held a session is locked out by the owner alone. The
-    /// notice of an e-mail change also gives the account its old address back (unless
-    /// another account has taken it since: then the account keeps the new one, and the
+    /// notice of an e-mail change also gives the account its old address back — deleting an
+    /// unverified account someone made on it meanwhile (only the address's owner could have
+    /// verified one) — and a verified holder keeps it, the account the new address (the
     /// reset token still lets the owner in). The link is single-use; an unknown, used or
     /// expired one is [`AuthError::InvalidToken`].
     pub async fn report_unauthorized_change(
@@ -176,7 +177,20 @@ impl Auth {
         if let Some(Restore { restore_email }) = restore
             && restore_email != user.email
         {
-            if tx.find_user_by_email(&restore_email).await?.is_none() {
+            // While the account had another address, someone may have signed up with the old
+            // one to keep it from coming back. Only the old address's owner can verify an
+            // account on it, so an unverified holder is such a squatter: it goes.
+            let holder = tx.find_user_by_email(&restore_email).await?;
+            let free = match holder {
+                None => true,
+                Some(squatter) if squatter.email_verified_at.is_none() => {
+                    tx.delete_user(squatter.id).await?;
+                    tracing::warn!(user_id = %user.id, squatter_id = %squatter.id, "an unverified account on the reported old address was deleted to give it back");
+                    true
+                }
+                Some(_) => false,
+            };
+            if free {
                 let restored = tx
                     .set_user_email(user.id, &restore_email, now)
                     .await?
@@ -187,7 +201,7 @@ impl Auth {
                 self.record(&tx, event).await?;
                 user = restored;
             } else {
-                tracing::warn!(user_id = %user.id, "unauthorized e-mail change reported; the old address has another account now");
+                tracing::warn!(user_id = %user.id, "unauthorized e-mail change reported; the old address has a verified account now");
             }
         }
         let recovery = Recovery {

@@ -85,7 +85,7 @@ async fn an_address_changes_only_when_the_new_owner_opens_the_link(db: TestDb) {
             .text()
             .contains("https://app.acme.example/security-report?token=")
     );
-    // The link works once.
+    // The link is spent.
     assert!(matches!(
         t.auth.confirm_email_change(&token, &anon()).await,
         Err(AuthError::InvalidToken)
@@ -192,6 +192,22 @@ async fn the_old_address_takes_the_account_back(db: TestDb) {
     let token = t.last_token_sent_to("thief@example.net").await;
     t.auth.confirm_email_change(&token, &anon()).await.unwrap();
     let report = t.last_token_sent_to("ada@example.com").await;
+    // The thief digs in before the owner reads her mail: a reset link to their address, a
+    // second change under way, and an account of their own on her old address.
+    t.auth
+        .request_password_reset("thief@example.net", &anon())
+        .await
+        .unwrap();
+    let thiefs_reset = t.last_token_sent_to("thief@example.net").await;
+    t.auth
+        .request_email_change(&thief, "thief2@example.net", &anon())
+        .await
+        .unwrap();
+    let thiefs_change = t.last_token_sent_to("thief2@example.net").await;
+    let squatter =
+        t.db.create_user(tollbooth_db::NewUser::new("ada@example.com"))
+            .await
+            .unwrap();
 
     let reset = t
         .auth
@@ -201,9 +217,24 @@ async fn the_old_address_takes_the_account_back(db: TestDb) {
     let back = t.db.find_user(ada.id).await.unwrap().unwrap();
     assert_eq!(back.email, "ada@example.com", "the old address is back");
     assert!(
+        t.db.find_user(squatter.id).await.unwrap().is_none(),
+        "the unverified account on it is gone"
+    );
+    assert!(
         t.auth.get_session(&thief_cookie).await.unwrap().is_none(),
         "the thief's session ended"
     );
+    // Neither of the thief's links works any more.
+    assert!(matches!(
+        t.auth
+            .reset_password(&thiefs_reset, "the thief's passphrase", &anon())
+            .await,
+        Err(AuthError::InvalidToken)
+    ));
+    assert!(matches!(
+        t.auth.confirm_email_change(&thiefs_change, &anon()).await,
+        Err(AuthError::InvalidToken)
+    ));
     t.auth
         .reset_password(&reset, "the owner's new passphrase", &anon())
         .await
@@ -212,12 +243,6 @@ async fn the_old_address_takes_the_account_back(db: TestDb) {
         .sign_in("ada@example.com", "the owner's new passphrase", &anon())
         .await
         .unwrap();
-    assert!(
-        t.auth
-            .sign_in("thief@example.net", "the owner's new passphrase", &anon())
-            .await
-            .is_err()
-    );
     let kinds: Vec<_> = trail(&t, ada.id)
         .await
         .into_iter()
@@ -228,10 +253,32 @@ async fn the_old_address_takes_the_account_back(db: TestDb) {
         [
             ("email_change_requested".to_owned(), None),
             ("email_changed".to_owned(), None),
+            ("email_change_requested".to_owned(), None),
             ("email_changed".to_owned(), Some(serde_json::json!(true))),
             ("password_reset".to_owned(), None),
         ]
     );
+}
+
+/// A pending change dies with the session that asked: the owner who signs out everywhere
+/// (or reports a notice, or resets the password) ends a thief's change under way.
+async fn a_change_needs_its_asking_session_alive(db: TestDb) {
+    let t = TestAuth::new(db);
+    t.user("ada@example.com").await;
+    let (owner, _) = t.sign_in("ada@example.com").await;
+    let (thief, _) = t.sign_in("ada@example.com").await;
+    t.auth
+        .request_email_change(&thief, "thief@example.net", &anon())
+        .await
+        .unwrap();
+    let change = t.last_token_sent_to("thief@example.net").await;
+    t.auth.sign_out_everywhere(&owner, &anon()).await.unwrap();
+    assert!(matches!(
+        t.auth.confirm_email_change(&change, &anon()).await,
+        Err(AuthError::InvalidToken)
+    ));
+    let ada = t.db.find_user_by_email("ada@example.com").await.unwrap();
+    assert!(ada.is_some(), "the address did not move");
 }
 
 async fn a_provider_only_user_adds_a_password_by_email(db: TestDb) {
@@ -307,5 +354,6 @@ tollbooth_db::engine_tests!(
     an_address_changes_only_when_the_new_owner_opens_the_link,
     a_change_needs_a_fresh_session_a_free_address_and_the_newest_link,
     the_old_address_takes_the_account_back,
+    a_change_needs_its_asking_session_alive,
     a_provider_only_user_adds_a_password_by_email,
 );

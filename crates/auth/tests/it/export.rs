@@ -111,6 +111,30 @@ async fn the_export_holds_the_account_and_no_secret(db: TestDb) {
         assert!(!secret.is_empty());
         assert!(!json.contains(&secret), "{what} is in the export:\n{json}");
     }
+    // What is stored is hashes and ciphertexts, not the secrets above: no field of the
+    // export is one.
+    fn keys(value: &serde_json::Value, into: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    into.push(key.clone());
+                    keys(value, into);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| keys(item, into)),
+            _ => {}
+        }
+    }
+    let mut names = Vec::new();
+    keys(&serde_json::to_value(&export).unwrap(), &mut names);
+    for name in &names {
+        for word in ["hash", "secret", "token", "cipher", "password", "code"] {
+            assert!(
+                !name.contains(word) || name == "backup_codes_left",
+                "a field named {name} in the export"
+            );
+        }
+    }
     // The export itself is on the trail.
     let mut exported = SecurityEventQuery::default();
     exported.subject_user_id = Some(ada.id);
