@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use serde_json::json;
 use tollbooth_db::{
-    NewSecurityEvent, SecurityEvent, SecurityEventKind, SecurityEventQuery, SecurityEventRepo,
-    TokenPurpose, Tx, User,
+    NewSecurityEvent, SecurityEvent, SecurityEventKind, SecurityEventQuery, SecurityEventRepo, Tx,
+    User,
 };
 use tollbooth_email::SecurityChange;
 use uuid::Uuid;
@@ -19,7 +19,6 @@ use crate::oauth::Provider;
 use crate::secret::address_key;
 use crate::service::Auth;
 use crate::session::Session;
-use crate::tokens::Issue;
 
 /// A device, as far as a sign-in can tell: the user agent without its version numbers (a
 /// browser update is the same device) and the client's network (IPv4 /24, IPv6 /48: a
@@ -31,24 +30,22 @@ struct Device {
 }
 
 impl Device {
-    fn of(ip: Option<&str>, user_agent: Option<&str>) -> Self {
+    fn of(ip: Option<IpAddr>, user_agent: Option<&str>) -> Self {
         let agent = user_agent.map(|ua| {
             ua.chars()
                 .filter(|c| !c.is_ascii_digit() && *c != '.' && *c != '_')
                 .collect()
         });
-        let network = ip
-            .and_then(|ip| ip.parse::<IpAddr>().ok())
-            .map(|ip| match ip {
-                IpAddr::V4(v4) => {
-                    let [a, b, c, _] = v4.octets();
-                    format!("{a}.{b}.{c}.0/24")
-                }
-                IpAddr::V6(v6) => {
-                    let [a, b, c, ..] = v6.segments();
-                    format!("{a:x}:{b:x}:{c:x}::/48")
-                }
-            });
+        let network = ip.map(|ip| match ip {
+            IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                format!("{a}.{b}.{c}.0/24")
+            }
+            IpAddr::V6(v6) => {
+                let [a, b, c, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}::/48")
+            }
+        });
         Self { agent, network }
     }
 }
@@ -200,13 +197,11 @@ impl Auth {
             query.since = None;
             return Ok(!tx.list_security_events(&query, 1).await?.is_empty());
         }
-        let device = Device::of(
-            request.ip.map(|ip| ip.to_string()).as_deref(),
-            request.user_agent().as_deref(),
-        );
-        Ok(!recent
-            .iter()
-            .any(|seen| Device::of(seen.ip.as_deref(), seen.user_agent.as_deref()) == device))
+        let device = Device::of(request.ip, request.user_agent().as_deref());
+        Ok(!recent.iter().any(|seen| {
+            let ip = seen.ip.as_deref().and_then(|ip| ip.parse().ok());
+            Device::of(ip, seen.user_agent.as_deref()) == device
+        }))
     }
 
     async fn queue_new_sign_in_alert(
@@ -215,9 +210,7 @@ impl Auth {
         user: &User,
         request: &RequestInfo<'_>,
     ) -> Result<()> {
-        let ttl = self.inner.config.security_report_ttl;
-        let report = Issue::new(TokenPurpose::SecurityReport, &user.email, ttl).user(user.id);
-        let report = self.inner.tokens.issue(tx, report).await?;
+        let report = self.issue_report(tx, user, None).await?;
         // The client wrote it: quoted, but short, so it cannot carry a letter of its own.
         let device = request
             .user_agent()

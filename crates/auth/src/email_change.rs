@@ -142,18 +142,10 @@ impl Auth {
             .revoke_user_sessions(user.id, Some(change.session), now)
             .await?;
         if user.email_verified_at.is_some() {
-            let config = &self.inner.config;
             let restore = Restore {
                 restore_email: user.email.clone(),
             };
-            let report = Issue::new(
-                TokenPurpose::SecurityReport,
-                &user.email,
-                config.security_report_ttl,
-            )
-            .user(user.id)
-            .payload(serde_json::to_value(&restore).map_err(AuthError::internal)?);
-            let report = self.inner.tokens.issue(&tx, report).await?;
+            let report = self.issue_report(&tx, &user, Some(&restore)).await?;
             self.inner
                 .mail
                 .email_changed(&tx, &user, &changed.email, now, request.ip, &report)

@@ -25,7 +25,7 @@ use crate::headers::RequestInfo;
 use crate::limits::{Action, Key};
 use crate::service::{Auth, Inner};
 use crate::session::Session;
-use crate::tokens::Issue;
+use crate::tokens::{Issue, Issued};
 
 /// What a recovery reset token carries: sign-in changes made since then are undone.
 #[derive(Debug, Serialize, Deserialize)]
@@ -133,13 +133,28 @@ impl Auth {
             // Nobody has proved the address: there is no one to tell.
             return Ok(());
         }
-        let ttl = self.inner.config.security_report_ttl;
-        let report = Issue::new(TokenPurpose::SecurityReport, &user.email, ttl).user(user.id);
-        let report = self.inner.tokens.issue(tx, report).await?;
+        let report = self.issue_report(tx, user, None).await?;
         self.inner
             .mail
             .security_notice(tx, user, change, self.now(), request.ip, &report)
             .await
+    }
+
+    /// The single-use token of a "this wasn't me" link to `user`'s address (the report
+    /// lifetime), carrying `restore` when the notice is of a change of address. Every
+    /// notice that offers the link issues it here.
+    pub(crate) async fn issue_report(
+        &self,
+        tx: &Tx,
+        user: &User,
+        restore: Option<&Restore>,
+    ) -> Result<Issued> {
+        let ttl = self.inner.config.security_report_ttl;
+        let mut report = Issue::new(TokenPurpose::SecurityReport, &user.email, ttl).user(user.id);
+        if let Some(restore) = restore {
+            report = report.payload(serde_json::to_value(restore).map_err(AuthError::internal)?);
+        }
+        self.inner.tokens.issue(tx, report).await
     }
 
     /// The "this wasn't me" link of a security notice: every session of the user ends at
