@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use tollbooth_email::PublicBaseUrl;
 
-use tollbooth_core::ConfigError;
+use tollbooth_core::{BeforeAccountDeletion, ConfigError};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
@@ -189,6 +189,7 @@ pub struct AuthConfig {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) oauth: Vec<ProviderConfig>,
     pub(crate) mfa: Option<MfaConfig>,
+    pub(crate) before_deletion: DeletionSteps,
 }
 
 impl AuthConfig {
@@ -226,6 +227,7 @@ impl AuthConfig {
             clock: Arc::new(SystemClock),
             oauth: Vec::new(),
             mfa: None,
+            before_deletion: DeletionSteps::default(),
         }
     }
 
@@ -285,6 +287,7 @@ pub struct AuthConfigBuilder {
     clock: Arc<dyn Clock>,
     oauth: Vec<ProviderConfig>,
     mfa: Option<MfaConfig>,
+    before_deletion: DeletionSteps,
 }
 
 impl AuthConfigBuilder {
@@ -321,6 +324,16 @@ impl AuthConfigBuilder {
     /// days; `None` turns the alert off. An account's first sign-in is never alerted.
     pub fn new_sign_in_alert(mut self, window: Option<TimeDelta>) -> Self {
         self.new_device_window = window;
+        self
+    }
+
+    /// A step [`Auth::delete_account`](crate::Auth::delete_account) runs before it deletes
+    /// anything, after the user proved who they are; its error refuses the deletion with
+    /// nothing deleted. Steps run in the order added. Give it `tollbooth-billing`'s `Billing`
+    /// (which cancels the user's Stripe subscriptions first) whenever the application
+    /// bills: without it, a deleted account's subscription goes on being charged.
+    pub fn before_account_deletion(mut self, step: impl BeforeAccountDeletion + 'static) -> Self {
+        self.before_deletion.0.push(Arc::new(step));
         self
     }
 
@@ -586,7 +599,18 @@ impl AuthConfigBuilder {
             clock: self.clock,
             oauth: self.oauth,
             mfa: self.mfa,
+            before_deletion: self.before_deletion,
         })
+    }
+}
+
+/// The [`BeforeAccountDeletion`] steps, in order.
+#[derive(Clone, Default)]
+pub(crate) struct DeletionSteps(pub(crate) Vec<Arc<dyn BeforeAccountDeletion>>);
+
+impl fmt::Debug for DeletionSteps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeletionSteps({})", self.0.len())
     }
 }
 

@@ -37,6 +37,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// | [`ProviderUnavailable`](Self::ProviderUnavailable) | 503 | `provider_unavailable` |
 /// | [`RateLimited`](Self::RateLimited) | 429 | `rate_limited` (+ `Retry-After`) |
 /// | [`Overloaded`](Self::Overloaded) | 503 | `overloaded` |
+/// | [`DeletionRefused`](Self::DeletionRefused) | the step's | the step's (billing's Stripe down: 503 `payment_provider_unavailable`) |
 /// | [`Unavailable`](Self::Unavailable) | 503 | `unavailable` |
 /// | [`Internal`](Self::Internal) | 500 | `internal` |
 ///
@@ -162,6 +163,15 @@ pub enum AuthError {
         #[source]
         source: BoxError,
     },
+    /// A step configured to run before an account is deleted
+    /// ([`AuthConfigBuilder::before_account_deletion`](crate::AuthConfigBuilder::before_account_deletion))
+    /// refused it — billing could not cancel the subscriptions, say. Nothing of the account
+    /// was deleted. Answered as the step's own error: its status, code and message.
+    #[error("account deletion refused: {}", by.public_message())]
+    DeletionRefused {
+        /// The step's error.
+        by: tollbooth_core::DeletionRefused,
+    },
     /// A bug or an unexpected failure.
     #[error("internal error")]
     Internal {
@@ -198,6 +208,7 @@ impl WireError for AuthError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::DeletionRefused { by } => by.status(),
         }
     }
 
@@ -229,15 +240,20 @@ impl WireError for AuthError {
             Self::Overloaded => "overloaded",
             Self::Unavailable { .. } => "unavailable",
             Self::Internal { .. } => "internal",
+            Self::DeletionRefused { by } => by.code(),
         }
     }
 
     fn client_message(&self) -> Cow<'_, str> {
-        Cow::Owned(self.to_string())
+        match self {
+            Self::DeletionRefused { by } => by.client_message(),
+            _ => Cow::Owned(self.to_string()),
+        }
     }
 
     fn server_message(&self) -> &'static str {
         match self {
+            Self::DeletionRefused { by } => by.server_message(),
             Self::Overloaded => "server busy; retry shortly",
             Self::Unavailable { .. } => "service temporarily unavailable",
             Self::ProviderUnavailable { .. } => "the identity provider is unavailable",
@@ -248,6 +264,7 @@ impl WireError for AuthError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after } => Some(*retry_after),
+            Self::DeletionRefused { by } => by.retry_after(),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tollbooth_db::RateLimitRepo;
+use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::{Limit, RateLimits};
@@ -76,11 +77,28 @@ impl Key {
         Self::hashed("sign_in_failures", normalized_email)
     }
 
+    /// Every counter kept about one account — per address, the failure streak, and
+    /// second-factor codes per user id — which deleting the account deletes.
+    pub(crate) fn all_of_account(normalized_email: &str, user_id: Uuid) -> Vec<Self> {
+        let mut keys: Vec<Self> = [
+            Action::SignUp,
+            Action::SignIn,
+            Action::Verify,
+            Action::Reset,
+        ]
+        .into_iter()
+        .map(|action| Self::account(action, normalized_email))
+        .collect();
+        keys.push(Self::account(Action::Mfa, &user_id.to_string()));
+        keys.push(Self::sign_in_failures(normalized_email));
+        keys
+    }
+
     fn hashed(counter: &str, account: &str) -> Self {
         Self(format!("{counter}:account:{}", address_key(account)))
     }
 
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

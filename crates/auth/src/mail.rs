@@ -12,11 +12,11 @@ use std::net::IpAddr;
 use chrono::{DateTime, TimeDelta, Utc};
 use tollbooth_db::{OutboxRepo, User};
 use tollbooth_email::{
-    EmailChangeVerificationEmail, EmailChangeVerificationProps, EmailChangedNoticeEmail,
-    EmailChangedNoticeProps, EmailError, EmailTemplate, Link, NewSignInAlertEmail,
-    NewSignInAlertProps, Outbox, PasswordResetEmail, PasswordResetProps, PublicBaseUrl,
-    SecurityChange, SecurityNoticeEmail, SecurityNoticeProps, SetPasswordEmail, SetPasswordProps,
-    WelcomeEmail, WelcomeProps,
+    AccountDeletedEmail, AccountDeletedProps, EmailChangeVerificationEmail,
+    EmailChangeVerificationProps, EmailChangedNoticeEmail, EmailChangedNoticeProps, EmailError,
+    EmailTemplate, Link, NewSignInAlertEmail, NewSignInAlertProps, Outbox, PasswordResetEmail,
+    PasswordResetProps, PublicBaseUrl, SecurityChange, SecurityNoticeEmail, SecurityNoticeProps,
+    SetPasswordEmail, SetPasswordProps, WelcomeEmail, WelcomeProps,
 };
 
 use crate::config::AuthConfig;
@@ -204,6 +204,25 @@ impl AuthMail {
         };
         let key = format!("security-notice/{}", report.row.id);
         self.queue::<SecurityNoticeEmail>(tx, &user.email, &props, key)
+            .await
+    }
+
+    /// To the address of the account `user` just deleted (inside the deletion's
+    /// transaction): when, and from where. Keyed on the user, who is deleted once.
+    pub(crate) async fn account_deleted(
+        &self,
+        tx: &impl OutboxRepo,
+        user: &User,
+        at: DateTime<Utc>,
+        ip: Option<IpAddr>,
+    ) -> Result<()> {
+        let props = AccountDeletedProps {
+            name: user.name.clone(),
+            at,
+            ip: ip.map(|ip| ip.to_string()),
+        };
+        let key = format!("account-deleted/{}", user.id);
+        self.queue::<AccountDeletedEmail>(tx, &user.email, &props, key)
             .await
     }
 

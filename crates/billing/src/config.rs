@@ -38,6 +38,7 @@ pub struct BillingConfig {
     pub(crate) trial_days: u32,
     pub(crate) past_due_grace: Duration,
     pub(crate) cancel_duplicate_subscriptions: bool,
+    pub(crate) cancel_at_period_end_on_deletion: bool,
     pub(crate) public_base_url: PublicBaseUrl,
     pub(crate) billing_path: String,
     pub(crate) calcom: Option<CalcomConfig>,
@@ -61,6 +62,7 @@ impl BillingConfig {
             trial_days: 0,
             past_due_grace: Duration::ZERO,
             cancel_duplicate_subscriptions: true,
+            cancel_at_period_end_on_deletion: false,
             billing_path: "/billing".to_owned(),
             calcom: None,
         }
@@ -131,6 +133,7 @@ pub struct BillingConfigBuilder {
     trial_days: u32,
     past_due_grace: Duration,
     cancel_duplicate_subscriptions: bool,
+    cancel_at_period_end_on_deletion: bool,
     billing_path: String,
     calcom: Option<CalcomConfig>,
 }
@@ -172,6 +175,15 @@ impl BillingConfigBuilder {
     /// several subscriptions on purpose.
     pub fn cancel_duplicate_subscriptions(mut self, cancel: bool) -> Self {
         self.cancel_duplicate_subscriptions = cancel;
+        self
+    }
+
+    /// How a deleted account's subscriptions end (see
+    /// [`Billing::end_billing_for_deletion`](crate::Billing::end_billing_for_deletion)):
+    /// at once (the default: nothing more is charged, nothing is refunded), or at the end of
+    /// the period already paid for (`true`; Stripe charges nothing more either way).
+    pub fn cancel_at_period_end_on_account_deletion(mut self, at_period_end: bool) -> Self {
+        self.cancel_at_period_end_on_deletion = at_period_end;
         self
     }
 
@@ -268,6 +280,7 @@ impl BillingConfigBuilder {
             trial_days: self.trial_days,
             past_due_grace: self.past_due_grace,
             cancel_duplicate_subscriptions: self.cancel_duplicate_subscriptions,
+            cancel_at_period_end_on_deletion: self.cancel_at_period_end_on_deletion,
             public_base_url,
             billing_path: self.billing_path,
             calcom: self.calcom,

@@ -81,6 +81,7 @@ mod adapters;
 mod calcom;
 mod checkout;
 mod config;
+mod deletion;
 mod error;
 mod ledger;
 mod payments;
@@ -105,7 +106,9 @@ pub use service::Billing;
 pub use status::{PaymentStatus, SubscriptionStatus};
 pub use subscriptions::ReconcileReport;
 /// The HTTP error contract and configuration errors, shared by every Tollbooth crate.
-pub use tollbooth_core::{ConfigError, RetryPolicy, WireError, error_body};
+pub use tollbooth_core::{
+    BeforeAccountDeletion, ConfigError, DeletionRefused, RetryPolicy, WireError, error_body,
+};
 pub use webhook::signature::sign_stripe_webhook;
 pub use webhook::{
     SignatureError, StripeEvent, StripeReceipt, WebhookOutcome, verify_stripe_signature,

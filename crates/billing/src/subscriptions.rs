@@ -249,7 +249,7 @@ impl Billing {
     }
 
     /// Stores every subscription of `customer` as Stripe has it now; returns how many.
-    async fn sync_customer(&self, user_id: Uuid, customer: &str) -> Result<usize> {
+    pub(crate) async fn sync_customer(&self, user_id: Uuid, customer: &str) -> Result<usize> {
         let mut written = 0;
         let mut starting_after: Option<String> = None;
         loop {

@@ -10,6 +10,8 @@
 //! - [`RetryPolicy`]: bounded, jittered retries, shared by the Resend, Stripe and Cal.com
 //!   transports.
 //! - [`secret_type!`]: newtypes for secrets whose `Debug` never shows them.
+//! - [`BeforeAccountDeletion`]: a step that must succeed before an account is deleted
+//!   (billing cancels the user's subscriptions with one), so auth need not know billing.
 //!
 //! ```
 //! use std::borrow::Cow;
@@ -41,11 +43,13 @@
 //! | `actix` | no      | `actix::error_response` |
 
 mod clock;
+mod deletion;
 mod error;
 mod retry;
 mod secret;
 
 pub use clock::{Clock, ManualClock, SystemClock, micros, now};
+pub use deletion::{BeforeAccountDeletion, DeletionRefused};
 pub use error::{ConfigError, WireError, error_body};
 pub use retry::RetryPolicy;
 

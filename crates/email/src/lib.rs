@@ -72,12 +72,12 @@ pub use outbox::{Outbox, OutboxConfig};
 pub use sender::MockEmailSender;
 pub use sender::{EmailSender, Mailer, MailerConfig, send_email};
 pub use templates::{
-    Brand, EmailChangeVerificationEmail, EmailChangeVerificationProps, EmailChangedNoticeEmail,
-    EmailChangedNoticeProps, EmailTemplate, NewSignInAlertEmail, NewSignInAlertProps,
-    PasswordResetEmail, PasswordResetProps, PaymentFailedEmail, PaymentFailedProps, Rendered,
-    SecurityChange, SecurityNoticeEmail, SecurityNoticeProps, SetPasswordEmail, SetPasswordProps,
-    SubscriptionConfirmedEmail, SubscriptionConfirmedProps, TeamInviteEmail, TeamInviteProps,
-    WelcomeEmail, WelcomeProps,
+    AccountDeletedEmail, AccountDeletedProps, Brand, EmailChangeVerificationEmail,
+    EmailChangeVerificationProps, EmailChangedNoticeEmail, EmailChangedNoticeProps, EmailTemplate,
+    NewSignInAlertEmail, NewSignInAlertProps, PasswordResetEmail, PasswordResetProps,
+    PaymentFailedEmail, PaymentFailedProps, Rendered, SecurityChange, SecurityNoticeEmail,
+    SecurityNoticeProps, SetPasswordEmail, SetPasswordProps, SubscriptionConfirmedEmail,
+    SubscriptionConfirmedProps, TeamInviteEmail, TeamInviteProps, WelcomeEmail, WelcomeProps,
 };
 // Deliberately re-exported: `chrono` types are template props, `url::Url` is
 // `ResendConfig::base_url`.

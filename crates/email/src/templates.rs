@@ -235,6 +235,17 @@ pub struct NewSignInAlertProps {
     pub expires_in: TimeDelta,
 }
 
+/// Props of [`AccountDeletedEmail`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountDeletedProps {
+    /// Recipient's name, if known.
+    pub name: Option<String>,
+    /// When the account was deleted.
+    pub at: DateTime<Utc>,
+    /// From which address the deletion was asked for, if known.
+    pub ip: Option<String>,
+}
+
 /// Welcome, with the e-mail verification link when there is one.
 #[derive(Clone, Copy, Debug)]
 pub struct WelcomeEmail;
@@ -266,6 +277,9 @@ pub struct SetPasswordEmail;
 /// A sign-in from a device not seen lately, with a "this wasn't me" link.
 #[derive(Clone, Copy, Debug)]
 pub struct NewSignInAlertEmail;
+/// The account was deleted: when, from where, and what stays.
+#[derive(Clone, Copy, Debug)]
+pub struct AccountDeletedEmail;
 
 /// Declares the HTML and text askama views of a template with the same fields, plus the
 /// fields the layouts use (`product`, `support`, and `subject` for the HTML `<title>`).
@@ -363,6 +377,12 @@ views!(NewSignInHtml = "new_sign_in.html", NewSignInText = "new_sign_in.txt" {
     device: Option<&'a str>,
     report_url: &'a str,
     expires: String,
+});
+
+views!(AccountDeletedHtml = "account_deleted.html", AccountDeletedText = "account_deleted.txt" {
+    greeting: String,
+    when: String,
+    ip: Option<&'a str>,
 });
 
 /// Fills the same field list into both views and renders them.
@@ -511,6 +531,25 @@ impl EmailTemplate for NewSignInAlertEmail {
                 device: p.device.as_deref(),
                 report_url: p.report_url.as_str(),
                 expires: humanize(p.expires_in),
+            }
+        )
+    }
+}
+
+impl EmailTemplate for AccountDeletedEmail {
+    type Props = AccountDeletedProps;
+    const NAME: &'static str = "account_deleted";
+
+    fn render(p: &AccountDeletedProps, brand: &Brand) -> Result<Rendered> {
+        render_views!(
+            Self::NAME,
+            brand,
+            format!("Your {} account is deleted", brand.product_name),
+            AccountDeletedHtml,
+            AccountDeletedText {
+                greeting: greeting(p.name.as_deref()),
+                when: moment(p.at),
+                ip: p.ip.as_deref(),
             }
         )
     }

@@ -7,6 +7,7 @@ mod adapters;
 mod admin;
 mod common;
 mod credentials;
+mod deletion;
 mod email_change;
 mod export;
 mod hashing;

@@ -9,9 +9,12 @@ use tollbooth_db::{TwoFactorRepo, UserRepo};
 use totp_rs::{Algorithm, Builder, Secret};
 
 pub(crate) fn with_mfa(db: TestDb) -> TestAuth {
-    TestAuth::with(db, |c| {
-        c.mfa(MfaConfig::new(EncryptionKey::new("mfa-1", [3; 32]), "Acme"))
-    })
+    TestAuth::with(db, mfa)
+}
+
+/// `config` with TOTP MFA on.
+pub(crate) fn mfa(config: AuthConfigBuilder) -> AuthConfigBuilder {
+    config.mfa(MfaConfig::new(EncryptionKey::new("mfa-1", [3; 32]), "Acme"))
 }
 
 /// The code an authenticator app shows for `secret` at `t`'s clock (plus `offset` seconds).

@@ -39,6 +39,9 @@ pub(crate) struct Customer {
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct CheckoutSession {
     pub(crate) id: String,
+    /// `open`, `complete` or `expired`.
+    #[serde(default)]
+    pub(crate) status: Option<String>,
     #[serde(default)]
     pub(crate) url: Option<String>,
     #[serde(default)]

@@ -4,6 +4,7 @@
 
 mod calcom;
 mod common;
+mod deletion;
 mod payments;
 mod send;
 mod subscriptions;

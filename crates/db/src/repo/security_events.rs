@@ -44,6 +44,9 @@ pub enum SecurityEventKind {
     SessionRevoked,
     /// The user signed out every session (`detail.revoked`: how many were live).
     SignedOutEverywhere,
+    /// The user deleted their account. The event keeps its user id, which no longer names a
+    /// user.
+    AccountDeleted,
     /// Two-factor authentication turned on.
     MfaEnabled,
     /// Two-factor authentication turned off.
@@ -66,7 +69,7 @@ pub enum SecurityEventKind {
 
 impl SecurityEventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::SignedIn,
         Self::SignInFailed,
         Self::PasswordChanged,
@@ -77,6 +80,7 @@ impl SecurityEventKind {
         Self::DataExported,
         Self::SessionRevoked,
         Self::SignedOutEverywhere,
+        Self::AccountDeleted,
         Self::MfaEnabled,
         Self::MfaDisabled,
         Self::BackupCodesRegenerated,
@@ -101,6 +105,7 @@ impl SecurityEventKind {
             Self::DataExported => "data_exported",
             Self::SessionRevoked => "session_revoked",
             Self::SignedOutEverywhere => "signed_out_everywhere",
+            Self::AccountDeleted => "account_deleted",
             Self::MfaEnabled => "mfa_enabled",
             Self::MfaDisabled => "mfa_disabled",
             Self::BackupCodesRegenerated => "backup_codes_regenerated",

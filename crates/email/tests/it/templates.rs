@@ -414,3 +414,29 @@ fn new_sign_in_alert_says_when_where_what_and_how_to_stop_it() {
     let r = NewSignInAlertEmail::render(&props(None), &brand()).unwrap();
     assert!(!r.text.contains("The browser said"));
 }
+
+#[test]
+fn account_deleted_says_when_where_and_what_stays() {
+    let props = AccountDeletedProps {
+        name: Some("<b>Ada</b>".into()),
+        at: Utc.with_ymd_and_hms(2026, 12, 7, 2, 15, 0).unwrap(),
+        ip: Some("198.51.100.23".into()),
+    };
+    let r = AccountDeletedEmail::render(&props, &brand()).unwrap();
+    assert_well_formed(&r);
+    assert_eq!(r.subject, "Your Acme account is deleted");
+    for part in [&r.text, &r.html] {
+        assert!(
+            part.contains(
+                "was deleted on December 7, 2026 at 02:15 UTC, at a request from the address 198.51.100.23."
+            ),
+            "{part}"
+        );
+        assert!(part.contains("nothing more will be charged"), "{part}");
+        assert!(part.contains("such as payments, stay"), "{part}");
+    }
+    assert!(r.html.contains("&#60;b&#62;Ada"), "{}", r.html);
+    let r =
+        AccountDeletedEmail::render(&AccountDeletedProps { ip: None, ..props }, &brand()).unwrap();
+    assert!(!r.text.contains("from the address"), "{}", r.text);
+}

@@ -1,0 +1,82 @@
+//! Deleting one's own account.
+//!
+//! Order matters. The user proves who they are (a fresh session, and a code when MFA is
+//! on); then every [`BeforeAccountDeletion`](tollbooth_core::BeforeAccountDeletion) step
+//! runs — billing cancels the subscriptions there, so a deleted account is never charged
+//! again — and any refusal ends the deletion with nothing deleted. Only then, in one
+//! transaction, the user row goes: its sessions, sign-in methods, tokens, second factor,
+//! subscriptions and checkout sessions go with it (`ON DELETE CASCADE`); payments and
+//! bookings stay for the merchant's records, their `user_id` set to null (`ON DELETE SET
+//! NULL`); the rate-limit counters kept about the account are deleted; the audit trail keeps
+//! its events, `account_deleted` last. The goodbye e-mail commits with it.
+
+use tollbooth_db::{RateLimitRepo, SecurityEventKind, UserRepo};
+
+use crate::audit::Audit;
+use crate::cookie::SetCookie;
+use crate::error::{AuthError, Result};
+use crate::headers::RequestInfo;
+use crate::limits::Key;
+use crate::service::Auth;
+use crate::session::Session;
+
+impl Auth {
+    /// Deletes the signed-in user's account, and answers the cookie that clears the
+    /// session's. Needs a fresh session ([`require_fresh`](Self::require_fresh)) and, when
+    /// MFA is on, a current TOTP or backup `code` as well (a missing one is
+    /// [`AuthError::InvalidInput`]; a wrong one [`AuthError::InvalidMfaCode`]).
+    ///
+    /// The configured steps
+    /// ([`AuthConfigBuilder::before_account_deletion`](crate::AuthConfigBuilder::before_account_deletion))
+    /// run first: one that fails is [`AuthError::DeletionRefused`], with nothing of the
+    /// account deleted — Stripe down refuses the deletion rather than leave a subscription
+    /// billing a deleted account. Then one transaction deletes the account (see the module
+    /// documentation for what goes and what stays), records `account_deleted` and queues
+    /// `AccountDeletedEmail` to the address. Every session of the user is gone with it, so
+    /// their cookies are 401 on the next request, on every instance. Deleting an account a
+    /// concurrent request deleted already succeeds.
+    pub async fn delete_account(
+        &self,
+        session: &Session,
+        code: Option<&str>,
+        request: &RequestInfo<'_>,
+    ) -> Result<SetCookie> {
+        self.require_fresh(session)?;
+        let user = &session.user;
+        if self.mfa_enabled(user).await? {
+            let code = code.ok_or(AuthError::InvalidInput {
+                field: "code",
+                reason: "required: two-factor authentication is on",
+            })?;
+            self.check_code(user, code, true).await?;
+        }
+        for step in &self.inner.config.before_deletion.0 {
+            step.before_account_deletion(user.id)
+                .await
+                .map_err(|by| AuthError::DeletionRefused { by })?;
+        }
+        let tx = self.inner.db.begin().await?;
+        let Some(user) = tx.lock_user(user.id).await? else {
+            return Ok(self.inner.sessions.clear_cookie());
+        };
+        for key in Key::all_of_account(&user.email, user.id) {
+            tx.reset_rate_limit(key.as_str()).await?;
+        }
+        self.record(
+            &tx,
+            Audit::own(SecurityEventKind::AccountDeleted, user.id, request),
+        )
+        .await?;
+        if user.email_verified_at.is_some() {
+            self.inner
+                .mail
+                .account_deleted(&tx, &user, self.now(), request.ip)
+                .await?;
+        }
+        tx.delete_user(user.id).await?;
+        tx.commit().await?;
+        self.inner.mail.committed();
+        tracing::info!(user_id = %user.id, "account deleted");
+        Ok(self.inner.sessions.clear_cookie())
+    }
+}
