@@ -904,6 +904,24 @@ async fn the_other_pages(flavor: Flavor, db: TestDb) {
     chrome.submit("form[action='/reset-password'] button").await;
     assert!(chrome.text().await.contains("Your password is set"));
     sign_in("grace@example.com", "grace's own passphrase").await;
+
+    // She deletes her account: confirmed by the checkbox, then gone, cookie and all.
+    chrome.goto(&format!("{site}/account")).await;
+    chrome
+        .click("form[action='/account/delete'] input[name='confirm']")
+        .await;
+    chrome.submit("form[action='/account/delete'] button").await;
+    chrome.wait_for_text("Your account is deleted").await;
+    chrome.check_page(flavor, "account-deleted").await;
+    chrome.goto(&format!("{site}/account")).await;
+    chrome.wait_for_path("/sign-in").await;
+    let gone = Browser::new(&server)
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "grace@example.com", "password": "grace's own passphrase" }),
+        )
+        .await;
+    assert_eq!(gone.status, 401, "{gone:?}");
     chrome.close().await;
 }
 

@@ -2269,6 +2269,155 @@ async fn spent_rows_are_purged_on_a_schedule_and_on_demand(flavor: Flavor, db: T
     assert!(kept("evt_recent").await);
 }
 
+/// Deleting an account: refused with nothing deleted while Stripe is down; once Stripe is
+/// back, the open Checkout session is expired and the subscription cancelled before the
+/// account goes, its cookies are 401 at once, and its payments stay.
+async fn deleting_an_account_cancels_its_subscription_first(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "cus_del", "object": "customer" })),
+        )
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "cs_del", "object": "checkout.session", "status": "open",
+            "url": "https://checkout.stripe.com/c/pay/cs_del"
+        })))
+        .mount(&stripe)
+        .await;
+    let server = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
+    let laptop = Browser::new(&server);
+    verified_user(&server, &laptop, "ada@example.com").await;
+    let phone = Browser::new(&server);
+    let signed_in = phone
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200);
+    let ada = db_user_id(&db, "ada@example.com").await;
+    let checkout = laptop
+        .post("/billing/checkout", json!({ "plan": "pro" }))
+        .await;
+    assert_eq!(checkout.status, 200, "{checkout:?}");
+    let paid = json!({ "id": "pi_del", "object": "payment_intent", "amount": 1900,
+        "currency": "usd", "status": "succeeded", "customer": "cus_del",
+        "metadata": { "user_id": ada } });
+    let applied = deliver_stripe(
+        &server,
+        &stripe_event("evt_pi_del", "payment_intent.succeeded", paid),
+    )
+    .await;
+    assert_eq!(applied.json["outcome"], "applied", "{applied:?}");
+
+    // Stripe down: 503 with the fixed message, and nothing deleted.
+    let down = Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions/cs_del/expire"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount_as_scoped(&stripe)
+        .await;
+    let refused = laptop.post("/auth/delete-account", json!({})).await;
+    assert_eq!(
+        (refused.status, refused.json["error"].as_str()),
+        (503, Some("payment_provider_unavailable")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.json["message"],
+        "the payment provider is unavailable; try again later"
+    );
+    drop(down);
+    assert_eq!(laptop.get("/me").await.status, 200);
+    assert_eq!(phone.get("/me").await.status, 200);
+    assert_eq!(db_user_id(&db, "ada@example.com").await, ada);
+
+    // Stripe back: the checkout expired, the subscription (known only to Stripe) cancelled,
+    // then the account deleted.
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions/cs_del/expire"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "cs_del", "object": "checkout.session", "status": "expired"
+        })))
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "has_more": false,
+            "data": [subscription("sub_del", "cus_del", "active", "price_pro", 1)]
+        })))
+        .mount(&stripe)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v1/subscriptions/sub_del"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(subscription(
+            "sub_del",
+            "cus_del",
+            "canceled",
+            "price_pro",
+            1,
+        )))
+        .mount(&stripe)
+        .await;
+    let deleted = laptop.post("/auth/delete-account", json!({})).await;
+    assert_eq!(deleted.status, 204, "{deleted:?}");
+    assert!(
+        deleted
+            .set_cookies()
+            .iter()
+            .any(|c| c.contains("Max-Age=0")),
+        "{deleted:?}"
+    );
+    let cancels: Vec<_> = stripe
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "DELETE" && r.url.path() == "/v1/subscriptions/sub_del")
+        .collect();
+    assert_eq!(cancels.len(), 1);
+    assert_eq!(
+        phone.get("/me").await.status,
+        401,
+        "every cookie is refused"
+    );
+    let again = phone
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(again.status, 401);
+    {
+        use tollbooth_db::{BillingRepo, UserRepo};
+        assert!(
+            db.find_user_by_email("ada@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let kept = db
+            .find_payment("pi_del")
+            .await
+            .unwrap()
+            .expect("the payment stays");
+        assert_eq!(kept.user_id, None);
+    }
+    let goodbye = format!("account-deleted/{}", ada.as_str().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.emails_with_key(&goodbye) == 0 {
+        assert!(std::time::Instant::now() < deadline, "{}", server.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.emails_with_key(&goodbye), 1);
+}
+
 contract_tests!(
     the_openapi_document_refuses_what_it_does_not_describe,
     every_documented_operation_is_served,
@@ -2276,6 +2425,7 @@ contract_tests!(
     zero_configuration_start,
     account_management,
     own_account_lifecycle,
+    deleting_an_account_cancels_its_subscription_first,
     administering_users,
     signals_stop_the_server_gracefully,
     database_pool_size_from_the_environment,

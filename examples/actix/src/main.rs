@@ -161,6 +161,7 @@ fn auth_routes(config: &mut web::ServiceConfig) {
         .service(resource("/set-password-link").route(web::post().to(set_password_link)))
         .service(resource("/export").route(web::get().to(export_account)))
         .service(resource("/change-email").route(web::post().to(change_email)))
+        .service(resource("/delete-account").route(web::post().to(delete_account)))
         .service(resource("/confirm-email-change").route(web::post().to(confirm_email_change)))
         .service(resource("/security-activity").route(web::get().to(security_activity)))
         .service(resource("/profile").route(web::post().to(update_profile)))
@@ -329,6 +330,16 @@ async fn change_email(
     Json(body): Json<EmailBody>,
 ) -> Answer<StatusReply> {
     ops::auth::change_email(&app, &session, &client(&request, ip), body).await
+}
+
+async fn delete_account(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<DeleteAccountBody>,
+) -> Answer {
+    ops::auth::delete_account(&app, &session, &client(&request, ip), body).await
 }
 
 async fn confirm_email_change(
@@ -753,6 +764,7 @@ fn page_routes(config: &mut web::ServiceConfig) {
         .service(resource("/account/password/setup").route(web::post().to(set_password_link_form)))
         .service(resource("/account/email").route(web::post().to(change_email_form)))
         .service(resource("/account/export").route(web::post().to(export_form)))
+        .service(resource("/account/delete").route(web::post().to(delete_account_form)))
         .service(resource("/account/profile").route(web::post().to(profile_form)))
         .service(resource("/account/reauthenticate").route(web::post().to(reauthenticate_form)))
         .service(resource("/account/oauth/{provider}/link").route(web::post().to(oauth_link_form)))
@@ -967,6 +979,16 @@ async fn export_form(
     request: HttpRequest,
 ) -> Page {
     ui::export_account(&app, session.as_ref(), &client(&request, ip)).await
+}
+
+async fn delete_account_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<ui::DeleteAccountForm>,
+) -> Page {
+    ui::delete_account(&app, session.as_ref(), &client(&request, ip), form).await
 }
 
 async fn set_password_link_form(

@@ -133,6 +133,7 @@ fn auth_routes() -> Router<App> {
         .route("/set-password-link", post(set_password_link))
         .route("/export", get(export_account))
         .route("/change-email", post(change_email))
+        .route("/delete-account", post(delete_account))
         .route("/confirm-email-change", post(confirm_email_change))
         .route("/security-activity", get(security_activity))
         .route("/profile", post(update_profile))
@@ -295,6 +296,16 @@ async fn change_email(
     Json(body): Json<EmailBody>,
 ) -> Answer<StatusReply> {
     ops::auth::change_email(&app, &session, &RequestInfo::new(&headers, ip), body).await
+}
+
+async fn delete_account(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<DeleteAccountBody>,
+) -> Answer {
+    ops::auth::delete_account(&app, &session, &RequestInfo::new(&headers, ip), body).await
 }
 
 async fn confirm_email_change(
@@ -701,6 +712,7 @@ fn page_routes() -> Router<App> {
         .route("/account/password/setup", post(set_password_link_form))
         .route("/account/email", post(change_email_form))
         .route("/account/export", post(export_form))
+        .route("/account/delete", post(delete_account_form))
         .route("/account/profile", post(profile_form))
         .route("/account/reauthenticate", post(reauthenticate_form))
         .route("/account/oauth/{provider}/link", post(oauth_link_form))
@@ -919,6 +931,17 @@ async fn export_form(
 ) -> Page {
     let request = RequestInfo::new(&headers, ip);
     ui::export_account(&app, session.as_ref(), &request).await
+}
+
+async fn delete_account_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<ui::DeleteAccountForm>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::delete_account(&app, session.as_ref(), &request, form).await
 }
 
 async fn set_password_link_form(

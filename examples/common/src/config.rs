@@ -160,8 +160,8 @@ pub async fn from_env() -> Result<Server, StartupError> {
 
     let product = var_or("PRODUCT_NAME", "Tollbooth");
     let mailer = mailer(&product)?;
-    let auth = auth(db.clone(), mailer.clone(), &public_url, &product)?;
-    let billing = billing(db.clone(), mailer, &public_url)?;
+    let billing = billing(db.clone(), mailer.clone(), &public_url)?;
+    let auth = auth(db.clone(), mailer, &public_url, &product, billing.as_ref())?;
     let admins = var("ADMIN_EMAILS")
         .map(|list| list.split(',').map(|e| e.trim().to_lowercase()).collect())
         .unwrap_or_default();
@@ -241,7 +241,15 @@ fn mailer(product: &str) -> Result<Mailer, StartupError> {
     Ok(Mailer::from_arc(sender, config))
 }
 
-fn auth(db: Db, mailer: Mailer, public_url: &str, product: &str) -> Result<Auth, StartupError> {
+/// Auth, with `billing` (when configured) cancelling a deleted account's subscriptions
+/// before anything is deleted.
+fn auth(
+    db: Db,
+    mailer: Mailer,
+    public_url: &str,
+    product: &str,
+    billing: Option<&Billing>,
+) -> Result<Auth, StartupError> {
     let kid = var_or("SESSION_KEY_ID", "v1");
     let signing = match key_bytes("SESSION_SIGNING_KEY", 32)? {
         Some(bytes) => SigningKey::new(kid, bytes).map_err(|e| fail("SESSION_SIGNING_KEY", e))?,
@@ -316,6 +324,9 @@ fn auth(db: Db, mailer: Mailer, public_url: &str, product: &str) -> Result<Auth,
         }
         builder = builder.oauth_provider(google);
     }
+    if let Some(billing) = billing {
+        builder = builder.before_account_deletion(billing.clone());
+    }
     let config = builder.build().map_err(|e| fail("auth configuration", e))?;
     Ok(Auth::new(db, mailer, config))
 }
@@ -345,6 +356,12 @@ fn billing(db: Db, mailer: Mailer, public_url: &str) -> Result<Option<Billing>, 
         builder = builder.cancel_duplicate_subscriptions(flag(
             "STRIPE_CANCEL_DUPLICATE_SUBSCRIPTIONS",
             &cancel,
+        )?);
+    }
+    if let Some(at_period_end) = var("STRIPE_CANCEL_AT_PERIOD_END_ON_ACCOUNT_DELETION") {
+        builder = builder.cancel_at_period_end_on_account_deletion(flag(
+            "STRIPE_CANCEL_AT_PERIOD_END_ON_ACCOUNT_DELETION",
+            &at_period_end,
         )?);
     }
     if let Some(days) = var("STRIPE_TRIAL_DAYS") {

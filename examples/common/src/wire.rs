@@ -361,7 +361,7 @@ pub struct SecurityEventBody {
     pub at: DateTime<Utc>,
     /// What: `signed_in`, `sign_in_failed`, `password_changed`, `password_reset`,
     /// `password_set`, `email_change_requested`, `email_changed`, `data_exported`,
-    /// `session_revoked`, `signed_out_everywhere`, `mfa_enabled`, `mfa_disabled`, `backup_codes_regenerated`, `provider_linked`,
+    /// `session_revoked`, `signed_out_everywhere`, `account_deleted`, `mfa_enabled`, `mfa_disabled`, `backup_codes_regenerated`, `provider_linked`,
     /// `provider_unlinked`, `banned`, `unbanned`, `role_changed`, `sessions_revoked_by_admin`.
     pub kind: String,
     /// Who did it.
@@ -710,6 +710,14 @@ pub struct ResetBody {
     pub token: String,
     /// Password.
     pub password: String,
+}
+
+/// `POST /auth/delete-account`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct DeleteAccountBody {
+    /// A second-factor code: required when two-factor authentication is on.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 /// `POST /auth/change-password`.

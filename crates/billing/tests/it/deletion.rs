@@ -28,7 +28,7 @@ async fn open_checkout(t: &TestBilling, user: uuid::Uuid, id: &str) {
         user,
         "pro",
         id,
-        &format!("https://checkout.stripe.com/c/pay/{id}"),
+        format!("https://checkout.stripe.com/c/pay/{id}"),
         now() + chrono::Duration::hours(23),
     ))
     .await

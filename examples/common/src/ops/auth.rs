@@ -433,6 +433,30 @@ pub async fn export_account(
     Ok(Reply::ok(app.auth.export_account(session, request).await?))
 }
 
+/// `POST /auth/delete-account`: deletes the account (a fresh session, and a code when MFA is
+/// on) once its subscriptions are cancelled; Stripe down refuses it with nothing deleted.
+#[utoipa::path(
+    post,
+    path = "/auth/delete-account",
+    tag = "auth",
+    request_body = DeleteAccountBody,
+    responses((status = 204, description = "deleted: subscriptions cancelled first, then the account, its sessions, sign-in methods, tokens and second factor in one transaction; payments and bookings kept without a user; the clearing cookie is set and the goodbye e-mail is on its way"))
+)]
+pub async fn delete_account(
+    app: &App,
+    session: &Session,
+    request: &RequestInfo<'_>,
+    body: DeleteAccountBody,
+) -> Answer {
+    let code = body
+        .code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let cleared = app.auth.delete_account(session, code, request).await?;
+    Ok(Reply::no_content().cookie(cleared))
+}
+
 /// `POST /auth/profile`: the user's display name and avatar.
 #[utoipa::path(
     post,

@@ -46,6 +46,17 @@ pub struct ReauthenticateForm {
     pub code: String,
 }
 
+/// `POST /account/delete`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteAccountForm {
+    /// The "I understand" checkbox: present only when ticked.
+    #[serde(default)]
+    pub confirm: Option<String>,
+    /// A second-factor code (when MFA is on).
+    #[serde(default)]
+    pub code: String,
+}
+
 /// `POST /pricing/checkout`.
 #[derive(Debug, Deserialize)]
 pub struct PlanForm {
@@ -596,6 +607,7 @@ impl From<&SecurityEventBody> for Activity {
             "data_exported" => "Your data downloaded",
             "session_revoked" => "A session signed out",
             "signed_out_everywhere" => "Signed out everywhere",
+            "account_deleted" => "Account deleted",
             "mfa_enabled" => "Two-factor authentication turned on",
             "mfa_disabled" => "Two-factor authentication turned off",
             "backup_codes_regenerated" => "New backup codes",
@@ -781,6 +793,42 @@ pub async fn export_account(
             body: Some(export), ..
         }) => Page::download("account-data.json", &export),
         Ok(_) => Page::internal_error(),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            account_page(app, Some(session), status, alert).await
+        }
+    }
+}
+
+/// `POST /account/delete`: the account deleted (a goodbye page, the cookie cleared), or the
+/// account page with why not (a stale session, a wrong code, Stripe unreachable).
+pub async fn delete_account(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+    form: DeleteAccountForm,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    if form.confirm.is_none() {
+        let alert = Alert::error("Tick the box to confirm that you want your account deleted.");
+        return account_page(app, Some(session), StatusCode::UNPROCESSABLE_ENTITY, alert).await;
+    }
+    let body = DeleteAccountBody {
+        code: non_empty(form.code),
+    };
+    match ops::auth::delete_account(app, session, request, body).await {
+        Ok(reply) => message(
+            app,
+            None,
+            StatusCode::OK,
+            "Your account is deleted",
+            "Your subscription, if you had one, is cancelled, and your account, its sign-in \
+             methods and sessions are gone. We sent a confirmation to your address.",
+            Some(("/", "Home")),
+        )
+        .with_cookies_of(reply),
         Err(error) => {
             let (status, alert) = failure(&error);
             account_page(app, Some(session), status, alert).await
