@@ -40,6 +40,7 @@ mod m20261201_000008_billing_correctness;
 mod m20261201_000009_create_email_outbox;
 mod m20261201_000010_session_authenticated_at;
 mod m20261206_000011_bans_and_security_events;
+mod m20261207_000012_session_impersonator;
 mod schema;
 
 /// The ordered list of Tollbooth migrations.
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_create_email_outbox::Migration),
             Box::new(m20261201_000010_session_authenticated_at::Migration),
             Box::new(m20261206_000011_bans_and_security_events::Migration),
+            Box::new(m20261207_000012_session_impersonator::Migration),
         ]
     }
 }

@@ -35,9 +35,9 @@ const MAX_BAN_REASON_CHARS: usize = 500;
 /// ```
 #[derive(Debug)]
 pub struct UserAdmin<'a> {
-    auth: &'a Auth,
-    admin: &'a Session,
-    request: &'a RequestInfo<'a>,
+    pub(crate) auth: &'a Auth,
+    pub(crate) admin: &'a Session,
+    pub(crate) request: &'a RequestInfo<'a>,
 }
 
 /// A page of users, and the cursor of the next one.
@@ -244,7 +244,7 @@ impl UserAdmin<'_> {
     /// Starts a change to user `id`: a fresh session is required, never on the
     /// administrator's own account, and the user is locked against concurrent changes
     /// until [`commit`](Self::commit); returns the user as locked.
-    async fn begin(&self, id: Uuid) -> Result<(Tx, User)> {
+    pub(crate) async fn begin(&self, id: Uuid) -> Result<(Tx, User)> {
         self.auth.require_fresh(self.admin)?;
         if id == self.admin.user.id {
             return Err(AuthError::InvalidInput {
@@ -258,7 +258,7 @@ impl UserAdmin<'_> {
     }
 
     /// Records the change's audit event in its transaction, and commits both.
-    async fn commit(
+    pub(crate) async fn commit(
         &self,
         tx: Tx,
         kind: SecurityEventKind,

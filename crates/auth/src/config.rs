@@ -176,6 +176,7 @@ pub struct AuthConfig {
     pub(crate) email_change_ttl: TimeDelta,
     pub(crate) mfa_challenge_ttl: TimeDelta,
     pub(crate) reauthentication_window: TimeDelta,
+    pub(crate) impersonation_lifetime: TimeDelta,
     pub(crate) security_report_path: String,
     pub(crate) security_report_ttl: TimeDelta,
     pub(crate) recovery_window: TimeDelta,
@@ -214,6 +215,7 @@ impl AuthConfig {
             email_change_ttl: TimeDelta::hours(1),
             mfa_challenge_ttl: TimeDelta::minutes(5),
             reauthentication_window: TimeDelta::minutes(10),
+            impersonation_lifetime: TimeDelta::hours(1),
             security_report_path: "/security-report".to_owned(),
             security_report_ttl: TimeDelta::days(7),
             recovery_window: TimeDelta::hours(24),
@@ -274,6 +276,7 @@ pub struct AuthConfigBuilder {
     email_change_ttl: TimeDelta,
     mfa_challenge_ttl: TimeDelta,
     reauthentication_window: TimeDelta,
+    impersonation_lifetime: TimeDelta,
     security_report_path: String,
     security_report_ttl: TimeDelta,
     recovery_window: TimeDelta,
@@ -295,6 +298,13 @@ impl AuthConfigBuilder {
     /// change (enrolling MFA, linking or unlinking a provider); default 10 minutes.
     pub fn reauthentication_window(mut self, window: TimeDelta) -> Self {
         self.reauthentication_window = window;
+        self
+    }
+
+    /// How long an administrator's impersonation of a user lasts at most (default one
+    /// hour; it also ends with the administrator's session).
+    pub fn impersonation_lifetime(mut self, lifetime: TimeDelta) -> Self {
+        self.impersonation_lifetime = lifetime;
         self
     }
 
@@ -586,6 +596,7 @@ impl AuthConfigBuilder {
             email_change_ttl: self.email_change_ttl,
             mfa_challenge_ttl: self.mfa_challenge_ttl,
             reauthentication_window: self.reauthentication_window,
+            impersonation_lifetime: self.impersonation_lifetime,
             security_report_path: self.security_report_path,
             security_report_ttl: self.security_report_ttl,
             recovery_window: self.recovery_window,

@@ -11,6 +11,7 @@ use crate::audit::Change;
 use crate::cookie::SetCookie;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
+use crate::impersonation::refuse_impersonation;
 use crate::limits::{Action, Key};
 use crate::service::{Auth, Inner};
 use crate::session::{Session, refuse_banned};
@@ -234,6 +235,7 @@ impl Auth {
         new: &str,
         request: &RequestInfo<'_>,
     ) -> Result<()> {
+        refuse_impersonation(session)?;
         let Inner {
             db,
             limiter,

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::audit::Audit;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
+use crate::impersonation::refuse_impersonation;
 use crate::limits::Action;
 use crate::service::Auth;
 use crate::session::{Session, refuse_banned};
@@ -171,6 +172,7 @@ impl Auth {
         session: &Session,
         request: &RequestInfo<'_>,
     ) -> Result<()> {
+        refuse_impersonation(session)?;
         let user = &session.user;
         if self.has_password(user).await? {
             return Err(AuthError::InvalidInput {

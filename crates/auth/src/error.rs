@@ -23,6 +23,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// | [`Forbidden`](Self::Forbidden) | 403 | `forbidden` |
 /// | [`ReauthenticationRequired`](Self::ReauthenticationRequired) | 403 | `reauthentication_required` |
 /// | [`EmailNotVerified`](Self::EmailNotVerified) | 403 | `email_not_verified` |
+/// | [`Impersonating`](Self::Impersonating) | 403 | `impersonating` |
 /// | [`Banned`](Self::Banned) | 403 | `banned` |
 /// | [`UserNotFound`](Self::UserNotFound) | 404 | `user_not_found` |
 /// | [`EmailTaken`](Self::EmailTaken) | 409 | `email_taken` |
@@ -56,6 +57,10 @@ pub enum AuthError {
     /// Signed in, but not allowed (e.g. the wrong role).
     #[error("not allowed")]
     Forbidden,
+    /// An administrator impersonating the user cannot make this change (password,
+    /// address, second factor, providers, export, deletion).
+    #[error("not while impersonating a user")]
+    Impersonating,
     /// A sensitive change (MFA, providers) needs a session that signed in or
     /// re-authenticated recently: re-authenticate ([`Auth::reauthenticate`](crate::Auth::reauthenticate)) and retry.
     #[error("confirm it is you: re-authenticate, then retry")]
@@ -191,6 +196,7 @@ impl WireError for AuthError {
             | Self::InvalidMfaCode => StatusCode::UNAUTHORIZED,
             Self::Forbidden
             | Self::ReauthenticationRequired
+            | Self::Impersonating
             | Self::EmailNotVerified
             | Self::Banned
             | Self::ProviderEmailUnverified => StatusCode::FORBIDDEN,
@@ -218,6 +224,7 @@ impl WireError for AuthError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::ReauthenticationRequired => "reauthentication_required",
+            Self::Impersonating => "impersonating",
             Self::EmailNotVerified => "email_not_verified",
             Self::Banned => "banned",
             Self::UserNotFound => "user_not_found",

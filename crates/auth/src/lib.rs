@@ -138,6 +138,7 @@ mod email_change;
 mod error;
 mod export;
 mod headers;
+mod impersonation;
 mod jwt;
 mod limits;
 mod mail;
@@ -173,6 +174,7 @@ pub use export::{
     ExportedSignInMethod, ExportedSubscription, ExportedTwoFactor, ExportedUser,
 };
 pub use headers::{HeaderView, RequestInfo};
+pub use impersonation::SessionSwitch;
 pub use jwt::SessionClaims;
 pub use mfa::{BackupCodes, EncryptionKey, MfaConfig, MfaEnrollment, MfaStatus};
 pub use oauth::{

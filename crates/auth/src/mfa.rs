@@ -22,6 +22,7 @@ use crate::audit::Change;
 use crate::credentials::SignedIn;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
+use crate::impersonation::refuse_impersonation;
 use crate::limits::{Action, Key};
 use crate::secret::hash_token;
 use crate::service::Auth;
@@ -260,6 +261,7 @@ impl Auth {
         code: &str,
         request: &RequestInfo<'_>,
     ) -> Result<()> {
+        refuse_impersonation(session)?;
         let user = &session.user;
         self.require_enabled(user).await?;
         self.check_code(user, code, true).await?;
@@ -282,6 +284,7 @@ impl Auth {
         code: &str,
         request: &RequestInfo<'_>,
     ) -> Result<BackupCodes> {
+        refuse_impersonation(session)?;
         let user = &session.user;
         self.require_enabled(user).await?;
         self.check_code(user, code, true).await?;

@@ -74,6 +74,11 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     /// The session's current JWT (for API clients that use `Authorization: Bearer`).
     pub token: String,
+    /// Set on a session an administrator opened to act as the user (see
+    /// [`UserAdmin::impersonate`](crate::UserAdmin::impersonate)): the administrator's
+    /// user id. Such a session is never fresh, and cannot change the user's password,
+    /// address, second factor or sign-in providers, nor delete the account.
+    pub impersonated_by: Option<Uuid>,
 }
 
 /// A session found on a request, and the cookie the response must carry when its token was
@@ -118,6 +123,7 @@ impl Session {
             created_at: row.created_at,
             expires_at: row.absolute_expires_at,
             token,
+            impersonated_by: None,
         }
     }
 
@@ -149,6 +155,7 @@ impl fmt::Debug for Session {
             .field("user_id", &self.user.id)
             .field("role", &self.user.role)
             .field("expires_at", &self.expires_at)
+            .field("impersonated_by", &self.impersonated_by)
             .field("token", &"[redacted]")
             .finish()
     }
@@ -232,39 +239,71 @@ impl Sessions {
     ) -> Result<Option<SessionLookup>> {
         let now = self.clock.now();
         for (token, claims) in self.presented(headers) {
-            let Some((row, user)) = repo.find_session_with_user(claims.sid).await? else {
-                continue;
-            };
-            // A ban revokes every session in its transaction; checking it here too closes
-            // the race with a sign-in that read the user just before the ban committed.
-            if row.user_id != claims.sub
-                || user.id != claims.sub
-                || !row.is_active(now)
-                || user.is_banned(now)
-            {
-                continue;
+            if let Some(found) = self.live(repo, token, &claims, now).await? {
+                return Ok(Some(found));
             }
-            if claims.expires_at() - now > self.codec.lifetime() / 2 {
-                return Ok(Some(SessionLookup {
-                    session: Session::new(row, user, token.to_owned()),
-                    refreshed_cookie: None,
-                }));
+        }
+        Ok(None)
+    }
+
+    /// The live session `token` (whose verified claims are `claims`) stands for, refreshed
+    /// past half its JWT's life; `None` if it ended, or its user changed or is banned. An
+    /// impersonation lives only while its administrator's session does and its
+    /// administrator is one (not banned, not demoted).
+    pub(crate) async fn live(
+        &self,
+        repo: &impl SessionRepo,
+        token: &str,
+        claims: &SessionClaims,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionLookup>> {
+        let Some((row, user)) = repo.find_session_with_user(claims.sid).await? else {
+            return Ok(None);
+        };
+        // A ban revokes every session in its transaction; checking it here too closes
+        // the race with a sign-in that read the user just before the ban committed.
+        if row.user_id != claims.sub
+            || user.id != claims.sub
+            || !row.is_active(now)
+            || user.is_banned(now)
+        {
+            return Ok(None);
+        }
+        let impersonated_by = match row.impersonator_session_id {
+            None => None,
+            Some(sid) => match repo.find_session_with_user(sid).await? {
+                Some((admin_row, admin))
+                    if admin_row.is_active(now)
+                        && !admin.is_banned(now)
+                        && Role::new(admin.role.clone()) == Role::ADMIN =>
+                {
+                    Some(admin.id)
+                }
+                _ => return Ok(None),
+            },
+        };
+        let mut found = if claims.expires_at() - now > self.codec.lifetime() / 2 {
+            SessionLookup {
+                session: Session::new(row, user, token.to_owned()),
+                refreshed_cookie: None,
             }
+        } else {
             // Refresh: slide the idle deadline, then mint a new JWT for the same session.
             if !repo
                 .touch_session(row.id, now, now + self.idle_timeout)
                 .await?
             {
-                continue; // revoked or expired meanwhile
+                return Ok(None); // revoked or expired meanwhile
             }
             let token = self.codec.issue(user.id, row.id, now);
             let cookie = self.cookie(&token, row.absolute_expires_at);
-            return Ok(Some(SessionLookup {
+            SessionLookup {
                 session: Session::new(row, user, token),
                 refreshed_cookie: Some(cookie),
-            }));
-        }
-        Ok(None)
+            }
+        };
+        found.session.impersonated_by = impersonated_by;
+        Ok(Some(found))
     }
 
     /// Opens a session for `user` after a successful sign-in (password, OAuth, MFA): always
@@ -286,6 +325,71 @@ impl Sessions {
         let token = self.codec.issue(user.id, row.id, now);
         let cookie = self.cookie(&token, row.absolute_expires_at);
         Ok((Session::new(row, user, token), cookie))
+    }
+
+    /// Opens a session for `user` on behalf of the administrator whose session is `admin`
+    /// (an impersonation): it ends after `lifetime`, or with the administrator's session,
+    /// whichever comes first, and leaves every other session alone — the administrator's
+    /// own is parked, not ended.
+    pub(crate) async fn impersonate(
+        &self,
+        repo: &impl SessionRepo,
+        admin: &Session,
+        user: User,
+        lifetime: TimeDelta,
+        request: &RequestInfo<'_>,
+    ) -> Result<(Session, SetCookie)> {
+        let now = self.clock.now();
+        refuse_banned(&user, now)?;
+        let mut new = NewSession::new(user.id, now, lifetime, lifetime);
+        new.ip = request.ip.map(|ip| ip.to_string());
+        new.user_agent = request.user_agent();
+        new.impersonator_session_id = Some(admin.id);
+        let row = repo.create_session(new).await?;
+        let token = self.codec.issue(user.id, row.id, now);
+        let cookie = self.cookie(&token, row.absolute_expires_at);
+        let mut session = Session::new(row, user, token);
+        session.impersonated_by = Some(admin.user.id);
+        Ok((session, cookie))
+    }
+
+    /// The cookie that keeps an impersonating administrator's own session token until
+    /// they stop: the session cookie's name with `.admin` appended (so a `__Host-` name
+    /// keeps its prefix), the same attributes.
+    fn parked_cookie_name(&self) -> String {
+        format!("{}.admin", self.cookie_name)
+    }
+
+    /// Parks `admin`'s session token in its own cookie.
+    pub(crate) fn park(&self, admin: &Session) -> SetCookie {
+        let max_age = (admin.expires_at - self.clock.now()).num_seconds();
+        SetCookie::session(&self.parked_cookie_name(), &admin.token, max_age)
+    }
+
+    /// The parked administrator's token the request carries, verified (expired or not),
+    /// with its claims.
+    pub(crate) fn parked<'h>(
+        &self,
+        headers: &'h dyn HeaderView,
+    ) -> Option<(&'h str, SessionClaims)> {
+        let now = self.clock.now();
+        cookie_values(headers, &self.parked_cookie_name())
+            .into_iter()
+            .map(str::trim)
+            .find_map(|token| {
+                let claims = self.codec.verify_ignoring_expiry(token, now).ok()?;
+                Some((token, claims))
+            })
+    }
+
+    /// The cookie that deletes the parked administrator's token.
+    pub(crate) fn clear_parked(&self) -> SetCookie {
+        SetCookie::clear(&self.parked_cookie_name())
+    }
+
+    /// The session cookie carrying `session`'s token.
+    pub(crate) fn cookie_of(&self, session: &Session) -> SetCookie {
+        self.cookie(&session.token, session.expires_at)
     }
 
     /// Revokes every session the request presents.
@@ -416,8 +520,11 @@ impl Auth {
             .db
             .list_active_sessions(session.user.id, self.now())
             .await?;
+        // An administrator acting as the user is the administrator's doing: shown to
+        // administrators, and in the user's audit trail, not as one of the user's devices.
         Ok(rows
             .into_iter()
+            .filter(|row| row.impersonator_session_id.is_none())
             .map(|row| SessionInfo::of(row, Some(session.id)))
             .collect())
     }

@@ -22,6 +22,7 @@ use tollbooth_email::SecurityChange;
 use crate::audit::Audit;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
+use crate::impersonation::refuse_impersonation;
 use crate::limits::{Action, Key};
 use crate::service::{Auth, Inner};
 use crate::session::Session;
@@ -42,11 +43,12 @@ pub(crate) struct Restore {
 
 impl Auth {
     /// Refuses a sensitive change ([`AuthError::ReauthenticationRequired`], 403
-    /// `reauthentication_required`) unless `session` signed in or re-authenticated within the
+    /// `reauthentication_required`; an impersonation, never fresh: [`AuthError::Impersonating`]) unless `session` signed in or re-authenticated within the
     /// re-authentication window (default 10 minutes). Enrolling MFA and linking or
     /// unlinking a provider check it; the changes that take a password or a code (change
     /// password, disable MFA, new backup codes) are re-verified by that.
     pub fn require_fresh(&self, session: &Session) -> Result<()> {
+        refuse_impersonation(session)?;
         let window = self.inner.config.reauthentication_window;
         if self.now() - session.authenticated_at <= window {
             Ok(())
@@ -66,6 +68,7 @@ impl Auth {
         password: Option<&str>,
         code: Option<&str>,
     ) -> Result<()> {
+        refuse_impersonation(session)?;
         let Inner {
             db,
             limiter,

@@ -28,6 +28,9 @@ pub struct Model {
     /// Last re-authentication (password or second factor) in this session; `NULL` means
     /// none since sign-in (`created_at`).
     pub authenticated_at: Option<DateTimeUtc>,
+    /// Set when an administrator opened this session to act as the user: the
+    /// administrator's own session, which the impersonation cannot outlive.
+    pub impersonator_session_id: Option<Uuid>,
 }
 
 impl Model {

@@ -65,11 +65,16 @@ pub enum SecurityEventKind {
     RoleChanged,
     /// An administrator ended every session of the user.
     SessionsRevokedByAdmin,
+    /// An administrator started acting as the user (`detail.session`: the impersonation's
+    /// session).
+    ImpersonationStarted,
+    /// The administrator stopped acting as the user (`detail.session`).
+    ImpersonationStopped,
 }
 
 impl SecurityEventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 22] = [
         Self::SignedIn,
         Self::SignInFailed,
         Self::PasswordChanged,
@@ -90,6 +95,8 @@ impl SecurityEventKind {
         Self::Unbanned,
         Self::RoleChanged,
         Self::SessionsRevokedByAdmin,
+        Self::ImpersonationStarted,
+        Self::ImpersonationStopped,
     ];
 
     /// The stored name (`password_changed`, `banned`, …).
@@ -115,6 +122,8 @@ impl SecurityEventKind {
             Self::Unbanned => "unbanned",
             Self::RoleChanged => "role_changed",
             Self::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
+            Self::ImpersonationStarted => "impersonation_started",
+            Self::ImpersonationStopped => "impersonation_stopped",
         }
     }
 

@@ -37,6 +37,9 @@ pub struct NewSession {
     pub ip: Option<String>,
     /// Client user agent.
     pub user_agent: Option<String>,
+    /// An impersonation: the administrator's session (see
+    /// [`SessionRow::impersonator_session_id`](crate::SessionRow)).
+    pub impersonator_session_id: Option<Uuid>,
 }
 
 impl NewSession {
@@ -56,6 +59,7 @@ impl NewSession {
             absolute_expires_at,
             ip: None,
             user_agent: None,
+            impersonator_session_id: None,
         }
     }
 }
@@ -144,6 +148,7 @@ impl<E: Executor> SessionRepo for E {
             ip: Set(session.ip),
             user_agent: Set(session.user_agent),
             authenticated_at: Set(None),
+            impersonator_session_id: Set(session.impersonator_session_id),
         };
         Entity::insert(model)
             .exec_with_returning(self.conn())
