@@ -10,7 +10,7 @@
 //! NULL`); the rate-limit counters kept about the account are deleted; the audit trail keeps
 //! its events, `account_deleted` last. The goodbye e-mail commits with it.
 
-use tollbooth_db::{RateLimitRepo, SecurityEventKind, UserRepo};
+use tollbooth_db::{RateLimitRepo, SecurityEventKind, SessionRepo, UserRepo};
 
 use crate::audit::Audit;
 use crate::cookie::SetCookie;
@@ -18,7 +18,7 @@ use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
 use crate::limits::Key;
 use crate::service::Auth;
-use crate::session::Session;
+use crate::session::{Session, refuse_banned};
 
 impl Auth {
     /// Deletes the signed-in user's account, and answers the cookie that clears the
@@ -34,7 +34,10 @@ impl Auth {
     /// documentation for what goes and what stays), records `account_deleted` and queues
     /// `AccountDeletedEmail` to the address. Every session of the user is gone with it, so
     /// their cookies are 401 on the next request, on every instance. Deleting an account a
-    /// concurrent request deleted already succeeds.
+    /// concurrent request deleted already succeeds; one banned, or whose asking session
+    /// ended, while the steps ran is refused ([`AuthError::Banned`],
+    /// [`AuthError::Unauthorized`]) — what the steps ended (a cancelled subscription)
+    /// stays ended.
     pub async fn delete_account(
         &self,
         session: &Session,
@@ -59,6 +62,17 @@ impl Auth {
         let Some(user) = tx.lock_user(user.id).await? else {
             return Ok(self.inner.sessions.clear_cookie());
         };
+        // The steps took time: a ban, a "this wasn't me" report or a sign-out everywhere
+        // committed meanwhile wins (a banned user must not free their address this way).
+        let now = self.now();
+        refuse_banned(&user, now)?;
+        if !tx
+            .find_session(session.id)
+            .await?
+            .is_some_and(|row| row.is_active(now))
+        {
+            return Err(AuthError::Unauthorized);
+        }
         for key in Key::all_of_account(&user.email, user.id) {
             tx.reset_rate_limit(key.as_str()).await?;
         }
@@ -70,7 +84,7 @@ impl Auth {
         if user.email_verified_at.is_some() {
             self.inner
                 .mail
-                .account_deleted(&tx, &user, self.now(), request.ip)
+                .account_deleted(&tx, &user, now, request.ip)
                 .await?;
         }
         tx.delete_user(user.id).await?;

@@ -80,15 +80,11 @@ impl Key {
     /// Every counter kept about one account — per address, the failure streak, and
     /// second-factor codes per user id — which deleting the account deletes.
     pub(crate) fn all_of_account(normalized_email: &str, user_id: Uuid) -> Vec<Self> {
-        let mut keys: Vec<Self> = [
-            Action::SignUp,
-            Action::SignIn,
-            Action::Verify,
-            Action::Reset,
-        ]
-        .into_iter()
-        .map(|action| Self::account(action, normalized_email))
-        .collect();
+        // Sign-up counts per client only: it has no address key to delete.
+        let mut keys: Vec<Self> = [Action::SignIn, Action::Verify, Action::Reset]
+            .into_iter()
+            .map(|action| Self::account(action, normalized_email))
+            .collect();
         keys.push(Self::account(Action::Mfa, &user_id.to_string()));
         keys.push(Self::sign_in_failures(normalized_email));
         keys

@@ -1,35 +1,40 @@
 //! Ending what Stripe could still bill before an account is deleted.
 
 use stripe_billing::subscription::{CancelSubscription, RetrieveSubscription, UpdateSubscription};
-use stripe_checkout::checkout_session::{ExpireCheckoutSession, RetrieveCheckoutSession};
+use stripe_checkout::CheckoutSessionStatus;
+use stripe_checkout::checkout_session::{
+    ExpireCheckoutSession, ListCheckoutSession, RetrieveCheckoutSession,
+};
 use tollbooth_core::{BeforeAccountDeletion, DeletionRefused};
 use tollbooth_db::{BillingRepo, UserRepo};
 use uuid::Uuid;
 
 use crate::error::{BillingError, ProviderError, Result};
 use crate::service::Billing;
-use crate::stripe::types::{self, CheckoutSession};
+use crate::status::SubscriptionStatus;
+use crate::stripe::types::{self, CheckoutSession, List};
 use crate::subscriptions::status_of;
 
 impl Billing {
     /// Ends everything Stripe could still bill `user_id` for, before their account is
-    /// deleted; returns how many subscriptions it cancelled. In order:
+    /// deleted; returns how many subscriptions it ended. In order:
     ///
-    /// 1. every open Checkout session the user started is expired, so none can start a
-    ///    subscription once the account is gone (one completed meanwhile shows up in 2);
+    /// 1. every open Checkout session of the user's customer — subscription or one-off
+    ///    payment, asked of Stripe — is expired, so none can charge the deleted account
+    ///    (one completed meanwhile is no error: its subscription shows up in 2);
     /// 2. the customer's subscriptions are read from Stripe itself, not only the local
-    ///    mirror, so one whose webhook has not arrived yet is cancelled too;
-    /// 3. every subscription that is not over is cancelled: at once, or at the end of the
-    ///    paid period as configured
-    ///    ([`BillingConfigBuilder::cancel_at_period_end_on_account_deletion`](crate::BillingConfigBuilder::cancel_at_period_end_on_account_deletion)).
-    ///    A period-end cancellation is a POST with an idempotency key named after the user
-    ///    and the subscription; an immediate one a DELETE, which Stripe needs no key for —
-    ///    and a retry reads it back cancelled, so it is not sent again.
+    ///    mirror, so one whose webhook has not arrived yet is found;
+    /// 3. every subscription that is not over is cancelled: at once, or — when configured
+    ///    ([`BillingConfigBuilder::cancel_at_period_end_on_account_deletion`](crate::BillingConfigBuilder::cancel_at_period_end_on_account_deletion))
+    ///    and only while it is paid up (`active`, `trialing`) — at the end of the period
+    ///    paid for. One Stripe says is over already (a retry, a concurrent deletion, the
+    ///    duplicate clean-up) is no error.
     ///
-    /// The Stripe customer stays, with its invoices and payments, for the merchant's records.
-    /// Stripe unreachable or refusing is an error before the account is touched; running
-    /// this again resumes where it stopped. `Billing` runs it as a [`BeforeAccountDeletion`]
-    /// step: give it to `tollbooth-auth`'s `AuthConfigBuilder::before_account_deletion`.
+    /// The Stripe customer stays, with its invoices and payments, for the merchant's
+    /// records. Stripe unreachable or refusing is an error, and the account is not
+    /// deleted; what was ended before the error stays ended, and running this again
+    /// resumes where it stopped. `Billing` runs it as a [`BeforeAccountDeletion`] step:
+    /// give it to `tollbooth-auth`'s `AuthConfigBuilder::before_account_deletion`.
     pub async fn end_billing_for_deletion(&self, user_id: Uuid) -> Result<usize> {
         let db = &self.inner.db;
         let Some(user) = db.find_user(user_id).await? else {
@@ -39,63 +44,103 @@ impl Billing {
             // Checkout creates the customer first: without one, Stripe holds nothing.
             return Ok(0);
         };
-        self.expire_open_checkouts(user_id).await?;
+        self.expire_open_checkouts(&customer).await?;
         self.sync_customer(user_id, &customer).await?;
         let at_period_end = self.inner.config.cancel_at_period_end_on_deletion;
-        let live: Vec<_> = db
-            .list_subscriptions(user_id)
-            .await?
-            .into_iter()
-            .filter(|s| status_of(s).blocks_checkout())
-            .filter(|s| !(at_period_end && s.cancel_at_period_end))
-            .collect();
-        let stripe = &self.inner.stripe;
-        for subscription in &live {
+        let mut ended = 0;
+        for subscription in db.list_subscriptions(user_id).await? {
+            let status = status_of(&subscription);
+            if status.is_final() {
+                continue;
+            }
+            // Only a paid-up subscription may run to its period end: a past-due one would
+            // go on collecting its open invoice from the deleted account.
+            let period_end = at_period_end
+                && matches!(
+                    status,
+                    SubscriptionStatus::Active | SubscriptionStatus::Trialing
+                );
+            if period_end && subscription.cancel_at_period_end {
+                continue;
+            }
             let id = subscription.stripe_subscription_id.as_str();
-            let read_back = RetrieveSubscription::new(id);
-            let ended: types::Subscription = if at_period_end {
-                let request = UpdateSubscription::new(id).cancel_at_period_end(true);
-                let key = format!("tollbooth-account-deletion/{user_id}/{id}");
-                stripe.mutate(&request, Some(key), &read_back).await?
-            } else {
-                stripe
-                    .mutate(&CancelSubscription::new(id), None, &read_back)
-                    .await?
-            };
-            self.store(user_id, &ended, tollbooth_db::now()).await?;
-            tracing::info!(%user_id, subscription = %id, at_period_end, "subscription cancelled before account deletion");
+            let over = self.end_subscription(id, period_end).await?;
+            self.store(user_id, &over, tollbooth_db::now()).await?;
+            tracing::info!(%user_id, subscription = %id, at_period_end = period_end, "subscription ended before account deletion");
+            ended += 1;
         }
-        Ok(live.len())
+        Ok(ended)
     }
 
-    /// Expires the user's open Checkout sessions. Stripe refuses to expire one that is no
-    /// longer open (completed or expired meanwhile): that is read back and, if so, closed
-    /// here too.
-    async fn expire_open_checkouts(&self, user_id: Uuid) -> Result<()> {
+    /// Cancels subscription `id` (at once, or at its period end) and answers what Stripe
+    /// then holds. Stripe refuses to cancel one that is over already: it is read back, and
+    /// only one still billing is an error.
+    async fn end_subscription(&self, id: &str, at_period_end: bool) -> Result<types::Subscription> {
+        let stripe = &self.inner.stripe;
+        let read_back = RetrieveSubscription::new(id);
+        // No idempotency key of our own: a key replays its first answer for 24 hours, which
+        // would undo a resume made in between. Setting the flag twice is harmless, and the
+        // transport reuses one key across its retries.
+        let sent = if at_period_end {
+            let request = UpdateSubscription::new(id).cancel_at_period_end(true);
+            stripe.mutate(&request, None, &read_back).await
+        } else {
+            stripe
+                .mutate(&CancelSubscription::new(id), None, &read_back)
+                .await
+        };
+        match sent {
+            Err(refused @ BillingError::Stripe(ProviderError::Refused { .. })) => {
+                let now: types::Subscription = stripe.send(&read_back, None).await?;
+                let over = SubscriptionStatus::parse(&now.status).is_final()
+                    || (at_period_end && now.cancel_at_period_end);
+                if over { Ok(now) } else { Err(refused) }
+            }
+            sent => sent,
+        }
+    }
+
+    /// Expires the customer's open Checkout sessions, as Stripe lists them. Stripe refuses
+    /// to expire one that is no longer open (completed or expired meanwhile): that is read
+    /// back, and only one Stripe still calls open is an error. Each is closed in the local
+    /// record too.
+    async fn expire_open_checkouts(&self, customer: &str) -> Result<()> {
         let db = &self.inner.db;
         let stripe = &self.inner.stripe;
-        for open in db
-            .list_open_checkout_sessions(user_id, tollbooth_db::now())
-            .await?
-        {
-            let id = open.stripe_checkout_session_id.as_str();
-            let expired = stripe
-                .send::<CheckoutSession>(&ExpireCheckoutSession::new(id), None)
-                .await;
-            match expired {
-                Ok(_) => {}
-                Err(refused @ BillingError::Stripe(ProviderError::Refused { .. })) => {
-                    let now: CheckoutSession =
-                        stripe.send(&RetrieveCheckoutSession::new(id), None).await?;
-                    if now.status.as_deref() == Some("open") {
-                        return Err(refused);
-                    }
-                }
-                Err(other) => return Err(other),
+        let mut starting_after: Option<String> = None;
+        loop {
+            let mut request = ListCheckoutSession::new()
+                .customer(customer)
+                .status(CheckoutSessionStatus::Open)
+                .limit(100);
+            if let Some(cursor) = &starting_after {
+                request = request.starting_after(cursor.as_str());
             }
-            db.close_checkout_session(id, tollbooth_db::now()).await?;
+            let page: List<CheckoutSession> = stripe.send(&request, None).await?;
+            for open in &page.data {
+                let id = open.id.as_str();
+                let expired = stripe
+                    .send::<CheckoutSession>(&ExpireCheckoutSession::new(id), None)
+                    .await;
+                match expired {
+                    Ok(_) => {}
+                    Err(refused @ BillingError::Stripe(ProviderError::Refused { .. })) => {
+                        let now: CheckoutSession =
+                            stripe.send(&RetrieveCheckoutSession::new(id), None).await?;
+                        if !matches!(now.status.as_deref(), Some("complete" | "expired")) {
+                            return Err(refused);
+                        }
+                    }
+                    Err(other) => return Err(other),
+                }
+                db.close_checkout_session(id, tollbooth_db::now()).await?;
+                tracing::info!(checkout_session = %id, "checkout session expired before account deletion");
+            }
+            match (page.has_more, page.data.last()) {
+                (true, Some(last)) => starting_after = Some(last.id.clone()),
+                _ => return Ok(()),
+            }
         }
-        Ok(())
     }
 }
 

@@ -42,6 +42,14 @@ async fn events(t: &TestAuth, user: Uuid) -> Vec<String> {
 struct Step {
     refuse: Arc<AtomicBool>,
     asked: Arc<Mutex<Vec<Uuid>>>,
+    /// Something another request commits while the step runs.
+    meanwhile: Arc<Mutex<Option<Meanwhile>>>,
+}
+
+#[derive(Clone)]
+enum Meanwhile {
+    Ban(tollbooth_db::Db),
+    SignOutEverywhere(tollbooth_db::Db),
 }
 
 #[derive(Debug)]
@@ -66,6 +74,17 @@ impl WireError for StripeDown {
 impl BeforeAccountDeletion for Step {
     async fn before_account_deletion(&self, user_id: Uuid) -> Result<(), DeletionRefused> {
         self.asked.lock().unwrap().push(user_id);
+        let meanwhile = self.meanwhile.lock().unwrap().take();
+        let now = tollbooth_db::now();
+        match meanwhile {
+            Some(Meanwhile::Ban(db)) => {
+                db.ban_user(user_id, now, None, None).await.unwrap();
+            }
+            Some(Meanwhile::SignOutEverywhere(db)) => {
+                db.revoke_user_sessions(user_id, None, now).await.unwrap();
+            }
+            None => {}
+        }
         if self.refuse.load(Ordering::SeqCst) {
             Err(Box::new(StripeDown))
         } else {
@@ -203,6 +222,10 @@ async fn deletion_needs_a_fresh_session_and_the_second_factor(db: TestDb) {
             .contains(&"account_deleted".to_owned())
     );
 
+    // The wrong code was counted against her user id.
+    let mfa_counters = "key LIKE 'mfa:%'";
+    assert!(count(&t, "rate_limits", mfa_counters).await > 0);
+
     // Re-authenticated, with a current code: deleted.
     t.clock.advance(minutes(1));
     t.auth
@@ -220,6 +243,7 @@ async fn deletion_needs_a_fresh_session_and_the_second_factor(db: TestDb) {
         count(&t, "two_factors", &format!("user_id = '{}'", ada.id)).await,
         0
     );
+    assert_eq!(count(&t, "rate_limits", mfa_counters).await, 0);
     assert_eq!(
         count(&t, "backup_codes", &format!("user_id = '{}'", ada.id)).await,
         0
@@ -280,6 +304,31 @@ async fn a_refusing_step_deletes_nothing(db: TestDb) {
     assert_eq!(events(&t, ada.id).await, ["account_deleted", "signed_in"]);
 }
 
+/// What commits while the steps run wins: a ban (a banned user must not free their
+/// address by deleting the account) or the end of the asking session (a "this wasn't me"
+/// report, a sign-out everywhere) refuses the deletion.
+async fn a_ban_or_sign_out_during_the_steps_stops_the_deletion(db: TestDb) {
+    let step = Step::default();
+    let t = TestAuth::with(db, |c| c.before_account_deletion(step.clone()));
+    let ada = t.user("ada@example.com").await;
+    let (session, _) = t.sign_in("ada@example.com").await;
+    *step.meanwhile.lock().unwrap() = Some(Meanwhile::SignOutEverywhere((*t.db).clone()));
+    let refused = t.auth.delete_account(&session, None, &anon()).await;
+    assert_eq!(refused.unwrap_err().code(), "unauthorized");
+    assert!(t.db.find_user(ada.id).await.unwrap().is_some());
+
+    let (session, _) = t.sign_in("ada@example.com").await;
+    *step.meanwhile.lock().unwrap() = Some(Meanwhile::Ban((*t.db).clone()));
+    let refused = t.auth.delete_account(&session, None, &anon()).await;
+    assert_eq!(refused.unwrap_err().code(), "banned");
+    assert!(t.db.find_user(ada.id).await.unwrap().is_some());
+    assert!(
+        !events(&t, ada.id)
+            .await
+            .contains(&"account_deleted".to_owned())
+    );
+}
+
 /// The deletion and its event commit together: when the event cannot be written, the
 /// account is not deleted.
 async fn a_deletion_whose_event_cannot_be_written_is_not_made(db: TestDb) {
@@ -305,4 +354,5 @@ tollbooth_db::engine_tests!(
     deletion_needs_a_fresh_session_and_the_second_factor,
     a_refusing_step_deletes_nothing,
     a_deletion_whose_event_cannot_be_written_is_not_made,
+    a_ban_or_sign_out_during_the_steps_stops_the_deletion,
 );

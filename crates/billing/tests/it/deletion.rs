@@ -2,7 +2,7 @@
 //! the exact requests Stripe receives, and nothing changed while Stripe is down.
 
 use crate::common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use tollbooth_billing::*;
 use tollbooth_db::testing::TestDb;
 use tollbooth_db::{BillingRepo, NewCheckoutSession, now};
@@ -11,19 +11,24 @@ use wiremock::{Mock, ResponseTemplate};
 
 const PERIOD_END: i64 = 1_800_000_000;
 
-/// Stripe lists `subscriptions` for `customer`.
-async fn stripe_lists(t: &TestBilling, customer: &str, subscriptions: Vec<serde_json::Value>) {
+/// Stripe lists `items` at `route` for `customer`.
+async fn stripe_lists(t: &TestBilling, route: &str, customer: &str, items: Vec<Value>) {
     Mock::given(method("GET"))
-        .and(path("/v1/subscriptions"))
+        .and(path(route))
         .and(query_param("customer", customer))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "object": "list", "has_more": false, "data": subscriptions
+            "object": "list", "has_more": false, "data": items
         })))
         .mount(&t.stripe)
         .await;
 }
 
-async fn open_checkout(t: &TestBilling, user: uuid::Uuid, id: &str) {
+fn checkout_session(id: &str, status: &str) -> Value {
+    json!({ "id": id, "object": "checkout.session", "status": status })
+}
+
+/// A Checkout session the user opened, as the local record has it.
+async fn recorded_checkout(t: &TestBilling, user: uuid::Uuid, id: &str) {
     t.db.insert_checkout_session(NewCheckoutSession::new(
         user,
         "pro",
@@ -35,14 +40,26 @@ async fn open_checkout(t: &TestBilling, user: uuid::Uuid, id: &str) {
     .unwrap();
 }
 
-/// Cancelled at once (the default): the open Checkout session expired first, the
-/// subscription found by asking Stripe (the local mirror never heard of it) and deleted. Stripe down: an error, and nothing changed.
+async fn refuse(t: &TestBilling, verb: &str, route: &str, status: u16) {
+    Mock::given(method(verb))
+        .and(path(route))
+        .respond_with(
+            ResponseTemplate::new(status).set_body_json(json!({ "error": {
+                "type": "invalid_request_error", "message": "refused by Stripe"
+            }})),
+        )
+        .mount(&t.stripe)
+        .await;
+}
+
+/// Cancelled at once (the default): the open Checkout sessions Stripe lists expired first,
+/// the subscription found by asking Stripe (the local mirror never heard of it) deleted.
+/// Stripe down: a 503 the deletion answers with, and nothing changed.
 async fn billing_ends_at_once_before_an_account_is_deleted(db: TestDb) {
     let t = TestBilling::new(db).await;
     let ada = t.user("ada@example.com", Some("cus_ada")).await;
-    open_checkout(&t, ada.id, "cs_open").await;
+    recorded_checkout(&t, ada.id, "cs_open").await;
 
-    // Stripe down: refused as a 503 the deletion answers with, nothing expired or cancelled.
     let down = Mock::given(wiremock::matchers::any())
         .respond_with(ResponseTemplate::new(503))
         .mount_as_scoped(&t.stripe)
@@ -53,26 +70,26 @@ async fn billing_ends_at_once_before_an_account_is_deleted(db: TestDb) {
         (503, "payment_provider_unavailable")
     );
     drop(down);
-    assert_eq!(
-        t.db.list_open_checkout_sessions(ada.id, now())
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert!(requests_to(&t, "/v1/subscriptions/sub_1").await.is_empty());
+    let open = t.db.find_open_checkout_session(ada.id, "pro", now()).await;
+    assert!(open.unwrap().is_some());
 
-    stripe_answers(
-        &t,
-        "POST",
-        "/v1/checkout/sessions/cs_open/expire",
-        json!({
-            "id": "cs_open", "object": "checkout.session", "status": "expired"
-        }),
-    )
-    .await;
     stripe_lists(
         &t,
+        "/v1/checkout/sessions",
+        "cus_ada",
+        vec![
+            checkout_session("cs_open", "open"),
+            checkout_session("cs_pay", "open"),
+        ],
+    )
+    .await;
+    for id in ["cs_open", "cs_pay"] {
+        let route = format!("/v1/checkout/sessions/{id}/expire");
+        stripe_answers(&t, "POST", &route, checkout_session(id, "expired")).await;
+    }
+    stripe_lists(
+        &t,
+        "/v1/subscriptions",
         "cus_ada",
         vec![subscription_current(
             "sub_1", "cus_ada", "active", PRO, PERIOD_END,
@@ -84,12 +101,22 @@ async fn billing_ends_at_once_before_an_account_is_deleted(db: TestDb) {
     stripe_answers(&t, "DELETE", "/v1/subscriptions/sub_1", ended).await;
     assert_eq!(t.billing.end_billing_for_deletion(ada.id).await.unwrap(), 1);
 
-    assert!(
-        t.db.list_open_checkout_sessions(ada.id, now())
-            .await
+    let listed = requests_to(&t, "/v1/checkout/sessions").await;
+    assert_eq!(
+        listed[0]
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "status")
             .unwrap()
-            .is_empty()
+            .1,
+        "open"
     );
+    for id in ["cs_open", "cs_pay"] {
+        let route = format!("/v1/checkout/sessions/{id}/expire");
+        assert_eq!(requests_to(&t, &route).await.len(), 1, "{id}");
+    }
+    let open = t.db.find_open_checkout_session(ada.id, "pro", now()).await;
+    assert!(open.unwrap().is_none(), "closed in the local record too");
     let cancels = requests_to(&t, "/v1/subscriptions/sub_1").await;
     assert_eq!(cancels.len(), 1);
     assert_eq!(cancels[0].method.as_str(), "DELETE");
@@ -99,105 +126,128 @@ async fn billing_ends_at_once_before_an_account_is_deleted(db: TestDb) {
     assert!(requests_to(&t, "/v1/customers/cus_ada").await.is_empty());
 }
 
-/// At the period end when configured: a POST setting `cancel_at_period_end`, keyed; a
-/// Checkout session completed meanwhile (Stripe refuses to expire it) is no error, and the
-/// subscription it started, known only to Stripe, is cancelled too.
+/// At the period end when configured: a paid-up subscription gets `cancel_at_period_end`
+/// (no key of ours: a resume in between must not be undone by a replayed answer), a
+/// past-due one is cancelled at once (it would go on collecting its invoice); a Checkout
+/// session completed meanwhile (Stripe refuses to expire it) is no error.
 async fn billing_ends_at_the_period_end_when_configured(db: TestDb) {
     let t = TestBilling::with(db, |c| c.cancel_at_period_end_on_account_deletion(true)).await;
     let bob = t.user("bob@example.com", Some("cus_bob")).await;
-    open_checkout(&t, bob.id, "cs_paid").await;
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions/cs_paid/expire"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({ "error": {
-            "type": "invalid_request_error",
-            "message": "Only Checkout Sessions with a status in [\"open\"] can be expired."
-        }})))
-        .mount(&t.stripe)
-        .await;
+    stripe_lists(
+        &t,
+        "/v1/checkout/sessions",
+        "cus_bob",
+        vec![checkout_session("cs_paid", "open")],
+    )
+    .await;
+    refuse(&t, "POST", "/v1/checkout/sessions/cs_paid/expire", 400).await;
     stripe_answers(
         &t,
         "GET",
         "/v1/checkout/sessions/cs_paid",
-        json!({
-            "id": "cs_paid", "object": "checkout.session", "status": "complete"
-        }),
+        checkout_session("cs_paid", "complete"),
     )
     .await;
+    let behind = subscription_current("sub_3", "cus_bob", "past_due", PRO, PERIOD_END);
     stripe_lists(
         &t,
+        "/v1/subscriptions",
         "cus_bob",
-        vec![subscription_current(
-            "sub_2", "cus_bob", "active", PRO, PERIOD_END,
-        )],
+        vec![
+            subscription_current("sub_2", "cus_bob", "active", PRO, PERIOD_END),
+            behind,
+        ],
     )
     .await;
     let mut ending = subscription_2024("sub_2", "cus_bob", "active", PRO, PERIOD_END);
     ending["cancel_at_period_end"] = json!(true);
     stripe_answers(&t, "POST", "/v1/subscriptions/sub_2", ending).await;
+    let over = subscription_2024("sub_3", "cus_bob", "canceled", PRO, PERIOD_END);
+    stripe_answers(&t, "DELETE", "/v1/subscriptions/sub_3", over).await;
 
-    assert_eq!(t.billing.end_billing_for_deletion(bob.id).await.unwrap(), 1);
+    assert_eq!(t.billing.end_billing_for_deletion(bob.id).await.unwrap(), 2);
     let posts = requests_to(&t, "/v1/subscriptions/sub_2").await;
     assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].method.as_str(), "POST");
     assert_eq!(form(&posts[0])["cancel_at_period_end"], "true");
+    assert!(!header(&posts[0], "idempotency-key").contains(&bob.id.to_string()));
+    let deletes = requests_to(&t, "/v1/subscriptions/sub_3").await;
     assert_eq!(
-        header(&posts[0], "idempotency-key"),
-        format!("tollbooth-account-deletion/{}/sub_2", bob.id)
+        deletes[0].method.as_str(),
+        "DELETE",
+        "the past-due one at once"
     );
-    assert!(
-        t.db.list_open_checkout_sessions(bob.id, now())
-            .await
+    let rows = t.billing.list_subscriptions(bob.id).await.unwrap();
+    let by_id = |id: &str| {
+        rows.iter()
+            .find(|s| s.stripe_subscription_id == id)
             .unwrap()
-            .is_empty()
-    );
-    let row = t.billing.get_subscription(bob.id).await.unwrap().unwrap();
-    assert!(row.cancel_at_period_end);
+    };
+    assert!(by_id("sub_2").cancel_at_period_end);
+    assert_eq!(by_id("sub_3").status, "canceled");
 }
 
-/// A Checkout session Stripe will not expire and still calls open is an error: deleting
-/// the account then could leave a subscription nobody owns.
-async fn a_checkout_stripe_cannot_expire_refuses_the_deletion(db: TestDb) {
+/// Stripe refuses to cancel a subscription it has cancelled already (a retry, a concurrent
+/// deletion, the duplicate clean-up): read back, it is no error. A Checkout session Stripe
+/// will not expire and still calls open is one.
+async fn what_stripe_ended_already_is_no_error_what_it_did_not_is(db: TestDb) {
     let t = TestBilling::new(db).await;
     let cy = t.user("cy@example.com", Some("cus_cy")).await;
-    open_checkout(&t, cy.id, "cs_stuck").await;
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions/cs_stuck/expire"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({ "error": {
-            "type": "invalid_request_error", "message": "try later"
-        }})))
-        .mount(&t.stripe)
-        .await;
+    stripe_lists(&t, "/v1/checkout/sessions", "cus_cy", vec![]).await;
+    stripe_lists(
+        &t,
+        "/v1/subscriptions",
+        "cus_cy",
+        vec![subscription_current(
+            "sub_4", "cus_cy", "active", PRO, PERIOD_END,
+        )],
+    )
+    .await;
+    refuse(&t, "DELETE", "/v1/subscriptions/sub_4", 404).await;
+    let gone = subscription_2024("sub_4", "cus_cy", "canceled", PRO, PERIOD_END);
+    stripe_answers(&t, "GET", "/v1/subscriptions/sub_4", gone).await;
+    assert_eq!(t.billing.end_billing_for_deletion(cy.id).await.unwrap(), 1);
+    let row = t.billing.get_subscription(cy.id).await.unwrap().unwrap();
+    assert_eq!(row.status, "canceled");
+
+    let di = t.user("di@example.com", Some("cus_di")).await;
+    stripe_lists(
+        &t,
+        "/v1/checkout/sessions",
+        "cus_di",
+        vec![checkout_session("cs_stuck", "open")],
+    )
+    .await;
+    refuse(&t, "POST", "/v1/checkout/sessions/cs_stuck/expire", 400).await;
     stripe_answers(
         &t,
         "GET",
         "/v1/checkout/sessions/cs_stuck",
-        json!({
-            "id": "cs_stuck", "object": "checkout.session", "status": "open"
-        }),
+        checkout_session("cs_stuck", "open"),
     )
     .await;
-    let refused = t.billing.end_billing_for_deletion(cy.id).await.unwrap_err();
+    let refused = t.billing.end_billing_for_deletion(di.id).await.unwrap_err();
     assert_eq!(refused.code(), "payment_provider_error");
-    assert_eq!(
-        t.db.list_open_checkout_sessions(cy.id, now())
-            .await
-            .unwrap()
-            .len(),
-        1
+    let listed = requests_to(&t, "/v1/subscriptions").await;
+    assert!(
+        listed
+            .iter()
+            .all(|r| !r.url.query().unwrap_or("").contains("cus_di")),
+        "no subscription touched before the checkout is dealt with"
     );
-    assert!(requests_to(&t, "/v1/subscriptions").await.is_empty());
 }
 
 /// A user who never reached checkout has nothing in Stripe: no request at all.
 async fn a_user_without_a_customer_costs_no_request(db: TestDb) {
     let t = TestBilling::new(db).await;
-    let di = t.user("di@example.com", None).await;
-    assert_eq!(t.billing.end_billing_for_deletion(di.id).await.unwrap(), 0);
+    let ed = t.user("ed@example.com", None).await;
+    assert_eq!(t.billing.end_billing_for_deletion(ed.id).await.unwrap(), 0);
     assert!(t.stripe.received_requests().await.unwrap().is_empty());
 }
 
 tollbooth_db::engine_tests!(
     billing_ends_at_once_before_an_account_is_deleted,
     billing_ends_at_the_period_end_when_configured,
-    a_checkout_stripe_cannot_expire_refuses_the_deletion,
+    what_stripe_ended_already_is_no_error_what_it_did_not_is,
     a_user_without_a_customer_costs_no_request,
 );

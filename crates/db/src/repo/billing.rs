@@ -360,12 +360,6 @@ pub trait BillingRepo: Send + Sync {
         plan: &str,
         open_until: DateTime<Utc>,
     ) -> Result<Option<CheckoutSession>>;
-    /// The user's Checkout sessions not closed and not expired at `now`, for every plan.
-    async fn list_open_checkout_sessions(
-        &self,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<CheckoutSession>>;
     /// Marks a Checkout session completed or expired; `false` if unknown or already closed.
     async fn close_checkout_session(
         &self,
@@ -766,22 +760,6 @@ impl<E: Executor> BillingRepo for E {
             .filter(Column::ExpiresAt.gt(micros(open_until)))
             .order_by_desc(Column::CreatedAt)
             .one(self.conn())
-            .await
-            .map_err(DbError::on("checkout session"))
-    }
-
-    async fn list_open_checkout_sessions(
-        &self,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<CheckoutSession>> {
-        use checkout_session::Column;
-        checkout_session::Entity::find()
-            .filter(Column::UserId.eq(user_id))
-            .filter(Column::ClosedAt.is_null())
-            .filter(Column::ExpiresAt.gt(micros(now)))
-            .order_by_asc(Column::CreatedAt)
-            .all(self.conn())
             .await
             .map_err(DbError::on("checkout session"))
     }

@@ -159,7 +159,7 @@ pub(crate) fn failure(error: &ApiError) -> (StatusCode, Alert) {
     let mut message = if status == StatusCode::TOO_MANY_REQUESTS {
         "Too many attempts.".to_owned()
     } else {
-        sentence(&error.client_message())
+        sentence(&error.public_message())
     };
     if let Some(seconds) = error.retry_after_seconds() {
         let unit = if seconds == 1 { "second" } else { "seconds" };

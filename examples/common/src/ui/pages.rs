@@ -824,8 +824,8 @@ pub async fn delete_account(
             None,
             StatusCode::OK,
             "Your account is deleted",
-            "Your subscription, if you had one, is cancelled, and your account, its sign-in \
-             methods and sessions are gone. We sent a confirmation to your address.",
+            "Your account, its sign-in methods and sessions are gone, and a subscription, if \
+             you had one, will not renew. We sent a confirmation to your address.",
             Some(("/", "Home")),
         )
         .with_cookies_of(reply),
