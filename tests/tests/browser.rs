@@ -766,6 +766,40 @@ async fn the_other_pages(flavor: Flavor, db: TestDb) {
     }
     chrome.check_page(flavor, "admin-user-after").await;
 
+    // Act as ada: every page says so; her password cannot be changed; "Stop" returns to
+    // her page in the administrator's own session.
+    chrome.submit("form[action$='/impersonate'] button").await;
+    let banner = chrome.text_of("[data-test='impersonating']").await;
+    assert!(
+        banner.contains("You are acting as ada@example.com"),
+        "{banner}"
+    );
+    chrome.goto(&format!("{site}/account")).await;
+    chrome.fill("#current_password", PASSWORD).await;
+    chrome.fill("#new_password", "chosen by support").await;
+    chrome
+        .submit("form[action='/account/password'] button")
+        .await;
+    assert!(
+        chrome
+            .text()
+            .await
+            .contains("Not while impersonating a user"),
+        "{}",
+        chrome.text().await
+    );
+    chrome.check_page(flavor, "impersonating").await;
+    chrome
+        .submit("form[action='/stop-impersonating'] button")
+        .await;
+    chrome.wait_for_text("Signs in with").await;
+    assert_eq!(chrome.count("[data-test='impersonating']").await, 0);
+    let activity = chrome.text_of("[data-test='activity']").await;
+    assert!(
+        activity.contains("The administrator stopped acting as the user"),
+        "{activity}"
+    );
+
     // The profile form on the account page.
     chrome.goto(&format!("{site}/account")).await;
     chrome.fill("#profile_name", "The Boss").await;

@@ -2428,6 +2428,130 @@ async fn deleting_an_account_cancels_its_subscription_first(flavor: Flavor, db: 
     assert_eq!(server.emails_with_key(&goodbye), 1);
 }
 
+/// An administrator acts as a user: marked on the user object, unable to change what
+/// only the user may, hidden from the user's devices, audited, and back to their own
+/// session when they stop.
+async fn impersonation_cannot_change_credentials(flavor: Flavor, db: TestDb) {
+    let server = Server::start(
+        flavor,
+        db.url(),
+        &[(
+            "ADMIN_EMAILS",
+            "root@example.com,boss@example.com".to_owned(),
+        )],
+    )
+    .await;
+    let root = Browser::new(&server);
+    let root_id = verified_user(&server, &root, "root@example.com").await["id"].clone();
+    let boss = verified_user(&server, &Browser::new(&server), "boss@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let laptop = Browser::new(&server);
+    let ada = verified_user(&server, &laptop, "ada@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let other_admin = root
+        .post(&format!("/admin/users/{boss}/impersonate"), json!({}))
+        .await;
+    assert_eq!(
+        (other_admin.status, other_admin.json["error"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let started = root
+        .post(&format!("/admin/users/{ada}/impersonate"), json!({}))
+        .await;
+    assert_eq!(started.status, 200, "{started:?}");
+    assert_eq!(started.json["user"]["id"], json!(ada));
+    assert_eq!(started.json["user"]["impersonated_by"], root_id);
+    assert_eq!(started.set_cookies().len(), 2, "{started:?}");
+    let me = root.get("/me").await;
+    assert_eq!(
+        (
+            &me.json["user"]["email"],
+            &me.json["user"]["impersonated_by"]
+        ),
+        (&json!("ada@example.com"), &root_id)
+    );
+
+    let refusals = [
+        root.post(
+            "/auth/change-password",
+            json!({ "current_password": PASSWORD, "new_password": "stolen by support" }),
+        )
+        .await,
+        root.post(
+            "/auth/change-email",
+            json!({ "email": "thief@example.net" }),
+        )
+        .await,
+        root.post("/auth/mfa/enroll", json!({})).await,
+        root.post("/auth/reauthenticate", json!({ "password": PASSWORD }))
+            .await,
+        root.get("/auth/export").await,
+        root.post("/auth/delete-account", json!({})).await,
+    ];
+    for refused in refusals {
+        assert_eq!(
+            (refused.status, refused.json["error"].as_str()),
+            (403, Some("impersonating")),
+            "{refused:?}"
+        );
+    }
+    // Not one of her devices; still her password.
+    let devices = laptop.get("/auth/sessions").await;
+    assert_eq!(
+        devices.json["sessions"].as_array().unwrap().len(),
+        1,
+        "{devices:?}"
+    );
+
+    let stopped = root.post("/auth/stop-impersonating", json!({})).await;
+    assert_eq!(stopped.status, 200, "{stopped:?}");
+    assert_eq!(stopped.json["user"]["id"], root_id);
+    assert!(stopped.json["user"].get("impersonated_by").is_none());
+    assert_eq!(
+        root.get("/me").await.json["user"]["email"],
+        "root@example.com"
+    );
+    assert_eq!(
+        root.get("/admin/users").await.status,
+        200,
+        "an administrator again"
+    );
+    let again = root.post("/auth/stop-impersonating", json!({})).await;
+    assert_eq!(again.status, 422, "{again:?}");
+    let signed_in = Browser::new(&server)
+        .post(
+            "/auth/sign-in",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200);
+    let activity = laptop.get("/auth/security-activity").await;
+    let kinds: Vec<_> = activity.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["actor_user_id"].clone(),
+            )
+        })
+        .filter(|(kind, _)| kind.starts_with("impersonation"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("impersonation_stopped".to_owned(), root_id.clone()),
+            ("impersonation_started".to_owned(), root_id.clone()),
+        ]
+    );
+}
+
 contract_tests!(
     the_openapi_document_refuses_what_it_does_not_describe,
     every_documented_operation_is_served,
@@ -2437,6 +2561,7 @@ contract_tests!(
     own_account_lifecycle,
     deleting_an_account_cancels_its_subscription_first,
     administering_users,
+    impersonation_cannot_change_credentials,
     signals_stop_the_server_gracefully,
     database_pool_size_from_the_environment,
     documented_error_statuses,

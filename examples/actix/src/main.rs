@@ -162,6 +162,7 @@ fn auth_routes(config: &mut web::ServiceConfig) {
         .service(resource("/export").route(web::get().to(export_account)))
         .service(resource("/change-email").route(web::post().to(change_email)))
         .service(resource("/delete-account").route(web::post().to(delete_account)))
+        .service(resource("/stop-impersonating").route(web::post().to(stop_impersonating)))
         .service(resource("/confirm-email-change").route(web::post().to(confirm_email_change)))
         .service(resource("/security-activity").route(web::get().to(security_activity)))
         .service(resource("/profile").route(web::post().to(update_profile)))
@@ -342,6 +343,15 @@ async fn delete_account(
     ops::auth::delete_account(&app, &session, &client(&request, ip), body).await
 }
 
+async fn stop_impersonating(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+) -> Answer<SessionReply> {
+    ops::auth::stop_impersonating(&app, &session, &client(&request, ip)).await
+}
+
 async fn confirm_email_change(
     app: web::Data<App>,
     ip: ClientIp,
@@ -494,6 +504,7 @@ fn admin_routes(config: &mut web::ServiceConfig) {
         .service(
             resource("/users/{id}/revoke-sessions").route(web::post().to(revoke_user_sessions)),
         )
+        .service(resource("/users/{id}/impersonate").route(web::post().to(impersonate_user)))
         .service(resource("/security-events").route(web::get().to(security_events)));
 }
 
@@ -552,6 +563,16 @@ async fn set_user_role(
     Json(body): Json<RoleRequest>,
 ) -> Answer<AdminUserChangedReply> {
     ops::admin::set_user_role(&app, &admin, &client(&request, ip), &id, body).await
+}
+
+async fn impersonate_user(
+    app: web::Data<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Answer<SessionReply> {
+    ops::admin::impersonate_user(&app, &admin, &client(&request, ip), &id).await
 }
 
 async fn revoke_user_sessions(
@@ -795,7 +816,11 @@ fn page_routes(config: &mut web::ServiceConfig) {
         .service(
             resource("/admin/user/{id}/revoke-sessions")
                 .route(web::post().to(admin_revoke_sessions_form)),
-        );
+        )
+        .service(
+            resource("/admin/user/{id}/impersonate").route(web::post().to(admin_impersonate_form)),
+        )
+        .service(resource("/stop-impersonating").route(web::post().to(stop_impersonating_form)));
 }
 
 async fn home(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {
@@ -1176,6 +1201,25 @@ async fn admin_revoke_sessions_form(
     Path(id): Path<String>,
 ) -> Page {
     ui::admin_revoke_sessions(&app, session.as_ref(), &client(&request, ip), &id).await
+}
+
+async fn admin_impersonate_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Page {
+    ui::admin_impersonate(&app, session.as_ref(), &client(&request, ip), &id).await
+}
+
+async fn stop_impersonating_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+) -> Page {
+    ui::stop_impersonating(&app, session.as_ref(), &client(&request, ip)).await
 }
 
 /// Gives every request an id (`X-Request-Id`, echoed back) and a span, and logs its outcome.

@@ -134,6 +134,7 @@ fn auth_routes() -> Router<App> {
         .route("/export", get(export_account))
         .route("/change-email", post(change_email))
         .route("/delete-account", post(delete_account))
+        .route("/stop-impersonating", post(stop_impersonating))
         .route("/confirm-email-change", post(confirm_email_change))
         .route("/security-activity", get(security_activity))
         .route("/profile", post(update_profile))
@@ -308,6 +309,15 @@ async fn delete_account(
     ops::auth::delete_account(&app, &session, &RequestInfo::new(&headers, ip), body).await
 }
 
+async fn stop_impersonating(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Answer<SessionReply> {
+    ops::auth::stop_impersonating(&app, &session, &RequestInfo::new(&headers, ip)).await
+}
+
 async fn confirm_email_change(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
@@ -458,6 +468,7 @@ fn admin_routes() -> Router<App> {
         .route("/users/{id}/unban", post(unban_user))
         .route("/users/{id}/role", post(set_user_role))
         .route("/users/{id}/revoke-sessions", post(revoke_user_sessions))
+        .route("/users/{id}/impersonate", post(impersonate_user))
         .route("/security-events", get(security_events))
 }
 
@@ -516,6 +527,16 @@ async fn set_user_role(
     Json(body): Json<RoleRequest>,
 ) -> Answer<AdminUserChangedReply> {
     ops::admin::set_user_role(&app, &admin, &RequestInfo::new(&headers, ip), &id, body).await
+}
+
+async fn impersonate_user(
+    State(app): State<App>,
+    RequireRole(admin, _): RequireRole<Admin>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer<SessionReply> {
+    ops::admin::impersonate_user(&app, &admin, &RequestInfo::new(&headers, ip), &id).await
 }
 
 async fn revoke_user_sessions(
@@ -738,6 +759,8 @@ fn page_routes() -> Router<App> {
             "/admin/user/{id}/revoke-sessions",
             post(admin_revoke_sessions_form),
         )
+        .route("/admin/user/{id}/impersonate", post(admin_impersonate_form))
+        .route("/stop-impersonating", post(stop_impersonating_form))
 }
 
 async fn home(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {
@@ -1140,6 +1163,27 @@ async fn admin_revoke_sessions_form(
 ) -> Page {
     let request = RequestInfo::new(&headers, ip);
     ui::admin_revoke_sessions(&app, session.as_ref(), &request, &id).await
+}
+
+async fn admin_impersonate_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::admin_impersonate(&app, session.as_ref(), &request, &id).await
+}
+
+async fn stop_impersonating_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::stop_impersonating(&app, session.as_ref(), &request).await
 }
 
 /// Answers 413 to a declared over-limit body before reading any of it (a body without

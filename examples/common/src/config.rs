@@ -273,6 +273,13 @@ fn auth(
         builder = builder
             .reauthentication_window(tollbooth_db::chrono::TimeDelta::seconds(seconds.into()));
     }
+    if let Some(minutes) = var("IMPERSONATION_MINUTES") {
+        let minutes: u16 = minutes
+            .parse()
+            .map_err(|e| fail("IMPERSONATION_MINUTES", e))?;
+        builder = builder
+            .impersonation_lifetime(tollbooth_db::chrono::TimeDelta::minutes(minutes.into()));
+    }
     if let Some(days) = var("NEW_SIGN_IN_ALERT_DAYS") {
         let days: u16 = days
             .parse()

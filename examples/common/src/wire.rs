@@ -30,6 +30,10 @@ pub struct UserBody {
     pub role: String,
     /// Whether the address is verified.
     pub email_verified: bool,
+    /// On a session an administrator opened to act as the user: the administrator's id.
+    /// Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonated_by: Option<Uuid>,
 }
 
 impl From<&User> for UserBody {
@@ -41,6 +45,17 @@ impl From<&User> for UserBody {
             image: user.image.clone(),
             role: user.role.clone(),
             email_verified: user.email_verified_at.is_some(),
+            impersonated_by: None,
+        }
+    }
+}
+
+impl UserBody {
+    /// The user of `session`, marked when an administrator is acting as them.
+    pub fn of_session(session: &Session) -> Self {
+        Self {
+            impersonated_by: session.impersonated_by,
+            ..Self::from(&session.user)
         }
     }
 }
@@ -85,7 +100,7 @@ pub struct SessionReply {
 impl From<&Session> for SessionReply {
     fn from(session: &Session) -> Self {
         Self {
-            user: UserBody::from(&session.user),
+            user: UserBody::of_session(session),
             session: SessionBody::from(session),
         }
     }
@@ -361,7 +376,7 @@ pub struct SecurityEventBody {
     pub at: DateTime<Utc>,
     /// What: `signed_in`, `sign_in_failed`, `password_changed`, `password_reset`,
     /// `password_set`, `email_change_requested`, `email_changed`, `data_exported`,
-    /// `session_revoked`, `signed_out_everywhere`, `account_deleted`, `mfa_enabled`, `mfa_disabled`, `backup_codes_regenerated`, `provider_linked`,
+    /// `session_revoked`, `signed_out_everywhere`, `account_deleted`, `impersonation_started`, `impersonation_stopped`, `mfa_enabled`, `mfa_disabled`, `backup_codes_regenerated`, `provider_linked`,
     /// `provider_unlinked`, `banned`, `unbanned`, `role_changed`, `sessions_revoked_by_admin`.
     pub kind: String,
     /// Who did it.

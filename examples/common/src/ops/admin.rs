@@ -201,6 +201,26 @@ pub async fn revoke_user_sessions(
     Ok(Reply::ok(RevokedReply { revoked }))
 }
 
+/// `POST /admin/users/{id}/impersonate`: a session as the user, for an hour at most; the
+/// administrator's own session is parked until `POST /auth/stop-impersonating`.
+#[utoipa::path(
+    post,
+    path = "/admin/users/{id}/impersonate",
+    tag = "admin",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "acting as the user: the session cookie is the impersonation's (its user carries impersonated_by), the administrator's own token parked in a second cookie", body = SessionReply))
+)]
+pub async fn impersonate_user(
+    app: &App,
+    admin: &Session,
+    request: &RequestInfo<'_>,
+    id: &str,
+) -> Answer<SessionReply> {
+    let users = app.auth.user_admin(admin, request)?;
+    let switch = users.impersonate(user_id(id)?).await?;
+    Ok(super::switched(switch))
+}
+
 /// `GET /admin/security-events`: the audit trail, newest first.
 #[utoipa::path(
     get,

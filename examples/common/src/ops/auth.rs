@@ -457,6 +457,23 @@ pub async fn delete_account(
     Ok(Reply::no_content().cookie(cleared))
 }
 
+/// `POST /auth/stop-impersonating`: ends an administrator's impersonation and puts their
+/// own session back (its token from the parked cookie).
+#[utoipa::path(
+    post,
+    path = "/auth/stop-impersonating",
+    tag = "auth",
+    responses((status = 200, description = "the administrator's own session again; the parked cookie is cleared", body = SessionReply))
+)]
+pub async fn stop_impersonating(
+    app: &App,
+    session: &Session,
+    request: &RequestInfo<'_>,
+) -> Answer<SessionReply> {
+    let switch = app.auth.stop_impersonating(session, request).await?;
+    Ok(super::switched(switch))
+}
+
 /// `POST /auth/profile`: the user's display name and avatar.
 #[utoipa::path(
     post,
@@ -488,6 +505,6 @@ pub async fn update_profile(app: &App, session: &Session, body: ProfileBody) -> 
 )]
 pub fn me(session: &Session) -> Answer<UserReply> {
     Ok(Reply::ok(UserReply {
-        user: UserBody::from(&session.user),
+        user: UserBody::of_session(session),
     }))
 }

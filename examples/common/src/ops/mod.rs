@@ -20,3 +20,15 @@ pub(crate) const DEFAULT_PAGE: u64 = 50;
 
 /// What an operation answers.
 pub type Answer<T = ()> = Result<Reply<T>, ApiError>;
+
+/// The answer of a request that switches the browser's session (impersonation starts or
+/// stops): the session now in use, and both cookies.
+pub(crate) fn switched(switch: tollbooth_auth::SessionSwitch) -> Reply<crate::wire::SessionReply> {
+    let tollbooth_auth::SessionSwitch {
+        session, cookies, ..
+    } = switch;
+    let [session_cookie, parked] = cookies;
+    Reply::ok(crate::wire::SessionReply::from(&session))
+        .cookie(session_cookie)
+        .cookie(parked)
+}

@@ -231,6 +231,43 @@ pub async fn admin_revoke_sessions(
     after(app, admin, request, id, done, "sessions-revoked").await
 }
 
+/// `POST /admin/user/{id}/impersonate`: the home page as the user, or the user's page with
+/// why not.
+pub async fn admin_impersonate(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+    id: &str,
+) -> Page {
+    let Some(admin) = session else {
+        return sign_in_first();
+    };
+    match ops::admin::impersonate_user(app, admin, request, id).await {
+        Ok(reply) => Page::see_other("/").with_cookies_of(reply),
+        Err(error) => {
+            let (status, alert) = failure(&error);
+            user_page(app, Some(admin), request, id, status, alert).await
+        }
+    }
+}
+
+/// `POST /stop-impersonating`: back to the administrator's page about the user.
+pub async fn stop_impersonating(
+    app: &App,
+    session: Option<&Session>,
+    request: &RequestInfo<'_>,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    match ops::auth::stop_impersonating(app, session, request).await {
+        Ok(reply) => {
+            Page::see_other(format!("/admin/user/{}", session.user.id)).with_cookies_of(reply)
+        }
+        Err(error) => error_page(app, Some(session), &error),
+    }
+}
+
 /// An admin action's answer: back to the user's page with `notice`, or the page again with
 /// what went wrong.
 async fn after<T>(

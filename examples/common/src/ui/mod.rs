@@ -123,7 +123,7 @@ impl Nav {
         Self {
             product: app.product().to_owned(),
             billing: app.billing.is_some(),
-            user: session.map(|s| UserBody::from(&s.user)),
+            user: session.map(UserBody::of_session),
         }
     }
 }

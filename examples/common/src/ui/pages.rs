@@ -617,6 +617,8 @@ impl From<&SecurityEventBody> for Activity {
             "unbanned" => "Ban lifted by an administrator",
             "role_changed" => "Role changed by an administrator",
             "sessions_revoked_by_admin" => "Signed out everywhere by an administrator",
+            "impersonation_started" => "An administrator started acting as the user",
+            "impersonation_stopped" => "The administrator stopped acting as the user",
             _ => "Security change",
         };
         let text = |key: &str| event.detail.as_ref()?.get(key)?.as_str().map(str::to_owned);
