@@ -36,6 +36,14 @@ async fn sign_up_verify_sign_in_me_sign_out(flavor: Flavor, db: TestDb) {
     assert_eq!(signed_out.status, 204);
     assert!(signed_out.set_cookies()[0].contains("Max-Age=0"));
     assert_eq!(browser.get("/me").await.status, 401);
+    // The example's application hooks heard both, after they committed.
+    for event in ["user_created", "signed_in"] {
+        assert!(
+            server.logged(&format!("event=\"{event}\"")).await,
+            "{event}: {}",
+            server.logs()
+        );
+    }
 }
 
 async fn documented_error_statuses(flavor: Flavor, db: TestDb) {

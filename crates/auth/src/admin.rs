@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use tollbooth_core::DomainEvent;
 use tollbooth_db::{
     AccountRepo, SecurityEvent, SecurityEventKind, SecurityEventQuery, SecurityEventRepo,
     SessionRepo, Tx, User, UserQuery, UserRepo,
@@ -178,6 +179,10 @@ impl UserAdmin<'_> {
         self.commit(tx, SecurityEventKind::Banned, id, Some(detail))
             .await?;
         tracing::warn!(user_id = %id, admin_id = %self.admin.user.id, revoked, "user banned; every session ended");
+        let by = self.admin.user.id;
+        self.auth
+            .tell(DomainEvent::Banned { user_id: id, by })
+            .await;
         Ok(user)
     }
 
@@ -188,6 +193,10 @@ impl UserAdmin<'_> {
         self.commit(tx, SecurityEventKind::Unbanned, id, None)
             .await?;
         tracing::info!(user_id = %id, admin_id = %self.admin.user.id, "user unbanned");
+        let by = self.admin.user.id;
+        self.auth
+            .tell(DomainEvent::Unbanned { user_id: id, by })
+            .await;
         Ok(user)
     }
 
@@ -211,6 +220,14 @@ impl UserAdmin<'_> {
         self.commit(tx, SecurityEventKind::RoleChanged, id, Some(detail))
             .await?;
         tracing::info!(user_id = %id, admin_id = %self.admin.user.id, role = name, "role changed");
+        let (by, role) = (self.admin.user.id, name.to_owned());
+        self.auth
+            .tell(DomainEvent::RoleChanged {
+                user_id: id,
+                by,
+                role,
+            })
+            .await;
         Ok(user)
     }
 

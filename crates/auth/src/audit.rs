@@ -173,6 +173,11 @@ impl Auth {
         if alert {
             self.inner.mail.committed();
         }
+        self.tell(tollbooth_core::DomainEvent::SignedIn {
+            user_id: subject,
+            session_id: session.id,
+        })
+        .await;
         Ok((session, cookie))
     }
 

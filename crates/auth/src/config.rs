@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use tollbooth_email::PublicBaseUrl;
 
-use tollbooth_core::{BeforeAccountDeletion, ConfigError};
+use tollbooth_core::{BeforeAccountDeletion, ConfigError, HookList, Hooks};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
@@ -191,6 +191,7 @@ pub struct AuthConfig {
     pub(crate) oauth: Vec<ProviderConfig>,
     pub(crate) mfa: Option<MfaConfig>,
     pub(crate) before_deletion: DeletionSteps,
+    pub(crate) hooks: HookList,
 }
 
 impl AuthConfig {
@@ -230,6 +231,7 @@ impl AuthConfig {
             oauth: Vec::new(),
             mfa: None,
             before_deletion: DeletionSteps::default(),
+            hooks: HookList::default(),
         }
     }
 
@@ -291,6 +293,7 @@ pub struct AuthConfigBuilder {
     oauth: Vec<ProviderConfig>,
     mfa: Option<MfaConfig>,
     before_deletion: DeletionSteps,
+    hooks: HookList,
 }
 
 impl AuthConfigBuilder {
@@ -302,7 +305,8 @@ impl AuthConfigBuilder {
     }
 
     /// How long an administrator's impersonation of a user lasts at most (default one
-    /// hour; it also ends with the administrator's session).
+    /// hour; never longer than the idle timeout, as the administrator's parked session is
+    /// not refreshed meanwhile; it also ends with the administrator's session).
     pub fn impersonation_lifetime(mut self, lifetime: TimeDelta) -> Self {
         self.impersonation_lifetime = lifetime;
         self
@@ -344,6 +348,15 @@ impl AuthConfigBuilder {
     /// bills: without it, a deleted account's subscription goes on being charged.
     pub fn before_account_deletion(mut self, step: impl BeforeAccountDeletion + 'static) -> Self {
         self.before_deletion.0.push(Arc::new(step));
+        self
+    }
+
+    /// The application's [`Hooks`], told of every [`DomainEvent`](tollbooth_core::DomainEvent)
+    /// auth commits (user created, signed in, password or address changed, account
+    /// deleted, banned, unbanned, role changed), in the order added. A hook's failure is
+    /// logged and never undoes the change.
+    pub fn hooks(mut self, hooks: impl Hooks + 'static) -> Self {
+        self.hooks.push(hooks);
         self
     }
 
@@ -536,6 +549,9 @@ impl AuthConfigBuilder {
         {
             return Err(config_error("token lifetimes must be positive"));
         }
+        if !positive(self.impersonation_lifetime) {
+            return Err(config_error("the impersonation lifetime must be positive"));
+        }
         if self
             .new_device_window
             .is_some_and(|window| !positive(window))
@@ -611,6 +627,7 @@ impl AuthConfigBuilder {
             oauth: self.oauth,
             mfa: self.mfa,
             before_deletion: self.before_deletion,
+            hooks: self.hooks,
         })
     }
 }
@@ -671,7 +688,7 @@ mod tests {
         assert!(builder().build().is_ok());
         let weak = SigningKey::new("k0", [7u8; 31]).unwrap_err().to_string();
         assert!(weak.contains("248 bits; at least 256"), "{weak}");
-        let cases: [(AuthConfigBuilder, &str); 9] = [
+        let cases: [(AuthConfigBuilder, &str); 10] = [
             (
                 AuthConfig::builder("https://app.acme.example"),
                 "a signing key is required",
@@ -696,6 +713,10 @@ mod tests {
                 "idle_timeout ≤ absolute_lifetime",
             ),
             (builder().cookie_name("bad name;"), "RFC 6265 token"),
+            (
+                builder().impersonation_lifetime(TimeDelta::zero()),
+                "impersonation lifetime must be positive",
+            ),
             (
                 builder().password_policy(PasswordPolicy {
                     min_chars: 7,

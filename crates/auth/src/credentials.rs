@@ -9,6 +9,8 @@ use tollbooth_email::Address;
 
 use crate::audit::Change;
 use crate::cookie::SetCookie;
+use tollbooth_core::DomainEvent;
+
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
 use crate::impersonation::refuse_impersonation;
@@ -121,6 +123,11 @@ impl Auth {
         tx.commit().await?;
         self.inner.mail.committed();
         tracing::info!(user_id = %user.id, "signed up");
+        self.tell(DomainEvent::UserCreated {
+            user_id: user.id,
+            email: user.email.clone(),
+        })
+        .await;
         Ok(user)
     }
 
@@ -268,6 +275,8 @@ impl Auth {
         tx.commit().await?;
         self.inner.mail.committed();
         tracing::info!(user_id = %user.id, "password changed; other sessions revoked");
+        self.tell(DomainEvent::PasswordChanged { user_id: user.id })
+            .await;
         Ok(())
     }
 

@@ -91,6 +91,8 @@ impl Auth {
         tx.commit().await?;
         self.inner.mail.committed();
         tracing::info!(user_id = %user.id, "account deleted");
+        self.tell(tollbooth_core::DomainEvent::AccountDeleted { user_id: user.id })
+            .await;
         Ok(self.inner.sessions.clear_cookie())
     }
 }

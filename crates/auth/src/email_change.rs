@@ -158,6 +158,12 @@ impl Auth {
         tx.commit().await?;
         self.inner.mail.committed();
         tracing::info!(user_id = %user.id, revoked, "e-mail address changed; other sessions ended");
+        self.tell(tollbooth_core::DomainEvent::EmailChanged {
+            user_id: user.id,
+            from: user.email.clone(),
+            to: changed.email.clone(),
+        })
+        .await;
         Ok(changed)
     }
 

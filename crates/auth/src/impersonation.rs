@@ -5,11 +5,13 @@
 //! administrator's token in a cookie of its own; [`Auth::stop_impersonating`] ends the
 //! impersonation and puts that token back. The impersonation is time-boxed (default one
 //! hour), lives only while the administrator's session does and while they are still an
-//! administrator (checked on every request, see `Sessions::live`), cannot be started on
-//! another administrator, and is never *fresh*: it cannot change the user's password,
-//! address, second factor or sign-in providers, export the account or delete it. Start and
-//! stop are recorded in the audit trail, by the administrator about the user; the user's
-//! own list of sessions does not show it.
+//! administrator (checked on every request, see `Sessions::live`; once that check fails
+//! the impersonation is revoked for good), cannot be started on — or go on as — an
+//! administrator, and is never *fresh*: it cannot change the user's password, address,
+//! second factor or sign-in providers, end the user's sessions, export the account or
+//! delete it. Start and stop are recorded in the audit trail, by the administrator about
+//! the user; the user's own list of sessions does not show it. Signing out while
+//! impersonating ends the administrator's parked session too.
 
 use serde_json::json;
 use tollbooth_db::{SecurityEventKind, SessionRepo};
@@ -63,7 +65,7 @@ impl UserAdmin<'_> {
         )
         .await?;
         tracing::info!(user_id = %id, admin_id = %self.admin.user.id, session_id = %session.id, "impersonation started");
-        let parked = inner.sessions.park(self.admin);
+        let parked = inner.sessions.park(self.admin, &session);
         Ok(SessionSwitch {
             session,
             cookies: [cookie, parked],
@@ -107,7 +109,9 @@ impl Auth {
             .await?
             .ok_or(AuthError::Unauthorized)?;
         let tx = db.begin().await?;
-        tx.revoke_session(session.id, now).await?;
+        if !tx.revoke_session(session.id, now).await? {
+            return Err(AuthError::Unauthorized); // stopped by a concurrent request
+        }
         let event = Audit {
             kind: SecurityEventKind::ImpersonationStopped,
             actor: Some(admin_id),
@@ -129,8 +133,8 @@ impl Auth {
 }
 
 /// [`AuthError::Impersonating`] for an impersonation: the changes only the user may make
-/// (password, address, second factor, providers, export, deletion) call it, directly or
-/// through [`Auth::require_fresh`].
+/// (password, address, second factor, providers, export, deletion, ending the user's
+/// sessions) call it, directly or through [`Auth::require_fresh`].
 pub(crate) fn refuse_impersonation(session: &Session) -> Result<()> {
     match session.impersonated_by {
         Some(_) => Err(AuthError::Impersonating),

@@ -189,7 +189,9 @@ pub use session::{Role, Session, SessionInfo, SessionLookup};
 /// `{"error": code, "message": …}`, the one error body.
 pub use tollbooth_core::error_body;
 /// The HTTP error contract and configuration errors, shared by every Tollbooth crate.
-pub use tollbooth_core::{BeforeAccountDeletion, ConfigError, DeletionRefused, WireError};
+pub use tollbooth_core::{
+    BeforeAccountDeletion, ConfigError, DeletionRefused, DomainEvent, HookError, Hooks, WireError,
+};
 
 // Deliberately re-exported: their types appear in this crate's signatures (`Auth::new` takes
 // a `Db` and a `Mailer`, `Session::user` is a `tollbooth_db::User`, `OAuthStart` holds a

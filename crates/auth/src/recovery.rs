@@ -192,6 +192,8 @@ impl Auth {
         let failures = Key::sign_in_failures(&user.email);
         self.inner.limiter.clear_failures(db, &failures).await?;
         tracing::info!(user_id = %user.id, revoked, "password reset; all sessions revoked");
+        self.tell(tollbooth_core::DomainEvent::PasswordChanged { user_id: user.id })
+            .await;
         Ok(())
     }
 

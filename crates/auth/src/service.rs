@@ -81,6 +81,11 @@ impl Auth {
         self.inner.mail.flush().await;
     }
 
+    /// Tells the application's hooks of `event`, which has committed.
+    pub(crate) async fn tell(&self, event: tollbooth_core::DomainEvent) {
+        self.inner.config.hooks.notify(event).await;
+    }
+
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.inner.config.clock.now()
     }

@@ -17,6 +17,7 @@ use crate::config::AuthConfig;
 use crate::cookie::{SetCookie, cookie_values};
 use crate::error::{AuthError, Result};
 use crate::headers::{HeaderView, RequestInfo};
+use crate::impersonation::refuse_impersonation;
 use crate::jwt::{SessionClaims, TokenCodec};
 use crate::service::Auth;
 
@@ -271,16 +272,31 @@ impl Sessions {
         }
         let impersonated_by = match row.impersonator_session_id {
             None => None,
-            Some(sid) => match repo.find_session_with_user(sid).await? {
-                Some((admin_row, admin))
-                    if admin_row.is_active(now)
-                        && !admin.is_banned(now)
-                        && Role::new(admin.role.clone()) == Role::ADMIN =>
-                {
-                    Some(admin.id)
+            Some(sid) => {
+                let admin = repo
+                    .find_session_with_user(sid)
+                    .await?
+                    .filter(|(admin_row, admin)| {
+                        admin_row.is_active(now)
+                            && admin_row.impersonator_session_id.is_none()
+                            && !admin.is_banned(now)
+                            && Role::new(admin.role.clone()) == Role::ADMIN
+                    });
+                match admin {
+                    // Never an administrator: promoted meanwhile, the user is no longer one
+                    // an impersonation may act as.
+                    Some((_, admin)) if Role::new(user.role.clone()) != Role::ADMIN => {
+                        Some(admin.id)
+                    }
+                    // The administrator's session ended, or they were banned or demoted
+                    // (or the user promoted): the impersonation ends for good, so a later
+                    // promotion does not bring it back.
+                    _ => {
+                        repo.revoke_session(row.id, now).await?;
+                        return Ok(None);
+                    }
                 }
-                _ => return Ok(None),
-            },
+            }
         };
         let mut found = if claims.expires_at() - now > self.codec.lifetime() / 2 {
             SessionLookup {
@@ -341,6 +357,9 @@ impl Sessions {
     ) -> Result<(Session, SetCookie)> {
         let now = self.clock.now();
         refuse_banned(&user, now)?;
+        // The administrator's parked session is not refreshed meanwhile: the impersonation
+        // ends before it could idle out.
+        let lifetime = Ord::min(lifetime, self.idle_timeout);
         let mut new = NewSession::new(user.id, now, lifetime, lifetime);
         new.ip = request.ip.map(|ip| ip.to_string());
         new.user_agent = request.user_agent();
@@ -360,9 +379,11 @@ impl Sessions {
         format!("{}.admin", self.cookie_name)
     }
 
-    /// Parks `admin`'s session token in its own cookie.
-    pub(crate) fn park(&self, admin: &Session) -> SetCookie {
-        let max_age = (admin.expires_at - self.clock.now()).num_seconds();
+    /// Parks `admin`'s session token in its own cookie, for as long as `impersonation`
+    /// lasts: the token is no use to the browser afterwards.
+    pub(crate) fn park(&self, admin: &Session, impersonation: &Session) -> SetCookie {
+        let until = Ord::min(admin.expires_at, impersonation.expires_at);
+        let max_age = (until - self.clock.now()).num_seconds();
         SetCookie::session(&self.parked_cookie_name(), &admin.token, max_age)
     }
 
@@ -400,6 +421,11 @@ impl Sessions {
     ) -> Result<()> {
         let now = self.clock.now();
         for (_, claims) in self.presented(headers) {
+            repo.revoke_session(claims.sid, now).await?;
+        }
+        // An administrator who signs out (or in as someone else) while impersonating
+        // leaves: their parked session ends too.
+        if let Some((_, claims)) = self.parked(headers) {
             repo.revoke_session(claims.sid, now).await?;
         }
         Ok(())
@@ -489,7 +515,8 @@ impl Auth {
     }
 
     /// Signs the request's session out (revokes its row) and returns the cookie that
-    /// deletes it in the browser — also when there was no session.
+    /// deletes it in the browser — also when there was no session. An impersonating
+    /// administrator's parked session ends too.
     pub async fn sign_out(&self, headers: &dyn HeaderView) -> Result<SetCookie> {
         let sessions = &self.inner.sessions;
         sessions.end_presented(&self.inner.db, headers).await?;
@@ -503,6 +530,7 @@ impl Auth {
         session: &Session,
         request: &RequestInfo<'_>,
     ) -> Result<SetCookie> {
+        refuse_impersonation(session)?;
         let user = session.user.id;
         let tx = self.inner.db.begin().await?;
         let revoked = tx.revoke_user_sessions(user, None, self.now()).await?;
@@ -537,6 +565,7 @@ impl Auth {
         id: Uuid,
         request: &RequestInfo<'_>,
     ) -> Result<bool> {
+        refuse_impersonation(session)?;
         let user = session.user.id;
         let Some(target) = self.inner.db.find_session(id).await? else {
             return Ok(false);

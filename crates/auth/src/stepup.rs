@@ -189,6 +189,7 @@ impl Auth {
             .await?
             .ok_or(AuthError::InvalidToken)?;
         let revoked = tx.revoke_user_sessions(user.id, None, now).await?;
+        let mut restored_from = None;
         let restore = report
             .payload
             .and_then(|payload| serde_json::from_value::<Restore>(payload).ok());
@@ -217,7 +218,7 @@ impl Auth {
                 event.detail =
                     Some(json!({ "from": user.email, "to": restored.email, "restored": true }));
                 self.record(&tx, event).await?;
-                user = restored;
+                restored_from = Some(std::mem::replace(&mut user, restored).email);
             } else {
                 tracing::warn!(user_id = %user.id, "unauthorized e-mail change reported; the old address has a verified account now");
             }
@@ -231,6 +232,14 @@ impl Auth {
             .replacing_older();
         let reset = tokens.issue(&tx, reset).await?.token;
         tx.commit().await?;
+        if let Some(from) = restored_from {
+            self.tell(tollbooth_core::DomainEvent::EmailChanged {
+                user_id: user.id,
+                from,
+                to: user.email.clone(),
+            })
+            .await;
+        }
         tracing::warn!(user_id = %user.id, revoked, "unauthorized change reported: every session ended, recovery reset issued");
         Ok(reset)
     }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tollbooth_core::{ConfigError, RetryPolicy};
+use tollbooth_core::{ConfigError, HookList, RetryPolicy};
 use tollbooth_email::PublicBaseUrl;
 use url::Url;
 
@@ -39,6 +39,7 @@ pub struct BillingConfig {
     pub(crate) past_due_grace: Duration,
     pub(crate) cancel_duplicate_subscriptions: bool,
     pub(crate) cancel_at_period_end_on_deletion: bool,
+    pub(crate) hooks: HookList,
     pub(crate) public_base_url: PublicBaseUrl,
     pub(crate) billing_path: String,
     pub(crate) calcom: Option<CalcomConfig>,
@@ -63,6 +64,7 @@ impl BillingConfig {
             past_due_grace: Duration::ZERO,
             cancel_duplicate_subscriptions: true,
             cancel_at_period_end_on_deletion: false,
+            hooks: HookList::default(),
             billing_path: "/billing".to_owned(),
             calcom: None,
         }
@@ -134,6 +136,7 @@ pub struct BillingConfigBuilder {
     past_due_grace: Duration,
     cancel_duplicate_subscriptions: bool,
     cancel_at_period_end_on_deletion: bool,
+    hooks: HookList,
     billing_path: String,
     calcom: Option<CalcomConfig>,
 }
@@ -184,6 +187,15 @@ impl BillingConfigBuilder {
     /// the period already paid for (`true`; Stripe charges nothing more either way).
     pub fn cancel_at_period_end_on_account_deletion(mut self, at_period_end: bool) -> Self {
         self.cancel_at_period_end_on_deletion = at_period_end;
+        self
+    }
+
+    /// The application's [`Hooks`](tollbooth_core::Hooks), told of every
+    /// [`DomainEvent::SubscriptionChanged`](tollbooth_core::DomainEvent::SubscriptionChanged)
+    /// billing commits (a webhook, a sync, a cancellation), in the order added. A hook's
+    /// failure is logged and never undoes the change.
+    pub fn hooks(mut self, hooks: impl tollbooth_core::Hooks + 'static) -> Self {
+        self.hooks.push(hooks);
         self
     }
 
@@ -281,6 +293,7 @@ impl BillingConfigBuilder {
             past_due_grace: self.past_due_grace,
             cancel_duplicate_subscriptions: self.cancel_duplicate_subscriptions,
             cancel_at_period_end_on_deletion: self.cancel_at_period_end_on_deletion,
+            hooks: self.hooks,
             public_base_url,
             billing_path: self.billing_path,
             calcom: self.calcom,

@@ -107,7 +107,8 @@ pub use status::{PaymentStatus, SubscriptionStatus};
 pub use subscriptions::ReconcileReport;
 /// The HTTP error contract and configuration errors, shared by every Tollbooth crate.
 pub use tollbooth_core::{
-    BeforeAccountDeletion, ConfigError, DeletionRefused, RetryPolicy, WireError, error_body,
+    BeforeAccountDeletion, ConfigError, DeletionRefused, DomainEvent, HookError, Hooks,
+    RetryPolicy, WireError, error_body,
 };
 pub use webhook::signature::sign_stripe_webhook;
 pub use webhook::{

@@ -282,12 +282,24 @@ impl Billing {
     ) -> Result<Subscription> {
         let mut upsert = to_upsert(&self.inner.config, user_id, subscription, fetched_at);
         upsert.fetched = true;
-        Ok(self
-            .inner
-            .db
-            .upsert_subscription(upsert)
-            .await?
-            .into_inner())
+        let written = self.inner.db.upsert_subscription(upsert).await?;
+        let applied = written.is_applied();
+        let row = written.into_inner();
+        if applied {
+            self.tell_changed(&row).await;
+        }
+        Ok(row)
+    }
+
+    /// Tells the application's hooks that `row` changed (it has committed).
+    pub(crate) async fn tell_changed(&self, row: &Subscription) {
+        let event = tollbooth_core::DomainEvent::SubscriptionChanged {
+            user_id: row.user_id,
+            subscription: row.stripe_subscription_id.clone(),
+            status: row.status.clone(),
+            plan: row.plan.clone(),
+        };
+        self.inner.config.hooks.notify(event).await;
     }
 }
 

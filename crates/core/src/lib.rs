@@ -12,6 +12,8 @@
 //! - [`secret_type!`]: newtypes for secrets whose `Debug` never shows them.
 //! - [`BeforeAccountDeletion`]: a step that must succeed before an account is deleted
 //!   (billing cancels the user's subscriptions with one), so auth need not know billing.
+//! - [`Hooks`]: the application's ear for [`DomainEvent`]s (user created, signed in,
+//!   deleted, banned, subscription changed, …), told after each change committed.
 //!
 //! ```
 //! use std::borrow::Cow;
@@ -45,12 +47,14 @@
 mod clock;
 mod deletion;
 mod error;
+mod hooks;
 mod retry;
 mod secret;
 
 pub use clock::{Clock, ManualClock, SystemClock, micros, now};
 pub use deletion::{BeforeAccountDeletion, DeletionRefused};
 pub use error::{ConfigError, WireError, error_body};
+pub use hooks::{DomainEvent, HookError, HookList, Hooks};
 pub use retry::RetryPolicy;
 
 // Deliberately re-exported: `WireError::status` returns an `http::StatusCode`.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use tollbooth_auth::{
-    Auth, AuthConfig, ClientSecret, EncryptionKey, MfaConfig, ProviderConfig, SigningKey,
-    TrustedProxies,
+    Auth, AuthConfig, ClientSecret, DomainEvent, EncryptionKey, HookError, Hooks, MfaConfig,
+    ProviderConfig, SigningKey, TrustedProxies,
 };
 use tollbooth_billing::{
     Billing, BillingConfig, CalcomApiKey, CalcomConfig, EVENT_TYPE_METADATA_KEY, PaymentCheckout,
@@ -334,6 +334,7 @@ fn auth(
     if let Some(billing) = billing {
         builder = builder.before_account_deletion(billing.clone());
     }
+    builder = builder.hooks(LogEvents);
     let config = builder.build().map_err(|e| fail("auth configuration", e))?;
     Ok(Auth::new(db, mailer, config))
 }
@@ -396,9 +397,34 @@ fn billing(db: Db, mailer: Mailer, public_url: &str) -> Result<Option<Billing>, 
         builder = builder.calcom(calcom);
     }
     let config = builder
+        .hooks(LogEvents)
         .build()
         .map_err(|e| fail("billing configuration", e))?;
     Billing::new(db, mailer, config)
         .map(Some)
         .map_err(|e| fail("billing", e))
+}
+
+/// The example's application hooks: each domain event logged by name and user — where an
+/// application would update its analytics or CRM.
+struct LogEvents;
+
+#[async_trait::async_trait]
+impl Hooks for LogEvents {
+    async fn on_event(&self, event: &DomainEvent) -> Result<(), HookError> {
+        let user = match event {
+            DomainEvent::UserCreated { user_id, .. }
+            | DomainEvent::SignedIn { user_id, .. }
+            | DomainEvent::PasswordChanged { user_id }
+            | DomainEvent::EmailChanged { user_id, .. }
+            | DomainEvent::AccountDeleted { user_id }
+            | DomainEvent::Banned { user_id, .. }
+            | DomainEvent::Unbanned { user_id, .. }
+            | DomainEvent::RoleChanged { user_id, .. }
+            | DomainEvent::SubscriptionChanged { user_id, .. } => Some(*user_id),
+            _ => None,
+        };
+        tracing::info!(event = event.name(), user_id = ?user, "domain event");
+        Ok(())
+    }
 }

@@ -463,6 +463,11 @@ impl Auth {
         tx.commit().await?;
         self.inner.mail.committed();
         tracing::info!(user_id = %user.id, %provider, "signed up with OAuth");
+        self.tell(tollbooth_core::DomainEvent::UserCreated {
+            user_id: user.id,
+            email: user.email.clone(),
+        })
+        .await;
         let outcome = self
             .finish_sign_in(user, request, provider.as_str())
             .await?;

@@ -97,7 +97,14 @@ async fn an_administrator_acts_as_a_user_and_comes_back(db: TestDb) {
             ("impersonation_stopped".to_owned(), Some(root.user.id)),
         ]
     );
-    // Stopping twice, or without the administrator's parked token, changes nothing.
+    // Stopping the same impersonation twice (a double click) records one stop.
+    let twice = t
+        .auth
+        .stop_impersonating(&acting, &RequestInfo::new(&browser, ip()))
+        .await;
+    assert_eq!(twice.unwrap_err().code(), "unauthorized");
+    assert_eq!(events_about(&t, ada.id).await.len(), 2);
+    // Stopping from a session that is no impersonation is refused.
     assert_eq!(
         t.auth
             .stop_impersonating(&me, &RequestInfo::new(&restored, ip()))
@@ -130,7 +137,14 @@ async fn an_impersonation_cannot_change_what_only_the_user_may(db: TestDb) {
             .err(),
         t.auth.request_password_setup(&acting, &r).await.err(),
         t.auth.mfa_enroll(&acting).await.err(),
+        t.auth.mfa_confirm(&acting, "123456", &r).await.err(),
         t.auth.mfa_disable(&acting, "123456", &r).await.err(),
+        t.auth
+            .mfa_regenerate_backup_codes(&acting, "123456", &r)
+            .await
+            .err(),
+        t.auth.sign_out_everywhere(&acting, &r).await.err(),
+        t.auth.revoke_session(&acting, acting.id, &r).await.err(),
         t.auth
             .reauthenticate(&acting, Some(PASSWORD), None)
             .await
@@ -189,7 +203,7 @@ async fn an_impersonation_is_bounded(db: TestDb) {
         "reauthentication_required"
     );
 
-    // Demoted, or signed out: the impersonation ends with it.
+    // Demoted: the impersonation ends for good (promoted again, it stays over).
     let (root, root_cookie) = t.sign_in("root@example.com").await;
     let users = t.auth.user_admin(&root, &request).unwrap();
     let browser = cookies_after(&users.impersonate(ada.id).await.unwrap());
@@ -197,9 +211,23 @@ async fn an_impersonation_is_bounded(db: TestDb) {
     t.db.set_user_role(root.user.id, "user").await.unwrap();
     assert!(t.auth.get_session(&browser).await.unwrap().is_none());
     t.db.set_user_role(root.user.id, "admin").await.unwrap();
-    assert!(t.auth.get_session(&browser).await.unwrap().is_some());
+    assert!(t.auth.get_session(&browser).await.unwrap().is_none());
+    // The user promoted meanwhile: no impersonation goes on as an administrator.
+    let browser = cookies_after(&users.impersonate(ada.id).await.unwrap());
+    t.db.set_user_role(ada.id, "admin").await.unwrap();
+    assert!(t.auth.get_session(&browser).await.unwrap().is_none());
+    t.db.set_user_role(ada.id, "user").await.unwrap();
+    // The administrator signs out elsewhere: the impersonation ends with their session.
+    let browser = cookies_after(&users.impersonate(ada.id).await.unwrap());
     t.auth.sign_out(&root_cookie).await.unwrap();
     assert!(t.auth.get_session(&browser).await.unwrap().is_none());
+    // Signing out while impersonating ends the parked administrator session too.
+    let (root, root_cookie) = t.sign_in("root@example.com").await;
+    let users = t.auth.user_admin(&root, &request).unwrap();
+    let browser = cookies_after(&users.impersonate(ada.id).await.unwrap());
+    t.auth.sign_out(&browser).await.unwrap();
+    assert!(t.auth.get_session(&browser).await.unwrap().is_none());
+    assert!(t.auth.get_session(&root_cookie).await.unwrap().is_none());
 
     // A parked token from another session does not stop (or hijack) an impersonation.
     let (root, _) = t.sign_in("root@example.com").await;

@@ -11,6 +11,7 @@ mod deletion;
 mod email_change;
 mod export;
 mod hashing;
+mod hooks;
 mod impersonation;
 mod mfa;
 mod new_device;

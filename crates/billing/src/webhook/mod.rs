@@ -67,6 +67,8 @@ enum Step {
     Done {
         outcome: WebhookOutcome,
         after: Vec<AfterCommit>,
+        /// The subscription row written, for the application's hooks once committed.
+        changed: Option<Box<Subscription>>,
     },
     /// The event alone does not decide the object's state — a tie with the row, a refund of
     /// a payment not recorded yet: read the object from Stripe (outside any transaction),
@@ -99,6 +101,7 @@ impl Step {
         Self::Done {
             outcome,
             after: Vec::new(),
+            changed: None,
         }
     }
 
@@ -197,8 +200,15 @@ impl Billing {
                 return Ok(receipt(WebhookOutcome::Duplicate));
             };
             match self.apply(&tx, event, fetched.as_ref()).await? {
-                Step::Done { outcome, after } => {
+                Step::Done {
+                    outcome,
+                    after,
+                    changed,
+                } => {
                     tx.commit().await?;
+                    if let Some(row) = &changed {
+                        self.tell_changed(row).await;
+                    }
                     break (outcome, after);
                 }
                 Step::Fetch(what) => {
@@ -370,6 +380,7 @@ impl Billing {
                             after: vec![AfterCommit::BookingLink {
                                 payment_intent: intent.id.clone(),
                             }],
+                            changed: None,
                         }
                     }
                     written => Step::done(outcome_of(&written)),
@@ -445,6 +456,7 @@ impl Billing {
         Ok(Step::Done {
             outcome: WebhookOutcome::Applied,
             after,
+            changed: Some(Box::new(row)),
         })
     }
 

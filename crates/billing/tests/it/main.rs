@@ -5,6 +5,7 @@
 mod calcom;
 mod common;
 mod deletion;
+mod hooks;
 mod payments;
 mod send;
 mod subscriptions;
