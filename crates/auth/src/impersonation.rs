@@ -23,7 +23,7 @@ use crate::cookie::SetCookie;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
 use crate::service::Auth;
-use crate::session::{Role, Session};
+use crate::session::{Session, is_admin};
 
 /// The session a response switches the browser to, and the cookies that do it.
 #[derive(Debug)]
@@ -47,7 +47,7 @@ impl UserAdmin<'_> {
     /// (`detail.session`: the impersonation's session).
     pub async fn impersonate(&self, id: Uuid) -> Result<SessionSwitch> {
         let (tx, user) = self.begin(id).await?;
-        if Role::new(user.role.clone()) == Role::ADMIN {
+        if is_admin(&user) {
             return Err(AuthError::Forbidden);
         }
         let inner = &*self.auth.inner;

@@ -272,31 +272,26 @@ impl Sessions {
         }
         let impersonated_by = match row.impersonator_session_id {
             None => None,
-            Some(sid) => {
-                let admin = repo
-                    .find_session_with_user(sid)
-                    .await?
-                    .filter(|(admin_row, admin)| {
-                        admin_row.is_active(now)
-                            && admin_row.impersonator_session_id.is_none()
-                            && !admin.is_banned(now)
-                            && Role::new(admin.role.clone()) == Role::ADMIN
-                    });
-                match admin {
-                    // Never an administrator: promoted meanwhile, the user is no longer one
-                    // an impersonation may act as.
-                    Some((_, admin)) if Role::new(user.role.clone()) != Role::ADMIN => {
-                        Some(admin.id)
-                    }
-                    // The administrator's session ended, or they were banned or demoted
-                    // (or the user promoted): the impersonation ends for good, so a later
-                    // promotion does not bring it back.
-                    _ => {
-                        repo.revoke_session(row.id, now).await?;
-                        return Ok(None);
-                    }
+            // Acting as the user while the administrator's own session is live and they
+            // are still an administrator, not banned — and never as an administrator (the
+            // user promoted meanwhile).
+            Some(sid) => match repo.find_session_with_user(sid).await? {
+                Some((admin_row, admin))
+                    if admin_row.is_active(now)
+                        && admin_row.impersonator_session_id.is_none()
+                        && !admin.is_banned(now)
+                        && is_admin(&admin)
+                        && !is_admin(&user) =>
+                {
+                    Some(admin.id)
                 }
-            }
+                // Otherwise the impersonation ends for good, so a later promotion does not
+                // bring it back.
+                _ => {
+                    repo.revoke_session(row.id, now).await?;
+                    return Ok(None);
+                }
+            },
         };
         let mut found = if claims.expires_at() - now > self.codec.lifetime() / 2 {
             SessionLookup {
@@ -448,6 +443,11 @@ impl Sessions {
         let max_age = (expires_at - self.clock.now()).num_seconds();
         SetCookie::session(&self.cookie_name, token, max_age)
     }
+}
+
+/// Whether `user` has the built-in administrator role.
+pub(crate) fn is_admin(user: &User) -> bool {
+    user.role == Role::ADMIN.as_str()
 }
 
 /// [`AuthError::Banned`] while `user`'s ban is in force.

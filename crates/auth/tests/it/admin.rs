@@ -20,17 +20,8 @@ async fn admin(t: &TestAuth) -> Session {
 
 /// The audit trail about `user`, oldest first, as (kind, actor).
 async fn events_about(t: &TestAuth, user: uuid::Uuid) -> Vec<(String, Option<uuid::Uuid>)> {
-    let mut query = SecurityEventQuery::default();
-    query.subject_user_id = Some(user);
-    let mut events: Vec<_> =
-        tollbooth_db::SecurityEventRepo::list_security_events(&*t.db, &query, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| (e.kind, e.actor_user_id))
-            .collect();
-    events.reverse();
-    events
+    let events = trail(t, user).await.into_iter();
+    events.map(|e| (e.kind, e.actor_user_id)).collect()
 }
 
 async fn a_ban_ends_every_session_on_every_instance_and_every_way_in(db: TestDb) {

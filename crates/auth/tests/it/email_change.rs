@@ -4,27 +4,17 @@
 use chrono::TimeDelta;
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
-use tollbooth_db::{
-    AccountRepo, CREDENTIAL_PROVIDER, NewAccount, NewUser, SecurityEventQuery, SecurityEventRepo,
-    UserRepo,
-};
+use tollbooth_db::{AccountRepo, CREDENTIAL_PROVIDER, NewAccount, NewUser, UserRepo};
 
 use crate::common::*;
 
 /// The audit trail about `user`, oldest first, as (kind, detail).
-async fn trail(t: &TestAuth, user: uuid::Uuid) -> Vec<(String, Option<serde_json::Value>)> {
-    let mut query = SecurityEventQuery::default();
-    query.subject_user_id = Some(user);
-    let mut events: Vec<_> =
-        t.db.list_security_events(&query, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.kind != "signed_in")
-            .map(|e| (e.kind, e.detail))
-            .collect();
-    events.reverse();
+async fn changes(t: &TestAuth, user: uuid::Uuid) -> Vec<(String, Option<serde_json::Value>)> {
+    let events = trail(t, user).await.into_iter();
     events
+        .filter(|e| e.kind != "signed_in")
+        .map(|e| (e.kind, e.detail))
+        .collect()
 }
 
 async fn an_address_changes_only_when_the_new_owner_opens_the_link(db: TestDb) {
@@ -90,7 +80,7 @@ async fn an_address_changes_only_when_the_new_owner_opens_the_link(db: TestDb) {
         t.auth.confirm_email_change(&token, &anon()).await,
         Err(AuthError::InvalidToken)
     ));
-    let kinds: Vec<_> = trail(&t, ada.id).await;
+    let kinds: Vec<_> = changes(&t, ada.id).await;
     assert_eq!(
         kinds,
         [
@@ -243,7 +233,7 @@ async fn the_old_address_takes_the_account_back(db: TestDb) {
         .sign_in("ada@example.com", "the owner's new passphrase", &anon())
         .await
         .unwrap();
-    let kinds: Vec<_> = trail(&t, ada.id)
+    let kinds: Vec<_> = changes(&t, ada.id)
         .await
         .into_iter()
         .map(|(kind, detail)| (kind, detail.and_then(|d| d.get("restored").cloned())))
@@ -342,7 +332,7 @@ async fn a_provider_only_user_adds_a_password_by_email(db: TestDb) {
         .unwrap();
     let accounts = t.db.list_accounts(ada.id).await.unwrap();
     assert!(accounts.iter().any(|a| a.provider == "github"));
-    let kinds: Vec<_> = trail(&t, ada.id)
+    let kinds: Vec<_> = changes(&t, ada.id)
         .await
         .into_iter()
         .map(|(kind, _)| kind)

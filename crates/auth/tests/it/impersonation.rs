@@ -3,7 +3,7 @@
 
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
-use tollbooth_db::{SecurityEventQuery, SecurityEventRepo, SessionRepo, UserRepo};
+use tollbooth_db::{SessionRepo, UserRepo};
 use uuid::Uuid;
 
 use crate::common::*;
@@ -26,18 +26,11 @@ fn cookies_after(switch: &SessionSwitch) -> Vec<(String, String)> {
 }
 
 async fn events_about(t: &TestAuth, user: Uuid) -> Vec<(String, Option<Uuid>)> {
-    let mut query = SecurityEventQuery::default();
-    query.subject_user_id = Some(user);
-    let mut events: Vec<_> =
-        t.db.list_security_events(&query, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.kind != "signed_in")
-            .map(|e| (e.kind, e.actor_user_id))
-            .collect();
-    events.reverse();
+    let events = trail(t, user).await.into_iter();
     events
+        .filter(|e| e.kind != "signed_in")
+        .map(|e| (e.kind, e.actor_user_id))
+        .collect()
 }
 
 async fn an_administrator_acts_as_a_user_and_comes_back(db: TestDb) {

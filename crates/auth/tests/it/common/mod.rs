@@ -9,7 +9,10 @@ use std::sync::{Arc, OnceLock};
 use chrono::TimeDelta;
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
-use tollbooth_db::{AccountRepo, Db, NewAccount, NewUser, User, UserRepo};
+use tollbooth_db::{
+    AccountRepo, Db, NewAccount, NewUser, SecurityEvent, SecurityEventQuery, SecurityEventRepo,
+    User, UserRepo,
+};
 use tollbooth_email::{Mailer, MailerConfig, OutboxSender};
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -109,6 +112,15 @@ impl TestAuth {
         let mail = self.outbox.sent_to(to).pop().expect("an e-mail was sent");
         token_in(mail.text())
     }
+}
+
+/// The audit trail about `user`, oldest first.
+pub async fn trail(t: &TestAuth, user: uuid::Uuid) -> Vec<SecurityEvent> {
+    let mut query = SecurityEventQuery::default();
+    query.subject_user_id = Some(user);
+    let mut events = t.db.list_security_events(&query, 100).await.unwrap();
+    events.reverse();
+    events
 }
 
 pub fn ip() -> IpAddr {
