@@ -3,7 +3,8 @@
 //! The [`Migrator`] creates every table the `tollbooth-db` entities map (users, accounts,
 //! sessions, tokens, two-factor, rate limits, the Stripe catalog and subscriptions, payments,
 //! processed webhook events, Cal.com bookings, open checkout sessions, the e-mail outbox, the
-//! security audit trail and the nurture tables) on SQLite and PostgreSQL.
+//! security audit trail, organizations with their memberships and invitations, and the
+//! nurture tables) on SQLite and PostgreSQL.
 //! Every migration has a `down`, and `up → down → up` is tested on both engines.
 //!
 //! Applications normally call `tollbooth_db::migrate(&db)`; this crate is what it runs. The
@@ -41,6 +42,7 @@ mod m20261201_000009_create_email_outbox;
 mod m20261201_000010_session_authenticated_at;
 mod m20261206_000011_bans_and_security_events;
 mod m20261207_000012_session_impersonator;
+mod m20261207_000013_create_organizations;
 mod schema;
 
 /// The ordered list of Tollbooth migrations.
@@ -63,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_session_authenticated_at::Migration),
             Box::new(m20261206_000011_bans_and_security_events::Migration),
             Box::new(m20261207_000012_session_impersonator::Migration),
+            Box::new(m20261207_000013_create_organizations::Migration),
         ]
     }
 }

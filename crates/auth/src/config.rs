@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::mfa::MfaConfig;
 use crate::oauth::ProviderConfig;
+use crate::organizations::{OrgPermission, OrgRole, OrgRoles};
 use crate::proxy::TrustedProxies;
 
 /// Smallest bcrypt cost accepted (OWASP's floor for bcrypt in 2025).
@@ -192,6 +193,7 @@ pub struct AuthConfig {
     pub(crate) mfa: Option<MfaConfig>,
     pub(crate) before_deletion: DeletionSteps,
     pub(crate) hooks: HookList,
+    pub(crate) org_roles: OrgRoles,
 }
 
 impl AuthConfig {
@@ -232,6 +234,7 @@ impl AuthConfig {
             mfa: None,
             before_deletion: DeletionSteps::default(),
             hooks: HookList::default(),
+            org_roles: OrgRoles::default(),
         }
     }
 
@@ -294,6 +297,7 @@ pub struct AuthConfigBuilder {
     mfa: Option<MfaConfig>,
     before_deletion: DeletionSteps,
     hooks: HookList,
+    org_roles: OrgRoles,
 }
 
 impl AuthConfigBuilder {
@@ -301,6 +305,29 @@ impl AuthConfigBuilder {
     /// change (enrolling MFA, linking or unlinking a provider); default 10 minutes.
     pub fn reauthentication_window(mut self, window: TimeDelta) -> Self {
         self.reauthentication_window = window;
+        self
+    }
+
+    /// Grants `permissions` in every organization to members with `role`, declaring the
+    /// role if it is new (`owner`, `admin` and `member` are built in; an owner holds every
+    /// permission anyway). Call it again to add more.
+    ///
+    /// ```
+    /// # use tollbooth_auth::*;
+    /// let projects_write = OrgPermission::new("projects:write");
+    /// let config = AuthConfig::builder("https://app.example.com")
+    ///     .signing_key(SigningKey::new("2026-11", [7u8; 32])?)
+    ///     .organization_role(OrgRole::new("billing"), [OrgPermission::MANAGE_BILLING])
+    ///     .organization_role(OrgRole::MEMBER, [projects_write])
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn organization_role(
+        mut self,
+        role: OrgRole,
+        permissions: impl IntoIterator<Item = OrgPermission>,
+    ) -> Self {
+        self.org_roles.grant(role, permissions);
         self
     }
 
@@ -581,6 +608,11 @@ impl AuthConfigBuilder {
         for provider in &self.oauth {
             provider.validate()?;
         }
+        if let Some(role) = self.org_roles.malformed() {
+            return Err(config_error(format!(
+                "organization role {role:?} must be 1 to 32 lower-case letters, digits, - or _"
+            )));
+        }
         if let Some(mfa) = &self.mfa
             && mfa.issuer.trim().is_empty()
         {
@@ -628,6 +660,7 @@ impl AuthConfigBuilder {
             mfa: self.mfa,
             before_deletion: self.before_deletion,
             hooks: self.hooks,
+            org_roles: self.org_roles,
         })
     }
 }

@@ -8,7 +8,9 @@
 //! subscriptions and checkout sessions go with it (`ON DELETE CASCADE`); payments and
 //! bookings stay for the merchant's records, their `user_id` set to null (`ON DELETE SET
 //! NULL`); the rate-limit counters kept about the account are deleted; the audit trail keeps
-//! its events, `account_deleted` last. The goodbye e-mail commits with it.
+//! its events, `account_deleted` last. The goodbye e-mail commits with it. The only owner
+//! of an organization cannot delete their account (it would leave the organization without
+//! one): they transfer ownership or delete the organization first.
 
 use tollbooth_db::{RateLimitRepo, SecurityEventKind, SessionRepo, UserRepo};
 
@@ -17,6 +19,7 @@ use crate::cookie::SetCookie;
 use crate::error::{AuthError, Result};
 use crate::headers::RequestInfo;
 use crate::limits::Key;
+use crate::organizations::refuse_sole_owner;
 use crate::service::Auth;
 use crate::session::{Session, refuse_banned};
 
@@ -37,7 +40,8 @@ impl Auth {
     /// concurrent request deleted already succeeds; one banned, or whose asking session
     /// ended, while the steps ran is refused ([`AuthError::Banned`],
     /// [`AuthError::Unauthorized`]) — what the steps ended (a cancelled subscription)
-    /// stays ended.
+    /// stays ended. The only owner of an organization is refused before anything runs
+    /// ([`AuthError::LastOwner`]).
     pub async fn delete_account(
         &self,
         session: &Session,
@@ -53,6 +57,8 @@ impl Auth {
             })?;
             self.check_code(user, code, true).await?;
         }
+        // Before the steps: a refusal here must not have cancelled billing already.
+        refuse_sole_owner(&self.inner.db, user.id).await?;
         for step in &self.inner.config.before_deletion.0 {
             step.before_account_deletion(user.id)
                 .await
@@ -66,6 +72,7 @@ impl Auth {
         // committed meanwhile wins (a banned user must not free their address this way).
         let now = self.now();
         refuse_banned(&user, now)?;
+        refuse_sole_owner(&tx, user.id).await?;
         if !tx
             .find_session(session.id)
             .await?

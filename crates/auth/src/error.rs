@@ -26,6 +26,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// | [`Impersonating`](Self::Impersonating) | 403 | `impersonating` |
 /// | [`Banned`](Self::Banned) | 403 | `banned` |
 /// | [`UserNotFound`](Self::UserNotFound) | 404 | `user_not_found` |
+/// | [`OrganizationNotFound`](Self::OrganizationNotFound), [`MemberNotFound`](Self::MemberNotFound) | 404 | `organization_not_found`, `member_not_found` |
+/// | [`SlugTaken`](Self::SlugTaken), [`LastOwner`](Self::LastOwner) | 409 | `slug_taken`, `last_owner` |
 /// | [`EmailTaken`](Self::EmailTaken) | 409 | `email_taken` |
 /// | [`InvalidPassword`](Self::InvalidPassword) | 422 | `invalid_password` |
 /// | [`InvalidInput`](Self::InvalidInput) | 422 | `invalid_input` |
@@ -75,6 +77,22 @@ pub enum AuthError {
     /// An administrator named a user that does not exist.
     #[error("no such user")]
     UserNotFound,
+    /// No such organization, or the user does not belong to it: the two are not told
+    /// apart, so organization ids cannot be probed.
+    #[error("no such organization")]
+    OrganizationNotFound,
+    /// The user named is not a member of the organization.
+    #[error("no such member")]
+    MemberNotFound,
+    /// Another organization has this slug.
+    #[error("this slug is taken")]
+    SlugTaken,
+    /// Refused: it would leave the organization without an owner. Make another member an
+    /// owner first, or delete the organization.
+    #[error(
+        "an organization must keep an owner: make another member an owner, or delete the organization"
+    )]
+    LastOwner,
     /// An account with this e-mail exists.
     #[error("an account with this e-mail already exists")]
     EmailTaken,
@@ -200,8 +218,13 @@ impl WireError for AuthError {
             | Self::EmailNotVerified
             | Self::Banned
             | Self::ProviderEmailUnverified => StatusCode::FORBIDDEN,
-            Self::ProviderNotConfigured { .. } | Self::UserNotFound => StatusCode::NOT_FOUND,
+            Self::ProviderNotConfigured { .. }
+            | Self::UserNotFound
+            | Self::OrganizationNotFound
+            | Self::MemberNotFound => StatusCode::NOT_FOUND,
             Self::EmailTaken
+            | Self::SlugTaken
+            | Self::LastOwner
             | Self::AccountLinkRequired { .. }
             | Self::AccountAlreadyLinked { .. }
             | Self::LastSignInMethod
@@ -228,6 +251,10 @@ impl WireError for AuthError {
             Self::EmailNotVerified => "email_not_verified",
             Self::Banned => "banned",
             Self::UserNotFound => "user_not_found",
+            Self::OrganizationNotFound => "organization_not_found",
+            Self::MemberNotFound => "member_not_found",
+            Self::SlugTaken => "slug_taken",
+            Self::LastOwner => "last_owner",
             Self::EmailTaken => "email_taken",
             Self::InvalidPassword { .. } => "invalid_password",
             Self::InvalidInput { .. } => "invalid_input",

@@ -144,6 +144,7 @@ mod limits;
 mod mail;
 mod mfa;
 mod oauth;
+mod organizations;
 mod origin;
 mod password;
 mod profile;
@@ -180,6 +181,9 @@ pub use mfa::{BackupCodes, EncryptionKey, MfaConfig, MfaEnrollment, MfaStatus};
 pub use oauth::{
     ClientSecret, OAuthCallback, OAuthCompleted, OAuthResult, OAuthStart, Provider, ProviderConfig,
     SignInMethod,
+};
+pub use organizations::{
+    MAX_MEMBERS_PER_PAGE, Member, MemberPage, OrgMember, OrgPermission, OrgRole, OrganizationUpdate,
 };
 pub use password::MAX_PASSWORD_BYTES;
 pub use profile::ProfileUpdate;

@@ -80,6 +80,10 @@ pub struct Session {
     /// user id. Such a session is never fresh, and cannot change the user's password,
     /// address, second factor or sign-in providers, nor delete the account.
     pub impersonated_by: Option<Uuid>,
+    /// The organization the session acts in ([`Auth::set_active_organization`]); the
+    /// user is a member of it as of this request (a removal clears it in its own
+    /// transaction). Check the member's permissions with [`Auth::org_member`].
+    pub active_organization: Option<Uuid>,
 }
 
 /// A session found on a request, and the cookie the response must carry when its token was
@@ -125,6 +129,7 @@ impl Session {
             expires_at: row.absolute_expires_at,
             token,
             impersonated_by: None,
+            active_organization: row.active_organization_id,
         }
     }
 
@@ -157,6 +162,7 @@ impl fmt::Debug for Session {
             .field("role", &self.user.role)
             .field("expires_at", &self.expires_at)
             .field("impersonated_by", &self.impersonated_by)
+            .field("active_organization", &self.active_organization)
             .field("token", &"[redacted]")
             .finish()
     }

@@ -97,6 +97,12 @@ pub type Booking = entities::booking::Model;
 pub type CheckoutSession = entities::checkout_session::Model;
 /// An e-mail in the outbox.
 pub type OutboxEmail = entities::email_outbox::Model;
+/// An organization row.
+pub type Organization = entities::organization::Model;
+/// A membership row (organization, user, role).
+pub type Membership = entities::membership::Model;
+/// An invitation row.
+pub type Invitation = entities::invitation::Model;
 
 /// The form in which e-mail addresses are stored and compared: trimmed and lower-cased.
 ///

@@ -16,6 +16,7 @@ mod impersonation;
 mod mfa;
 mod new_device;
 mod oauth;
+mod organizations;
 mod recovery;
 mod require_auth;
 mod require_role;

@@ -31,6 +31,9 @@ pub struct Model {
     /// Set when an administrator opened this session to act as the user: the
     /// administrator's own session, which the impersonation cannot outlive.
     pub impersonator_session_id: Option<Uuid>,
+    /// The organization the session acts in, switched explicitly; cleared in the same
+    /// transaction that removes the user from it or deletes it.
+    pub active_organization_id: Option<Uuid>,
 }
 
 impl Model {

@@ -7,6 +7,7 @@
 mod accounts;
 mod billing;
 mod bookings;
+mod organizations;
 mod outbox;
 mod rate_limits;
 mod security_events;
@@ -22,6 +23,7 @@ pub use billing::{
     ProductUpsert, SubscriptionUpsert, UNKNOWN_PLAN, Upsert,
 };
 pub use bookings::{BookingRepo, NewBooking};
+pub use organizations::{NewOrganization, OWNER_ROLE, OrganizationRepo};
 pub use outbox::{DeliveryFailure, NewOutboxEmail, OutboxRepo};
 pub use rate_limits::{RateLimitHit, RateLimitRepo, RateLimitState};
 pub use security_events::{
@@ -39,6 +41,8 @@ pub use accounts::MockAccountRepo;
 pub use billing::MockBillingRepo;
 #[cfg(feature = "mock")]
 pub use bookings::MockBookingRepo;
+#[cfg(feature = "mock")]
+pub use organizations::MockOrganizationRepo;
 #[cfg(feature = "mock")]
 pub use outbox::MockOutboxRepo;
 #[cfg(feature = "mock")]

@@ -70,11 +70,26 @@ pub enum SecurityEventKind {
     ImpersonationStarted,
     /// The administrator stopped acting as the user (`detail.session`).
     ImpersonationStopped,
+    /// The user created an organization (`detail.organization`, `detail.slug`); they are its
+    /// owner. Every organization event carries `detail.organization`.
+    OrganizationCreated,
+    /// The organization's name or slug changed (`detail.name`, `detail.slug`: `from`, `to`).
+    OrganizationUpdated,
+    /// The organization was deleted (`detail.name`, `detail.slug`).
+    OrganizationDeleted,
+    /// The member's role changed (`detail.from`, `detail.to`).
+    MemberRoleChanged,
+    /// The member was removed by another member (`detail.role`).
+    MemberRemoved,
+    /// The member left (`detail.role`).
+    MemberLeft,
+    /// The member was made an owner by an owner who became an admin (`detail.from`).
+    OwnershipTransferred,
 }
 
 impl SecurityEventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 29] = [
         Self::SignedIn,
         Self::SignInFailed,
         Self::PasswordChanged,
@@ -97,6 +112,13 @@ impl SecurityEventKind {
         Self::SessionsRevokedByAdmin,
         Self::ImpersonationStarted,
         Self::ImpersonationStopped,
+        Self::OrganizationCreated,
+        Self::OrganizationUpdated,
+        Self::OrganizationDeleted,
+        Self::MemberRoleChanged,
+        Self::MemberRemoved,
+        Self::MemberLeft,
+        Self::OwnershipTransferred,
     ];
 
     /// The stored name (`password_changed`, `banned`, …).
@@ -124,6 +146,13 @@ impl SecurityEventKind {
             Self::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
             Self::ImpersonationStarted => "impersonation_started",
             Self::ImpersonationStopped => "impersonation_stopped",
+            Self::OrganizationCreated => "organization_created",
+            Self::OrganizationUpdated => "organization_updated",
+            Self::OrganizationDeleted => "organization_deleted",
+            Self::MemberRoleChanged => "member_role_changed",
+            Self::MemberRemoved => "member_removed",
+            Self::MemberLeft => "member_left",
+            Self::OwnershipTransferred => "ownership_transferred",
         }
     }
 

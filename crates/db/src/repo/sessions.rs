@@ -82,6 +82,15 @@ pub trait SessionRepo: Send + Sync {
         now: DateTime<Utc>,
         idle_expires_at: DateTime<Utc>,
     ) -> Result<bool>;
+    /// Sets (or with `None` clears) the organization the session acts in; `false` if the
+    /// session is unknown or revoked. The caller checks membership under the
+    /// organization's lock ([`OrganizationRepo::lock_organization`](crate::OrganizationRepo::lock_organization)),
+    /// so a concurrent removal cannot leave it set.
+    async fn set_active_organization(
+        &self,
+        id: Uuid,
+        organization_id: Option<Uuid>,
+    ) -> Result<bool>;
     /// Revokes one session; `false` if it was unknown or already revoked.
     async fn revoke_session(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
     /// Records that the (live) session re-authenticated at `at`; `false` if it is not live.
@@ -149,6 +158,7 @@ impl<E: Executor> SessionRepo for E {
             user_agent: Set(session.user_agent),
             authenticated_at: Set(None),
             impersonator_session_id: Set(session.impersonator_session_id),
+            active_organization_id: Set(None),
         };
         Entity::insert(model)
             .exec_with_returning(self.conn())
@@ -211,6 +221,21 @@ impl<E: Executor> SessionRepo for E {
             .col_expr(Column::AuthenticatedAt, Expr::value(at))
             .filter(Column::Id.eq(id))
             .filter(active_at(at))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn set_active_organization(
+        &self,
+        id: Uuid,
+        organization_id: Option<Uuid>,
+    ) -> Result<bool> {
+        let result = Entity::update_many()
+            .col_expr(Column::ActiveOrganizationId, Expr::value(organization_id))
+            .filter(Column::Id.eq(id))
+            .filter(Column::RevokedAt.is_null())
             .exec(self.conn())
             .await
             .map_err(DbError::on(ENTITY))?;

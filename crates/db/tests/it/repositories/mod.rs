@@ -5,6 +5,7 @@
 mod accounts;
 mod billing;
 mod bookings;
+mod organizations;
 mod outbox;
 mod rate_limits;
 mod retention;
@@ -17,15 +18,18 @@ mod webhook_events;
 
 use tollbooth_db::{DbError, NewUser, Result, User, UserRepo};
 
-pub(crate) const TABLES: [&str; 19] = [
+pub(crate) const TABLES: [&str; 22] = [
     "accounts",
     "backup_codes",
     "bookings",
     "checkout_sessions",
     "email_outbox",
+    "invitations",
+    "memberships",
     "nurture_email_variants",
     "nurture_enrollments",
     "nurture_sequences",
+    "organizations",
     "payments",
     "prices",
     "products",

@@ -1,0 +1,563 @@
+//! Organizations: creation and slugs, the 404 for outsiders, roles and permissions, the
+//! owner that every organization keeps (under concurrency too), the active organization of a
+//! session, member pages, and the audit trail of every change.
+
+use tollbooth_auth::*;
+use tollbooth_db::testing::TestDb;
+use tollbooth_db::{OrganizationRepo, SessionRepo, UserRepo};
+use uuid::Uuid;
+
+use crate::common::*;
+
+/// A verified user `email`, made a member of `org` with `role`, signed in.
+async fn join(t: &TestAuth, org: Uuid, email: &str, role: &OrgRole) -> Session {
+    let user = t.user(email).await;
+    t.db.add_member(org, user.id, role.as_str()).await.unwrap();
+    t.sign_in(email).await.0
+}
+
+/// Ada, signed in, and the organization "Acme Corp" she created.
+async fn acme(t: &TestAuth) -> (Session, OrgMember) {
+    t.user("ada@example.com").await;
+    let (ada, _) = t.sign_in("ada@example.com").await;
+    let acme = t
+        .auth
+        .create_organization(&ada, "Acme Corp", None, &anon())
+        .await
+        .unwrap();
+    (ada, acme)
+}
+
+fn not_found<T>(result: Result<T>) -> bool {
+    matches!(result, Err(AuthError::OrganizationNotFound))
+}
+
+fn forbidden<T>(result: Result<T>) -> bool {
+    matches!(result, Err(AuthError::Forbidden))
+}
+
+fn last<T>(result: Result<T>) -> bool {
+    matches!(result, Err(AuthError::LastOwner))
+}
+
+fn kinds(events: &[tollbooth_db::SecurityEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+async fn organizations_are_created_with_their_creator_as_owner_and_canonical_slugs(db: TestDb) {
+    let t = TestAuth::new(db);
+    let (ada, acme) = acme(&t).await;
+    assert_eq!(acme.organization.name, "Acme Corp");
+    assert_eq!(acme.organization.slug, "acme-corp");
+    assert_eq!(acme.role, OrgRole::OWNER);
+    assert!(acme.can(&OrgPermission::DELETE_ORGANIZATION));
+
+    // The same name again: the derived slug gets a suffix; a given slug taken is an error.
+    let again = t
+        .auth
+        .create_organization(&ada, "  Acme   Corp ", None, &anon())
+        .await
+        .unwrap();
+    assert_eq!(again.organization.name, "Acme   Corp");
+    assert!(
+        again.organization.slug.starts_with("acme-corp-") && again.organization.slug.len() == 16,
+        "{}",
+        again.organization.slug
+    );
+    assert!(matches!(
+        t.auth
+            .create_organization(&ada, "Other", Some("ACME-corp"), &anon())
+            .await,
+        Err(AuthError::SlugTaken)
+    ));
+    for (name, slug) in [
+        ("", None),
+        ("Ok", Some("-bad")),
+        ("Ok", Some("a")),
+        ("a\u{7}b", None),
+    ] {
+        assert!(
+            matches!(
+                t.auth.create_organization(&ada, name, slug, &anon()).await,
+                Err(AuthError::InvalidInput { .. })
+            ),
+            "{name:?} {slug:?}"
+        );
+    }
+    // A name with nothing to make a slug of still gets one.
+    let symbols = t
+        .auth
+        .create_organization(&ada, "!!!", None, &anon())
+        .await
+        .unwrap();
+    assert_eq!(symbols.organization.slug, "org");
+
+    let mine = t.auth.organizations(&ada).await.unwrap();
+    let slugs: Vec<_> = mine.iter().map(|m| m.organization.slug.as_str()).collect();
+    assert_eq!(
+        slugs,
+        ["acme-corp", again.organization.slug.as_str(), "org"]
+    );
+    let by_slug = t.auth.org_member_by_slug(&ada, "Acme-Corp").await.unwrap();
+    assert_eq!(by_slug.organization.id, acme.organization.id);
+
+    // Renaming and re-slugging, refused onto a taken slug, recorded with before and after.
+    let id = acme.organization.id;
+    assert!(matches!(
+        t.auth
+            .update_organization(&ada, id, OrganizationUpdate::new().slug("org"), &anon())
+            .await,
+        Err(AuthError::SlugTaken)
+    ));
+    let renamed = t
+        .auth
+        .update_organization(
+            &ada,
+            id,
+            OrganizationUpdate::new().name("Acme Inc").slug("acme"),
+            &anon(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            renamed.organization.name.as_str(),
+            renamed.organization.slug.as_str()
+        ),
+        ("Acme Inc", "acme")
+    );
+    let events = trail(&t, ada.user.id).await;
+    let updated = events.last().unwrap();
+    assert_eq!(updated.kind, "organization_updated");
+    let detail = updated.detail.as_ref().unwrap();
+    assert_eq!(detail["organization"], serde_json::json!(id));
+    assert_eq!(detail["slug"]["from"], "acme-corp");
+    assert_eq!(detail["slug"]["to"], "acme");
+    assert_eq!(
+        kinds(&events),
+        [
+            "signed_in",
+            "organization_created",
+            "organization_created",
+            "organization_created",
+            "organization_updated"
+        ]
+    );
+}
+
+async fn an_organization_is_not_found_by_those_outside_it(db: TestDb) {
+    let t = TestAuth::new(db);
+    let (_, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    t.user("eve@example.com").await;
+    let (eve, eve_cookie) = t.sign_in("eve@example.com").await;
+    // An outsider cannot tell Acme from an organization that does not exist.
+    for org in [id, Uuid::now_v7()] {
+        assert!(not_found(t.auth.org_member(&eve, org).await));
+        assert!(not_found(t.auth.require_org_member(&eve_cookie, org).await));
+        assert!(not_found(t.auth.list_members(&eve, org, None, 10).await));
+        assert!(not_found(
+            t.auth
+                .update_organization(&eve, org, OrganizationUpdate::new().name("Mine"), &anon())
+                .await
+        ));
+        assert!(not_found(
+            t.auth.delete_organization(&eve, org, &anon()).await
+        ));
+        assert!(not_found(
+            t.auth.set_active_organization(&eve, Some(org)).await
+        ));
+        assert!(not_found(
+            t.auth.leave_organization(&eve, org, &anon()).await
+        ));
+    }
+    assert!(not_found(
+        t.auth.org_member_by_slug(&eve, "acme-corp").await
+    ));
+    assert!(not_found(
+        t.auth.org_member_by_slug(&eve, "not a slug").await
+    ));
+    // No session at all is a 401, before any organization is looked at.
+    assert!(matches!(
+        t.auth.require_org_member(&no_headers(), id).await,
+        Err(AuthError::Unauthorized)
+    ));
+    assert_eq!(AuthError::OrganizationNotFound.status(), 404);
+    assert_eq!(
+        AuthError::OrganizationNotFound.code(),
+        "organization_not_found"
+    );
+}
+
+async fn roles_grant_their_permissions_and_only_owners_touch_owners(db: TestDb) {
+    let billing = OrgRole::new("billing");
+    let t = TestAuth::with(db, |c| {
+        c.organization_role(billing.clone(), [OrgPermission::MANAGE_BILLING])
+    });
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    let bob = join(&t, id, "bob@example.com", &OrgRole::ADMIN).await;
+    let cy = join(&t, id, "cy@example.com", &OrgRole::MEMBER).await;
+    let dee = join(&t, id, "dee@example.com", &billing).await;
+    let (_, bob_cookie) = t.sign_in("bob@example.com").await;
+    let (_, cy_cookie) = t.sign_in("cy@example.com").await;
+
+    // The guards: any member passes the membership check; permissions and roles differ.
+    let (_, member) = t.auth.require_org_member(&cy_cookie, id).await.unwrap();
+    assert_eq!(member.role, OrgRole::MEMBER);
+    assert!(matches!(
+        t.auth
+            .require_org_permission(&cy_cookie, id, &OrgPermission::MANAGE_MEMBERS)
+            .await,
+        Err(AuthError::Forbidden)
+    ));
+    let (_, admin) = t
+        .auth
+        .require_org_permission(&bob_cookie, id, &OrgPermission::MANAGE_MEMBERS)
+        .await
+        .unwrap();
+    assert_eq!(admin.role, OrgRole::ADMIN);
+    let (lookup, _) = t
+        .auth
+        .require_org_role(&bob_cookie, id, &OrgRole::ADMIN)
+        .await
+        .unwrap();
+    assert_eq!(lookup.session.user.id, bob.user.id);
+    assert!(matches!(
+        t.auth
+            .require_org_role(&cy_cookie, id, &OrgRole::ADMIN)
+            .await,
+        Err(AuthError::Forbidden)
+    ));
+    assert!(
+        t.auth
+            .org_member(&dee, id)
+            .await
+            .unwrap()
+            .can(&OrgPermission::MANAGE_BILLING)
+    );
+
+    // A member cannot manage members; an admin can, but not owners nor make one.
+    assert!(forbidden(
+        t.auth
+            .change_member_role(&cy, id, dee.user.id, &OrgRole::ADMIN, &anon())
+            .await
+    ));
+    assert!(forbidden(
+        t.auth.remove_member(&cy, id, dee.user.id, &anon()).await
+    ));
+    assert!(forbidden(
+        t.auth
+            .change_member_role(&bob, id, ada.user.id, &OrgRole::MEMBER, &anon())
+            .await
+    ));
+    assert!(forbidden(
+        t.auth.remove_member(&bob, id, ada.user.id, &anon()).await
+    ));
+    assert!(forbidden(
+        t.auth
+            .change_member_role(&bob, id, cy.user.id, &OrgRole::OWNER, &anon())
+            .await
+    ));
+    assert!(forbidden(
+        t.auth.delete_organization(&bob, id, &anon()).await
+    ));
+    assert!(forbidden(
+        t.auth
+            .transfer_ownership(&bob, id, cy.user.id, &anon())
+            .await
+    ));
+    assert!(matches!(
+        t.auth
+            .change_member_role(&bob, id, cy.user.id, &OrgRole::new("ghost"), &anon())
+            .await,
+        Err(AuthError::InvalidInput { field: "role", .. })
+    ));
+    assert!(matches!(
+        t.auth
+            .change_member_role(&bob, id, Uuid::now_v7(), &OrgRole::ADMIN, &anon())
+            .await,
+        Err(AuthError::MemberNotFound)
+    ));
+    let promoted = t
+        .auth
+        .change_member_role(&bob, id, cy.user.id, &billing, &anon())
+        .await
+        .unwrap();
+    assert_eq!(promoted.role, billing);
+    t.auth
+        .remove_member(&bob, id, dee.user.id, &anon())
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.auth.org_member(&dee, id).await,
+        Err(AuthError::OrganizationNotFound)
+    ));
+
+    // Each change is in the trail of the member it concerns, by whoever made it.
+    let cy_trail = trail(&t, cy.user.id).await;
+    let changed = cy_trail.last().unwrap();
+    assert_eq!(changed.kind, "member_role_changed");
+    assert_eq!(changed.actor_user_id, Some(bob.user.id));
+    let detail = changed.detail.as_ref().unwrap();
+    assert_eq!(
+        (&detail["from"], &detail["to"]),
+        (&"member".into(), &"billing".into())
+    );
+    let dee_trail = trail(&t, dee.user.id).await;
+    assert_eq!(dee_trail.last().unwrap().kind, "member_removed");
+    assert_eq!(dee_trail.last().unwrap().actor_user_id, Some(bob.user.id));
+
+    // A role name the configuration does not know is refused at build time when malformed.
+    assert!(
+        config(&ManualClock::new(tollbooth_db::now()))
+            .organization_role(OrgRole::new("Not Valid"), [])
+            .build()
+            .is_err()
+    );
+}
+
+async fn the_last_owner_can_never_go(db: TestDb) {
+    let t = TestAuth::new(db);
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    let bob = join(&t, id, "bob@example.com", &OrgRole::ADMIN).await;
+    assert!(last(t.auth.leave_organization(&ada, id, &anon()).await));
+    assert!(last(
+        t.auth
+            .change_member_role(&ada, id, ada.user.id, &OrgRole::ADMIN, &anon())
+            .await
+    ));
+    assert!(last(
+        t.auth.remove_member(&ada, id, ada.user.id, &anon()).await
+    ));
+    // Deleting her account would leave Acme ownerless: refused, nothing deleted.
+    assert!(last(t.auth.delete_account(&ada, None, &anon()).await));
+    assert!(t.auth.org_member(&ada, id).await.is_ok());
+    assert_eq!(AuthError::LastOwner.status(), 409);
+
+    // Ownership moves in one step; then she may go.
+    assert!(matches!(
+        t.auth
+            .transfer_ownership(&ada, id, Uuid::now_v7(), &anon())
+            .await,
+        Err(AuthError::MemberNotFound)
+    ));
+    t.auth
+        .transfer_ownership(&ada, id, bob.user.id, &anon())
+        .await
+        .unwrap();
+    assert_eq!(
+        t.auth.org_member(&bob, id).await.unwrap().role,
+        OrgRole::OWNER
+    );
+    assert_eq!(
+        t.auth.org_member(&ada, id).await.unwrap().role,
+        OrgRole::ADMIN
+    );
+    assert_eq!(
+        trail(&t, bob.user.id).await.last().unwrap().kind,
+        "ownership_transferred"
+    );
+    t.auth.leave_organization(&ada, id, &anon()).await.unwrap();
+    assert_eq!(
+        trail(&t, ada.user.id).await.last().unwrap().kind,
+        "member_left"
+    );
+    t.auth.delete_account(&ada, None, &anon()).await.unwrap();
+    // Bob is the last owner now, of an organization with no one else.
+    assert!(last(t.auth.leave_organization(&bob, id, &anon()).await));
+    t.auth.delete_organization(&bob, id, &anon()).await.unwrap();
+    assert!(t.db.find_organization(id).await.unwrap().is_none());
+    assert_eq!(
+        trail(&t, bob.user.id).await.last().unwrap().kind,
+        "organization_deleted"
+    );
+}
+
+/// The last two owners stepping down at once, on two instances: one wins, the other is
+/// refused, and the organization keeps exactly one owner. Without the organization's lock
+/// both would count two owners and both step down.
+async fn concurrent_demotions_never_remove_the_last_owner(db: TestDb) {
+    let t = TestAuth::new(db);
+    let other = t.second_instance().await;
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    let bob = join(&t, id, "bob@example.com", &OrgRole::OWNER).await;
+    let request = anon();
+    for round in 0..10 {
+        let (a, b) = tokio::join!(
+            t.auth
+                .change_member_role(&ada, id, ada.user.id, &OrgRole::ADMIN, &request),
+            other.change_member_role(&bob, id, bob.user.id, &OrgRole::ADMIN, &request),
+        );
+        let refused = [&a, &b]
+            .into_iter()
+            .filter(|r| matches!(r, Err(AuthError::LastOwner)))
+            .count();
+        assert_eq!(
+            (a.is_ok() as u8 + b.is_ok() as u8, refused),
+            (1, 1),
+            "round {round}: {a:?} {b:?}"
+        );
+        assert_eq!(t.db.count_owners(id).await.unwrap(), 1, "round {round}");
+        // The one still an owner makes the other an owner again for the next round.
+        let (owner, demoted) = if a.is_ok() {
+            (&bob, &ada)
+        } else {
+            (&ada, &bob)
+        };
+        t.auth
+            .change_member_role(owner, id, demoted.user.id, &OrgRole::OWNER, &anon())
+            .await
+            .unwrap();
+    }
+    // Each demoting the other at once: the loser is no owner any more when its turn comes.
+    let (a, b) = tokio::join!(
+        t.auth
+            .change_member_role(&ada, id, bob.user.id, &OrgRole::ADMIN, &request),
+        other.change_member_role(&bob, id, ada.user.id, &OrgRole::ADMIN, &request),
+    );
+    assert_eq!(a.is_ok() as u8 + b.is_ok() as u8, 1, "{a:?} {b:?}");
+    assert!(forbidden(if a.is_ok() { b } else { a }));
+    assert_eq!(t.db.count_owners(id).await.unwrap(), 1);
+    // Leaving at once (both owners again first): the same.
+    let owners = t
+        .auth
+        .list_members(&ada, id, None, 10)
+        .await
+        .unwrap()
+        .members;
+    let owner = if owners[0].role == OrgRole::OWNER {
+        &ada
+    } else {
+        &bob
+    };
+    let demoted = if owner.user.id == ada.user.id {
+        &bob
+    } else {
+        &ada
+    };
+    t.auth
+        .change_member_role(owner, id, demoted.user.id, &OrgRole::OWNER, &anon())
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        t.auth.leave_organization(&ada, id, &request),
+        other.leave_organization(&bob, id, &request),
+    );
+    assert_eq!(a.is_ok() as u8 + b.is_ok() as u8, 1, "{a:?} {b:?}");
+    assert!(last(if a.is_ok() { b } else { a }));
+    assert_eq!(t.db.count_owners(id).await.unwrap(), 1);
+    assert_eq!(t.db.count_members(id).await.unwrap(), 1);
+}
+
+async fn the_active_organization_is_per_session_and_ends_with_the_membership(db: TestDb) {
+    let t = TestAuth::new(db);
+    let other = t.second_instance().await;
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    let bob = join(&t, id, "bob@example.com", &OrgRole::MEMBER).await;
+    let (_, bob_cookie) = t.sign_in("bob@example.com").await;
+    let (bob_second, bob_second_cookie) = t.sign_in("bob@example.com").await;
+    let active = |lookup: Option<SessionLookup>| lookup.unwrap().session.active_organization;
+
+    // Switching one session leaves his others alone.
+    let switched = t
+        .auth
+        .set_active_organization(&bob_second, Some(id))
+        .await
+        .unwrap();
+    assert_eq!(switched.unwrap().organization.id, id);
+    assert_eq!(
+        active(other.get_session(&bob_second_cookie).await.unwrap()),
+        Some(id)
+    );
+    assert_eq!(active(other.get_session(&bob_cookie).await.unwrap()), None);
+    assert!(
+        t.auth
+            .set_active_organization(&bob_second, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        active(other.get_session(&bob_second_cookie).await.unwrap()),
+        None
+    );
+    t.auth
+        .set_active_organization(&bob_second, Some(id))
+        .await
+        .unwrap();
+
+    // Removed on this instance: his very next request, on the other, no longer has it.
+    t.auth
+        .remove_member(&ada, id, bob.user.id, &anon())
+        .await
+        .unwrap();
+    let lookup = other
+        .get_session(&bob_second_cookie)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lookup.session.active_organization, None);
+    assert!(matches!(
+        t.auth
+            .set_active_organization(&lookup.session, Some(id))
+            .await,
+        Err(AuthError::OrganizationNotFound)
+    ));
+
+    // Deleting the organization clears it from every session that had it.
+    let (ada_session, ada_cookie) = t.sign_in("ada@example.com").await;
+    t.auth
+        .set_active_organization(&ada_session, Some(id))
+        .await
+        .unwrap();
+    t.auth.delete_organization(&ada, id, &anon()).await.unwrap();
+    assert_eq!(active(other.get_session(&ada_cookie).await.unwrap()), None);
+    let row = t.db.find_session(ada_session.id).await.unwrap().unwrap();
+    assert_eq!(row.active_organization_id, None);
+}
+
+async fn members_are_listed_a_page_at_a_time(db: TestDb) {
+    let t = TestAuth::new(db);
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    for n in 0..4 {
+        let user = t.user(&format!("m{n}@example.com")).await;
+        t.db.add_member(id, user.id, "member").await.unwrap();
+    }
+    let first = t.auth.list_members(&ada, id, None, 3).await.unwrap();
+    let emails = |page: &MemberPage| {
+        page.members
+            .iter()
+            .map(|m| m.email.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        emails(&first),
+        ["ada@example.com", "m0@example.com", "m1@example.com"]
+    );
+    assert_eq!(first.members[0].role, OrgRole::OWNER);
+    let second = t.auth.list_members(&ada, id, first.next, 3).await.unwrap();
+    assert_eq!(emails(&second), ["m2@example.com", "m3@example.com"]);
+    assert_eq!(second.next, None);
+    // A member already in is a conflict at the database.
+    let m0 =
+        t.db.find_user_by_email("m0@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(t.db.add_member(id, m0.id, "admin").await.is_err());
+}
+
+tollbooth_db::engine_tests!(
+    organizations_are_created_with_their_creator_as_owner_and_canonical_slugs,
+    an_organization_is_not_found_by_those_outside_it,
+    roles_grant_their_permissions_and_only_owners_touch_owners,
+    the_last_owner_can_never_go,
+    concurrent_demotions_never_remove_the_last_owner,
+    the_active_organization_is_per_session_and_ends_with_the_membership,
+    members_are_listed_a_page_at_a_time,
+);
