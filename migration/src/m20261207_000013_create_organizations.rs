@@ -129,7 +129,7 @@ impl MigrationTrait for Migration {
                     .col(text(Invitations::Role).check(Expr::cust("length(role) > 0")))
                     // The inviter's account may go; the invitation keeps its history.
                     .col(uuid_null(Invitations::InviterUserId))
-                    .col(text(Invitations::TokenHash).unique_key())
+                    .col(blob(Invitations::TokenHash).unique_key())
                     .col(text(Invitations::Status).check(Expr::cust(
                         "status IN ('pending', 'accepted', 'revoked', 'expired')",
                     )))

@@ -127,6 +127,8 @@ pub struct RateLimits {
     /// Second-factor codes tried per user, right or wrong (default 10 / 15 min). Wrong
     /// codes also lock the second factor after five in a row.
     pub mfa_per_user: Limit,
+    /// Invitation e-mails (new and sent again) per organization (default 50 / day).
+    pub invitations_per_organization: Limit,
     /// After this many consecutive failed sign-ins, each further attempt waits
     /// 1 s × 2^(failures − this), capped at `max_backoff` (default 5).
     pub backoff_after_failures: u32,
@@ -149,6 +151,7 @@ impl Default for RateLimits {
             emails_per_account: Limit::new(3, TimeDelta::hours(1)),
             emails_per_ip: Limit::new(20, TimeDelta::hours(1)),
             mfa_per_user: Limit::new(10, TimeDelta::minutes(15)),
+            invitations_per_organization: Limit::new(50, TimeDelta::days(1)),
             backoff_after_failures: 5,
             max_backoff: TimeDelta::minutes(15),
             max_consecutive_failures: 100,
@@ -175,6 +178,8 @@ pub struct AuthConfig {
     pub(crate) reset_ttl: TimeDelta,
     pub(crate) confirm_email_change_path: String,
     pub(crate) email_change_ttl: TimeDelta,
+    pub(crate) accept_invitation_path: String,
+    pub(crate) invitation_ttl: TimeDelta,
     pub(crate) mfa_challenge_ttl: TimeDelta,
     pub(crate) reauthentication_window: TimeDelta,
     pub(crate) impersonation_lifetime: TimeDelta,
@@ -216,6 +221,8 @@ impl AuthConfig {
             reset_ttl: TimeDelta::hours(1),
             confirm_email_change_path: "/confirm-email-change".to_owned(),
             email_change_ttl: TimeDelta::hours(1),
+            accept_invitation_path: "/accept-invitation".to_owned(),
+            invitation_ttl: TimeDelta::days(7),
             mfa_challenge_ttl: TimeDelta::minutes(5),
             reauthentication_window: TimeDelta::minutes(10),
             impersonation_lifetime: TimeDelta::hours(1),
@@ -279,6 +286,8 @@ pub struct AuthConfigBuilder {
     reset_ttl: TimeDelta,
     confirm_email_change_path: String,
     email_change_ttl: TimeDelta,
+    accept_invitation_path: String,
+    invitation_ttl: TimeDelta,
     mfa_challenge_ttl: TimeDelta,
     reauthentication_window: TimeDelta,
     impersonation_lifetime: TimeDelta,
@@ -305,6 +314,19 @@ impl AuthConfigBuilder {
     /// change (enrolling MFA, linking or unlinking a provider); default 10 minutes.
     pub fn reauthentication_window(mut self, window: TimeDelta) -> Self {
         self.reauthentication_window = window;
+        self
+    }
+
+    /// The page an invitation e-mail's link opens (default `/accept-invitation`, with
+    /// `?token=`).
+    pub fn accept_invitation_path(mut self, path: impl Into<String>) -> Self {
+        self.accept_invitation_path = path.into();
+        self
+    }
+
+    /// How long an invitation to an organization can be accepted (default 7 days).
+    pub fn invitation_ttl(mut self, ttl: TimeDelta) -> Self {
+        self.invitation_ttl = ttl;
         self
     }
 
@@ -567,6 +589,7 @@ impl AuthConfigBuilder {
             self.verification_ttl,
             self.reset_ttl,
             self.email_change_ttl,
+            self.invitation_ttl,
             self.mfa_challenge_ttl,
             self.reauthentication_window,
             self.security_report_ttl,
@@ -642,6 +665,8 @@ impl AuthConfigBuilder {
             reset_ttl: self.reset_ttl,
             confirm_email_change_path: self.confirm_email_change_path,
             email_change_ttl: self.email_change_ttl,
+            accept_invitation_path: self.accept_invitation_path,
+            invitation_ttl: self.invitation_ttl,
             mfa_challenge_ttl: self.mfa_challenge_ttl,
             reauthentication_window: self.reauthentication_window,
             impersonation_lifetime: self.impersonation_lifetime,

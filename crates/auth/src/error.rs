@@ -27,7 +27,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// | [`Banned`](Self::Banned) | 403 | `banned` |
 /// | [`UserNotFound`](Self::UserNotFound) | 404 | `user_not_found` |
 /// | [`OrganizationNotFound`](Self::OrganizationNotFound), [`MemberNotFound`](Self::MemberNotFound) | 404 | `organization_not_found`, `member_not_found` |
-/// | [`SlugTaken`](Self::SlugTaken), [`LastOwner`](Self::LastOwner) | 409 | `slug_taken`, `last_owner` |
+/// | [`InvitationNotFound`](Self::InvitationNotFound) | 404 | `invitation_not_found` |
+/// | [`InvitationForAnotherAddress`](Self::InvitationForAnotherAddress) | 403 | `invitation_for_another_address` |
+/// | [`SlugTaken`](Self::SlugTaken), [`LastOwner`](Self::LastOwner), [`AlreadyMember`](Self::AlreadyMember), [`AlreadyInvited`](Self::AlreadyInvited) | 409 | `slug_taken`, `last_owner`, `already_member`, `already_invited` |
 /// | [`EmailTaken`](Self::EmailTaken) | 409 | `email_taken` |
 /// | [`InvalidPassword`](Self::InvalidPassword) | 422 | `invalid_password` |
 /// | [`InvalidInput`](Self::InvalidInput) | 422 | `invalid_input` |
@@ -84,6 +86,19 @@ pub enum AuthError {
     /// The user named is not a member of the organization.
     #[error("no such member")]
     MemberNotFound,
+    /// No pending invitation with this id in the organization.
+    #[error("no such pending invitation")]
+    InvitationNotFound,
+    /// The invitation was sent to another address than the signed-in user's: it can only
+    /// be accepted by an account with the invited address.
+    #[error("this invitation was sent to another e-mail address")]
+    InvitationForAnotherAddress,
+    /// The address already belongs to a member of the organization.
+    #[error("already a member of this organization")]
+    AlreadyMember,
+    /// The address has a pending invitation already: send that one again instead.
+    #[error("already invited: send the pending invitation again instead")]
+    AlreadyInvited,
     /// Another organization has this slug.
     #[error("this slug is taken")]
     SlugTaken,
@@ -215,16 +230,20 @@ impl WireError for AuthError {
             Self::Forbidden
             | Self::ReauthenticationRequired
             | Self::Impersonating
+            | Self::InvitationForAnotherAddress
             | Self::EmailNotVerified
             | Self::Banned
             | Self::ProviderEmailUnverified => StatusCode::FORBIDDEN,
             Self::ProviderNotConfigured { .. }
             | Self::UserNotFound
             | Self::OrganizationNotFound
-            | Self::MemberNotFound => StatusCode::NOT_FOUND,
+            | Self::MemberNotFound
+            | Self::InvitationNotFound => StatusCode::NOT_FOUND,
             Self::EmailTaken
             | Self::SlugTaken
             | Self::LastOwner
+            | Self::AlreadyMember
+            | Self::AlreadyInvited
             | Self::AccountLinkRequired { .. }
             | Self::AccountAlreadyLinked { .. }
             | Self::LastSignInMethod
@@ -253,6 +272,10 @@ impl WireError for AuthError {
             Self::UserNotFound => "user_not_found",
             Self::OrganizationNotFound => "organization_not_found",
             Self::MemberNotFound => "member_not_found",
+            Self::InvitationNotFound => "invitation_not_found",
+            Self::InvitationForAnotherAddress => "invitation_for_another_address",
+            Self::AlreadyMember => "already_member",
+            Self::AlreadyInvited => "already_invited",
             Self::SlugTaken => "slug_taken",
             Self::LastOwner => "last_owner",
             Self::EmailTaken => "email_taken",

@@ -139,6 +139,7 @@ mod error;
 mod export;
 mod headers;
 mod impersonation;
+mod invitations;
 mod jwt;
 mod limits;
 mod mail;
@@ -176,6 +177,7 @@ pub use export::{
 };
 pub use headers::{HeaderView, RequestInfo};
 pub use impersonation::SessionSwitch;
+pub use invitations::{InvitationPreview, OrgInvitation};
 pub use jwt::SessionClaims;
 pub use mfa::{BackupCodes, EncryptionKey, MfaConfig, MfaEnrollment, MfaStatus};
 pub use oauth::{

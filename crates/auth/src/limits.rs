@@ -26,6 +26,8 @@ pub(crate) enum Action {
     Reset,
     /// Second-factor codes tried.
     Mfa,
+    /// Invitation e-mails of an organization (keyed on its id).
+    Invite,
 }
 
 impl Action {
@@ -36,6 +38,7 @@ impl Action {
             Self::Verify => "verify",
             Self::Reset => "reset",
             Self::Mfa => "mfa",
+            Self::Invite => "invite",
         }
     }
 }

@@ -10,13 +10,14 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tollbooth_db::{OutboxRepo, User};
+use tollbooth_db::{Invitation, Organization, OutboxRepo, User};
 use tollbooth_email::{
     AccountDeletedEmail, AccountDeletedProps, EmailChangeVerificationEmail,
     EmailChangeVerificationProps, EmailChangedNoticeEmail, EmailChangedNoticeProps, EmailError,
     EmailTemplate, Link, NewSignInAlertEmail, NewSignInAlertProps, Outbox, PasswordResetEmail,
     PasswordResetProps, PublicBaseUrl, SecurityChange, SecurityNoticeEmail, SecurityNoticeProps,
-    SetPasswordEmail, SetPasswordProps, WelcomeEmail, WelcomeProps,
+    SetPasswordEmail, SetPasswordProps, TeamInviteEmail, TeamInviteProps, WelcomeEmail,
+    WelcomeProps,
 };
 
 use crate::config::AuthConfig;
@@ -31,6 +32,9 @@ pub(crate) struct AuthMail {
     reset_password_path: String,
     confirm_email_change_path: String,
     security_report_path: String,
+    accept_invitation_path: String,
+    /// How long an invitation works, said in the e-mail.
+    invitation_ttl: TimeDelta,
     /// How long a reset link lives, said in the e-mail.
     reset_ttl: TimeDelta,
     /// How long an e-mail change link lives, said in the e-mail.
@@ -50,6 +54,8 @@ impl AuthMail {
             reset_password_path: config.reset_password_path.clone(),
             confirm_email_change_path: config.confirm_email_change_path.clone(),
             security_report_path: config.security_report_path.clone(),
+            accept_invitation_path: config.accept_invitation_path.clone(),
+            invitation_ttl: config.invitation_ttl,
             reset_ttl: config.reset_ttl,
             email_change_ttl: config.email_change_ttl,
             security_report_ttl: config.security_report_ttl,
@@ -223,6 +229,34 @@ impl AuthMail {
         };
         let key = format!("account-deleted/{}", user.id);
         self.queue::<AccountDeletedEmail>(tx, &user.email, &props, key)
+            .await
+    }
+
+    /// The invitation to `organization` from `inviter`, to the invited address, with the
+    /// accept link. Keyed on the token, so sending it again (a new token) is a new e-mail.
+    pub(crate) async fn team_invite(
+        &self,
+        tx: &impl OutboxRepo,
+        invitation: &Invitation,
+        token: &str,
+        inviter: &User,
+        organization: &Organization,
+    ) -> Result<()> {
+        let props = TeamInviteProps {
+            inviter_name: inviter
+                .name
+                .clone()
+                .unwrap_or_else(|| inviter.email.clone()),
+            team_name: organization.name.clone(),
+            accept_url: self.link(&self.accept_invitation_path, token),
+            expires_in: self.invitation_ttl,
+        };
+        let token_key: String = invitation.token_hash[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let key = format!("team-invite/{}/{token_key}", invitation.id);
+        self.queue::<TeamInviteEmail>(tx, &invitation.email, &props, key)
             .await
     }
 

@@ -777,7 +777,7 @@ impl Auth {
 
     /// Opens a transaction, locks organization `id` and reads the user's membership in
     /// it, the first steps of every change.
-    async fn locked(&self, session: &Session, id: Uuid) -> Result<(Tx, OrgMember)> {
+    pub(crate) async fn locked(&self, session: &Session, id: Uuid) -> Result<(Tx, OrgMember)> {
         let tx = self.inner.db.begin().await?;
         let organization = tx
             .lock_organization(id)
@@ -790,7 +790,11 @@ impl Auth {
         Ok((tx, self.member_of(organization, membership)))
     }
 
-    fn member_of(&self, organization: Organization, membership: Membership) -> OrgMember {
+    pub(crate) fn member_of(
+        &self,
+        organization: Organization,
+        membership: Membership,
+    ) -> OrgMember {
         let role = OrgRole::new(membership.role);
         OrgMember {
             permissions: self.inner.config.org_roles.permissions(&role),
@@ -831,7 +835,7 @@ async fn tx_user(tx: &Tx, id: Uuid) -> Result<User> {
 }
 
 /// An audit event about `subject` in `organization`, by `actor`.
-fn org_event<'a>(
+pub(crate) fn org_event<'a>(
     kind: SecurityEventKind,
     actor: Uuid,
     subject: Uuid,

@@ -56,6 +56,7 @@ mod time;
 pub use config::{DbConfig, Engine};
 pub use db::{Db, Tx, connect, migrate};
 pub use entities::booking::BookingStatus;
+pub use entities::invitation::InvitationStatus;
 pub use entities::nurture_enrollment::EnrollmentStatus;
 pub use entities::verification_token::TokenPurpose;
 pub use entities::webhook_event::WebhookSource;

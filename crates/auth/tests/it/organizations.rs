@@ -4,7 +4,10 @@
 
 use tollbooth_auth::*;
 use tollbooth_db::testing::TestDb;
-use tollbooth_db::{OrganizationRepo, SessionRepo, UserRepo};
+use tollbooth_db::{
+    AccountRepo, InvitationRepo, NewAccount, NewUser, OrganizationRepo, SecurityEventRepo,
+    SessionRepo, UserRepo,
+};
 use uuid::Uuid;
 
 use crate::common::*;
@@ -552,6 +555,249 @@ async fn members_are_listed_a_page_at_a_time(db: TestDb) {
     assert!(t.db.add_member(id, m0.id, "admin").await.is_err());
 }
 
+/// The invitation link of the last e-mail sent to `to`, and the e-mail's subject.
+async fn invitation_sent_to(t: &TestAuth, to: &str) -> (String, String) {
+    t.auth.flush_background_tasks().await;
+    let mail = t.outbox.sent_to(to).pop().expect("an invitation was sent");
+    assert!(
+        mail.text().contains("/accept-invitation?token="),
+        "{}",
+        mail.text()
+    );
+    (token_in(mail.text()), mail.subject().to_owned())
+}
+
+async fn an_invitation_is_accepted_by_its_address_once_verified_and_only_once(db: TestDb) {
+    // Unverified accounts may sign in here, so the acceptance itself must check.
+    let t = TestAuth::with(db, |c| c.require_verified_email(false));
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    let invitation = t
+        .auth
+        .invite_member(&ada, id, " Bob@Example.com ", &OrgRole::ADMIN, &anon())
+        .await
+        .unwrap();
+    assert_eq!(invitation.email, "bob@example.com");
+    assert_eq!(invitation.role, OrgRole::ADMIN);
+    let (token, subject) = invitation_sent_to(&t, "bob@example.com").await;
+    assert_eq!(
+        subject,
+        "ada@example.com invited you to join Acme Corp on Acme"
+    );
+    // The database keeps only the token's hash.
+    let row = t.db.find_invitation(invitation.id).await.unwrap().unwrap();
+    assert_ne!(row.token_hash, token.as_bytes());
+    assert_eq!(row.token_hash.len(), 32);
+
+    // The link shows what it is about before anyone signs in.
+    let preview = t.auth.preview_invitation(&token).await.unwrap();
+    assert_eq!(preview.organization_name, "Acme Corp");
+    assert_eq!(preview.inviter_name.as_deref(), Some("ada@example.com"));
+    assert!(!preview.account_exists);
+    assert!(matches!(
+        t.auth.preview_invitation("not-a-token").await,
+        Err(AuthError::InvalidToken)
+    ));
+
+    // Inviting the address again while it is pending is refused; so is a member's.
+    assert!(matches!(
+        t.auth
+            .invite_member(&ada, id, "bob@example.com", &OrgRole::MEMBER, &anon())
+            .await,
+        Err(AuthError::AlreadyInvited)
+    ));
+    assert!(matches!(
+        t.auth
+            .invite_member(&ada, id, "ada@example.com", &OrgRole::MEMBER, &anon())
+            .await,
+        Err(AuthError::AlreadyMember)
+    ));
+    assert!(matches!(
+        t.auth
+            .invite_member(&ada, id, "not an address", &OrgRole::MEMBER, &anon())
+            .await,
+        Err(AuthError::InvalidInput { field: "email", .. })
+    ));
+
+    // Someone else's account cannot accept it, nor Bob's before his address is verified.
+    t.user("eve@example.com").await;
+    let (eve, _) = t.sign_in("eve@example.com").await;
+    assert!(matches!(
+        t.auth.accept_invitation(&eve, &token, &anon()).await,
+        Err(AuthError::InvitationForAnotherAddress)
+    ));
+    let bob_user =
+        t.db.create_user(NewUser::new("bob@example.com"))
+            .await
+            .unwrap();
+    t.db.create_account(NewAccount::credential(bob_user.id, password_hash()))
+        .await
+        .unwrap();
+    let (unverified, _) = t.sign_in("bob@example.com").await;
+    assert!(matches!(
+        t.auth.accept_invitation(&unverified, &token, &anon()).await,
+        Err(AuthError::EmailNotVerified)
+    ));
+    // Verified, he joins with the invited role; the link is then spent.
+    t.db.mark_email_verified(bob_user.id, tollbooth_db::now())
+        .await
+        .unwrap();
+    let (bob, _) = t.sign_in("bob@example.com").await;
+    let joined = t
+        .auth
+        .accept_invitation(&bob, &token, &anon())
+        .await
+        .unwrap();
+    assert_eq!((joined.organization.id, joined.role), (id, OrgRole::ADMIN));
+    assert!(matches!(
+        t.auth.accept_invitation(&bob, &token, &anon()).await,
+        Err(AuthError::InvalidToken)
+    ));
+    assert!(t.auth.list_invitations(&ada, id).await.unwrap().is_empty());
+    assert_eq!(
+        kinds(&trail(&t, bob.user.id).await).last(),
+        Some(&"member_joined")
+    );
+}
+
+async fn invitations_are_revoked_sent_again_and_expire(db: TestDb) {
+    let t = TestAuth::with(db, |c| c.invitation_ttl(chrono::TimeDelta::days(2)));
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    let cy = join(&t, id, "cy@example.com", &OrgRole::MEMBER).await;
+    t.user("bob@example.com").await;
+    let (bob, _) = t.sign_in("bob@example.com").await;
+
+    // Only members who may invite can; an admin cannot invite an owner.
+    assert!(forbidden(
+        t.auth
+            .invite_member(&cy, id, "bob@example.com", &OrgRole::MEMBER, &anon())
+            .await
+    ));
+    assert!(not_found(
+        t.auth
+            .invite_member(&bob, id, "eve@example.com", &OrgRole::MEMBER, &anon())
+            .await
+    ));
+    let first = t
+        .auth
+        .invite_member(&ada, id, "bob@example.com", &OrgRole::MEMBER, &anon())
+        .await
+        .unwrap();
+    let (old_token, _) = invitation_sent_to(&t, "bob@example.com").await;
+    assert!(
+        t.auth
+            .preview_invitation(&old_token)
+            .await
+            .unwrap()
+            .account_exists
+    );
+    assert!(forbidden(t.auth.list_invitations(&cy, id).await));
+    let listed = t.auth.list_invitations(&ada, id).await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&first));
+
+    // Sent again: a new link, the old one dead, a later expiry.
+    t.clock.advance(chrono::TimeDelta::days(1));
+    let resent = t
+        .auth
+        .resend_invitation(&ada, id, first.id, &anon())
+        .await
+        .unwrap();
+    assert!(resent.expires_at > first.expires_at);
+    let (new_token, _) = invitation_sent_to(&t, "bob@example.com").await;
+    assert_ne!(new_token, old_token);
+    assert_eq!(t.outbox.sent_to("bob@example.com").len(), 2);
+    assert!(matches!(
+        t.auth.accept_invitation(&bob, &old_token, &anon()).await,
+        Err(AuthError::InvalidToken)
+    ));
+
+    // Revoked: the new link is dead too, and it cannot be revoked twice.
+    t.auth
+        .revoke_invitation(&ada, id, first.id, &anon())
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.auth.revoke_invitation(&ada, id, first.id, &anon()).await,
+        Err(AuthError::InvitationNotFound)
+    ));
+    assert!(matches!(
+        t.auth.accept_invitation(&bob, &new_token, &anon()).await,
+        Err(AuthError::InvalidToken)
+    ));
+    assert!(t.auth.list_invitations(&ada, id).await.unwrap().is_empty());
+
+    // Expired: refused, out of the list, and no obstacle to a new invitation.
+    t.auth
+        .invite_member(&ada, id, "bob@example.com", &OrgRole::MEMBER, &anon())
+        .await
+        .unwrap();
+    let (token, _) = invitation_sent_to(&t, "bob@example.com").await;
+    t.clock.advance(chrono::TimeDelta::days(2));
+    assert!(matches!(
+        t.auth.accept_invitation(&bob, &token, &anon()).await,
+        Err(AuthError::InvalidToken)
+    ));
+    assert!(t.auth.list_invitations(&ada, id).await.unwrap().is_empty());
+    t.auth
+        .invite_member(&ada, id, "bob@example.com", &OrgRole::MEMBER, &anon())
+        .await
+        .unwrap();
+    // The trail: four invitation e-mails (one sent again) and a revocation, by Ada.
+    let of_kind = |kind| {
+        let mut query = tollbooth_db::SecurityEventQuery::default();
+        query.kind = Some(kind);
+        let db = &t.db;
+        async move { db.list_security_events(&query, 100).await.unwrap() }
+    };
+    let invited = of_kind(tollbooth_db::SecurityEventKind::MemberInvited).await;
+    assert_eq!(invited.len(), 4);
+    assert!(invited.iter().all(|e| e.actor_user_id == Some(ada.user.id)));
+    let resent: Vec<_> = invited
+        .iter()
+        .filter(|e| e.detail.as_ref().unwrap()["resent"] == true)
+        .collect();
+    assert_eq!(resent.len(), 1);
+    let revoked = of_kind(tollbooth_db::SecurityEventKind::InvitationRevoked).await;
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(
+        revoked[0].detail.as_ref().unwrap()["email"],
+        "bob@example.com"
+    );
+}
+
+/// Two tabs accepting one invitation at once: one joins, the other is refused, one
+/// membership.
+async fn an_invitation_is_accepted_once_under_concurrency(db: TestDb) {
+    let t = TestAuth::new(db);
+    let other = t.second_instance().await;
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    t.user("bob@example.com").await;
+    let (bob, _) = t.sign_in("bob@example.com").await;
+    t.auth
+        .invite_member(&ada, id, "bob@example.com", &OrgRole::MEMBER, &anon())
+        .await
+        .unwrap();
+    let (token, _) = invitation_sent_to(&t, "bob@example.com").await;
+    let request = anon();
+    let (a, b) = tokio::join!(
+        t.auth.accept_invitation(&bob, &token, &request),
+        other.accept_invitation(&bob, &token, &request),
+    );
+    assert_eq!(a.is_ok() as u8 + b.is_ok() as u8, 1, "{a:?} {b:?}");
+    assert!(matches!(
+        if a.is_ok() { b } else { a },
+        Err(AuthError::InvalidToken)
+    ));
+    assert_eq!(t.db.count_members(id).await.unwrap(), 2);
+    let joined = kinds(&trail(&t, bob.user.id).await)
+        .into_iter()
+        .filter(|kind| *kind == "member_joined")
+        .count();
+    assert_eq!(joined, 1);
+}
+
 tollbooth_db::engine_tests!(
     organizations_are_created_with_their_creator_as_owner_and_canonical_slugs,
     an_organization_is_not_found_by_those_outside_it,
@@ -560,4 +806,7 @@ tollbooth_db::engine_tests!(
     concurrent_demotions_never_remove_the_last_owner,
     the_active_organization_is_per_session_and_ends_with_the_membership,
     members_are_listed_a_page_at_a_time,
+    an_invitation_is_accepted_by_its_address_once_verified_and_only_once,
+    invitations_are_revoked_sent_again_and_expire,
+    an_invitation_is_accepted_once_under_concurrency,
 );

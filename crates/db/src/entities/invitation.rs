@@ -18,10 +18,10 @@ pub struct Model {
     pub role: String,
     /// Who invited (`None` once their account is deleted).
     pub inviter_user_id: Option<Uuid>,
-    /// sha-256 of the token (hex); unique.
+    /// sha-256 of the token; unique. Replaced when the invitation is sent again.
     #[sea_orm(unique)]
-    pub token_hash: String,
-    /// `pending`, `accepted`, `revoked` or `expired`.
+    pub token_hash: Vec<u8>,
+    /// `pending`, `accepted`, `revoked` or `expired` ([`InvitationStatus`]).
     pub status: String,
     /// The token is refused after this.
     pub expires_at: DateTimeUtc,
@@ -36,3 +36,29 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where an invitation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvitationStatus {
+    /// Sent, not answered: its token works until `expires_at`.
+    Pending,
+    /// Accepted: the invitee is a member.
+    Accepted,
+    /// Revoked by a member of the organization.
+    Revoked,
+    /// Not accepted in time.
+    Expired,
+}
+
+impl InvitationStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}

@@ -7,6 +7,7 @@
 mod accounts;
 mod billing;
 mod bookings;
+mod invitations;
 mod organizations;
 mod outbox;
 mod rate_limits;
@@ -23,6 +24,7 @@ pub use billing::{
     ProductUpsert, SubscriptionUpsert, UNKNOWN_PLAN, Upsert,
 };
 pub use bookings::{BookingRepo, NewBooking};
+pub use invitations::{InvitationRepo, NewInvitation};
 pub use organizations::{NewOrganization, OWNER_ROLE, OrganizationRepo};
 pub use outbox::{DeliveryFailure, NewOutboxEmail, OutboxRepo};
 pub use rate_limits::{RateLimitHit, RateLimitRepo, RateLimitState};
@@ -41,6 +43,8 @@ pub use accounts::MockAccountRepo;
 pub use billing::MockBillingRepo;
 #[cfg(feature = "mock")]
 pub use bookings::MockBookingRepo;
+#[cfg(feature = "mock")]
+pub use invitations::MockInvitationRepo;
 #[cfg(feature = "mock")]
 pub use organizations::MockOrganizationRepo;
 #[cfg(feature = "mock")]

@@ -85,11 +85,19 @@ pub enum SecurityEventKind {
     MemberLeft,
     /// The member was made an owner by an owner who became an admin (`detail.from`).
     OwnershipTransferred,
+    /// An address was invited (`detail.invitation`, `detail.email`, `detail.role`;
+    /// `detail.resent` when the invitation was sent again with a new token). No subject:
+    /// the address may have no account.
+    MemberInvited,
+    /// A pending invitation was revoked (`detail.invitation`, `detail.email`).
+    InvitationRevoked,
+    /// The user joined by accepting an invitation (`detail.invitation`, `detail.role`).
+    MemberJoined,
 }
 
 impl SecurityEventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 32] = [
         Self::SignedIn,
         Self::SignInFailed,
         Self::PasswordChanged,
@@ -119,6 +127,9 @@ impl SecurityEventKind {
         Self::MemberRemoved,
         Self::MemberLeft,
         Self::OwnershipTransferred,
+        Self::MemberInvited,
+        Self::InvitationRevoked,
+        Self::MemberJoined,
     ];
 
     /// The stored name (`password_changed`, `banned`, …).
@@ -153,6 +164,9 @@ impl SecurityEventKind {
             Self::MemberRemoved => "member_removed",
             Self::MemberLeft => "member_left",
             Self::OwnershipTransferred => "ownership_transferred",
+            Self::MemberInvited => "member_invited",
+            Self::InvitationRevoked => "invitation_revoked",
+            Self::MemberJoined => "member_joined",
         }
     }
 
