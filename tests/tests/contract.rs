@@ -2560,6 +2560,177 @@ async fn impersonation_cannot_change_credentials(flavor: Flavor, db: TestDb) {
     );
 }
 
+/// Organizations end to end: one created, a second user invited by e-mail (the link read
+/// from the console transport) and joining, an outsider told nothing (404), the last owner
+/// kept, a removed member's session no longer acting in it, and the organization deleted.
+async fn organizations_members_and_invitations(flavor: Flavor, db: TestDb) {
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let ada = Browser::new(&server);
+    verified_user(&server, &ada, "ada@example.com").await;
+    let bob = Browser::new(&server);
+    let bob_id = verified_user(&server, &bob, "bob@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let eve = Browser::new(&server);
+    verified_user(&server, &eve, "eve@example.com").await;
+
+    let created = ada.post("/orgs", json!({ "name": "Acme Corp" })).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let org = &created.json["organization"];
+    assert_eq!(
+        (&org["slug"], &org["role"]),
+        (&json!("acme-corp"), &json!("owner"))
+    );
+    let id = org["id"].as_str().unwrap().to_owned();
+    let taken = ada
+        .post("/orgs", json!({ "name": "Other", "slug": "acme-corp" }))
+        .await;
+    assert_eq!(
+        (taken.status, taken.json["error"].as_str()),
+        (409, Some("slug_taken"))
+    );
+    assert_eq!(
+        ada.get("/orgs").await.json["organizations"][0]["id"],
+        json!(id)
+    );
+
+    // An outsider cannot tell it from an organization that does not exist.
+    for path in [
+        format!("/orgs/{id}"),
+        format!("/orgs/{id}/members"),
+        "/orgs/not-an-id".to_owned(),
+        format!("/orgs/{}", uuid::Uuid::now_v7()),
+    ] {
+        let hidden = eve.get(&path).await;
+        assert_eq!(
+            (hidden.status, hidden.json["error"].as_str()),
+            (404, Some("organization_not_found")),
+            "{path}"
+        );
+    }
+
+    // Invited by e-mail; the link works for Bob's account only.
+    let invited = ada
+        .post(
+            &format!("/orgs/{id}/invitations"),
+            json!({ "email": "bob@example.com", "role": "admin" }),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{invited:?}");
+    let again = ada
+        .post(
+            &format!("/orgs/{id}/invitations"),
+            json!({ "email": "bob@example.com" }),
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.json["error"].as_str()),
+        (409, Some("already_invited"))
+    );
+    let token = server
+        .emailed_token("bob@example.com", "/accept-invitation")
+        .await;
+    let preview = Browser::new(&server)
+        .get(&format!("/invitations/preview?token={token}"))
+        .await;
+    assert_eq!(preview.status, 200, "{preview:?}");
+    assert_eq!(
+        (&preview.json["organization_name"], &preview.json["role"]),
+        (&json!("Acme Corp"), &json!("admin"))
+    );
+    let wrong = eve
+        .post("/invitations/accept", json!({ "token": token }))
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.json["error"].as_str()),
+        (403, Some("invitation_for_another_address"))
+    );
+    let joined = bob
+        .post("/invitations/accept", json!({ "token": token }))
+        .await;
+    assert_eq!(joined.status, 200, "{joined:?}");
+    assert_eq!(joined.json["organization"]["role"], "admin");
+    let spent = bob
+        .post("/invitations/accept", json!({ "token": token }))
+        .await;
+    assert_eq!(
+        (spent.status, spent.json["error"].as_str()),
+        (422, Some("invalid_token"))
+    );
+    let members = ada.get(&format!("/orgs/{id}/members")).await;
+    let emails: Vec<_> = members.json["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["ada@example.com", "bob@example.com"]);
+
+    // Bob acts in it; an admin cannot demote the owner, who cannot leave as the last one.
+    let active = bob
+        .post(
+            "/auth/active-organization",
+            json!({ "organization_id": id }),
+        )
+        .await;
+    assert_eq!(active.json["session"]["active_organization_id"], json!(id));
+    assert_eq!(
+        bob.get("/auth/session").await.json["session"]["active_organization_id"],
+        json!(id)
+    );
+    let ada_id = ada.get("/me").await.json["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let demote = bob
+        .post(
+            &format!("/orgs/{id}/members/{ada_id}/role"),
+            json!({ "role": "member" }),
+        )
+        .await;
+    assert_eq!(
+        (demote.status, demote.json["error"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let leave = ada.post(&format!("/orgs/{id}/leave"), json!({})).await;
+    assert_eq!(
+        (leave.status, leave.json["error"].as_str()),
+        (409, Some("last_owner"))
+    );
+    let renamed = ada
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/orgs/{id}"),
+            Some(json!({ "name": "Acme Inc" })),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        renamed.json["organization"]["name"], "Acme Inc",
+        "{renamed:?}"
+    );
+
+    // Removed: Bob's very next request no longer acts in it, nor sees it.
+    let removed = ada.delete(&format!("/orgs/{id}/members/{bob_id}")).await;
+    assert_eq!(removed.status, 204, "{removed:?}");
+    assert_eq!(
+        bob.get("/auth/session").await.json["session"]["active_organization_id"],
+        Value::Null
+    );
+    assert_eq!(bob.get(&format!("/orgs/{id}")).await.status, 404);
+
+    let deleted = ada.delete(&format!("/orgs/{id}")).await;
+    assert_eq!(deleted.status, 204, "{deleted:?}");
+    assert_eq!(ada.get(&format!("/orgs/{id}")).await.status, 404);
+    assert!(
+        ada.get("/orgs").await.json["organizations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
 contract_tests!(
     the_openapi_document_refuses_what_it_does_not_describe,
     every_documented_operation_is_served,
@@ -2591,6 +2762,7 @@ contract_tests!(
     per_ip_limits_see_clients_behind_a_trusted_proxy,
     small_contract_fixes,
     the_plan_catalog_is_the_servers_configuration,
+    organizations_members_and_invitations,
 );
 
 /// Two instances (one axum, one actix) on one PostgreSQL: a session made on one works on the

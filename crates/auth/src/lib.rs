@@ -123,7 +123,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
-//! | `axum`  | no      | `tollbooth_auth::axum`: `session` and `csrf` middleware, `CurrentSession` / `RequireAuth` / `RequireRole<R>` extractors, `IntoResponse for AuthError` |
+//! | `axum`  | no      | `tollbooth_auth::axum`: `session` and `csrf` middleware, `CurrentSession` / `RequireAuth` / `RequireRole<R>` / `RequireOrgMember` / `RequireOrgPermission<P>` extractors, `IntoResponse for AuthError` |
 //! | `actix` | no      | `tollbooth_auth::actix`: the same for actix-web, plus `HeaderView` for actix's header map |
 
 mod adapters;
@@ -161,7 +161,7 @@ mod tokens;
 pub use adapters::actix;
 #[cfg(feature = "axum")]
 pub use adapters::axum;
-pub use adapters::{Admin, RoleMarker};
+pub use adapters::{Admin, ORG_PATH_PARAM, OrgPermissionMarker, RoleMarker};
 pub use admin::{Ban, MAX_USERS_PER_PAGE, UserAdmin, UserOverview, UserPage};
 pub use audit::MAX_EVENTS_PER_PAGE;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -12,7 +12,9 @@ use actix_web::{
     App as ActixApp, HttpRequest, HttpResponse, HttpServer, Responder, ResponseError, web,
 };
 use serde_json::Value;
-use tollbooth_auth::actix::{ClientIp, CurrentSession, RequireAuth, RequireRole, csrf, session};
+use tollbooth_auth::actix::{
+    ClientIp, CurrentSession, RequireAuth, RequireOrgMember, RequireRole, csrf, session,
+};
 use tollbooth_auth::{AccountExport, Admin, OAuthCallback, RequestInfo};
 use tollbooth_example_common::actix::{Form, Json, OptionalJson, Path, Query, RawBody};
 use tollbooth_example_common::extract::MAX_BODY_BYTES;
@@ -103,7 +105,10 @@ fn routes(config: &mut web::ServiceConfig) {
                 .configure(page_routes)
                 .service(web::scope("/auth").configure(auth_routes))
                 .service(web::scope("/admin").configure(admin_routes))
-                .service(web::scope("/billing").configure(billing_routes)),
+                .service(web::scope("/billing").configure(billing_routes))
+                .service(web::scope("/orgs").configure(org_routes))
+                .service(resource("/invitations/preview").route(web::get().to(preview_invitation)))
+                .service(resource("/invitations/accept").route(web::post().to(accept_invitation))),
         )
         .default_service(web::to(not_found));
 }
@@ -163,6 +168,7 @@ fn auth_routes(config: &mut web::ServiceConfig) {
         .service(resource("/change-email").route(web::post().to(change_email)))
         .service(resource("/delete-account").route(web::post().to(delete_account)))
         .service(resource("/stop-impersonating").route(web::post().to(stop_impersonating)))
+        .service(resource("/active-organization").route(web::post().to(set_active_organization)))
         .service(resource("/confirm-email-change").route(web::post().to(confirm_email_change)))
         .service(resource("/security-activity").route(web::get().to(security_activity)))
         .service(resource("/profile").route(web::post().to(update_profile)))
@@ -490,6 +496,204 @@ async fn mfa_verify(
     Json(body): Json<MfaVerifyBody>,
 ) -> Answer<SessionReply> {
     ops::auth::mfa_verify(&app, &client(&request, ip), body).await
+}
+
+/// `/orgs`: organizations, members and invitations. The reads take `RequireOrgMember`
+/// (404 for an organization the user is not in); the library checks every change.
+fn org_routes(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            resource("")
+                .route(web::get().to(list_organizations))
+                .route(web::post().to(create_organization)),
+        )
+        .service(
+            resource("/{org_id}")
+                .route(web::get().to(get_organization))
+                .route(web::patch().to(update_organization))
+                .route(web::delete().to(delete_organization)),
+        )
+        .service(resource("/{org_id}/members").route(web::get().to(list_members)))
+        .service(resource("/{org_id}/members/{user_id}").route(web::delete().to(remove_member)))
+        .service(
+            resource("/{org_id}/members/{user_id}/role").route(web::post().to(change_member_role)),
+        )
+        .service(resource("/{org_id}/leave").route(web::post().to(leave_organization)))
+        .service(resource("/{org_id}/transfer-ownership").route(web::post().to(transfer_ownership)))
+        .service(
+            resource("/{org_id}/invitations")
+                .route(web::get().to(list_invitations))
+                .route(web::post().to(invite_member)),
+        )
+        .service(
+            resource("/{org_id}/invitations/{invitation_id}")
+                .route(web::delete().to(revoke_invitation)),
+        )
+        .service(
+            resource("/{org_id}/invitations/{invitation_id}/resend")
+                .route(web::post().to(resend_invitation)),
+        );
+}
+
+async fn list_organizations(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<OrganizationsReply> {
+    ops::orgs::list_organizations(&app, &session).await
+}
+
+async fn create_organization(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<CreateOrganizationRequest>,
+) -> Answer<OrganizationReply> {
+    ops::orgs::create_organization(&app, &session, &client(&request, ip), body).await
+}
+
+async fn get_organization(
+    RequireOrgMember(_, member): RequireOrgMember,
+) -> Answer<OrganizationReply> {
+    ops::orgs::get_organization(&member)
+}
+
+async fn update_organization(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateOrganizationRequest>,
+) -> Answer<OrganizationReply> {
+    ops::orgs::update_organization(&app, &session, &client(&request, ip), &id, body).await
+}
+
+async fn delete_organization(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Answer {
+    ops::orgs::delete_organization(&app, &session, &client(&request, ip), &id).await
+}
+
+async fn list_members(
+    app: web::Data<App>,
+    RequireOrgMember(session, member): RequireOrgMember,
+    Query(query): Query<MembersQuery>,
+) -> Answer<MembersReply> {
+    ops::orgs::list_members(&app, &session, &member, query).await
+}
+
+async fn change_member_role(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path((id, user)): Path<(String, String)>,
+    Json(body): Json<MemberRoleRequest>,
+) -> Answer<MemberReply> {
+    let request = client(&request, ip);
+    ops::orgs::change_member_role(&app, &session, &request, (&id, &user), body).await
+}
+
+async fn remove_member(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path((id, user)): Path<(String, String)>,
+) -> Answer {
+    ops::orgs::remove_member(&app, &session, &client(&request, ip), (&id, &user)).await
+}
+
+async fn leave_organization(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Answer {
+    ops::orgs::leave_organization(&app, &session, &client(&request, ip), &id).await
+}
+
+async fn transfer_ownership(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+    Json(body): Json<TransferOwnershipRequest>,
+) -> Answer {
+    ops::orgs::transfer_ownership(&app, &session, &client(&request, ip), &id, body).await
+}
+
+async fn list_invitations(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Path(id): Path<String>,
+) -> Answer<InvitationsReply> {
+    ops::orgs::list_invitations(&app, &session, &id).await
+}
+
+async fn invite_member(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+    Json(body): Json<InviteRequest>,
+) -> Answer<InvitationReply> {
+    ops::orgs::invite_member(&app, &session, &client(&request, ip), &id, body).await
+}
+
+async fn resend_invitation(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path((id, invitation)): Path<(String, String)>,
+) -> Answer<InvitationReply> {
+    let request = client(&request, ip);
+    ops::orgs::resend_invitation(&app, &session, &request, (&id, &invitation)).await
+}
+
+async fn revoke_invitation(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path((id, invitation)): Path<(String, String)>,
+) -> Answer {
+    let request = client(&request, ip);
+    ops::orgs::revoke_invitation(&app, &session, &request, (&id, &invitation)).await
+}
+
+async fn preview_invitation(
+    app: web::Data<App>,
+    Query(query): Query<TokenQuery>,
+) -> Answer<InvitationPreviewReply> {
+    ops::orgs::preview_invitation(&app, query).await
+}
+
+async fn accept_invitation(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    ip: ClientIp,
+    request: HttpRequest,
+    Json(body): Json<AcceptInvitationRequest>,
+) -> Answer<OrganizationReply> {
+    ops::orgs::accept_invitation(&app, &session, &client(&request, ip), body).await
+}
+
+async fn set_active_organization(
+    app: web::Data<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<ActiveOrganizationRequest>,
+) -> Answer<SessionReply> {
+    ops::orgs::set_active_organization(&app, &session, body).await
 }
 
 /// `/admin`: every handler takes `RequireRole<Admin>`.

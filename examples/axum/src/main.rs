@@ -13,7 +13,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::Value;
-use tollbooth_auth::axum::{ClientIp, CurrentSession, RequireAuth, RequireRole, csrf, session};
+use tollbooth_auth::axum::{
+    ClientIp, CurrentSession, RequireAuth, RequireOrgMember, RequireRole, csrf, session,
+};
 use tollbooth_auth::{AccountExport, Admin, OAuthCallback, RequestInfo};
 use tollbooth_example_common::axum::{Form, Json, OptionalJson, Path, Query, RawBody};
 use tollbooth_example_common::extract::MAX_BODY_BYTES;
@@ -76,6 +78,9 @@ fn router(app: App) -> Router {
         .nest("/auth", auth_routes())
         .nest("/admin", admin_routes())
         .nest("/billing", billing_routes())
+        .nest("/orgs", org_routes())
+        .route("/invitations/preview", get(preview_invitation))
+        .route("/invitations/accept", post(accept_invitation))
         .merge(page_routes())
         // `route_layer`: a path no route matches gets the fallback's 404, not a CSRF 403.
         .route_layer(middleware::from_fn_with_state(auth.clone(), session))
@@ -135,6 +140,7 @@ fn auth_routes() -> Router<App> {
         .route("/change-email", post(change_email))
         .route("/delete-account", post(delete_account))
         .route("/stop-impersonating", post(stop_impersonating))
+        .route("/active-organization", post(set_active_organization))
         .route("/confirm-email-change", post(confirm_email_change))
         .route("/security-activity", get(security_activity))
         .route("/profile", post(update_profile))
@@ -456,6 +462,203 @@ async fn mfa_verify(
     Json(body): Json<MfaVerifyBody>,
 ) -> Answer<SessionReply> {
     ops::auth::mfa_verify(&app, &RequestInfo::new(&headers, ip), body).await
+}
+
+/// `/orgs`: organizations, members and invitations. The reads take `RequireOrgMember`
+/// (404 for an organization the user is not in); the library checks every change.
+fn org_routes() -> Router<App> {
+    Router::new()
+        .route("/", get(list_organizations).post(create_organization))
+        .route(
+            "/{org_id}",
+            get(get_organization)
+                .patch(update_organization)
+                .delete(delete_organization),
+        )
+        .route("/{org_id}/members", get(list_members))
+        .route("/{org_id}/members/{user_id}", delete(remove_member))
+        .route("/{org_id}/members/{user_id}/role", post(change_member_role))
+        .route("/{org_id}/leave", post(leave_organization))
+        .route("/{org_id}/transfer-ownership", post(transfer_ownership))
+        .route(
+            "/{org_id}/invitations",
+            get(list_invitations).post(invite_member),
+        )
+        .route(
+            "/{org_id}/invitations/{invitation_id}",
+            delete(revoke_invitation),
+        )
+        .route(
+            "/{org_id}/invitations/{invitation_id}/resend",
+            post(resend_invitation),
+        )
+}
+
+async fn list_organizations(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+) -> Answer<OrganizationsReply> {
+    ops::orgs::list_organizations(&app, &session).await
+}
+
+async fn create_organization(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<CreateOrganizationRequest>,
+) -> Answer<OrganizationReply> {
+    let request = RequestInfo::new(&headers, ip);
+    ops::orgs::create_organization(&app, &session, &request, body).await
+}
+
+async fn get_organization(
+    RequireOrgMember(_, member): RequireOrgMember,
+) -> Answer<OrganizationReply> {
+    ops::orgs::get_organization(&member)
+}
+
+async fn update_organization(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateOrganizationRequest>,
+) -> Answer<OrganizationReply> {
+    let request = RequestInfo::new(&headers, ip);
+    ops::orgs::update_organization(&app, &session, &request, &id, body).await
+}
+
+async fn delete_organization(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
+    ops::orgs::delete_organization(&app, &session, &RequestInfo::new(&headers, ip), &id).await
+}
+
+async fn list_members(
+    State(app): State<App>,
+    RequireOrgMember(session, member): RequireOrgMember,
+    Query(query): Query<MembersQuery>,
+) -> Answer<MembersReply> {
+    ops::orgs::list_members(&app, &session, &member, query).await
+}
+
+async fn change_member_role(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path((id, user)): Path<(String, String)>,
+    Json(body): Json<MemberRoleRequest>,
+) -> Answer<MemberReply> {
+    let request = RequestInfo::new(&headers, ip);
+    ops::orgs::change_member_role(&app, &session, &request, (&id, &user), body).await
+}
+
+async fn remove_member(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path((id, user)): Path<(String, String)>,
+) -> Answer {
+    let request = RequestInfo::new(&headers, ip);
+    ops::orgs::remove_member(&app, &session, &request, (&id, &user)).await
+}
+
+async fn leave_organization(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
+    ops::orgs::leave_organization(&app, &session, &RequestInfo::new(&headers, ip), &id).await
+}
+
+async fn transfer_ownership(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<TransferOwnershipRequest>,
+) -> Answer {
+    let request = RequestInfo::new(&headers, ip);
+    ops::orgs::transfer_ownership(&app, &session, &request, &id, body).await
+}
+
+async fn list_invitations(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Path(id): Path<String>,
+) -> Answer<InvitationsReply> {
+    ops::orgs::list_invitations(&app, &session, &id).await
+}
+
+async fn invite_member(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<InviteRequest>,
+) -> Answer<InvitationReply> {
+    let request = RequestInfo::new(&headers, ip);
+    ops::orgs::invite_member(&app, &session, &request, &id, body).await
+}
+
+async fn resend_invitation(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path((id, invitation)): Path<(String, String)>,
+) -> Answer<InvitationReply> {
+    let request = RequestInfo::new(&headers, ip);
+    ops::orgs::resend_invitation(&app, &session, &request, (&id, &invitation)).await
+}
+
+async fn revoke_invitation(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path((id, invitation)): Path<(String, String)>,
+) -> Answer {
+    let request = RequestInfo::new(&headers, ip);
+    ops::orgs::revoke_invitation(&app, &session, &request, (&id, &invitation)).await
+}
+
+async fn preview_invitation(
+    State(app): State<App>,
+    Query(query): Query<TokenQuery>,
+) -> Answer<InvitationPreviewReply> {
+    ops::orgs::preview_invitation(&app, query).await
+}
+
+async fn accept_invitation(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<AcceptInvitationRequest>,
+) -> Answer<OrganizationReply> {
+    let request = RequestInfo::new(&headers, ip);
+    ops::orgs::accept_invitation(&app, &session, &request, body).await
+}
+
+async fn set_active_organization(
+    State(app): State<App>,
+    RequireAuth(session): RequireAuth,
+    Json(body): Json<ActiveOrganizationRequest>,
+) -> Answer<SessionReply> {
+    ops::orgs::set_active_organization(&app, &session, body).await
 }
 
 /// `/admin`: every handler takes `RequireRole<Admin>`.

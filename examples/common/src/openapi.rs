@@ -20,7 +20,7 @@ use crate::wire::ErrorBody;
         title = "Tollbooth example server",
         description = "The HTTP contract of the Tollbooth example servers; docs/http-api.md is the guide."
     ),
-    paths(ops::meta::health, ops::meta::openapi_json, ops::auth::sign_up, ops::auth::sign_in, ops::auth::mfa_verify, ops::auth::reauthenticate, ops::auth::security_report_link, ops::auth::security_report, ops::auth::sign_out, ops::auth::sign_out_everywhere, ops::auth::current_session, ops::auth::list_sessions, ops::auth::revoke_session, ops::auth::verify_email_link, ops::auth::verify_email, ops::auth::resend_verification, ops::auth::forgot_password, ops::auth::reset_password, ops::auth::change_password, ops::auth::set_password_link, ops::auth::change_email, ops::auth::confirm_email_change, ops::auth::export_account, ops::auth::delete_account, ops::auth::stop_impersonating, ops::auth::update_profile, ops::auth::security_activity, ops::oauth::oauth_start, ops::oauth::oauth_callback, ops::oauth::oauth_link, ops::oauth::oauth_unlink, ops::oauth::sign_in_methods, ops::mfa::mfa_status, ops::mfa::mfa_enroll, ops::mfa::mfa_confirm, ops::mfa::mfa_disable, ops::mfa::mfa_backup_codes, ops::auth::me, ops::admin::admin_stats, ops::admin::list_users, ops::admin::get_user, ops::admin::ban_user, ops::admin::unban_user, ops::admin::set_user_role, ops::admin::revoke_user_sessions, ops::admin::impersonate_user, ops::admin::security_events, ops::billing::plans, ops::billing::checkout, ops::billing::checkout_success, ops::billing::portal, ops::billing::subscription, ops::billing::cancel_subscription, ops::billing::resume_subscription, ops::billing::list_payments, ops::billing::create_payment, ops::billing::payment_checkout, ops::billing::payment_checkout_success, ops::billing::confirm_payment, ops::billing::payment_booking_link, ops::webhooks::stripe_webhook, ops::webhooks::calcom_webhook),
+    paths(ops::meta::health, ops::meta::openapi_json, ops::auth::sign_up, ops::auth::sign_in, ops::auth::mfa_verify, ops::auth::reauthenticate, ops::auth::security_report_link, ops::auth::security_report, ops::auth::sign_out, ops::auth::sign_out_everywhere, ops::auth::current_session, ops::auth::list_sessions, ops::auth::revoke_session, ops::auth::verify_email_link, ops::auth::verify_email, ops::auth::resend_verification, ops::auth::forgot_password, ops::auth::reset_password, ops::auth::change_password, ops::auth::set_password_link, ops::auth::change_email, ops::auth::confirm_email_change, ops::auth::export_account, ops::auth::delete_account, ops::auth::stop_impersonating, ops::auth::update_profile, ops::auth::security_activity, ops::oauth::oauth_start, ops::oauth::oauth_callback, ops::oauth::oauth_link, ops::oauth::oauth_unlink, ops::oauth::sign_in_methods, ops::mfa::mfa_status, ops::mfa::mfa_enroll, ops::mfa::mfa_confirm, ops::mfa::mfa_disable, ops::mfa::mfa_backup_codes, ops::auth::me, ops::admin::admin_stats, ops::admin::list_users, ops::admin::get_user, ops::admin::ban_user, ops::admin::unban_user, ops::admin::set_user_role, ops::admin::revoke_user_sessions, ops::admin::impersonate_user, ops::admin::security_events, ops::orgs::list_organizations, ops::orgs::create_organization, ops::orgs::get_organization, ops::orgs::update_organization, ops::orgs::delete_organization, ops::orgs::list_members, ops::orgs::change_member_role, ops::orgs::remove_member, ops::orgs::leave_organization, ops::orgs::transfer_ownership, ops::orgs::list_invitations, ops::orgs::invite_member, ops::orgs::resend_invitation, ops::orgs::revoke_invitation, ops::orgs::preview_invitation, ops::orgs::accept_invitation, ops::orgs::set_active_organization, ops::billing::plans, ops::billing::checkout, ops::billing::checkout_success, ops::billing::portal, ops::billing::subscription, ops::billing::cancel_subscription, ops::billing::resume_subscription, ops::billing::list_payments, ops::billing::create_payment, ops::billing::payment_checkout, ops::billing::payment_checkout_success, ops::billing::confirm_payment, ops::billing::payment_booking_link, ops::webhooks::stripe_webhook, ops::webhooks::calcom_webhook),
     components(schemas(ErrorBody)),
     modifiers(&ErrorResponses)
 )]
@@ -47,9 +47,14 @@ impl utoipa::Modify for ErrorResponses {
             )
         };
         for item in doc.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 let responses = &mut operation.responses.responses;
                 responses.insert("4XX".to_owned(), error("a client error"));

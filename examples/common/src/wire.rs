@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tollbooth_auth::{MfaEnrollment, MfaStatus, Session, SessionInfo};
+use tollbooth_auth::{
+    InvitationPreview, Member, MfaEnrollment, MfaStatus, OrgInvitation, OrgMember, Session,
+    SessionInfo,
+};
 use tollbooth_billing::{EVENT_TYPE_METADATA_KEY, Interval, Plan, WebhookOutcome};
 use tollbooth_db::{Payment, SecurityEvent, Subscription, User};
 use utoipa::ToSchema;
@@ -69,6 +72,9 @@ pub struct SessionBody {
     pub created_at: DateTime<Utc>,
     /// Hard end of the session.
     pub expires_at: DateTime<Utc>,
+    /// The organization the session acts in (`POST /auth/active-organization`), or null.
+    #[schema(required = true)]
+    pub active_organization_id: Option<Uuid>,
 }
 
 impl From<&Session> for SessionBody {
@@ -77,6 +83,7 @@ impl From<&Session> for SessionBody {
             id: session.id,
             created_at: session.created_at,
             expires_at: session.expires_at,
+            active_organization_id: session.active_organization,
         }
     }
 }
@@ -864,4 +871,245 @@ pub struct TokenQuery {
 pub struct ReturnToQuery {
     /// The path.
     pub return_to: Option<String>,
+}
+
+/// An organization as one of its members sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationBody {
+    /// Organization id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// URL name (unique; lower-case letters, digits, inner hyphens).
+    pub slug: String,
+    /// The member's role: `owner`, `admin`, `member` or an application role.
+    pub role: String,
+    /// What the member may do (`organization:update`, `members:manage`, …).
+    pub permissions: Vec<String>,
+    /// When the member joined.
+    pub joined_at: DateTime<Utc>,
+}
+
+impl From<&OrgMember> for OrganizationBody {
+    fn from(member: &OrgMember) -> Self {
+        Self {
+            id: member.organization.id,
+            name: member.organization.name.clone(),
+            slug: member.organization.slug.clone(),
+            role: member.role.to_string(),
+            permissions: member
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            joined_at: member.joined_at,
+        }
+    }
+}
+
+/// `{ organization }`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationReply {
+    /// The organization, with the caller's role in it.
+    pub organization: OrganizationBody,
+}
+
+/// `GET /orgs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationsReply {
+    /// Every organization the user belongs to, oldest membership first.
+    pub organizations: Vec<OrganizationBody>,
+}
+
+/// `POST /orgs`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganizationRequest {
+    /// Display name, 1 to 100 characters.
+    pub name: String,
+    /// URL name (2 to 48 lower-case letters, digits, inner hyphens); absent: made from the
+    /// name.
+    pub slug: Option<String>,
+}
+
+/// `PATCH /orgs/{org_id}`: absent fields stay.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganizationRequest {
+    /// New display name.
+    pub name: Option<String>,
+    /// New slug.
+    pub slug: Option<String>,
+}
+
+/// One member of an organization.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberBody {
+    /// User id.
+    pub user_id: Uuid,
+    /// Their address.
+    pub email: String,
+    /// Display name.
+    #[schema(required = true)]
+    pub name: Option<String>,
+    /// Their role.
+    pub role: String,
+    /// When they joined.
+    pub joined_at: DateTime<Utc>,
+}
+
+impl From<Member> for MemberBody {
+    fn from(member: Member) -> Self {
+        Self {
+            user_id: member.user_id,
+            email: member.email,
+            name: member.name,
+            role: member.role.to_string(),
+            joined_at: member.joined_at,
+        }
+    }
+}
+
+/// `{ member }` after a role change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberReply {
+    /// The member after the change.
+    pub member: MemberBody,
+}
+
+/// `GET /orgs/{org_id}/members`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembersReply {
+    /// Members in joining order.
+    pub members: Vec<MemberBody>,
+    /// Pass as `after` for the next page; null on the last.
+    #[schema(required = true)]
+    pub next: Option<Uuid>,
+}
+
+/// `GET /orgs/{org_id}/members?…`.
+#[derive(Debug, Default, Deserialize)]
+pub struct MembersQuery {
+    /// The previous page's `next`.
+    pub after: Option<Uuid>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<u64>,
+}
+
+/// `POST /orgs/{org_id}/members/{user_id}/role`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRoleRequest {
+    /// `owner`, `admin`, `member` or an application role.
+    pub role: String,
+}
+
+/// `POST /orgs/{org_id}/transfer-ownership`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferOwnershipRequest {
+    /// The member who becomes an owner (the caller becomes an admin).
+    pub user_id: Uuid,
+}
+
+/// `POST /orgs/{org_id}/invitations`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    /// The address to invite.
+    pub email: String,
+    /// The role on accepting (default `member`).
+    pub role: Option<String>,
+}
+
+/// A pending invitation (never its token).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationBody {
+    /// Invitation id.
+    pub id: Uuid,
+    /// The invited address.
+    pub email: String,
+    /// The role on accepting.
+    pub role: String,
+    /// Who invited (null once their account is gone).
+    #[schema(required = true)]
+    pub inviter_user_id: Option<Uuid>,
+    /// When its link stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When it was first sent.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<OrgInvitation> for InvitationBody {
+    fn from(invitation: OrgInvitation) -> Self {
+        Self {
+            id: invitation.id,
+            email: invitation.email,
+            role: invitation.role.to_string(),
+            inviter_user_id: invitation.inviter_user_id,
+            expires_at: invitation.expires_at,
+            created_at: invitation.created_at,
+        }
+    }
+}
+
+/// `{ invitation }`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationReply {
+    /// The invitation.
+    pub invitation: InvitationBody,
+}
+
+/// `GET /orgs/{org_id}/invitations`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationsReply {
+    /// Pending invitations, oldest first.
+    pub invitations: Vec<InvitationBody>,
+}
+
+/// `GET /invitations/preview?token=…`: what the link is about.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationPreviewReply {
+    /// The organization's name.
+    pub organization_name: String,
+    /// The inviter's name or address (null once their account is gone).
+    #[schema(required = true)]
+    pub inviter_name: Option<String>,
+    /// The invited address: only an account with it can accept.
+    pub email: String,
+    /// The role on accepting.
+    pub role: String,
+    /// Whether an account with the address exists (sign in) or not (sign up first).
+    pub account_exists: bool,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<InvitationPreview> for InvitationPreviewReply {
+    fn from(preview: InvitationPreview) -> Self {
+        Self {
+            organization_name: preview.organization_name,
+            inviter_name: preview.inviter_name,
+            email: preview.email,
+            role: preview.role.to_string(),
+            account_exists: preview.account_exists,
+            expires_at: preview.expires_at,
+        }
+    }
+}
+
+/// `POST /invitations/accept`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    /// The token from the invitation e-mail's link.
+    pub token: String,
+}
+
+/// `POST /auth/active-organization`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActiveOrganizationRequest {
+    /// The organization to act in; null to act in none.
+    pub organization_id: Option<Uuid>,
 }

@@ -29,9 +29,12 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseErr
 /// as a response, the way `AuthError` answers.
 pub use tollbooth_core::actix::error_response;
 
-use super::{RoleMarker, refreshed_cookie_to_add};
+use super::{
+    ORG_PATH_PARAM, OrgPermissionMarker, RoleMarker, org_member_at, refreshed_cookie_to_add,
+};
 use crate::error::AuthError;
 use crate::headers::HeaderView;
+use crate::organizations::OrgMember;
 use crate::service::Auth;
 use crate::session::Session;
 
@@ -161,6 +164,52 @@ impl<R: RoleMarker> FromRequest for RequireRole<R> {
             session.require_role(&R::role())?;
             Ok(Self(session, PhantomData))
         }))
+    }
+}
+
+/// The request's session and its user's place in the organization named by the route's
+/// `{org_id}` segment ([`Auth::org_member`]): 401 without a session, 404 when the user does
+/// not belong to it (or it does not exist: the two are not told apart).
+#[derive(Clone, Debug)]
+pub struct RequireOrgMember(pub Session, pub OrgMember);
+
+impl FromRequest for RequireOrgMember {
+    type Error = AuthError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, AuthError>>>>;
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let found = slot(request).and_then(|session| {
+            let session = session.ok_or(AuthError::Unauthorized)?;
+            let auth = request
+                .app_data::<web::Data<Auth>>()
+                .map(|data| data.get_ref().clone())
+                .ok_or_else(|| {
+                    AuthError::internal("register `web::Data<Auth>` with `App::app_data`")
+                })?;
+            let raw = request.match_info().get(ORG_PATH_PARAM).map(str::to_owned);
+            Ok((session, auth, raw))
+        });
+        Box::pin(async move {
+            let (session, auth, raw) = found?;
+            let member = org_member_at(&auth, &session, raw.as_deref()).await?;
+            Ok(Self(session, member))
+        })
+    }
+}
+
+/// As [`RequireOrgMember`], and the member may do `P`'s permission (403 otherwise).
+#[derive(Clone, Debug)]
+pub struct RequireOrgPermission<P>(pub Session, pub OrgMember, pub PhantomData<P>);
+
+impl<P: OrgPermissionMarker + 'static> FromRequest for RequireOrgPermission<P> {
+    type Error = AuthError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, AuthError>>>>;
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let member = RequireOrgMember::from_request(request, payload);
+        Box::pin(async move {
+            let RequireOrgMember(session, member) = member.await?;
+            member.require(&P::permission())?;
+            Ok(Self(session, member, PhantomData))
+        })
     }
 }
 

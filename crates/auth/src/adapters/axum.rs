@@ -17,7 +17,7 @@
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
@@ -27,8 +27,11 @@ use axum::response::{IntoResponse, Response};
 /// as a response, the way `AuthError` answers.
 pub use tollbooth_core::axum::error_response;
 
-use super::{RoleMarker, refreshed_cookie_to_add};
+use super::{
+    ORG_PATH_PARAM, OrgPermissionMarker, RoleMarker, org_member_at, refreshed_cookie_to_add,
+};
 use crate::error::AuthError;
+use crate::organizations::OrgMember;
 use crate::service::Auth;
 use crate::session::Session;
 
@@ -67,6 +70,8 @@ pub async fn session(State(auth): State<Auth>, mut request: Request, next: Next)
         Err(error) => return error.into_response(),
     };
     request.extensions_mut().insert(Slot(session));
+    // For the organization extractors, which look memberships up.
+    request.extensions_mut().insert(auth.clone());
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -140,6 +145,47 @@ impl<S: Send + Sync, R: RoleMarker + Send> FromRequestParts<S> for RequireRole<R
         let session = slot(parts)?.ok_or(AuthError::Unauthorized)?;
         session.require_role(&R::role())?;
         Ok(Self(session, PhantomData))
+    }
+}
+
+/// The request's session and its user's place in the organization named by the route's
+/// `{org_id}` segment ([`Auth::org_member`]): 401 without a session, 404 when the user does
+/// not belong to it (or it does not exist: the two are not told apart).
+#[derive(Clone, Debug)]
+pub struct RequireOrgMember(pub Session, pub OrgMember);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequireOrgMember {
+    type Rejection = AuthError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
+        let session = slot(parts)?.ok_or(AuthError::Unauthorized)?;
+        let auth = parts.extensions.get::<Auth>().cloned().ok_or_else(|| {
+            AuthError::internal("tollbooth_auth::axum::session middleware is not installed")
+        })?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AuthError::OrganizationNotFound)?;
+        let raw = params
+            .iter()
+            .find(|(name, _)| *name == ORG_PATH_PARAM)
+            .map(|(_, value)| value);
+        let member = org_member_at(&auth, &session, raw).await?;
+        Ok(Self(session, member))
+    }
+}
+
+/// As [`RequireOrgMember`], and the member may do `P`'s permission (403 otherwise).
+#[derive(Clone, Debug)]
+pub struct RequireOrgPermission<P>(pub Session, pub OrgMember, pub PhantomData<P>);
+
+impl<S: Send + Sync, P: OrgPermissionMarker + Send> FromRequestParts<S>
+    for RequireOrgPermission<P>
+{
+    type Rejection = AuthError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
+        let RequireOrgMember(session, member) =
+            RequireOrgMember::from_request_parts(parts, state).await?;
+        member.require(&P::permission())?;
+        Ok(Self(session, member, PhantomData))
     }
 }
 

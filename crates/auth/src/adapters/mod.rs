@@ -10,7 +10,12 @@ pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
 
+use crate::organizations::OrgPermission;
 use crate::session::Role;
+
+/// The path parameter the organization extractors (`RequireOrgMember`,
+/// `RequireOrgPermission`) read the organization id from: routes name it `{org_id}`.
+pub const ORG_PATH_PARAM: &str = "org_id";
 
 /// A role as a type, for `RequireRole<R>` extractors.
 pub trait RoleMarker {
@@ -26,6 +31,29 @@ impl RoleMarker for Admin {
     fn role() -> Role {
         Role::ADMIN
     }
+}
+
+/// An organization permission as a type, for `RequireOrgPermission<P>` extractors.
+pub trait OrgPermissionMarker {
+    /// The permission required.
+    fn permission() -> OrgPermission;
+}
+
+/// The session's place in the organization whose id is the path parameter `raw`: 404 for an
+/// id that is malformed, unknown or not the user's; a 500 when the route names no
+/// [`ORG_PATH_PARAM`] (a wiring mistake, not the client's).
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) async fn org_member_at(
+    auth: &crate::service::Auth,
+    session: &crate::session::Session,
+    raw: Option<&str>,
+) -> crate::error::Result<crate::organizations::OrgMember> {
+    use crate::error::AuthError;
+    let raw = raw.ok_or_else(|| {
+        AuthError::internal("an organization extractor on a route without an {org_id} segment")
+    })?;
+    let id = uuid::Uuid::parse_str(raw).map_err(|_| AuthError::OrganizationNotFound)?;
+    auth.org_member(session, id).await
 }
 
 /// The refreshed session cookie the `session` middleware must add to a response whose

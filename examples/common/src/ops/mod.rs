@@ -10,6 +10,7 @@ pub mod billing;
 pub mod meta;
 pub mod mfa;
 pub mod oauth;
+pub mod orgs;
 pub mod webhooks;
 
 use crate::error::ApiError;
