@@ -987,6 +987,100 @@ async fn a_rate_limited_form_says_when_to_try_again(flavor: Flavor, db: TestDb) 
     chrome.close().await;
 }
 
+/// Organizations in a browser: one created, a member invited from its page, the
+/// invitation e-mail's link opened signed out (it says whom to sign in as) and then
+/// accepted by the invitee, who switches their session to it.
+async fn organizations_in_a_browser(flavor: Flavor, db: TestDb) {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let server = Server::start(flavor, db.url(), &[]).await;
+    let site = server.public_url.trim_end_matches('/').to_owned();
+    verified_user(&server, &Browser::new(&server), "ada@example.com").await;
+    verified_user(&server, &Browser::new(&server), "bob@example.com").await;
+    let sign_in = |email: &'static str| {
+        let chrome = &chrome;
+        let site = &site;
+        async move {
+            chrome.goto(&format!("{site}/sign-in")).await;
+            chrome.fill("#email", email).await;
+            chrome.fill("#password", PASSWORD).await;
+            chrome.submit("form[action='/sign-in'] button").await;
+            assert!(
+                chrome.text().await.contains(email),
+                "{}",
+                chrome.text().await
+            );
+        }
+    };
+
+    sign_in("ada@example.com").await;
+    chrome.click("a[href='/organizations']").await;
+    chrome
+        .wait_for_text("You belong to no organization yet")
+        .await;
+    chrome.fill("#org_name", "Acme Corp").await;
+    chrome.submit("form[action='/organizations'] button").await;
+    chrome.wait_for_text("you are its owner").await;
+    assert_eq!(
+        chrome.text_of("[data-test='organization-name']").await,
+        "Acme Corp"
+    );
+    assert_eq!(chrome.text_of("[data-test='my-role']").await, "owner");
+
+    chrome.fill("#invite_email", "bob@example.com").await;
+    chrome.click("#invite_role option[value='admin']").await;
+    chrome.submit("form[action$='/invitations'] button").await;
+    chrome.wait_for_text("The invitation is on its way").await;
+    assert!(
+        chrome
+            .text_of("[data-test='invitations']")
+            .await
+            .contains("bob@example.com")
+    );
+    chrome.check_page(flavor, "organization").await;
+    chrome.submit("form[action='/sign-out'] button").await;
+
+    // The e-mailed link, signed out: what it is about, and whom to sign in as.
+    let token = server
+        .emailed_token("bob@example.com", "/accept-invitation")
+        .await;
+    chrome
+        .goto(&format!("{site}/accept-invitation?token={token}"))
+        .await;
+    let invitation = chrome.text_of("[data-test='invitation']").await;
+    assert!(
+        invitation.contains("Ada invited bob@example.com to join Acme Corp as admin"),
+        "{invitation}"
+    );
+    assert!(chrome.text().await.contains("Sign in as bob@example.com"));
+    chrome.check_page(flavor, "invitation").await;
+
+    sign_in("bob@example.com").await;
+    chrome
+        .goto(&format!("{site}/accept-invitation?token={token}"))
+        .await;
+    chrome
+        .submit("form[action='/accept-invitation'] button")
+        .await;
+    chrome.wait_for_text("you joined the organization").await;
+    assert_eq!(chrome.text_of("[data-test='my-role']").await, "admin");
+    assert_eq!(chrome.count("[data-test='member']").await, 2);
+
+    // The switcher: his session now acts in Acme.
+    chrome.goto(&format!("{site}/organizations")).await;
+    assert_eq!(chrome.count("[data-test='active']").await, 0);
+    chrome
+        .submit("form[action='/organizations/active'] button")
+        .await;
+    chrome
+        .wait_for_text("Your session now acts in that organization")
+        .await;
+    assert_eq!(chrome.count("[data-test='active']").await, 1);
+    chrome.check_page(flavor, "organizations").await;
+    chrome.close().await;
+}
+
 macro_rules! browser_tests {
     ($($name:ident),+ $(,)?) => {
         mod axum_sqlite {
@@ -1004,5 +1098,6 @@ browser_tests!(
     the_journey_in_a_browser,
     a_cross_site_form_post_is_refused,
     a_rate_limited_form_says_when_to_try_again,
-    the_other_pages
+    the_other_pages,
+    organizations_in_a_browser
 );

@@ -1024,7 +1024,202 @@ fn page_routes(config: &mut web::ServiceConfig) {
         .service(
             resource("/admin/user/{id}/impersonate").route(web::post().to(admin_impersonate_form)),
         )
-        .service(resource("/stop-impersonating").route(web::post().to(stop_impersonating_form)));
+        .service(resource("/stop-impersonating").route(web::post().to(stop_impersonating_form)))
+        .service(
+            resource("/organizations")
+                .route(web::get().to(organizations_page))
+                .route(web::post().to(create_organization_form)),
+        )
+        .service(resource("/organizations/active").route(web::post().to(switch_organization_form)))
+        .service(resource("/organizations/{id}").route(web::get().to(organization_page)))
+        .service(
+            resource("/organizations/{id}/settings")
+                .route(web::post().to(organization_settings_form)),
+        )
+        .service(
+            resource("/organizations/{id}/delete").route(web::post().to(delete_organization_form)),
+        )
+        .service(
+            resource("/organizations/{id}/leave").route(web::post().to(leave_organization_form)),
+        )
+        .service(resource("/organizations/{id}/invitations").route(web::post().to(invite_form)))
+        .service(
+            resource("/organizations/{id}/invitations/{invitation}/resend")
+                .route(web::post().to(resend_invitation_form)),
+        )
+        .service(
+            resource("/organizations/{id}/invitations/{invitation}/revoke")
+                .route(web::post().to(revoke_invitation_form)),
+        )
+        .service(
+            resource("/organizations/{id}/members/{user}/role")
+                .route(web::post().to(member_role_form)),
+        )
+        .service(
+            resource("/organizations/{id}/members/{user}/remove")
+                .route(web::post().to(remove_member_form)),
+        )
+        .service(
+            resource("/organizations/{id}/members/{user}/transfer")
+                .route(web::post().to(transfer_ownership_form)),
+        )
+        .service(
+            resource("/accept-invitation")
+                .route(web::get().to(accept_invitation_page))
+                .route(web::post().to(accept_invitation_form)),
+        );
+}
+
+async fn organizations_page(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Query(query): Query<ui::OrganizationPageQuery>,
+) -> Page {
+    ui::organizations(&app, session.as_ref(), query).await
+}
+
+async fn create_organization_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<ui::CreateOrganizationForm>,
+) -> Page {
+    ui::create_organization(&app, session.as_ref(), &client(&request, ip), form).await
+}
+
+async fn switch_organization_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ui::ActiveOrganizationForm>,
+) -> Page {
+    ui::switch_organization(&app, session.as_ref(), form).await
+}
+
+async fn organization_page(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+    Query(query): Query<ui::OrganizationPageQuery>,
+) -> Page {
+    ui::organization(&app, session.as_ref(), &id, query).await
+}
+
+async fn organization_settings_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+    Form(form): Form<ui::OrganizationSettingsForm>,
+) -> Page {
+    let request = client(&request, ip);
+    ui::organization_settings(&app, session.as_ref(), &request, &id, form).await
+}
+
+async fn delete_organization_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Page {
+    ui::delete_organization(&app, session.as_ref(), &client(&request, ip), &id).await
+}
+
+async fn leave_organization_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+) -> Page {
+    ui::leave_organization(&app, session.as_ref(), &client(&request, ip), &id).await
+}
+
+async fn invite_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path(id): Path<String>,
+    Form(form): Form<ui::InviteForm>,
+) -> Page {
+    ui::invite(&app, session.as_ref(), &client(&request, ip), &id, form).await
+}
+
+async fn resend_invitation_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path((id, invitation)): Path<(String, String)>,
+) -> Page {
+    let request = client(&request, ip);
+    ui::resend_invitation(&app, session.as_ref(), &request, (&id, &invitation)).await
+}
+
+async fn revoke_invitation_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path((id, invitation)): Path<(String, String)>,
+) -> Page {
+    let request = client(&request, ip);
+    ui::revoke_invitation(&app, session.as_ref(), &request, (&id, &invitation)).await
+}
+
+async fn member_role_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path((id, user)): Path<(String, String)>,
+    Form(form): Form<ui::MemberRoleForm>,
+) -> Page {
+    let request = client(&request, ip);
+    ui::member_role(&app, session.as_ref(), &request, (&id, &user), form).await
+}
+
+async fn remove_member_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path((id, user)): Path<(String, String)>,
+) -> Page {
+    let request = client(&request, ip);
+    ui::remove_member(&app, session.as_ref(), &request, (&id, &user)).await
+}
+
+async fn transfer_ownership_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Path((id, user)): Path<(String, String)>,
+) -> Page {
+    let request = client(&request, ip);
+    ui::transfer_ownership(&app, session.as_ref(), &request, (&id, &user)).await
+}
+
+async fn accept_invitation_page(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Query(query): Query<ui::InvitationTokenForm>,
+) -> Page {
+    ui::accept_invitation_page(&app, session.as_ref(), query).await
+}
+
+async fn accept_invitation_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    request: HttpRequest,
+    Form(form): Form<ui::InvitationTokenForm>,
+) -> Page {
+    ui::accept_invitation(&app, session.as_ref(), &client(&request, ip), form).await
 }
 
 async fn home(app: web::Data<App>, CurrentSession(session): CurrentSession) -> Page {

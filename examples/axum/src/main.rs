@@ -964,6 +964,200 @@ fn page_routes() -> Router<App> {
         )
         .route("/admin/user/{id}/impersonate", post(admin_impersonate_form))
         .route("/stop-impersonating", post(stop_impersonating_form))
+        .route(
+            "/organizations",
+            get(organizations_page).post(create_organization_form),
+        )
+        .route("/organizations/active", post(switch_organization_form))
+        .route("/organizations/{id}", get(organization_page))
+        .route(
+            "/organizations/{id}/settings",
+            post(organization_settings_form),
+        )
+        .route("/organizations/{id}/delete", post(delete_organization_form))
+        .route("/organizations/{id}/leave", post(leave_organization_form))
+        .route("/organizations/{id}/invitations", post(invite_form))
+        .route(
+            "/organizations/{id}/invitations/{invitation}/resend",
+            post(resend_invitation_form),
+        )
+        .route(
+            "/organizations/{id}/invitations/{invitation}/revoke",
+            post(revoke_invitation_form),
+        )
+        .route(
+            "/organizations/{id}/members/{user}/role",
+            post(member_role_form),
+        )
+        .route(
+            "/organizations/{id}/members/{user}/remove",
+            post(remove_member_form),
+        )
+        .route(
+            "/organizations/{id}/members/{user}/transfer",
+            post(transfer_ownership_form),
+        )
+        .route(
+            "/accept-invitation",
+            get(accept_invitation_page).post(accept_invitation_form),
+        )
+}
+
+async fn organizations_page(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Query(query): Query<ui::OrganizationPageQuery>,
+) -> Page {
+    ui::organizations(&app, session.as_ref(), query).await
+}
+
+async fn create_organization_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<ui::CreateOrganizationForm>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::create_organization(&app, session.as_ref(), &request, form).await
+}
+
+async fn switch_organization_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Form(form): Form<ui::ActiveOrganizationForm>,
+) -> Page {
+    ui::switch_organization(&app, session.as_ref(), form).await
+}
+
+async fn organization_page(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+    Query(query): Query<ui::OrganizationPageQuery>,
+) -> Page {
+    ui::organization(&app, session.as_ref(), &id, query).await
+}
+
+async fn organization_settings_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ui::OrganizationSettingsForm>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::organization_settings(&app, session.as_ref(), &request, &id, form).await
+}
+
+async fn delete_organization_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::delete_organization(&app, session.as_ref(), &request, &id).await
+}
+
+async fn leave_organization_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::leave_organization(&app, session.as_ref(), &request, &id).await
+}
+
+async fn invite_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ui::InviteForm>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::invite(&app, session.as_ref(), &request, &id, form).await
+}
+
+async fn resend_invitation_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path((id, invitation)): Path<(String, String)>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::resend_invitation(&app, session.as_ref(), &request, (&id, &invitation)).await
+}
+
+async fn revoke_invitation_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path((id, invitation)): Path<(String, String)>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::revoke_invitation(&app, session.as_ref(), &request, (&id, &invitation)).await
+}
+
+async fn member_role_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path((id, user)): Path<(String, String)>,
+    Form(form): Form<ui::MemberRoleForm>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::member_role(&app, session.as_ref(), &request, (&id, &user), form).await
+}
+
+async fn remove_member_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path((id, user)): Path<(String, String)>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::remove_member(&app, session.as_ref(), &request, (&id, &user)).await
+}
+
+async fn transfer_ownership_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path((id, user)): Path<(String, String)>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::transfer_ownership(&app, session.as_ref(), &request, (&id, &user)).await
+}
+
+async fn accept_invitation_page(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Query(query): Query<ui::InvitationTokenForm>,
+) -> Page {
+    ui::accept_invitation_page(&app, session.as_ref(), query).await
+}
+
+async fn accept_invitation_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<ui::InvitationTokenForm>,
+) -> Page {
+    let request = RequestInfo::new(&headers, ip);
+    ui::accept_invitation(&app, session.as_ref(), &request, form).await
 }
 
 async fn home(State(app): State<App>, CurrentSession(session): CurrentSession) -> Page {

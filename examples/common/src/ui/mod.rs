@@ -5,9 +5,11 @@
 //! adds a "Copy" button where the clipboard exists).
 
 mod admin;
+mod orgs;
 mod pages;
 
 pub use admin::*;
+pub use orgs::*;
 pub use pages::*;
 
 use askama::Template;
