@@ -2822,6 +2822,51 @@ async fn two_instances_share_one_postgres() {
         "banned on the other instance"
     );
 
+    // Removed from an organization on A, a member's session on B no longer acts in it on
+    // its very next request.
+    let org = root.post("/orgs", json!({ "name": "Acme" })).await;
+    let org = org.json["organization"]["id"].as_str().unwrap().to_owned();
+    let grace_on_a = Browser::new(&a);
+    let grace = verified_user(&a, &grace_on_a, "grace@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let invited = root
+        .post(
+            &format!("/orgs/{org}/invitations"),
+            json!({ "email": "grace@example.com" }),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{invited:?}");
+    let token = a
+        .emailed_token("grace@example.com", "/accept-invitation")
+        .await;
+    let joined = grace_on_a
+        .post("/invitations/accept", json!({ "token": token }))
+        .await;
+    assert_eq!(joined.status, 200, "{joined:?}");
+    let grace_on_b = grace_on_a.moved_to(&b);
+    let switched = grace_on_b
+        .post(
+            "/auth/active-organization",
+            json!({ "organization_id": org }),
+        )
+        .await;
+    assert_eq!(
+        switched.json["session"]["active_organization_id"],
+        json!(org)
+    );
+    let removed = root.delete(&format!("/orgs/{org}/members/{grace}")).await;
+    assert_eq!(removed.status, 204, "{removed:?}");
+    let next = grace_on_b.get("/auth/session").await;
+    assert_eq!(next.status, 200);
+    assert_eq!(next.json["session"]["active_organization_id"], Value::Null);
+    assert_eq!(
+        grace_on_b.get(&format!("/orgs/{org}")).await.status,
+        404,
+        "not a member on the other instance"
+    );
+
     let now = tollbooth_db::now().timestamp();
     let body = serde_json::to_vec(&json!({
         "id": "evt_both", "type": "customer.created", "created": now, "data": { "object": { "id": "cus_x" } }

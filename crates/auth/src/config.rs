@@ -127,8 +127,11 @@ pub struct RateLimits {
     /// Second-factor codes tried per user, right or wrong (default 10 / 15 min). Wrong
     /// codes also lock the second factor after five in a row.
     pub mfa_per_user: Limit,
-    /// Invitation e-mails (new and sent again) per organization (default 50 / day).
-    pub invitations_per_organization: Limit,
+    /// Invitation e-mails (new and sent again) per organization, and per inviting user
+    /// (default 50 / day each).
+    pub invitations: Limit,
+    /// Organizations a user may create (default 10 / day).
+    pub organizations_per_user: Limit,
     /// After this many consecutive failed sign-ins, each further attempt waits
     /// 1 s × 2^(failures − this), capped at `max_backoff` (default 5).
     pub backoff_after_failures: u32,
@@ -151,7 +154,8 @@ impl Default for RateLimits {
             emails_per_account: Limit::new(3, TimeDelta::hours(1)),
             emails_per_ip: Limit::new(20, TimeDelta::hours(1)),
             mfa_per_user: Limit::new(10, TimeDelta::minutes(15)),
-            invitations_per_organization: Limit::new(50, TimeDelta::days(1)),
+            invitations: Limit::new(50, TimeDelta::days(1)),
+            organizations_per_user: Limit::new(10, TimeDelta::days(1)),
             backoff_after_failures: 5,
             max_backoff: TimeDelta::minutes(15),
             max_consecutive_failures: 100,

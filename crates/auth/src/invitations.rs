@@ -80,11 +80,12 @@ pub struct InvitationPreview {
 impl Auth {
     /// Invites `email` to organization `id` as `role` and queues the
     /// [`TeamInviteEmail`](tollbooth_email::TeamInviteEmail) with the accept link, in one
-    /// transaction. Needs [`OrgPermission::INVITE_MEMBERS`] (inviting an owner needs an
-    /// owner). The address already a member: [`AuthError::AlreadyMember`]; already invited
-    /// and pending: [`AuthError::AlreadyInvited`] (send that one again instead). At most
-    /// [`RateLimits::invitations_per_organization`](crate::RateLimits::invitations_per_organization)
-    /// e-mails per organization. Recorded as `member_invited`.
+    /// transaction. Needs [`OrgPermission::INVITE_MEMBERS`], and a role the inviter could
+    /// give (an owner any; anyone else one whose permissions they hold all of, never
+    /// `owner`). The address already a member: [`AuthError::AlreadyMember`]; already
+    /// invited and pending: [`AuthError::AlreadyInvited`] (send that one again instead). At
+    /// most [`RateLimits::invitations`](crate::RateLimits::invitations) e-mails per
+    /// organization and per inviter. Recorded as `member_invited`.
     pub async fn invite_member(
         &self,
         session: &Session,
@@ -93,16 +94,11 @@ impl Auth {
         role: &OrgRole,
         request: &RequestInfo<'_>,
     ) -> Result<OrgInvitation> {
-        refuse_impersonation(session)?;
         let email = normalize_email(Address::parse(email, "email")?.as_str())?;
         let role = self.org_role(role.as_str())?;
-        self.org_member(session, id)
-            .await?
-            .require(&OrgPermission::INVITE_MEMBERS)?;
-        self.count_invitation(id).await?;
-        let (tx, actor) = self.locked(session, id).await?;
+        let (tx, actor) = self.changing(session, id).await?;
         actor.require(&OrgPermission::INVITE_MEMBERS)?;
-        if role == OrgRole::OWNER && actor.role != OrgRole::OWNER {
+        if !self.may_grant(&actor, &role) {
             return Err(AuthError::Forbidden);
         }
         if let Some(user) = tx.find_user_by_email(&email).await?
@@ -118,6 +114,9 @@ impl Auth {
             tollbooth_db::DbError::Conflict { .. } => AuthError::AlreadyInvited,
             other => other.into(),
         })?;
+        // Counted in the transaction, once nothing else can refuse it: a refused
+        // invitation counts nothing, and one over the limit is rolled back with it.
+        self.count_invitation(&tx, id, session.user.id).await?;
         self.inner
             .mail
             .team_invite(&tx, &invitation, &token, &session.user, &actor.organization)
@@ -140,17 +139,13 @@ impl Auth {
         invitation_id: Uuid,
         request: &RequestInfo<'_>,
     ) -> Result<OrgInvitation> {
-        refuse_impersonation(session)?;
-        self.org_member(session, id)
-            .await?
-            .require(&OrgPermission::INVITE_MEMBERS)?;
-        self.count_invitation(id).await?;
-        let (tx, actor) = self.locked(session, id).await?;
+        let (tx, actor) = self.changing(session, id).await?;
         actor.require(&OrgPermission::INVITE_MEMBERS)?;
         let pending = self.pending_invitation(&tx, id, invitation_id).await?;
-        if pending.role == OrgRole::OWNER.as_str() && actor.role != OrgRole::OWNER {
+        if !self.may_grant(&actor, &OrgRole::new(pending.role)) {
             return Err(AuthError::Forbidden);
         }
+        self.count_invitation(&tx, id, session.user.id).await?;
         let (token, hash) = new_token();
         let expires_at = self.now() + self.inner.config.invitation_ttl;
         let invitation = tx
@@ -178,9 +173,12 @@ impl Auth {
         invitation_id: Uuid,
         request: &RequestInfo<'_>,
     ) -> Result<()> {
-        let (tx, actor) = self.locked(session, id).await?;
+        let (tx, actor) = self.changing(session, id).await?;
         actor.require(&OrgPermission::INVITE_MEMBERS)?;
         let invitation = self.pending_invitation(&tx, id, invitation_id).await?;
+        if !self.may_grant(&actor, &OrgRole::new(invitation.role.clone())) {
+            return Err(AuthError::Forbidden);
+        }
         if !tx
             .answer_invitation(invitation_id, InvitationStatus::Revoked)
             .await?
@@ -300,12 +298,16 @@ impl Auth {
         Ok(self.member_of(organization, membership))
     }
 
-    /// Counts one invitation e-mail of organization `id` against its limit.
-    async fn count_invitation(&self, id: Uuid) -> Result<()> {
-        let inner = &self.inner;
-        let limit = inner.limiter.limits().invitations_per_organization;
-        let key = Key::account(Action::Invite, &id.to_string());
-        inner.limiter.hit(&inner.db, &key, limit).await
+    /// Counts one invitation e-mail against the limits of organization `id` and of the
+    /// inviting user (so many organizations do not multiply one account's e-mails).
+    async fn count_invitation(&self, tx: &tollbooth_db::Tx, id: Uuid, inviter: Uuid) -> Result<()> {
+        let limiter = &self.inner.limiter;
+        let limit = limiter.limits().invitations;
+        for counted in [format!("organization:{id}"), format!("user:{inviter}")] {
+            let key = Key::account(Action::Invite, &counted);
+            limiter.hit(tx, &key, limit).await?;
+        }
+        Ok(())
     }
 
     /// Pending invitation `invitation_id` of organization `id`, not past its expiry.

@@ -26,8 +26,10 @@ pub(crate) enum Action {
     Reset,
     /// Second-factor codes tried.
     Mfa,
-    /// Invitation e-mails of an organization (keyed on its id).
+    /// Invitation e-mails, per organization and per inviting user.
     Invite,
+    /// Organizations created, per user.
+    CreateOrganization,
 }
 
 impl Action {
@@ -39,6 +41,7 @@ impl Action {
             Self::Reset => "reset",
             Self::Mfa => "mfa",
             Self::Invite => "invite",
+            Self::CreateOrganization => "create_organization",
         }
     }
 }

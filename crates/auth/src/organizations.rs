@@ -18,14 +18,16 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tollbooth_db::{
-    DbError, Membership, NewOrganization, OWNER_ROLE, Organization, OrganizationRepo,
-    SecurityEventKind, SessionRepo, Tx, User,
+    DbError, InvitationRepo, Membership, NewOrganization, OWNER_ROLE, Organization,
+    OrganizationRepo, SecurityEventKind, SessionRepo, Tx, User,
 };
 use uuid::Uuid;
 
 use crate::audit::Audit;
 use crate::error::{AuthError, Result};
 use crate::headers::{HeaderView, RequestInfo};
+use crate::impersonation::refuse_impersonation;
+use crate::limits::{Action, Key};
 use crate::service::Auth;
 use crate::session::{Session, SessionLookup};
 
@@ -340,8 +342,10 @@ impl Auth {
     /// Creates an organization with the signed-in user as its owner. Without a `slug`, one
     /// is made from the name (with a random suffix if that one is taken); a given slug
     /// already taken is [`AuthError::SlugTaken`] (409). Recorded as
-    /// `organization_created`. An impersonating administrator cannot
-    /// ([`AuthError::Impersonating`]).
+    /// `organization_created`. Needs a verified address ([`AuthError::EmailNotVerified`]);
+    /// at most [`RateLimits::organizations_per_user`](crate::RateLimits::organizations_per_user).
+    /// No organization changes while impersonating ([`AuthError::Impersonating`]): an
+    /// impersonating administrator can look, not change.
     pub async fn create_organization(
         &self,
         session: &Session,
@@ -349,10 +353,17 @@ impl Auth {
         slug: Option<&str>,
         request: &RequestInfo<'_>,
     ) -> Result<OrgMember> {
-        crate::impersonation::refuse_impersonation(session)?;
+        refuse_impersonation(session)?;
+        if session.user.email_verified_at.is_none() {
+            return Err(AuthError::EmailNotVerified);
+        }
         let name = valid_name(name)?;
         let user = session.user.id;
         let tx = self.inner.db.begin().await?;
+        let limiter = &self.inner.limiter;
+        let limit = limiter.limits().organizations_per_user;
+        let key = Key::account(Action::CreateOrganization, &user.to_string());
+        limiter.hit(&tx, &key, limit).await?;
         let created = match slug {
             Some(slug) => tx
                 .create_organization(NewOrganization::new(&name, valid_slug(slug)?), user)
@@ -495,7 +506,7 @@ impl Auth {
     ) -> Result<OrgMember> {
         let name = update.name.as_deref().map(valid_name).transpose()?;
         let slug = update.slug.as_deref().map(valid_slug).transpose()?;
-        let (tx, actor) = self.locked(session, id).await?;
+        let (tx, actor) = self.changing(session, id).await?;
         actor.require(&OrgPermission::UPDATE_ORGANIZATION)?;
         let before = &actor.organization;
         let name = name.unwrap_or_else(|| before.name.clone());
@@ -540,7 +551,7 @@ impl Auth {
         request: &RequestInfo<'_>,
     ) -> Result<()> {
         self.require_fresh(session)?;
-        let (tx, actor) = self.locked(session, id).await?;
+        let (tx, actor) = self.changing(session, id).await?;
         actor.require(&OrgPermission::DELETE_ORGANIZATION)?;
         tx.delete_organization(id).await?;
         let user = session.user.id;
@@ -602,9 +613,12 @@ impl Auth {
             })
     }
 
-    /// Gives member `user_id` the role `role`. Needs [`OrgPermission::MANAGE_MEMBERS`];
-    /// making, or unmaking, an owner needs the actor to be an owner. The last owner can
-    /// never be demoted ([`AuthError::LastOwner`], 409), however many requests race.
+    /// Gives member `user_id` the role `role`. Needs [`OrgPermission::MANAGE_MEMBERS`], and
+    /// both the member's role and the new one must be roles the actor could give (an owner
+    /// any; anyone else one whose permissions they hold every one of, never `owner`):
+    /// [`AuthError::Forbidden`] otherwise. Making or unmaking an owner needs a fresh
+    /// session. The last owner can never be demoted ([`AuthError::LastOwner`], 409),
+    /// however many requests race.
     /// Recorded as `member_role_changed` about the member.
     pub async fn change_member_role(
         &self,
@@ -615,15 +629,18 @@ impl Auth {
         request: &RequestInfo<'_>,
     ) -> Result<Member> {
         let role = self.org_role(role.as_str())?;
-        let (tx, actor) = self.locked(session, id).await?;
+        let (tx, actor) = self.changing(session, id).await?;
         actor.require(&OrgPermission::MANAGE_MEMBERS)?;
         let target = tx
             .find_membership(id, user_id)
             .await?
             .ok_or(AuthError::MemberNotFound)?;
         let from = OrgRole::new(target.role.clone());
-        if (from == OrgRole::OWNER || role == OrgRole::OWNER) && actor.role != OrgRole::OWNER {
+        if !self.may_grant(&actor, &from) || !self.may_grant(&actor, &role) {
             return Err(AuthError::Forbidden);
+        }
+        if from == OrgRole::OWNER || role == OrgRole::OWNER {
+            self.require_fresh(session)?;
         }
         if from == OrgRole::OWNER && role != OrgRole::OWNER {
             keep_an_owner(&tx, id).await?;
@@ -649,10 +666,11 @@ impl Auth {
         Ok(Member::of(membership, user))
     }
 
-    /// Removes member `user_id`. Needs [`OrgPermission::MANAGE_MEMBERS`]; removing an
-    /// owner needs the actor to be an owner; the last owner can never be removed
-    /// ([`AuthError::LastOwner`]). The organization stops being active on the member's
-    /// sessions in the same transaction, so their very next request no longer acts in it.
+    /// Removes member `user_id`. Needs [`OrgPermission::MANAGE_MEMBERS`] and a member whose
+    /// role the actor could give (removing an owner: an owner, with a fresh session); the
+    /// last owner can never be removed ([`AuthError::LastOwner`]). The organization stops
+    /// being active on the member's sessions, and the invitations they sent are revoked, in
+    /// the same transaction, so their very next request no longer acts in it.
     /// Recorded as `member_removed` about the member.
     pub async fn remove_member(
         &self,
@@ -661,26 +679,33 @@ impl Auth {
         user_id: Uuid,
         request: &RequestInfo<'_>,
     ) -> Result<()> {
-        let (tx, actor) = self.locked(session, id).await?;
-        if user_id != session.user.id {
+        let (tx, actor) = self.changing(session, id).await?;
+        let leaving = user_id == session.user.id;
+        if !leaving {
             actor.require(&OrgPermission::MANAGE_MEMBERS)?;
         }
         let target = tx
             .find_membership(id, user_id)
             .await?
             .ok_or(AuthError::MemberNotFound)?;
-        let kind = if user_id == session.user.id {
+        let kind = if leaving {
             SecurityEventKind::MemberLeft
         } else {
             SecurityEventKind::MemberRemoved
         };
+        if !leaving && !self.may_grant(&actor, &OrgRole::new(target.role.clone())) {
+            return Err(AuthError::Forbidden);
+        }
         if target.role == OWNER_ROLE {
-            if actor.role != OrgRole::OWNER {
-                return Err(AuthError::Forbidden);
+            if !leaving {
+                self.require_fresh(session)?;
             }
             keep_an_owner(&tx, id).await?;
         }
         tx.remove_member(id, user_id).await?;
+        // What they sent stops working with them: an invitation must not outlive its
+        // inviter's place (an admin inviting a second address of theirs before removal).
+        tx.revoke_invitations_from(id, user_id).await?;
         self.record(
             &tx,
             org_event(
@@ -711,8 +736,8 @@ impl Auth {
     }
 
     /// Makes member `user_id` an owner and the signing-in owner an admin, in one
-    /// transaction. Only an owner can. Recorded as `ownership_transferred` about the new
-    /// owner.
+    /// transaction. Only an owner can, with a fresh session. Recorded as
+    /// `ownership_transferred` about the new owner.
     pub async fn transfer_ownership(
         &self,
         session: &Session,
@@ -720,7 +745,8 @@ impl Auth {
         user_id: Uuid,
         request: &RequestInfo<'_>,
     ) -> Result<()> {
-        let (tx, actor) = self.locked(session, id).await?;
+        self.require_fresh(session)?;
+        let (tx, actor) = self.changing(session, id).await?;
         if actor.role != OrgRole::OWNER {
             return Err(AuthError::Forbidden);
         }
@@ -775,9 +801,33 @@ impl Auth {
         Ok(member)
     }
 
-    /// Opens a transaction, locks organization `id` and reads the user's membership in
-    /// it, the first steps of every change.
+    /// [`locked`](Self::locked) for a change an impersonating administrator may not make
+    /// (every change but switching the active organization).
+    pub(crate) async fn changing(&self, session: &Session, id: Uuid) -> Result<(Tx, OrgMember)> {
+        refuse_impersonation(session)?;
+        self.locked(session, id).await
+    }
+
+    /// Whether `actor` may give `role` (to a member or an invitee) or change a member who
+    /// holds it: an owner any role; anyone else only a role whose permissions they hold
+    /// every one of, and never `owner` — so no one hands out more than they have.
+    pub(crate) fn may_grant(&self, actor: &OrgMember, role: &OrgRole) -> bool {
+        actor.role == OrgRole::OWNER
+            || (*role != OrgRole::OWNER
+                && self
+                    .inner
+                    .config
+                    .org_roles
+                    .permissions(role)
+                    .is_subset(&actor.permissions))
+    }
+
+    /// Checks the membership, then opens a transaction, locks organization `id` and reads
+    /// the user's membership again under the lock: the first steps of every change.
     pub(crate) async fn locked(&self, session: &Session, id: Uuid) -> Result<(Tx, OrgMember)> {
+        // Membership first, without the lock: an outsider neither waits on nor holds an
+        // organization's lock, and learns nothing from how long the answer took.
+        self.org_member(session, id).await?;
         let tx = self.inner.db.begin().await?;
         let organization = tx
             .lock_organization(id)
@@ -815,15 +865,26 @@ async fn keep_an_owner(tx: &Tx, id: Uuid) -> Result<()> {
 }
 
 /// [`AuthError::LastOwner`] if `user_id` is the only owner of an organization, which
-/// deleting their account would leave without one. Locks each organization they own (until
-/// the transaction ends, on a [`Tx`]), so no demotion of the other owners slips in.
+/// deleting their account would leave without one. On a [`Tx`] it locks every organization
+/// they belong to — in id order, so two deletions cannot deadlock — and reads their role
+/// again under each lock: an ownership transferred to them meanwhile is seen, and no
+/// demotion of the other owners slips in before the deletion commits.
 pub(crate) async fn refuse_sole_owner(db: &impl OrganizationRepo, user_id: Uuid) -> Result<()> {
-    for (organization, membership) in db.user_organizations(user_id).await? {
-        if membership.role == OWNER_ROLE {
-            db.lock_organization(organization.id).await?;
-            if db.count_owners(organization.id).await? <= 1 {
-                return Err(AuthError::LastOwner);
-            }
+    let mut ids: Vec<Uuid> = db
+        .user_organizations(user_id)
+        .await?
+        .into_iter()
+        .map(|(organization, _)| organization.id)
+        .collect();
+    ids.sort_unstable();
+    for id in ids {
+        db.lock_organization(id).await?;
+        let owner = db
+            .find_membership(id, user_id)
+            .await?
+            .is_some_and(|m| m.role == OWNER_ROLE);
+        if owner && db.count_owners(id).await? <= 1 {
+            return Err(AuthError::LastOwner);
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ use crate::common::*;
 use chrono::TimeDelta;
 use serde_json::Value;
 use tollbooth_auth::{Auth, AuthError, SignInOutcome, SignedIn};
+use tollbooth_db::OrganizationRepo;
 use tollbooth_db::testing::TestDb;
 
 const COOKIE: &str = "__Host-tollbooth.session";
@@ -59,8 +60,10 @@ fn signed_in(outcome: SignInOutcome) -> SignedIn {
 }
 
 /// Drives one app through the scenario. `call(method, path, headers)` sends a request to
-/// routes `GET /me` (require auth), `GET /admin` (require admin), `POST /sign-in` (signs
-/// Ada in, presenting the request's cookie) and `POST /sign-out`.
+/// routes `GET /me` (require auth), `GET /admin` (require admin), `GET /orgs/{org_id}`
+/// (require membership: the organization's name), `GET /orgs/{org_id}/billing` (require
+/// the `billing:manage` permission), `POST /sign-in` (signs Ada in, presenting the
+/// request's cookie) and `POST /sign-out`.
 async fn scenario(t: &TestAuth, call: impl AsyncFn(&str, &str, Vec<(String, String)>) -> Reply) {
     t.user("ada@example.com").await;
     let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
@@ -85,6 +88,66 @@ async fn scenario(t: &TestAuth, call: impl AsyncFn(&str, &str, Vec<(String, Stri
         (admin.status, admin.error_code()),
         (403, "forbidden".into())
     );
+
+    // Organization guards: the member passes, with the permission or 403 without it;
+    // anyone else gets the 404 of an organization that does not exist.
+    let ada = t.sign_in("ada@example.com").await.0;
+    let acme = t
+        .auth
+        .create_organization(&ada, "Acme", None, &anon())
+        .await
+        .unwrap();
+    t.user("carol@example.com").await;
+    let carol = t.sign_in("carol@example.com").await.0;
+    let beta = t
+        .auth
+        .create_organization(&carol, "Beta", None, &anon())
+        .await
+        .unwrap();
+    let gamma = t
+        .auth
+        .create_organization(&carol, "Gamma", None, &anon())
+        .await
+        .unwrap();
+    t.db.add_member(gamma.organization.id, ada.user.id, "member")
+        .await
+        .unwrap();
+    let org = |id: &dyn std::fmt::Display, rest: &str| format!("/orgs/{id}{rest}");
+    let own = call("GET", &org(&acme.organization.id, ""), cookie.clone()).await;
+    assert_eq!((own.status, own.body.as_str()), (200, "Acme"));
+    let billing = call(
+        "GET",
+        &org(&acme.organization.id, "/billing"),
+        cookie.clone(),
+    )
+    .await;
+    assert_eq!(billing.status, 200, "{billing:?}");
+    let member = call(
+        "GET",
+        &org(&gamma.organization.id, "/billing"),
+        cookie.clone(),
+    )
+    .await;
+    assert_eq!(
+        (member.status, member.error_code()),
+        (403, "forbidden".into())
+    );
+    for id in [
+        beta.organization.id.to_string(),
+        uuid::Uuid::now_v7().to_string(),
+        "not-an-id".to_owned(),
+    ] {
+        for rest in ["", "/billing"] {
+            let hidden = call("GET", &org(&id, rest), cookie.clone()).await;
+            assert_eq!(
+                (hidden.status, hidden.error_code()),
+                (404, "organization_not_found".into()),
+                "{id}{rest}"
+            );
+        }
+    }
+    let anonymous = call("GET", &org(&acme.organization.id, ""), vec![]).await;
+    assert_eq!(anonymous.status, 401);
 
     // CSRF: a cross-site POST is refused before the handler runs; the session survives.
     let mut cross = cookie.clone();
@@ -128,6 +191,15 @@ async fn scenario(t: &TestAuth, call: impl AsyncFn(&str, &str, Vec<(String, Stri
     assert_eq!(call("GET", "/me", new_cookie).await.status, 401);
 }
 
+/// The permission the `/orgs/{org_id}/billing` route asks for.
+struct ManageBilling;
+
+impl tollbooth_auth::OrgPermissionMarker for ManageBilling {
+    fn permission() -> tollbooth_auth::OrgPermission {
+        tollbooth_auth::OrgPermission::MANAGE_BILLING
+    }
+}
+
 async fn sign_in(
     auth: &Auth,
     headers: &dyn tollbooth_auth::HeaderView,
@@ -144,7 +216,9 @@ mod with_axum {
     use axum::response::{IntoResponse, Response};
     use axum::routing::{get, post};
     use axum::{Router, middleware};
-    use tollbooth_auth::axum::{RequireAuth, RequireRole, csrf, session};
+    use tollbooth_auth::axum::{
+        RequireAuth, RequireOrgMember, RequireOrgPermission, RequireRole, csrf, session,
+    };
     use tollbooth_auth::{Admin, Auth, AuthError};
     use tower::ServiceExt;
 
@@ -159,6 +233,20 @@ mod with_axum {
             .route(
                 "/admin",
                 get(|RequireRole(s, _): RequireRole<Admin>| async move { s.user.email }),
+            )
+            .route(
+                "/orgs/{org_id}",
+                get(|RequireOrgMember(_, m): RequireOrgMember| async move {
+                    m.organization.name
+                }),
+            )
+            .route(
+                "/orgs/{org_id}/billing",
+                get(
+                    |RequireOrgPermission(_, m, _): RequireOrgPermission<ManageBilling>| async move {
+                        m.organization.name
+                    },
+                ),
             )
             .route("/sign-in", post(sign_in_handler))
             .route("/sign-out", post(sign_out_handler))
@@ -221,7 +309,9 @@ mod with_actix {
     use actix_web::http::header;
     use actix_web::middleware::from_fn;
     use actix_web::{App, HttpRequest, HttpResponse, test, web};
-    use tollbooth_auth::actix::{RequireAuth, RequireRole, csrf, session};
+    use tollbooth_auth::actix::{
+        RequireAuth, RequireOrgMember, RequireOrgPermission, RequireRole, csrf, session,
+    };
     use tollbooth_auth::{Admin, Auth, AuthError};
 
     use super::*;
@@ -262,6 +352,20 @@ mod with_actix {
                     "/admin",
                     web::get()
                         .to(|RequireRole(s, _): RequireRole<Admin>| async move { s.user.email }),
+                )
+                .route(
+                    "/orgs/{org_id}",
+                    web::get().to(|RequireOrgMember(_, m): RequireOrgMember| async move {
+                        m.organization.name
+                    }),
+                )
+                .route(
+                    "/orgs/{org_id}/billing",
+                    web::get().to(
+                        |RequireOrgPermission(_, m, _): RequireOrgPermission<ManageBilling>| async move {
+                            m.organization.name
+                        },
+                    ),
                 )
                 .route("/sign-in", web::post().to(sign_in_handler))
                 .route("/sign-out", web::post().to(sign_out_handler)),

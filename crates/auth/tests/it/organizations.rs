@@ -798,6 +798,225 @@ async fn an_invitation_is_accepted_once_under_concurrency(db: TestDb) {
     assert_eq!(joined, 1);
 }
 
+/// No one hands out more than they hold: an admin cannot give (or take) a role with a
+/// permission they lack, nor invite with it; a role that may only invite cannot invite an
+/// admin; an impersonating administrator changes nothing; an unverified account creates
+/// nothing.
+async fn no_one_grants_more_than_they_hold(db: TestDb) {
+    let superadmin = OrgRole::new("superadmin");
+    let recruiter = OrgRole::new("recruiter");
+    let t = TestAuth::with(db, |c| {
+        c.organization_role(superadmin.clone(), [OrgPermission::DELETE_ORGANIZATION])
+            .organization_role(recruiter.clone(), [OrgPermission::INVITE_MEMBERS])
+            .require_verified_email(false)
+    });
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    let bob = join(&t, id, "bob@example.com", &OrgRole::ADMIN).await;
+    let rita = join(&t, id, "rita@example.com", &recruiter).await;
+    let sam = join(&t, id, "sam@example.com", &superadmin).await;
+    let request = anon();
+    assert!(forbidden(
+        t.auth
+            .change_member_role(&bob, id, bob.user.id, &superadmin, &request)
+            .await
+    ));
+    assert!(forbidden(
+        t.auth
+            .change_member_role(&bob, id, sam.user.id, &OrgRole::MEMBER, &request)
+            .await
+    ));
+    assert!(forbidden(
+        t.auth.remove_member(&bob, id, sam.user.id, &request).await
+    ));
+    assert!(forbidden(
+        t.auth
+            .invite_member(&bob, id, "x@example.com", &superadmin, &request)
+            .await
+    ));
+    assert!(forbidden(
+        t.auth
+            .invite_member(&rita, id, "x@example.com", &OrgRole::ADMIN, &request)
+            .await
+    ));
+    t.auth
+        .invite_member(&rita, id, "x@example.com", &OrgRole::MEMBER, &request)
+        .await
+        .unwrap();
+    // The owner may give anything.
+    t.auth
+        .change_member_role(&ada, id, bob.user.id, &superadmin, &request)
+        .await
+        .unwrap();
+
+    // An administrator acting as Ada (the owner) can look, not change.
+    let root = t.user("root@example.com").await;
+    t.db.set_user_role(root.id, "admin").await.unwrap();
+    let (root_session, _) = t.sign_in("root@example.com").await;
+    let admin_request = RequestInfo::new(&NO_HEADERS, ip());
+    let users = t.auth.user_admin(&root_session, &admin_request).unwrap();
+    let acting = users.impersonate(ada.user.id).await.unwrap().session;
+    assert!(t.auth.org_member(&acting, id).await.is_ok());
+    let impersonating = |r: Result<()>| matches!(r, Err(AuthError::Impersonating));
+    assert!(impersonating(
+        t.auth
+            .transfer_ownership(&acting, id, bob.user.id, &request)
+            .await
+            .map(|_| ())
+    ));
+    assert!(impersonating(
+        t.auth
+            .remove_member(&acting, id, rita.user.id, &request)
+            .await
+    ));
+    assert!(impersonating(
+        t.auth
+            .change_member_role(&acting, id, rita.user.id, &OrgRole::MEMBER, &request)
+            .await
+            .map(|_| ())
+    ));
+    assert!(impersonating(
+        t.auth
+            .update_organization(
+                &acting,
+                id,
+                OrganizationUpdate::new().name("Mine"),
+                &request
+            )
+            .await
+            .map(|_| ())
+    ));
+    assert_eq!(t.db.count_members(id).await.unwrap(), 4);
+
+    // Creating an organization needs a verified address.
+    let unverified =
+        t.db.create_user(NewUser::new("new@example.com"))
+            .await
+            .unwrap();
+    t.db.create_account(NewAccount::credential(unverified.id, password_hash()))
+        .await
+        .unwrap();
+    let (new, _) = t.sign_in("new@example.com").await;
+    assert!(matches!(
+        t.auth
+            .create_organization(&new, "Mine", None, &request)
+            .await,
+        Err(AuthError::EmailNotVerified)
+    ));
+}
+
+static NO_HEADERS: [(&str, &str); 0] = [];
+
+/// Removing a member revokes the invitations they sent; invitation e-mails are limited per
+/// organization and per inviter, and a refused invitation counts nothing.
+async fn invitations_end_with_their_inviter_and_are_limited(db: TestDb) {
+    let t = TestAuth::with(db, |c| {
+        let mut limits = RateLimits::default();
+        limits.invitations = Limit::new(3, chrono::TimeDelta::days(1));
+        c.rate_limits(limits)
+    });
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    let bob = join(&t, id, "bob@example.com", &OrgRole::ADMIN).await;
+    let request = anon();
+    t.auth
+        .invite_member(
+            &bob,
+            id,
+            "second-bob@example.com",
+            &OrgRole::ADMIN,
+            &request,
+        )
+        .await
+        .unwrap();
+    t.auth
+        .remove_member(&ada, id, bob.user.id, &request)
+        .await
+        .unwrap();
+    assert!(t.auth.list_invitations(&ada, id).await.unwrap().is_empty());
+    let (token, _) = invitation_sent_to(&t, "second-bob@example.com").await;
+    assert!(matches!(
+        t.auth.preview_invitation(&token).await,
+        Err(AuthError::InvalidToken)
+    ));
+
+    // Acme's count: Bob's invitation, then x and y; the refused repeat counts nothing.
+    t.auth
+        .invite_member(&ada, id, "x@example.com", &OrgRole::MEMBER, &request)
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.auth
+            .invite_member(&ada, id, "x@example.com", &OrgRole::MEMBER, &request)
+            .await,
+        Err(AuthError::AlreadyInvited)
+    ));
+    t.auth
+        .invite_member(&ada, id, "y@example.com", &OrgRole::MEMBER, &request)
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.auth
+            .invite_member(&ada, id, "z@example.com", &OrgRole::MEMBER, &request)
+            .await,
+        Err(AuthError::RateLimited { .. })
+    ));
+    // Refused, it was not sent.
+    t.auth.flush_background_tasks().await;
+    assert!(t.outbox.sent_to("z@example.com").is_empty());
+    // Her next organization does not reset her own count (x, y, then one more).
+    let beta = t
+        .auth
+        .create_organization(&ada, "Beta", None, &request)
+        .await
+        .unwrap();
+    let beta = beta.organization.id;
+    t.auth
+        .invite_member(&ada, beta, "z@example.com", &OrgRole::MEMBER, &request)
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.auth
+            .invite_member(&ada, beta, "w@example.com", &OrgRole::MEMBER, &request)
+            .await,
+        Err(AuthError::RateLimited { .. })
+    ));
+}
+
+/// An owner transferring ownership to a member while that member deletes their account:
+/// the organization keeps an owner whichever commits first.
+async fn a_transfer_racing_the_new_owners_deletion_keeps_an_owner(db: TestDb) {
+    let t = TestAuth::new(db);
+    let other = t.second_instance().await;
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    let request = anon();
+    for round in 0..5 {
+        let email = format!("b{round}@example.com");
+        let bob = join(&t, id, &email, &OrgRole::ADMIN).await;
+        // Ada owns Acme at the start of every round.
+        let (transfer, deletion) = tokio::join!(
+            t.auth.transfer_ownership(&ada, id, bob.user.id, &request),
+            other.delete_account(&bob, None, &request),
+        );
+        assert!(
+            t.db.count_owners(id).await.unwrap() >= 1,
+            "round {round}: {transfer:?} {deletion:?}"
+        );
+        match (&transfer, &deletion) {
+            (Ok(()), Err(AuthError::LastOwner)) => {
+                // Bob owns Acme now: hand it back for the next round.
+                t.auth
+                    .transfer_ownership(&bob, id, ada.user.id, &request)
+                    .await
+                    .unwrap();
+            }
+            (Err(AuthError::MemberNotFound), Ok(_)) => {}
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+}
+
 tollbooth_db::engine_tests!(
     organizations_are_created_with_their_creator_as_owner_and_canonical_slugs,
     an_organization_is_not_found_by_those_outside_it,
@@ -809,4 +1028,7 @@ tollbooth_db::engine_tests!(
     an_invitation_is_accepted_by_its_address_once_verified_and_only_once,
     invitations_are_revoked_sent_again_and_expire,
     an_invitation_is_accepted_once_under_concurrency,
+    no_one_grants_more_than_they_hold,
+    invitations_end_with_their_inviter_and_are_limited,
+    a_transfer_racing_the_new_owners_deletion_keeps_an_owner,
 );

@@ -85,6 +85,13 @@ pub trait InvitationRepo: Send + Sync {
     /// Moves a pending invitation to `status`; `false` if it was not pending (answered by
     /// a concurrent request), so each is answered once.
     async fn answer_invitation(&self, id: Uuid, status: InvitationStatus) -> Result<bool>;
+    /// Revokes the organization's pending invitations sent by `inviter_user_id`; returns
+    /// how many.
+    async fn revoke_invitations_from(
+        &self,
+        organization_id: Uuid,
+        inviter_user_id: Uuid,
+    ) -> Result<u64>;
     /// Gives a pending invitation a new token and expiry (the old token stops working);
     /// `None` if it is not pending.
     async fn renew_invitation(
@@ -169,6 +176,26 @@ impl<E: Executor> InvitationRepo for E {
             .await
             .map_err(DbError::on(ENTITY))?;
         Ok(result.rows_affected == 1)
+    }
+
+    async fn revoke_invitations_from(
+        &self,
+        organization_id: Uuid,
+        inviter_user_id: Uuid,
+    ) -> Result<u64> {
+        let result = Entity::update_many()
+            .col_expr(
+                Column::Status,
+                Expr::value(InvitationStatus::Revoked.as_str()),
+            )
+            .col_expr(Column::UpdatedAt, Expr::value(now()))
+            .filter(Column::OrganizationId.eq(organization_id))
+            .filter(Column::InviterUserId.eq(inviter_user_id))
+            .filter(Column::Status.eq(InvitationStatus::Pending.as_str()))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(result.rows_affected)
     }
 
     async fn renew_invitation(
