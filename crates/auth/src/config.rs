@@ -6,7 +6,9 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use tollbooth_email::PublicBaseUrl;
 
-use tollbooth_core::{BeforeAccountDeletion, ConfigError, HookList, Hooks};
+use tollbooth_core::{
+    BeforeAccountDeletion, BeforeOrganizationDeletion, ConfigError, HookList, Hooks,
+};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
@@ -200,7 +202,8 @@ pub struct AuthConfig {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) oauth: Vec<ProviderConfig>,
     pub(crate) mfa: Option<MfaConfig>,
-    pub(crate) before_deletion: DeletionSteps,
+    pub(crate) before_deletion: DeletionSteps<dyn BeforeAccountDeletion>,
+    pub(crate) before_organization_deletion: DeletionSteps<dyn BeforeOrganizationDeletion>,
     pub(crate) hooks: HookList,
     pub(crate) org_roles: OrgRoles,
 }
@@ -244,6 +247,7 @@ impl AuthConfig {
             oauth: Vec::new(),
             mfa: None,
             before_deletion: DeletionSteps::default(),
+            before_organization_deletion: DeletionSteps::default(),
             hooks: HookList::default(),
             org_roles: OrgRoles::default(),
         }
@@ -308,7 +312,8 @@ pub struct AuthConfigBuilder {
     clock: Arc<dyn Clock>,
     oauth: Vec<ProviderConfig>,
     mfa: Option<MfaConfig>,
-    before_deletion: DeletionSteps,
+    before_deletion: DeletionSteps<dyn BeforeAccountDeletion>,
+    before_organization_deletion: DeletionSteps<dyn BeforeOrganizationDeletion>,
     hooks: HookList,
     org_roles: OrgRoles,
 }
@@ -401,6 +406,19 @@ impl AuthConfigBuilder {
     /// bills: without it, a deleted account's subscription goes on being charged.
     pub fn before_account_deletion(mut self, step: impl BeforeAccountDeletion + 'static) -> Self {
         self.before_deletion.0.push(Arc::new(step));
+        self
+    }
+
+    /// A step [`Auth::delete_organization`](crate::Auth::delete_organization) runs before it
+    /// deletes anything, once the owner proved who they are; its error refuses the
+    /// deletion with nothing deleted. Steps run in the order added. Billing is one when
+    /// organizations pay: without it, a deleted organization's subscription goes on being
+    /// charged.
+    pub fn before_organization_deletion(
+        mut self,
+        step: impl BeforeOrganizationDeletion + 'static,
+    ) -> Self {
+        self.before_organization_deletion.0.push(Arc::new(step));
         self
     }
 
@@ -688,17 +706,30 @@ impl AuthConfigBuilder {
             oauth: self.oauth,
             mfa: self.mfa,
             before_deletion: self.before_deletion,
+            before_organization_deletion: self.before_organization_deletion,
             hooks: self.hooks,
             org_roles: self.org_roles,
         })
     }
 }
 
-/// The [`BeforeAccountDeletion`] steps, in order.
-#[derive(Clone, Default)]
-pub(crate) struct DeletionSteps(pub(crate) Vec<Arc<dyn BeforeAccountDeletion>>);
+/// The steps run before a deletion ([`BeforeAccountDeletion`],
+/// [`BeforeOrganizationDeletion`]), in order.
+pub(crate) struct DeletionSteps<T: ?Sized>(pub(crate) Vec<Arc<T>>);
 
-impl fmt::Debug for DeletionSteps {
+impl<T: ?Sized> Default for DeletionSteps<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T: ?Sized> Clone for DeletionSteps<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for DeletionSteps<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DeletionSteps({})", self.0.len())
     }

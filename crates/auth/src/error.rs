@@ -201,11 +201,12 @@ pub enum AuthError {
         #[source]
         source: BoxError,
     },
-    /// A step configured to run before an account is deleted
-    /// ([`AuthConfigBuilder::before_account_deletion`](crate::AuthConfigBuilder::before_account_deletion))
-    /// refused it — billing could not cancel the subscriptions, say. Nothing of the account
-    /// was deleted. Answered as the step's own error: its status, code and message.
-    #[error("account deletion refused: {}", by.public_message())]
+    /// A step configured to run before an account or organization is deleted
+    /// ([`AuthConfigBuilder::before_account_deletion`](crate::AuthConfigBuilder::before_account_deletion),
+    /// [`before_organization_deletion`](crate::AuthConfigBuilder::before_organization_deletion))
+    /// refused it — billing could not cancel the subscriptions, say. Nothing was deleted.
+    /// Answered as the step's own error: its status, code and message.
+    #[error("deletion refused: {}", by.public_message())]
     DeletionRefused {
         /// The step's error.
         by: tollbooth_core::DeletionRefused,

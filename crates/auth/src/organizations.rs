@@ -24,6 +24,7 @@ use tollbooth_db::{
 use uuid::Uuid;
 
 use crate::audit::Audit;
+use crate::credentials::clean_name;
 use crate::error::{AuthError, Result};
 use crate::headers::{HeaderView, RequestInfo};
 use crate::impersonation::refuse_impersonation;
@@ -34,7 +35,6 @@ use crate::session::{Session, SessionLookup};
 /// The most members one page of [`Auth::list_members`] holds.
 pub const MAX_MEMBERS_PER_PAGE: u64 = 100;
 
-const MAX_NAME_CHARS: usize = 100;
 const SLUG_CHARS: std::ops::RangeInclusive<usize> = 2..=48;
 
 /// A role in an organization. `owner`, `admin` and `member` are built in; an application
@@ -278,22 +278,13 @@ impl OrganizationUpdate {
     }
 }
 
-/// A display name, trimmed: 1–100 characters, no control characters.
+/// A display name, trimmed: the rules of a user's name (at most 100 characters, no
+/// control characters), and never empty.
 fn valid_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(AuthError::InvalidInput {
-            field: "name",
-            reason: "must be 1 to 100 characters",
-        });
-    }
-    if name.chars().any(char::is_control) {
-        return Err(AuthError::InvalidInput {
-            field: "name",
-            reason: "must not contain control characters",
-        });
-    }
-    Ok(name.to_owned())
+    clean_name(Some(name))?.ok_or(AuthError::InvalidInput {
+        field: "name",
+        reason: "must not be empty",
+    })
 }
 
 /// A slug in canonical form: trimmed, lower-cased, then 2–48 ASCII letters, digits and
@@ -542,8 +533,10 @@ impl Auth {
 
     /// Deletes the organization: its memberships and invitations go with it, and no
     /// session keeps it active. Needs [`OrgPermission::DELETE_ORGANIZATION`] (owners) and a
-    /// fresh session ([`require_fresh`](Self::require_fresh)). Recorded as
-    /// `organization_deleted`, about the deleting user.
+    /// fresh session ([`require_fresh`](Self::require_fresh)). The configured steps
+    /// ([`AuthConfigBuilder::before_organization_deletion`](crate::AuthConfigBuilder::before_organization_deletion))
+    /// run first: one that fails is [`AuthError::DeletionRefused`], with nothing deleted.
+    /// Recorded as `organization_deleted`, about the deleting user.
     pub async fn delete_organization(
         &self,
         session: &Session,
@@ -551,6 +544,16 @@ impl Auth {
         request: &RequestInfo<'_>,
     ) -> Result<()> {
         self.require_fresh(session)?;
+        refuse_impersonation(session)?;
+        // Only someone who may delete it makes the steps run (billing cancels here).
+        self.org_member(session, id)
+            .await?
+            .require(&OrgPermission::DELETE_ORGANIZATION)?;
+        for step in &self.inner.config.before_organization_deletion.0 {
+            step.before_organization_deletion(id)
+                .await
+                .map_err(|by| AuthError::DeletionRefused { by })?;
+        }
         let (tx, actor) = self.changing(session, id).await?;
         actor.require(&OrgPermission::DELETE_ORGANIZATION)?;
         tx.delete_organization(id).await?;

@@ -1,10 +1,10 @@
-//! Work that must succeed before an account is deleted.
+//! Work that must succeed before an account or an organization is deleted.
 
 use uuid::Uuid;
 
 use crate::WireError;
 
-/// Why a step refused an account's deletion: any [`WireError`], answered as it is (its
+/// Why a step refused a deletion: any [`WireError`], answered as it is (its
 /// status, code and, below 500, message).
 pub type DeletionRefused = Box<dyn WireError + Send + Sync>;
 
@@ -40,4 +40,22 @@ pub type DeletionRefused = Box<dyn WireError + Send + Sync>;
 pub trait BeforeAccountDeletion: Send + Sync {
     /// Prepares `user_id`'s deletion; an error refuses it.
     async fn before_account_deletion(&self, user_id: Uuid) -> Result<(), DeletionRefused>;
+}
+
+/// A step run before an organization is deleted, which can refuse the deletion: the
+/// organization's [`BeforeAccountDeletion`].
+///
+/// `tollbooth-auth` runs every step it is configured with
+/// (`AuthConfigBuilder::before_organization_deletion`), in order, once the owner proved who
+/// they are and before anything is deleted; the first error ends the deletion with nothing
+/// of the organization deleted, and answers with that error. Billing cancels the
+/// organization's subscription here, so a deleted organization is never billed again. A step
+/// must be safe to run again.
+#[async_trait::async_trait]
+pub trait BeforeOrganizationDeletion: Send + Sync {
+    /// Prepares `organization_id`'s deletion; an error refuses it.
+    async fn before_organization_deletion(
+        &self,
+        organization_id: Uuid,
+    ) -> Result<(), DeletionRefused>;
 }

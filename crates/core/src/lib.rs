@@ -10,7 +10,8 @@
 //! - [`RetryPolicy`]: bounded, jittered retries, shared by the Resend, Stripe and Cal.com
 //!   transports.
 //! - [`secret_type!`]: newtypes for secrets whose `Debug` never shows them.
-//! - [`BeforeAccountDeletion`]: a step that must succeed before an account is deleted
+//! - [`BeforeAccountDeletion`], [`BeforeOrganizationDeletion`]: a step that must succeed
+//!   before an account (an organization) is deleted
 //!   (billing cancels the user's subscriptions with one), so auth need not know billing.
 //! - [`Hooks`]: the application's ear for [`DomainEvent`]s (user created, signed in,
 //!   deleted, banned, subscription changed, …), told after each change committed.
@@ -52,7 +53,7 @@ mod retry;
 mod secret;
 
 pub use clock::{Clock, ManualClock, SystemClock, micros, now};
-pub use deletion::{BeforeAccountDeletion, DeletionRefused};
+pub use deletion::{BeforeAccountDeletion, BeforeOrganizationDeletion, DeletionRefused};
 pub use error::{ConfigError, WireError, error_body};
 pub use hooks::{DomainEvent, HookError, HookList, Hooks};
 pub use retry::RetryPolicy;

@@ -1017,6 +1017,82 @@ async fn a_transfer_racing_the_new_owners_deletion_keeps_an_owner(db: TestDb) {
     }
 }
 
+/// A step that refuses (billing, Stripe down) ends an organization's deletion with nothing
+/// deleted and its error as the answer; steps run only for someone who may delete it; once
+/// the step succeeds, a retry deletes.
+async fn a_refusing_step_deletes_no_organization(db: TestDb) {
+    #[derive(Clone, Default)]
+    struct Step {
+        refuse: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        asked: std::sync::Arc<std::sync::Mutex<Vec<Uuid>>>,
+    }
+    #[derive(Debug)]
+    struct StripeDown;
+    impl WireError for StripeDown {
+        fn status(&self) -> tollbooth_core::http::StatusCode {
+            tollbooth_core::http::StatusCode::SERVICE_UNAVAILABLE
+        }
+        fn code(&self) -> &'static str {
+            "payment_provider_unavailable"
+        }
+        fn client_message(&self) -> std::borrow::Cow<'_, str> {
+            "Stripe said: connection refused to 10.0.0.7".into()
+        }
+        fn server_message(&self) -> &'static str {
+            "the payment provider is unavailable; try again later"
+        }
+    }
+    #[async_trait::async_trait]
+    impl BeforeOrganizationDeletion for Step {
+        async fn before_organization_deletion(&self, id: Uuid) -> Result<(), DeletionRefused> {
+            self.asked.lock().unwrap().push(id);
+            if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(Box::new(StripeDown));
+            }
+            Ok(())
+        }
+    }
+
+    let step = Step::default();
+    let t = TestAuth::with(db, |c| c.before_organization_deletion(step.clone()));
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    let bob = join(&t, id, "bob@example.com", &OrgRole::ADMIN).await;
+    let request = anon();
+    // An admin may not delete: the step is not even asked.
+    assert!(forbidden(
+        t.auth.delete_organization(&bob, id, &request).await
+    ));
+    assert!(step.asked.lock().unwrap().is_empty());
+
+    step.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = t
+        .auth
+        .delete_organization(&ada, id, &request)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, AuthError::DeletionRefused { .. }));
+    assert_eq!(
+        (refused.status().as_u16(), refused.code()),
+        (503, "payment_provider_unavailable")
+    );
+    assert_eq!(
+        error_body(&refused)["message"],
+        "the payment provider is unavailable; try again later"
+    );
+    assert!(t.db.find_organization(id).await.unwrap().is_some());
+    assert_eq!(t.db.count_members(id).await.unwrap(), 2);
+
+    step.refuse
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    t.auth
+        .delete_organization(&ada, id, &request)
+        .await
+        .unwrap();
+    assert!(t.db.find_organization(id).await.unwrap().is_none());
+    assert_eq!(*step.asked.lock().unwrap(), [id, id]);
+}
+
 tollbooth_db::engine_tests!(
     organizations_are_created_with_their_creator_as_owner_and_canonical_slugs,
     an_organization_is_not_found_by_those_outside_it,
@@ -1031,4 +1107,5 @@ tollbooth_db::engine_tests!(
     no_one_grants_more_than_they_hold,
     invitations_end_with_their_inviter_and_are_limited,
     a_transfer_racing_the_new_owners_deletion_keeps_an_owner,
+    a_refusing_step_deletes_no_organization,
 );
