@@ -58,7 +58,7 @@ impl Auth {
             self.check_code(user, code, true).await?;
         }
         // Before the steps: a refusal here must not have cancelled billing already.
-        refuse_sole_owner(&self.inner.db, user.id).await?;
+        refuse_sole_owner(&self.inner.db, user.id, false).await?;
         for step in &self.inner.config.before_deletion.0 {
             step.before_account_deletion(user.id)
                 .await
@@ -72,7 +72,7 @@ impl Auth {
         // committed meanwhile wins (a banned user must not free their address this way).
         let now = self.now();
         refuse_banned(&user, now)?;
-        refuse_sole_owner(&tx, user.id).await?;
+        refuse_sole_owner(&tx, user.id, true).await?;
         if !tx
             .find_session(session.id)
             .await?

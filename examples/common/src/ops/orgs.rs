@@ -159,7 +159,7 @@ pub async fn change_member_role(
     (id, user): (&str, &str),
     body: MemberRoleRequest,
 ) -> Answer<MemberReply> {
-    let role = app.auth.org_role(&body.role)?;
+    let role = OrgRole::new(body.role);
     let member = app
         .auth
         .change_member_role(session, org_id(id)?, member_id(user)?, &role, request)
@@ -262,8 +262,8 @@ pub async fn invite_member(
     id: &str,
     body: InviteRequest,
 ) -> Answer<InvitationReply> {
-    let role = match body.role.as_deref() {
-        Some(role) => app.auth.org_role(role)?,
+    let role = match body.role {
+        Some(role) => OrgRole::new(role),
         None => OrgRole::MEMBER,
     };
     let invitation = app
