@@ -107,7 +107,13 @@ async fn database_outage_during_a_stripe_webhook(flavor: Flavor) {
     .await;
     let fresh = db.connect_again().await;
     assert_eq!(webhook_events(&fresh).await, 0, "nothing marked processed");
-    assert!(fresh.list_subscriptions(ada.id).await.unwrap().is_empty());
+    assert!(
+        fresh
+            .list_subscriptions(ada.id.into())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Stripe redelivers: the same server process, its pool reconnected.
     let Resp {
@@ -130,7 +136,7 @@ async fn database_outage_during_a_stripe_webhook(flavor: Flavor) {
         (200, Some("duplicate"))
     );
     assert_eq!(webhook_events(&fresh).await, 1);
-    let subscriptions = fresh.list_subscriptions(ada.id).await.unwrap();
+    let subscriptions = fresh.list_subscriptions(ada.id.into()).await.unwrap();
     assert_eq!(subscriptions.len(), 1);
     assert_eq!(subscriptions[0].stripe_subscription_id, "sub_outage");
 }

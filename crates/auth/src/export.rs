@@ -272,7 +272,7 @@ impl Auth {
                 backup_codes_left,
             },
             subscriptions: db
-                .list_subscriptions(id)
+                .list_subscriptions(tollbooth_db::Customer::User(id))
                 .await?
                 .iter()
                 .map(ExportedSubscription::of)

@@ -196,8 +196,8 @@ pub use session::{Role, Session, SessionInfo, SessionLookup};
 pub use tollbooth_core::error_body;
 /// The HTTP error contract and configuration errors, shared by every Tollbooth crate.
 pub use tollbooth_core::{
-    BeforeAccountDeletion, BeforeOrganizationDeletion, ConfigError, DeletionRefused, DomainEvent,
-    HookError, Hooks, WireError,
+    BeforeAccountDeletion, BeforeOrganizationDeletion, ConfigError, Customer, DeletionRefused,
+    DomainEvent, HookError, Hooks, WireError,
 };
 
 // Deliberately re-exported: their types appear in this crate's signatures (`Auth::new` takes

@@ -206,6 +206,15 @@ impl OrgMember {
             Err(AuthError::Forbidden)
         }
     }
+
+    /// The organization as a billing [`Customer`](tollbooth_core::Customer), for
+    /// `tollbooth-billing`'s checkout, portal and subscription calls — only for a member
+    /// who may manage its billing ([`OrgPermission::MANAGE_BILLING`]: owners, and roles
+    /// granted it), else [`AuthError::Forbidden`] (403).
+    pub fn billing_customer(&self) -> Result<tollbooth_core::Customer> {
+        self.require(&OrgPermission::MANAGE_BILLING)?;
+        Ok(tollbooth_core::Customer::Organization(self.organization.id))
+    }
 }
 
 /// One member as the members list shows them.

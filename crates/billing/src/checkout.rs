@@ -8,43 +8,46 @@ use stripe_checkout::CheckoutSessionMode;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
 };
-use stripe_core::customer::CreateCustomer;
-use tollbooth_db::{BillingRepo, DbError, NewCheckoutSession, User, UserRepo};
+use tollbooth_db::{BillingRepo, Customer, NewCheckoutSession};
 use url::Url;
-use uuid::Uuid;
 
 use crate::error::{BillingError, Result};
 use crate::plan::Interval;
 use crate::service::Billing;
-use crate::stripe::types::{CheckoutSession, Customer, PortalSession, timestamp};
+use crate::stripe::types::{CheckoutSession, PortalSession, timestamp};
 use crate::subscriptions::status_of;
 
-/// Requests for one user and plan within this window share a derived idempotency key, so
+/// Requests for one customer and plan within this window share a derived idempotency key, so
 /// concurrent clicks open one Checkout session.
 const CHECKOUT_KEY_WINDOW_SECS: i64 = 3600;
 /// A recorded session this close to its expiry is not handed out again.
 const REUSE_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 
 impl Billing {
-    /// A Stripe Checkout page where `user_id` subscribes to the plan with id `plan` (its
-    /// monthly price; the free plan, an unknown id or a plan without a price is
-    /// [`BillingError::PlanNotPurchasable`]).
+    /// A Stripe Checkout page where `customer` — a user (a bare user id is one) or an
+    /// organization — subscribes to the plan with id `plan` (its monthly price; the free
+    /// plan, an unknown id or a plan without a price is [`BillingError::PlanNotPurchasable`]).
     ///
-    /// Creates (once) or reuses the user's Stripe customer, grants the configured free trial
-    /// only to a user who never had one, and tags the session with the user id
-    /// (`client_reference_id` and metadata) so the webhook can attribute it. Refuses the Free
-    /// plan and users with a subscription that still blocks checkout (any status but
-    /// `canceled` and `incomplete_expired`: they change plans in the billing portal, or
-    /// complete the incomplete one).
+    /// Creates (once) or reuses the customer's Stripe customer, grants the configured free
+    /// trial only to a customer who never had one, and tags the session with the user or
+    /// organization id (metadata `user_id` / `organization_id`; a user's id also as
+    /// `client_reference_id`) so the webhook can attribute it. Refuses the Free plan and
+    /// customers with a subscription that still blocks checkout (any status but `canceled`
+    /// and `incomplete_expired`: they change plans in the billing portal, or complete the
+    /// incomplete one).
     ///
-    /// **One session per user and plan**: while a session this returned is open, a repeated
-    /// call (a double click, a second tab) returns it again instead of opening a second one
-    /// — two completed sessions would be two subscriptions, charged twice. Concurrent calls
-    /// share an idempotency key derived from the user, plan, hour and request, so Stripe
-    /// itself answers them with one session. `idempotency_key` replaces the derived key.
+    /// Billing trusts the customer it is given: check first that whoever asks may act for
+    /// it (`tollbooth-auth`'s `OrgMember::billing_customer` for an organization).
+    ///
+    /// **One session per customer and plan**: while a session this returned is open, a
+    /// repeated call (a double click, a second tab, two billing admins) returns it again
+    /// instead of opening a second one — two completed sessions would be two subscriptions,
+    /// charged twice. Concurrent calls share an idempotency key derived from the customer,
+    /// plan, hour and request, so Stripe itself answers them with one session.
+    /// `idempotency_key` replaces the derived key.
     pub async fn create_checkout_session(
         &self,
-        user_id: Uuid,
+        customer: impl Into<Customer>,
         plan: &str,
         success_url: &str,
         cancel_url: &str,
@@ -63,24 +66,25 @@ impl Billing {
         let plan = plan.id();
         let success_url = absolute_url("success_url", success_url)?;
         let cancel_url = absolute_url("cancel_url", cancel_url)?;
-        let user = self.user(user_id).await?;
+        let account = self.account(customer.into()).await?;
+        let customer = account.customer;
         let db = &self.inner.db;
-        let subscriptions = db.list_subscriptions(user.id).await?;
+        let subscriptions = db.list_subscriptions(customer).await?;
         if subscriptions.iter().any(|s| status_of(s).blocks_checkout()) {
             return Err(BillingError::AlreadySubscribed);
         }
         let now = tollbooth_db::now();
         if let Some(open) = db
-            .find_open_checkout_session(user.id, plan, now + REUSE_MARGIN)
+            .find_open_checkout_session(customer, plan, now + REUSE_MARGIN)
             .await?
         {
-            tracing::info!(user_id = %user.id, plan = %plan, session = %open.stripe_checkout_session_id, "checkout session reused");
+            tracing::info!(%customer, plan = %plan, session = %open.stripe_checkout_session_id, "checkout session reused");
             return Url::parse(&open.url).map_err(BillingError::internal);
         }
         let had_trial = subscriptions.iter().any(|s| s.trial_end.is_some());
         let trial_days = (config.trial_days > 0 && !had_trial).then_some(config.trial_days);
-        let customer = self.ensure_customer(&user).await?;
-        let closed = db.count_closed_checkout_sessions(user.id, plan).await?;
+        let stripe_customer = self.ensure_customer(&account).await?;
+        let closed = db.count_closed_checkout_sessions(customer, plan).await?;
         let idempotency_key = idempotency_key.unwrap_or_else(|| {
             // Everything that shapes the session is in the key: the same key with other
             // parameters would be refused by Stripe, and a changed situation (a session since
@@ -91,11 +95,19 @@ impl Billing {
             );
             let digest = hex::encode(&Sha256::digest(request.as_bytes())[..8]);
             let window = now.timestamp().div_euclid(CHECKOUT_KEY_WINDOW_SECS);
-            format!("checkout/{}/{plan}/{window}/{digest}", user.id)
+            let owner = match customer {
+                Customer::User(id) => id.to_string(),
+                Customer::Organization(id) => format!("organization/{id}"),
+            };
+            format!("checkout/{owner}/{plan}/{window}/{digest}")
         });
 
+        let owner_key = match customer {
+            Customer::User(_) => "user_id",
+            Customer::Organization(_) => "organization_id",
+        };
         let metadata = HashMap::from([
-            ("user_id".to_owned(), user.id.to_string()),
+            (owner_key.to_owned(), customer.id().to_string()),
             ("plan".to_owned(), plan.to_owned()),
         ]);
         let mut item = CreateCheckoutSessionLineItems::new();
@@ -104,15 +116,17 @@ impl Billing {
         let mut subscription_data = CreateCheckoutSessionSubscriptionData::new();
         subscription_data.metadata = Some(metadata.clone());
         subscription_data.trial_period_days = trial_days;
-        let request = CreateCheckoutSession::new()
+        let mut request = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Subscription)
-            .customer(customer)
-            .client_reference_id(user.id.to_string())
+            .customer(stripe_customer)
             .line_items(vec![item])
             .subscription_data(subscription_data)
             .metadata(metadata)
             .success_url(success_url.as_str())
             .cancel_url(cancel_url.as_str());
+        if let Customer::User(id) = customer {
+            request = request.client_reference_id(id.to_string());
+        }
         let session: CheckoutSession = self
             .inner
             .stripe
@@ -128,77 +142,36 @@ impl Billing {
             .and_then(timestamp)
             .unwrap_or(now + chrono::Duration::hours(24));
         db.insert_checkout_session(NewCheckoutSession::new(
-            user.id,
+            customer,
             plan,
             &session.id,
             &url,
             expires_at,
         ))
         .await?;
-        tracing::info!(user_id = %user.id, plan = %plan, session = %session.id, "checkout session created");
+        tracing::info!(%customer, plan = %plan, session = %session.id, "checkout session created");
         Ok(parsed)
     }
 
-    /// A Stripe billing portal page for the user (change plan, card, cancel), returning to
-    /// `return_url`.
+    /// A Stripe billing portal page for the customer (change plan, card, cancel), returning
+    /// to `return_url`. One that never checked out has no Stripe customer:
+    /// [`BillingError::NotFound`].
     pub async fn create_billing_portal_session(
         &self,
-        user_id: Uuid,
+        customer: impl Into<Customer>,
         return_url: &str,
     ) -> Result<Url> {
         let return_url = absolute_url("return_url", return_url)?;
-        let user = self.user(user_id).await?;
-        let customer = user
+        let stripe_customer = self
+            .account(customer.into())
+            .await?
             .stripe_customer_id
             .ok_or(BillingError::NotFound { what: "customer" })?;
         let request = CreateBillingPortalSession::new()
-            .customer(customer)
+            .customer(stripe_customer)
             .return_url(return_url.as_str());
         let session: PortalSession = self.inner.stripe.send(&request, None).await?;
         Url::parse(&session.url).map_err(BillingError::internal)
-    }
-
-    /// The user's Stripe customer id, creating the customer on first use. The key
-    /// `customer/{user_id}` makes concurrent first uses create one customer, and the unique
-    /// `users.stripe_customer_id` keeps it one-to-one.
-    pub(crate) async fn ensure_customer(&self, user: &User) -> Result<String> {
-        if let Some(customer) = &user.stripe_customer_id {
-            return Ok(customer.clone());
-        }
-        let mut request = CreateCustomer::new()
-            .email(user.email.as_str())
-            .metadata(HashMap::from([("user_id".to_owned(), user.id.to_string())]));
-        if let Some(name) = &user.name {
-            request = request.name(name.as_str());
-        }
-        let customer: Customer = self
-            .inner
-            .stripe
-            .send(&request, Some(format!("customer/{}", user.id)))
-            .await?;
-        match self
-            .inner
-            .db
-            .set_stripe_customer_id(user.id, &customer.id)
-            .await
-        {
-            Ok(_) => Ok(customer.id),
-            // Raced with another request that stored the same (idempotent) customer.
-            Err(DbError::Conflict { .. }) => Ok(self
-                .user(user.id)
-                .await?
-                .stripe_customer_id
-                .unwrap_or(customer.id)),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    pub(crate) async fn user(&self, user_id: Uuid) -> Result<User> {
-        self.inner
-            .db
-            .find_user(user_id)
-            .await?
-            .ok_or(BillingError::NotFound { what: "user" })
     }
 }
 

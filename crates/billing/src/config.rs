@@ -42,6 +42,7 @@ pub struct BillingConfig {
     pub(crate) hooks: HookList,
     pub(crate) public_base_url: PublicBaseUrl,
     pub(crate) billing_path: String,
+    pub(crate) organization_billing_path: String,
     pub(crate) calcom: Option<CalcomConfig>,
 }
 
@@ -66,6 +67,7 @@ impl BillingConfig {
             cancel_at_period_end_on_deletion: false,
             hooks: HookList::default(),
             billing_path: "/billing".to_owned(),
+            organization_billing_path: "/organizations/{id}".to_owned(),
             calcom: None,
         }
     }
@@ -138,6 +140,7 @@ pub struct BillingConfigBuilder {
     cancel_at_period_end_on_deletion: bool,
     hooks: HookList,
     billing_path: String,
+    organization_billing_path: String,
     calcom: Option<CalcomConfig>,
 }
 
@@ -247,6 +250,13 @@ impl BillingConfigBuilder {
         self
     }
 
+    /// An organization's billing page (default `/organizations/{id}`; `{id}` is replaced by
+    /// the organization's id), linked from the billing e-mails its owners receive.
+    pub fn organization_billing_path(mut self, path: impl Into<String>) -> Self {
+        self.organization_billing_path = path.into();
+        self
+    }
+
     /// Checks everything and builds the configuration.
     pub fn build(self) -> Result<BillingConfig, ConfigError> {
         let invalid = |reason: String| ConfigError::new("billing", reason);
@@ -296,6 +306,7 @@ impl BillingConfigBuilder {
             hooks: self.hooks,
             public_base_url,
             billing_path: self.billing_path,
+            organization_billing_path: self.organization_billing_path,
             calcom: self.calcom,
         })
     }

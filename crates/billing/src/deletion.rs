@@ -1,14 +1,15 @@
-//! Ending what Stripe could still bill before an account is deleted.
+//! Ending what Stripe could still bill before an account or an organization is deleted.
 
 use stripe_billing::subscription::{CancelSubscription, RetrieveSubscription, UpdateSubscription};
 use stripe_checkout::CheckoutSessionStatus;
 use stripe_checkout::checkout_session::{
     ExpireCheckoutSession, ListCheckoutSession, RetrieveCheckoutSession,
 };
-use tollbooth_core::{BeforeAccountDeletion, DeletionRefused};
-use tollbooth_db::{BillingRepo, UserRepo};
+use tollbooth_core::{BeforeAccountDeletion, BeforeOrganizationDeletion, DeletionRefused};
+use tollbooth_db::{BillingRepo, Customer};
 use uuid::Uuid;
 
+use crate::customers::account;
 use crate::error::{BillingError, ProviderError, Result};
 use crate::service::Billing;
 use crate::status::SubscriptionStatus;
@@ -16,10 +17,10 @@ use crate::stripe::types::{self, CheckoutSession, List};
 use crate::subscriptions::status_of;
 
 impl Billing {
-    /// Ends everything Stripe could still bill `user_id` for, before their account is
-    /// deleted; returns how many subscriptions it ended. In order:
+    /// Ends everything Stripe could still bill `customer` for, before the account (the
+    /// organization) is deleted; returns how many subscriptions it ended. In order:
     ///
-    /// 1. every open Checkout session of the user's customer — subscription or one-off
+    /// 1. every open Checkout session of the Stripe customer — subscription or one-off
     ///    payment, asked of Stripe — is expired, so none can charge the deleted account
     ///    (one completed meanwhile is no error: its subscription shows up in 2);
     /// 2. the customer's subscriptions are read from Stripe itself, not only the local
@@ -31,24 +32,26 @@ impl Billing {
     ///    duplicate clean-up) is no error.
     ///
     /// The Stripe customer stays, with its invoices and payments, for the merchant's
-    /// records. Stripe unreachable or refusing is an error, and the account is not
-    /// deleted; what was ended before the error stays ended, and running this again
-    /// resumes where it stopped. `Billing` runs it as a [`BeforeAccountDeletion`] step:
-    /// give it to `tollbooth-auth`'s `AuthConfigBuilder::before_account_deletion`.
-    pub async fn end_billing_for_deletion(&self, user_id: Uuid) -> Result<usize> {
+    /// records. Stripe unreachable or refusing is an error, and nothing is deleted; what
+    /// was ended before the error stays ended, and running this again resumes where it
+    /// stopped. `Billing` runs it as a [`BeforeAccountDeletion`] and a
+    /// [`BeforeOrganizationDeletion`] step: give it to `tollbooth-auth`'s
+    /// `AuthConfigBuilder::before_account_deletion` and `before_organization_deletion`.
+    pub async fn end_billing_for_deletion(&self, customer: impl Into<Customer>) -> Result<usize> {
+        let customer = customer.into();
         let db = &self.inner.db;
-        let Some(user) = db.find_user(user_id).await? else {
+        let Some(account) = account(db, customer).await? else {
             return Ok(0);
         };
-        let Some(customer) = user.stripe_customer_id else {
+        let Some(stripe_customer) = account.stripe_customer_id else {
             // Checkout creates the customer first: without one, Stripe holds nothing.
             return Ok(0);
         };
-        self.expire_open_checkouts(&customer).await?;
-        self.sync_customer(user_id, &customer).await?;
+        self.expire_open_checkouts(&stripe_customer).await?;
+        self.sync_customer(customer, &stripe_customer).await?;
         let at_period_end = self.inner.config.cancel_at_period_end_on_deletion;
         let mut ended = 0;
-        for subscription in db.list_subscriptions(user_id).await? {
+        for subscription in db.list_subscriptions(customer).await? {
             let status = status_of(&subscription);
             if status.is_final() {
                 continue;
@@ -65,8 +68,8 @@ impl Billing {
             }
             let id = subscription.stripe_subscription_id.as_str();
             let over = self.end_subscription(id, period_end).await?;
-            self.store(user_id, &over, tollbooth_db::now()).await?;
-            tracing::info!(%user_id, subscription = %id, at_period_end = period_end, "subscription ended before account deletion");
+            self.store(customer, &over, tollbooth_db::now()).await?;
+            tracing::info!(%customer, subscription = %id, at_period_end = period_end, "subscription ended before deletion");
             ended += 1;
         }
         Ok(ended)
@@ -134,7 +137,7 @@ impl Billing {
                     Err(other) => return Err(other),
                 }
                 db.close_checkout_session(id, tollbooth_db::now()).await?;
-                tracing::info!(checkout_session = %id, "checkout session expired before account deletion");
+                tracing::info!(checkout_session = %id, "checkout session expired before deletion");
             }
             match (page.has_more, page.data.last()) {
                 (true, Some(last)) => starting_after = Some(last.id.clone()),
@@ -149,7 +152,22 @@ impl BeforeAccountDeletion for Billing {
     /// [`end_billing_for_deletion`](Billing::end_billing_for_deletion); its error refuses
     /// the deletion, answered as itself (Stripe down: 503 `payment_provider_unavailable`).
     async fn before_account_deletion(&self, user_id: Uuid) -> Result<(), DeletionRefused> {
-        self.end_billing_for_deletion(user_id)
+        self.end_billing_for_deletion(Customer::User(user_id))
+            .await
+            .map(drop)
+            .map_err(|e| Box::new(e) as DeletionRefused)
+    }
+}
+
+#[async_trait::async_trait]
+impl BeforeOrganizationDeletion for Billing {
+    /// [`end_billing_for_deletion`](Billing::end_billing_for_deletion) of the
+    /// organization; its error refuses the deletion, answered as itself.
+    async fn before_organization_deletion(
+        &self,
+        organization_id: Uuid,
+    ) -> Result<(), DeletionRefused> {
+        self.end_billing_for_deletion(Customer::Organization(organization_id))
             .await
             .map(drop)
             .map_err(|e| Box::new(e) as DeletionRefused)

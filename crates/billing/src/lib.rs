@@ -81,6 +81,7 @@ mod adapters;
 mod calcom;
 mod checkout;
 mod config;
+mod customers;
 mod deletion;
 mod error;
 mod ledger;
@@ -107,8 +108,8 @@ pub use status::{PaymentStatus, SubscriptionStatus};
 pub use subscriptions::ReconcileReport;
 /// The HTTP error contract and configuration errors, shared by every Tollbooth crate.
 pub use tollbooth_core::{
-    BeforeAccountDeletion, ConfigError, DeletionRefused, DomainEvent, HookError, Hooks,
-    RetryPolicy, WireError, error_body,
+    BeforeAccountDeletion, BeforeOrganizationDeletion, ConfigError, Customer, DeletionRefused,
+    DomainEvent, HookError, Hooks, RetryPolicy, WireError, error_body,
 };
 pub use webhook::signature::sign_stripe_webhook;
 pub use webhook::{

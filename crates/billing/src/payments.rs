@@ -15,7 +15,7 @@ use stripe_core::payment_intent::{
     RetrievePaymentIntent,
 };
 use stripe_types::Currency;
-use tollbooth_db::{BillingRepo, Payment, PaymentUpsert};
+use tollbooth_db::{BillingRepo, Customer, Payment, PaymentUpsert};
 use url::Url;
 use uuid::Uuid;
 
@@ -215,14 +215,14 @@ impl Billing {
                 format!("must be 1 to {MAX_CLIENT_KEY_CHARS} visible ASCII characters"),
             ));
         }
-        let user = self.user(user_id).await?;
+        let account = self.account(Customer::User(user_id)).await?;
         let key = match idempotency_key {
-            Some(key) => format!("payment-checkout/{}/{key}", user.id),
+            Some(key) => format!("payment-checkout/{user_id}/{key}"),
             None => {
                 // Everything that shapes the session is in the key (Stripe refuses a key
                 // reused with other parameters), and so is the count of recorded payments:
                 // once this purchase is paid, buying it again is a new session.
-                let recorded = self.inner.db.list_payments(user.id).await?.len();
+                let recorded = self.inner.db.list_payments(user_id).await?.len();
                 let mut entries: Vec<_> = metadata.iter().collect();
                 entries.sort();
                 let request = format!(
@@ -233,10 +233,10 @@ impl Billing {
                 let window = tollbooth_db::now()
                     .timestamp()
                     .div_euclid(PAYMENT_KEY_WINDOW_SECS);
-                format!("payment-checkout/{}/{window}/{digest}", user.id)
+                format!("payment-checkout/{user_id}/{window}/{digest}")
             }
         };
-        let customer = self.ensure_customer(&user).await?;
+        let customer = self.ensure_customer(&account).await?;
 
         let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency);
         price.unit_amount = Some(purchase.amount);
@@ -249,7 +249,7 @@ impl Billing {
         let request = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Payment)
             .customer(customer)
-            .client_reference_id(user.id.to_string())
+            .client_reference_id(user_id.to_string())
             .line_items(vec![item])
             .payment_intent_data(intent)
             .metadata(metadata)
@@ -259,7 +259,7 @@ impl Billing {
         let url = session.url.ok_or_else(|| {
             BillingError::internal("Stripe returned a checkout session without a URL")
         })?;
-        tracing::info!(user_id = %user.id, session = %session.id, amount = purchase.amount, "payment checkout session created");
+        tracing::info!(%user_id, session = %session.id, amount = purchase.amount, "payment checkout session created");
         Url::parse(&url).map_err(BillingError::internal)
     }
 

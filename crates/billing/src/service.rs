@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio_util::task::TaskTracker;
 use tollbooth_core::ConfigError;
-use tollbooth_db::Db;
+use tollbooth_db::{Customer, Db};
 use tollbooth_email::{EmailError, Link, Mailer, Outbox};
 
 use crate::calcom::CalcomApi;
@@ -73,11 +73,22 @@ impl Billing {
         }
     }
 
-    /// The application's billing page (links in billing e-mails: portal sessions expire in
-    /// minutes, so e-mails link to a page that opens one on demand).
-    pub(crate) fn billing_page(&self) -> Link {
+    /// The application's billing page for `customer` (links in billing e-mails: portal
+    /// sessions expire in minutes, so e-mails link to a page that opens one on demand): the
+    /// user's billing page, or the organization's page
+    /// ([`BillingConfigBuilder::organization_billing_path`](crate::BillingConfigBuilder::organization_billing_path),
+    /// `{id}` replaced by its id).
+    pub(crate) fn billing_page(&self, customer: Customer) -> Link {
         let config = &self.inner.config;
-        config.public_base_url.link(&config.billing_path, &[])
+        match customer {
+            Customer::User(_) => config.public_base_url.link(&config.billing_path, &[]),
+            Customer::Organization(id) => config.public_base_url.link(
+                &config
+                    .organization_billing_path
+                    .replace("{id}", &id.to_string()),
+                &[],
+            ),
+        }
     }
 }
 

@@ -7,8 +7,10 @@ use stripe_billing::subscription::{
     UpdateSubscription,
 };
 use stripe_core::refund::{CreateRefund, CreateRefundReason};
-use tollbooth_db::{BillingRepo, Subscription, SubscriptionUpsert, UNKNOWN_PLAN, UserRepo};
-use uuid::Uuid;
+use tollbooth_db::{
+    BillingRepo, Customer, OrganizationRepo, Subscription, SubscriptionUpsert, UNKNOWN_PLAN,
+    UserRepo,
+};
 
 use crate::config::BillingConfig;
 use crate::error::{BillingError, Result};
@@ -64,11 +66,16 @@ pub(crate) fn creation_order(s: &Subscription) -> (Option<DateTime<Utc>>, String
 }
 
 impl Billing {
-    /// The user's current subscription from the local database — what decides their plan
-    /// (see [`current_plan`](Self::current_plan)); `None` for a user who never subscribed.
-    /// [`list_subscriptions`](Self::list_subscriptions) shows every one.
-    pub async fn get_subscription(&self, user_id: Uuid) -> Result<Option<Subscription>> {
-        let subscriptions = self.inner.db.list_subscriptions(user_id).await?;
+    /// The customer's current subscription from the local database — what decides their
+    /// plan (see [`current_plan`](Self::current_plan)); `None` for one who never subscribed.
+    /// [`list_subscriptions`](Self::list_subscriptions) shows every one. `customer` is a
+    /// [`Customer`] — a user (a bare user id is one) or an organization — here and in every
+    /// subscription method.
+    pub async fn get_subscription(
+        &self,
+        customer: impl Into<Customer>,
+    ) -> Result<Option<Subscription>> {
+        let subscriptions = self.inner.db.list_subscriptions(customer.into()).await?;
         Ok(primary(
             &self.inner.config,
             subscriptions,
@@ -76,27 +83,31 @@ impl Billing {
         ))
     }
 
-    /// Every subscription of the user, newest first — including a second live one (flagged
-    /// `duplicate_of`), which [`get_subscription`](Self::get_subscription) never hides
-    /// from a caller that lists.
-    pub async fn list_subscriptions(&self, user_id: Uuid) -> Result<Vec<Subscription>> {
-        Ok(self.inner.db.list_subscriptions(user_id).await?)
+    /// Every subscription of the customer, newest first — including a second live one
+    /// (flagged `duplicate_of`), which [`get_subscription`](Self::get_subscription) never
+    /// hides from a caller that lists.
+    pub async fn list_subscriptions(
+        &self,
+        customer: impl Into<Customer>,
+    ) -> Result<Vec<Subscription>> {
+        Ok(self.inner.db.list_subscriptions(customer.into()).await?)
     }
 
-    /// The plan the user is on now — its entitlements included: the plan of their current
+    /// The plan the customer is on now — its entitlements included: the plan of their current
     /// subscription if its status grants access ([`SubscriptionStatus::grants_access`]:
     /// trialing, active, past due within the grace period), else the free plan. A
     /// subscription to a plan the catalog no longer has grants the free plan (logged).
-    pub async fn current_plan(&self, user_id: Uuid) -> Result<Plan> {
+    pub async fn current_plan(&self, customer: impl Into<Customer>) -> Result<Plan> {
+        let customer = customer.into();
         let now = tollbooth_db::now();
         let config = &self.inner.config;
-        let subscribed = self.get_subscription(user_id).await?.filter(|s| {
+        let subscribed = self.get_subscription(customer).await?.filter(|s| {
             status_of(s).grants_access(s.status_changed_at, now, config.past_due_grace)
         });
         let plan = subscribed.and_then(|s| {
             let plan = config.plan(&s.plan);
             if plan.is_none() {
-                tracing::error!(%user_id, subscription = %s.stripe_subscription_id, plan = %s.plan,
+                tracing::error!(%customer, subscription = %s.stripe_subscription_id, plan = %s.plan,
                     "a live subscription to a plan the catalog does not have");
             }
             plan
@@ -104,26 +115,31 @@ impl Billing {
         Ok(plan.unwrap_or(config.free_plan()).clone())
     }
 
-    /// Re-reads the user's subscriptions from Stripe and stores them — for the checkout
+    /// Re-reads the customer's subscriptions from Stripe and stores them — for the checkout
     /// success page (the UI is right before the webhook lands) and for repairs.
-    pub async fn sync_subscription(&self, user_id: Uuid) -> Result<Option<Subscription>> {
-        let user = self.user(user_id).await?;
-        let Some(customer) = user.stripe_customer_id else {
+    pub async fn sync_subscription(
+        &self,
+        customer: impl Into<Customer>,
+    ) -> Result<Option<Subscription>> {
+        let account = self.account(customer.into()).await?;
+        let Some(stripe_customer) = account.stripe_customer_id else {
             return Ok(None);
         };
-        self.sync_customer(user.id, &customer).await?;
-        self.get_subscription(user.id).await
+        self.sync_customer(account.customer, &stripe_customer)
+            .await?;
+        self.get_subscription(account.customer).await
     }
 
-    /// Cancels the user's current subscription: at the end of the paid period (the user
-    /// keeps access until then), or immediately. Answers what Stripe holds afterwards, even
-    /// when Stripe's answer to the change itself could not be read.
+    /// Cancels the customer's current subscription: at the end of the paid period (access
+    /// stays until then), or immediately. Answers what Stripe holds afterwards, even when
+    /// Stripe's answer to the change itself could not be read.
     pub async fn cancel_subscription(
         &self,
-        user_id: Uuid,
+        customer: impl Into<Customer>,
         at_period_end: bool,
     ) -> Result<Subscription> {
-        let current = self.live_subscription(user_id).await?;
+        let customer = customer.into();
+        let current = self.live_subscription(customer).await?;
         let id = current.stripe_subscription_id.as_str();
         let stripe = &self.inner.stripe;
         let read_back = RetrieveSubscription::new(id);
@@ -135,12 +151,13 @@ impl Billing {
                 .mutate(&CancelSubscription::new(id), None, &read_back)
                 .await?
         };
-        self.store(user_id, &updated, tollbooth_db::now()).await
+        self.store(customer, &updated, tollbooth_db::now()).await
     }
 
     /// Undoes a cancellation scheduled for the period end.
-    pub async fn resume_subscription(&self, user_id: Uuid) -> Result<Subscription> {
-        let current = self.live_subscription(user_id).await?;
+    pub async fn resume_subscription(&self, customer: impl Into<Customer>) -> Result<Subscription> {
+        let customer = customer.into();
+        let current = self.live_subscription(customer).await?;
         if !current.cancel_at_period_end {
             return Ok(current);
         }
@@ -151,46 +168,71 @@ impl Billing {
             .stripe
             .mutate(&request, None, &RetrieveSubscription::new(id))
             .await?;
-        self.store(user_id, &updated, tollbooth_db::now()).await
+        self.store(customer, &updated, tollbooth_db::now()).await
     }
 
-    /// Re-lists the subscriptions of every known customer and repairs local rows — the
+    /// Re-lists the subscriptions of every known customer — users' and organizations' —
+    /// and repairs local rows — the
     /// resync to run after missed webhooks (a deploy outage, a rotated secret) — and
     /// cancels flagged duplicates still live (when configured to). Safe to run any time:
     /// rows only move to Stripe's current state.
     pub async fn reconcile(&self) -> Result<ReconcileReport> {
         let mut report = ReconcileReport::default();
+        let db = &self.inner.db;
         let mut after = None;
         loop {
-            let page = self.inner.db.list_stripe_customers(after, 100).await?;
+            let page = db.list_stripe_customers(after, 100).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id);
-            for user in &page {
-                let customer = user.stripe_customer_id.as_deref().unwrap_or_default();
-                report.customers += 1;
-                let synced = async {
-                    let written = self.sync_customer(user.id, customer).await?;
-                    let cancelled = self.cancel_flagged_duplicates(user.id).await?;
-                    Ok::<_, BillingError>((written, cancelled))
-                };
-                match synced.await {
-                    Ok((written, cancelled)) => {
-                        report.subscriptions += written;
-                        report.duplicates_cancelled += cancelled;
-                    }
-                    Err(error) => {
-                        report.failed += 1;
-                        tracing::warn!(user_id = %user.id, %error, "reconcile: customer not synced");
-                    }
-                }
+            for user in page {
+                let stripe_customer = user.stripe_customer_id.unwrap_or_default();
+                self.reconcile_customer(Customer::User(user.id), &stripe_customer, &mut report)
+                    .await;
+            }
+        }
+        let mut after = None;
+        loop {
+            let page = db.list_organization_customers(after, 100).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            for org in page {
+                let stripe_customer = org.stripe_customer_id.unwrap_or_default();
+                let customer = Customer::Organization(org.id);
+                self.reconcile_customer(customer, &stripe_customer, &mut report)
+                    .await;
             }
         }
         tracing::info!(?report, "reconciled subscriptions with Stripe");
         Ok(report)
     }
 
-    async fn live_subscription(&self, user_id: Uuid) -> Result<Subscription> {
-        self.get_subscription(user_id)
+    /// One customer's part of [`reconcile`](Self::reconcile), counted in `report`.
+    async fn reconcile_customer(
+        &self,
+        customer: Customer,
+        stripe_customer: &str,
+        report: &mut ReconcileReport,
+    ) {
+        report.customers += 1;
+        let synced = async {
+            let written = self.sync_customer(customer, stripe_customer).await?;
+            let cancelled = self.cancel_flagged_duplicates(customer).await?;
+            Ok::<_, BillingError>((written, cancelled))
+        };
+        match synced.await {
+            Ok((written, cancelled)) => {
+                report.subscriptions += written;
+                report.duplicates_cancelled += cancelled;
+            }
+            Err(error) => {
+                report.failed += 1;
+                tracing::warn!(%customer, %error, "reconcile: customer not synced");
+            }
+        }
+    }
+
+    async fn live_subscription(&self, customer: Customer) -> Result<Subscription> {
+        self.get_subscription(customer)
             .await?
             .filter(|s| status_of(s).blocks_checkout())
             .ok_or(BillingError::NotFound {
@@ -198,33 +240,34 @@ impl Billing {
             })
     }
 
-    /// Cancels, now, every flagged duplicate of the user that is still live, refunding what
+    /// Cancels, now, every flagged duplicate of the customer that is still live, refunding what
     /// its latest invoice collected (a duplicate is a subscription nobody meant to pay for
     /// twice). Returns how many. A no-op unless `cancel_duplicate_subscriptions` is on.
-    pub(crate) async fn cancel_flagged_duplicates(&self, user_id: Uuid) -> Result<usize> {
+    pub(crate) async fn cancel_flagged_duplicates(&self, customer: Customer) -> Result<usize> {
         if !self.inner.config.cancel_duplicate_subscriptions {
             return Ok(0);
         }
         let mut cancelled = 0;
-        for duplicate in self.inner.db.list_subscriptions(user_id).await? {
+        for duplicate in self.inner.db.list_subscriptions(customer).await? {
             if duplicate.duplicate_of.is_none() || !status_of(&duplicate).blocks_checkout() {
                 continue;
             }
-            self.cancel_duplicate(user_id, &duplicate.stripe_subscription_id)
+            self.cancel_duplicate(customer, &duplicate.stripe_subscription_id)
                 .await?;
             cancelled += 1;
         }
         Ok(cancelled)
     }
 
-    async fn cancel_duplicate(&self, user_id: Uuid, id: &str) -> Result<()> {
+    async fn cancel_duplicate(&self, customer: Customer, id: &str) -> Result<()> {
         let expand = || vec!["latest_invoice".to_owned()];
         let stripe = &self.inner.stripe;
         // No proration: the customer is refunded what the duplicate collected, in full.
         let request = CancelSubscription::new(id).prorate(false).expand(expand());
         let read_back = RetrieveSubscription::new(id).expand(expand());
         let cancelled: types::Subscription = stripe.mutate(&request, None, &read_back).await?;
-        self.store(user_id, &cancelled, tollbooth_db::now()).await?;
+        self.store(customer, &cancelled, tollbooth_db::now())
+            .await?;
         let paid = match &cancelled.latest_invoice {
             Some(LatestInvoice::Object(invoice)) if invoice.amount_paid > 0 => invoice,
             _ => {
@@ -249,12 +292,16 @@ impl Billing {
     }
 
     /// Stores every subscription of `customer` as Stripe has it now; returns how many.
-    pub(crate) async fn sync_customer(&self, user_id: Uuid, customer: &str) -> Result<usize> {
+    pub(crate) async fn sync_customer(
+        &self,
+        customer: Customer,
+        stripe_customer: &str,
+    ) -> Result<usize> {
         let mut written = 0;
         let mut starting_after: Option<String> = None;
         loop {
             let mut request = ListSubscription::new()
-                .customer(customer)
+                .customer(stripe_customer)
                 .status(ListSubscriptionStatus::All)
                 .limit(100);
             if let Some(cursor) = &starting_after {
@@ -263,7 +310,7 @@ impl Billing {
             let page: List<types::Subscription> = self.inner.stripe.send(&request, None).await?;
             let now = tollbooth_db::now();
             for subscription in &page.data {
-                self.store(user_id, subscription, now).await?;
+                self.store(customer, subscription, now).await?;
                 written += 1;
             }
             match (page.has_more, page.data.last()) {
@@ -276,11 +323,11 @@ impl Billing {
     /// Writes Stripe's current view of a subscription, read at `fetched_at`.
     pub(crate) async fn store(
         &self,
-        user_id: Uuid,
+        customer: Customer,
         subscription: &types::Subscription,
         fetched_at: DateTime<Utc>,
     ) -> Result<Subscription> {
-        let mut upsert = to_upsert(&self.inner.config, user_id, subscription, fetched_at);
+        let mut upsert = to_upsert(&self.inner.config, customer, subscription, fetched_at);
         upsert.fetched = true;
         let written = self.inner.db.upsert_subscription(upsert).await?;
         let applied = written.is_applied();
@@ -294,7 +341,7 @@ impl Billing {
     /// Tells the application's hooks that `row` changed (it has committed).
     pub(crate) async fn tell_changed(&self, row: &Subscription) {
         let event = tollbooth_core::DomainEvent::SubscriptionChanged {
-            user_id: row.user_id,
+            customer: row.customer(),
             subscription: row.stripe_subscription_id.clone(),
             status: row.status.clone(),
             plan: row.plan.clone(),
@@ -308,7 +355,7 @@ impl Billing {
 /// [`UNKNOWN_PLAN`], which keeps the plan the row already had.
 pub(crate) fn to_upsert(
     config: &BillingConfig,
-    user_id: Uuid,
+    customer: Customer,
     s: &types::Subscription,
     event_at: DateTime<Utc>,
 ) -> SubscriptionUpsert {
@@ -329,7 +376,7 @@ pub(crate) fn to_upsert(
         None => UNKNOWN_PLAN,
     };
     let mut upsert =
-        SubscriptionUpsert::new(user_id, &s.id, s.customer.id(), plan, &s.status, event_at);
+        SubscriptionUpsert::new(customer, &s.id, s.customer.id(), plan, &s.status, event_at);
     upsert.stripe_price_id = price;
     upsert.quantity = item
         .and_then(|i| i.quantity)

@@ -68,8 +68,8 @@ pub enum DomainEvent {
     },
     /// A subscription's local record changed (a webhook, a sync, a cancellation).
     SubscriptionChanged {
-        /// The subscriber.
-        user_id: Uuid,
+        /// The subscriber: a user or an organization.
+        customer: crate::Customer,
         /// Stripe's subscription id.
         subscription: String,
         /// Its status (`active`, `past_due`, `canceled`, …).

@@ -13,6 +13,7 @@
 //! - [`BeforeAccountDeletion`], [`BeforeOrganizationDeletion`]: a step that must succeed
 //!   before an account (an organization) is deleted
 //!   (billing cancels the user's subscriptions with one), so auth need not know billing.
+//! - [`Customer`]: who a subscription bills — a user or an organization.
 //! - [`Hooks`]: the application's ear for [`DomainEvent`]s (user created, signed in,
 //!   deleted, banned, subscription changed, …), told after each change committed.
 //!
@@ -46,6 +47,7 @@
 //! | `actix` | no      | `actix::error_response` |
 
 mod clock;
+mod customer;
 mod deletion;
 mod error;
 mod hooks;
@@ -53,6 +55,7 @@ mod retry;
 mod secret;
 
 pub use clock::{Clock, ManualClock, SystemClock, micros, now};
+pub use customer::Customer;
 pub use deletion::{BeforeAccountDeletion, BeforeOrganizationDeletion, DeletionRefused};
 pub use error::{ConfigError, WireError, error_body};
 pub use hooks::{DomainEvent, HookError, HookList, Hooks};

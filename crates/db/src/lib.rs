@@ -64,6 +64,8 @@ pub use error::{DbError, Result};
 pub use repo::*;
 pub use retention::{MIN_WEBHOOK_RETENTION, PurgeReport, Retention};
 pub use time::{micros, now};
+/// Who is billed: a user or an organization (defined in `tollbooth-core`).
+pub use tollbooth_core::Customer;
 
 // Deliberately re-exported: their types appear in this crate's signatures (ids, timestamps,
 // JSON metadata, the entities and `Db::connection`), so callers use exactly our versions.

@@ -405,8 +405,8 @@ fn billing(db: Db, mailer: Mailer, public_url: &str) -> Result<Option<Billing>, 
         .map_err(|e| fail("billing", e))
 }
 
-/// The example's application hooks: each domain event logged by name and user — where an
-/// application would update its analytics or CRM.
+/// The example's application hooks: each domain event logged by name and user (or billed
+/// customer) — where an application would update its analytics or CRM.
 struct LogEvents;
 
 #[async_trait::async_trait]
@@ -420,11 +420,14 @@ impl Hooks for LogEvents {
             | DomainEvent::AccountDeleted { user_id }
             | DomainEvent::Banned { user_id, .. }
             | DomainEvent::Unbanned { user_id, .. }
-            | DomainEvent::RoleChanged { user_id, .. }
-            | DomainEvent::SubscriptionChanged { user_id, .. } => Some(*user_id),
+            | DomainEvent::RoleChanged { user_id, .. } => Some(*user_id),
             _ => None,
         };
-        tracing::info!(event = event.name(), user_id = ?user, "domain event");
+        let customer = match event {
+            DomainEvent::SubscriptionChanged { customer, .. } => Some(customer.to_string()),
+            _ => None,
+        };
+        tracing::info!(event = event.name(), user_id = ?user, customer = ?customer, "domain event");
         Ok(())
     }
 }

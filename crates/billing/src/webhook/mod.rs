@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use stripe_billing::subscription::RetrieveSubscription;
 use stripe_core::payment_intent::RetrievePaymentIntent;
 use tollbooth_db::{
-    BillingRepo, BookingRepo, Payment, Subscription, Tx, Upsert, User, UserRepo, WebhookSource,
+    BillingRepo, BookingRepo, Customer, Payment, Subscription, Tx, Upsert, User, UserRepo,
+    WebhookSource,
 };
 use tollbooth_email::{
     Money, PaymentFailedEmail, PaymentFailedProps, SubscriptionConfirmedEmail,
@@ -20,6 +21,7 @@ use tollbooth_email::{
 };
 use uuid::Uuid;
 
+use crate::customers;
 use crate::error::{BillingError, Result};
 use crate::ledger;
 use crate::payments::payment_upsert;
@@ -90,8 +92,8 @@ enum Fetched {
 /// Work that calls Stripe, done after the event's transaction committed and off the
 /// response path.
 enum AfterCommit {
-    /// Cancel (and refund) the user's flagged duplicate subscriptions.
-    CancelDuplicates { user_id: Uuid },
+    /// Cancel (and refund) the customer's flagged duplicate subscriptions.
+    CancelDuplicates { customer: Customer },
     /// Make (and store) the Cal.com booking link of a paid session.
     BookingLink { payment_intent: String },
 }
@@ -257,9 +259,9 @@ impl Billing {
         let billing = self.clone();
         self.inner.background.spawn(async move {
             match work {
-                AfterCommit::CancelDuplicates { user_id } => {
-                    if let Err(error) = billing.cancel_flagged_duplicates(user_id).await {
-                        tracing::error!(%user_id, %error,
+                AfterCommit::CancelDuplicates { customer } => {
+                    if let Err(error) = billing.cancel_flagged_duplicates(customer).await {
+                        tracing::error!(%customer, %error,
                             "duplicate subscription not cancelled yet; `reconcile` retries it");
                     }
                 }
@@ -280,18 +282,21 @@ impl Billing {
         match &event.object {
             EventObject::CheckoutCompleted(session) => {
                 tx.close_checkout_session(&session.id, event_at).await?;
-                let user_id = session
-                    .client_reference_id
-                    .as_deref()
-                    .or(session.metadata.get("user_id").map(String::as_str))
-                    .and_then(|id| Uuid::parse_str(id).ok());
-                let Some(user) = find_user(tx, user_id).await? else {
-                    return Ok(Step::ignored("checkout session of an unknown user"));
+                let named = customers::named_in(&session.metadata).or_else(|| {
+                    let id = session.client_reference_id.as_deref()?;
+                    Uuid::parse_str(id).ok().map(Customer::User)
+                });
+                let account = match named {
+                    Some(customer) => customers::account(tx, customer).await?,
+                    None => None,
+                };
+                let Some(account) = account else {
+                    return Ok(Step::ignored("checkout session of an unknown customer"));
                 };
                 if let Some(customer) = &session.customer
-                    && !link_customer(tx, &user, customer.id()).await?
+                    && !customers::link(tx, &account, customer.id()).await?
                 {
-                    return Ok(Step::ignored(CUSTOMER_OF_ANOTHER_USER));
+                    return Ok(Step::ignored(customers::CUSTOMER_OF_ANOTHER));
                 }
                 if session.mode.as_deref() != Some("subscription") {
                     return Ok(Step::done(WebhookOutcome::Applied));
@@ -301,24 +306,30 @@ impl Billing {
                     .get("plan")
                     .and_then(|id| self.inner.config.plan(id))
                     .map_or("paid", |plan| plan.name());
-                let props = SubscriptionConfirmedProps {
-                    name: user.name.clone(),
-                    plan: plan.to_owned(),
-                    price: None,
-                    trial_end: None,
-                    renews_at: None,
-                    manage_url: self.billing_page(),
-                };
-                self.inner
-                    .outbox
-                    .queue::<SubscriptionConfirmedEmail>(
-                        tx,
-                        user.email,
-                        &props,
-                        format!("stripe/{}/confirmed/0", event.id()),
-                    )
-                    .await
-                    .map_err(queue_error)?;
+                for (n, contact) in customers::contacts(tx, account.customer)
+                    .await?
+                    .into_iter()
+                    .enumerate()
+                {
+                    let props = SubscriptionConfirmedProps {
+                        name: contact.name,
+                        plan: plan.to_owned(),
+                        price: None,
+                        trial_end: None,
+                        renews_at: None,
+                        manage_url: self.billing_page(account.customer),
+                    };
+                    self.inner
+                        .outbox
+                        .queue::<SubscriptionConfirmedEmail>(
+                            tx,
+                            contact.email,
+                            &props,
+                            format!("stripe/{}/confirmed/{n}", event.id()),
+                        )
+                        .await
+                        .map_err(queue_error)?;
+                }
                 Ok(Step::done(WebhookOutcome::Applied))
             }
             EventObject::CheckoutExpired(session) => {
@@ -340,26 +351,32 @@ impl Billing {
                 let Some(customer) = &invoice.customer else {
                     return Ok(Step::ignored("invoice without a customer"));
                 };
-                let Some(user) = tx.find_user_by_stripe_customer(customer.id()).await? else {
+                let Some(owner) = customers::owner_of(tx, customer.id()).await? else {
                     return Ok(Step::ignored("invoice of an unknown customer"));
                 };
-                tracing::info!(user_id = %user.id, subscription = ?invoice.subscription_id(), "invoice payment failed");
-                let props = PaymentFailedProps {
-                    name: user.name.clone(),
-                    amount_due: Money::new(invoice.amount_due, &invoice.currency),
-                    next_attempt_at: invoice.next_payment_attempt.and_then(timestamp),
-                    update_payment_url: self.billing_page(),
-                };
-                self.inner
-                    .outbox
-                    .queue::<PaymentFailedEmail>(
-                        tx,
-                        user.email,
-                        &props,
-                        format!("stripe/{}/payment-failed/0", event.id()),
-                    )
-                    .await
-                    .map_err(queue_error)?;
+                tracing::info!(customer = %owner, subscription = ?invoice.subscription_id(), "invoice payment failed");
+                for (n, contact) in customers::contacts(tx, owner)
+                    .await?
+                    .into_iter()
+                    .enumerate()
+                {
+                    let props = PaymentFailedProps {
+                        name: contact.name,
+                        amount_due: Money::new(invoice.amount_due, &invoice.currency),
+                        next_attempt_at: invoice.next_payment_attempt.and_then(timestamp),
+                        update_payment_url: self.billing_page(owner),
+                    };
+                    self.inner
+                        .outbox
+                        .queue::<PaymentFailedEmail>(
+                            tx,
+                            contact.email,
+                            &props,
+                            format!("stripe/{}/payment-failed/{n}", event.id()),
+                        )
+                        .await
+                        .map_err(queue_error)?;
+                }
                 Ok(Step::done(WebhookOutcome::Applied))
             }
             EventObject::PaymentIntent(intent) => {
@@ -415,29 +432,26 @@ impl Billing {
         event_at: DateTime<Utc>,
         fetched: bool,
     ) -> Result<Step> {
-        let metadata_user = subscription
-            .metadata
-            .get("user_id")
-            .and_then(|id| Uuid::parse_str(id).ok());
-        let user = match tx
-            .find_user_by_stripe_customer(subscription.customer.id())
-            .await?
-        {
-            Some(user) => Some(user),
-            None => find_user(tx, metadata_user).await?,
-        };
-        let Some(user) = user else {
-            return Ok(Step::ignored("subscription of an unknown customer"));
+        // The Stripe customer decides whose it is; the metadata Checkout set only until the
+        // customer is linked (its checkout event may not have arrived yet).
+        let customer = match customers::owner_of(tx, subscription.customer.id()).await? {
+            Some(owner) => Some(owner),
+            None => customers::named_in(&subscription.metadata),
         };
         // Every subscription event of one customer, on any instance, decides in turn: which
         // of two live subscriptions is the duplicate depends on both being seen.
-        let Some(user) = tx.lock_user(user.id).await? else {
+        let account = match customer {
+            Some(customer) => customers::lock(tx, customer).await?,
+            None => None,
+        };
+        let Some(account) = account else {
             return Ok(Step::ignored("subscription of an unknown customer"));
         };
-        if !link_customer(tx, &user, subscription.customer.id()).await? {
-            return Ok(Step::ignored(CUSTOMER_OF_ANOTHER_USER));
+        if !customers::link(tx, &account, subscription.customer.id()).await? {
+            return Ok(Step::ignored(customers::CUSTOMER_OF_ANOTHER));
         }
-        let mut upsert = to_upsert(&self.inner.config, user.id, subscription, event_at);
+        let customer = account.customer;
+        let mut upsert = to_upsert(&self.inner.config, customer, subscription, event_at);
         upsert.fetched = fetched;
         let row = match tx.upsert_subscription(upsert).await? {
             Upsert::Tied(_) => {
@@ -446,10 +460,10 @@ impl Billing {
             Upsert::Stale(_) => return Ok(Step::done(WebhookOutcome::Stale)),
             Upsert::Applied(row) => row,
         };
-        let after = if self.flag_duplicates(tx, user.id, &row).await?
+        let after = if self.flag_duplicates(tx, customer, &row).await?
             && self.inner.config.cancel_duplicate_subscriptions
         {
-            vec![AfterCommit::CancelDuplicates { user_id: user.id }]
+            vec![AfterCommit::CancelDuplicates { customer }]
         } else {
             Vec::new()
         };
@@ -460,21 +474,21 @@ impl Billing {
         })
     }
 
-    /// When `changed` is live and the user has another live subscription, keeps one — the
+    /// When `changed` is live and the customer has another live subscription, keeps one — the
     /// one granting access, else the first created — and flags the others as its
     /// duplicates (logged as errors: the customer may be paying twice). Returns whether any
     /// was flagged.
     async fn flag_duplicates(
         &self,
         tx: &Tx,
-        user_id: Uuid,
+        customer: Customer,
         changed: &Subscription,
     ) -> Result<bool> {
         if !status_of(changed).blocks_checkout() {
             return Ok(false);
         }
         let live: Vec<Subscription> = tx
-            .list_subscriptions(user_id)
+            .list_subscriptions(customer)
             .await?
             .into_iter()
             .filter(|s| status_of(s).blocks_checkout() && s.duplicate_of.is_none())
@@ -495,7 +509,7 @@ impl Billing {
         for duplicate in live.iter().filter(|s| s.stripe_subscription_id != keep) {
             tx.flag_duplicate_subscription(&duplicate.stripe_subscription_id, &keep)
                 .await?;
-            tracing::error!(%user_id, subscription = %duplicate.stripe_subscription_id, duplicate_of = %keep,
+            tracing::error!(%customer, subscription = %duplicate.stripe_subscription_id, duplicate_of = %keep,
                 status = %duplicate.status, "a second live subscription for one customer");
         }
         Ok(true)
@@ -549,25 +563,4 @@ async fn find_user(tx: &Tx, user_id: Option<Uuid>) -> Result<Option<User>> {
         Some(id) => Ok(tx.find_user(id).await?),
         None => Ok(None),
     }
-}
-
-/// Why an event is ignored when it would give one user another's Stripe customer.
-const CUSTOMER_OF_ANOTHER_USER: &str = "the Stripe customer belongs to another user";
-
-/// Stores the customer on the user if the user has none yet; `false` (and a log line) when
-/// the customer is already another user's: the unique `users.stripe_customer_id` would
-/// refuse it, and an event that can never apply must not be retried by Stripe for days.
-async fn link_customer(tx: &Tx, user: &User, customer: &str) -> Result<bool> {
-    if let Some(owner) = tx.find_user_by_stripe_customer(customer).await? {
-        if owner.id == user.id {
-            return Ok(true);
-        }
-        tracing::error!(user_id = %user.id, owner_id = %owner.id, customer,
-            "a Stripe event names one user with another user's customer; ignored");
-        return Ok(false);
-    }
-    if user.stripe_customer_id.is_none() {
-        tx.set_stripe_customer_id(user.id, customer).await?;
-    }
-    Ok(true)
 }

@@ -30,7 +30,7 @@ fn checkout_session(id: &str, status: &str) -> Value {
 /// A Checkout session the user opened, as the local record has it.
 async fn recorded_checkout(t: &TestBilling, user: uuid::Uuid, id: &str) {
     t.db.insert_checkout_session(NewCheckoutSession::new(
-        user,
+        user.into(),
         "pro",
         id,
         format!("https://checkout.stripe.com/c/pay/{id}"),
@@ -70,7 +70,9 @@ async fn billing_ends_at_once_before_an_account_is_deleted(db: TestDb) {
         (503, "payment_provider_unavailable")
     );
     drop(down);
-    let open = t.db.find_open_checkout_session(ada.id, "pro", now()).await;
+    let open =
+        t.db.find_open_checkout_session(ada.id.into(), "pro", now())
+            .await;
     assert!(open.unwrap().is_some());
 
     stripe_lists(
@@ -115,7 +117,9 @@ async fn billing_ends_at_once_before_an_account_is_deleted(db: TestDb) {
         let route = format!("/v1/checkout/sessions/{id}/expire");
         assert_eq!(requests_to(&t, &route).await.len(), 1, "{id}");
     }
-    let open = t.db.find_open_checkout_session(ada.id, "pro", now()).await;
+    let open =
+        t.db.find_open_checkout_session(ada.id.into(), "pro", now())
+            .await;
     assert!(open.unwrap().is_none(), "closed in the local record too");
     let cancels = requests_to(&t, "/v1/subscriptions/sub_1").await;
     assert_eq!(cancels.len(), 1);

@@ -41,7 +41,7 @@ async fn a_subscription_change_is_told_once(db: TestDb) {
     assert_eq!(
         *heard.0.lock().unwrap(),
         [DomainEvent::SubscriptionChanged {
-            user_id: ada.id,
+            customer: ada.id.into(),
             subscription: "sub_1".to_owned(),
             status: "active".to_owned(),
             plan: "pro".to_owned(),

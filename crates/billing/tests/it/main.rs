@@ -6,6 +6,7 @@ mod calcom;
 mod common;
 mod deletion;
 mod hooks;
+mod organizations;
 mod payments;
 mod send;
 mod subscriptions;

@@ -129,7 +129,7 @@ async fn one_trial_per_customer_and_no_double_subscriptions(db: TestDb) {
     let ada = t.user("ada@example.com", Some("cus_ada")).await;
     // Ada trialed before and cancelled.
     let mut old = SubscriptionUpsert::new(
-        ada.id,
+        ada.id.into(),
         "sub_old",
         "cus_ada",
         "pro",
@@ -154,7 +154,7 @@ async fn one_trial_per_customer_and_no_double_subscriptions(db: TestDb) {
 
     // With a live subscription, checkout is refused: use the portal.
     t.db.upsert_subscription(SubscriptionUpsert::new(
-        ada.id,
+        ada.id.into(),
         "sub_live",
         "cus_ada",
         "pro",
@@ -554,7 +554,7 @@ async fn a_change_whose_answer_is_unreadable_is_read_back(db: TestDb) {
     let t = TestBilling::new(db).await;
     let ada = t.user("ada@example.com", Some("cus_ada")).await;
     t.db.upsert_subscription(SubscriptionUpsert::new(
-        ada.id,
+        ada.id.into(),
         "sub_1",
         "cus_ada",
         "pro",
@@ -675,7 +675,7 @@ async fn a_plan_of_the_catalog_is_bought_and_grants_its_entitlements(db: TestDb)
     );
 
     t.db.upsert_subscription(SubscriptionUpsert::new(
-        ada.id,
+        ada.id.into(),
         "sub_1",
         "cus_ada",
         "pro",

@@ -1240,7 +1240,7 @@ async fn an_event_giving_one_user_another_users_customer_is_ignored_not_retried(
     assert_eq!(
         receipt.outcome,
         WebhookOutcome::Ignored {
-            reason: "the Stripe customer belongs to another user"
+            reason: "the Stripe customer belongs to another user or organization"
         }
     );
     assert_eq!(t.recorded_events().await, 1, "recorded, so never retried");

@@ -10,8 +10,10 @@ pub struct Model {
     /// UUID v7.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// Who is subscribing.
-    pub user_id: Uuid,
+    /// The subscribing user, for a user's session.
+    pub user_id: Option<Uuid>,
+    /// The subscribing organization, for an organization's (exactly one of the two).
+    pub organization_id: Option<Uuid>,
     /// The plan being bought.
     pub plan: String,
     /// Stripe Checkout session (`cs_…`); unique.
@@ -32,3 +34,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Who is subscribing.
+    pub fn customer(&self) -> tollbooth_core::Customer {
+        super::subscription::customer_of(self.user_id, self.organization_id)
+    }
+}

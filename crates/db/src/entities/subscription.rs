@@ -9,8 +9,11 @@ pub struct Model {
     /// UUID v7.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// Subscriber.
-    pub user_id: Uuid,
+    /// The subscribing user, for a user's subscription.
+    pub user_id: Option<Uuid>,
+    /// The subscribing organization, for an organization's (exactly one of the two: a
+    /// CHECK); see [`customer`](Self::customer).
+    pub organization_id: Option<Uuid>,
     /// Stripe subscription (`sub_…`); unique.
     #[sea_orm(unique)]
     pub stripe_subscription_id: String,
@@ -56,3 +59,23 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Whose subscription this is.
+    pub fn customer(&self) -> tollbooth_core::Customer {
+        customer_of(self.user_id, self.organization_id)
+    }
+}
+
+/// The customer of a row holding exactly one of `user_id` and `organization_id` (the
+/// tables' CHECK). A row breaking it — impossible through the constraint — reads as the
+/// nil user, who matches nobody.
+pub(crate) fn customer_of(
+    user_id: Option<Uuid>,
+    organization_id: Option<Uuid>,
+) -> tollbooth_core::Customer {
+    match (user_id, organization_id) {
+        (_, Some(organization)) => tollbooth_core::Customer::Organization(organization),
+        (user, None) => tollbooth_core::Customer::User(user.unwrap_or_default()),
+    }
+}

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use tollbooth_core::Customer;
 use uuid::Uuid;
 
 use crate::db::sealed::Executor;
@@ -95,7 +96,7 @@ impl PriceUpsert {
 #[non_exhaustive]
 pub struct SubscriptionUpsert {
     /// Subscriber (kept from the first write).
-    pub user_id: Uuid,
+    pub customer: Customer,
     /// `sub_…`.
     pub stripe_subscription_id: String,
     /// `cus_…`.
@@ -132,7 +133,7 @@ pub struct SubscriptionUpsert {
 impl SubscriptionUpsert {
     /// A subscription state with one seat and no trial or cancellation; set the rest by field.
     pub fn new(
-        user_id: Uuid,
+        customer: Customer,
         stripe_subscription_id: impl Into<String>,
         stripe_customer_id: impl Into<String>,
         plan: impl Into<String>,
@@ -140,7 +141,7 @@ impl SubscriptionUpsert {
         event_at: DateTime<Utc>,
     ) -> Self {
         Self {
-            user_id,
+            customer,
             stripe_subscription_id: stripe_subscription_id.into(),
             stripe_customer_id: stripe_customer_id.into(),
             stripe_price_id: None,
@@ -255,7 +256,7 @@ impl PaymentUpsert {
 #[non_exhaustive]
 pub struct NewCheckoutSession {
     /// Who is subscribing.
-    pub user_id: Uuid,
+    pub customer: Customer,
     /// The plan.
     pub plan: String,
     /// `cs_…`.
@@ -267,16 +268,16 @@ pub struct NewCheckoutSession {
 }
 
 impl NewCheckoutSession {
-    /// A session of `user_id` for `plan`.
+    /// A session of `customer` for `plan`.
     pub fn new(
-        user_id: Uuid,
+        customer: Customer,
         plan: impl Into<String>,
         stripe_checkout_session_id: impl Into<String>,
         url: impl Into<String>,
         expires_at: DateTime<Utc>,
     ) -> Self {
         Self {
-            user_id,
+            customer,
             plan: plan.into(),
             stripe_checkout_session_id: stripe_checkout_session_id.into(),
             url: url.into(),
@@ -321,8 +322,8 @@ pub trait BillingRepo: Send + Sync {
     /// The subscription with this Stripe id.
     async fn find_subscription(&self, stripe_subscription_id: &str)
     -> Result<Option<Subscription>>;
-    /// The user's subscriptions, newest first.
-    async fn list_subscriptions(&self, user_id: Uuid) -> Result<Vec<Subscription>>;
+    /// The customer's subscriptions, newest first.
+    async fn list_subscriptions(&self, customer: Customer) -> Result<Vec<Subscription>>;
     /// Inserts or updates a payment by PaymentIntent id. A payment already in a final
     /// status ([`PAYMENT_FINAL_STATUSES`]) is not changed ([`Upsert::Stale`]); a final status
     /// applies over any other; otherwise the newer state wins as for subscriptions (older:
@@ -352,11 +353,11 @@ pub trait BillingRepo: Send + Sync {
     ) -> Result<Option<Payment>>;
     /// Records a Checkout session just opened (a second record of one session is a no-op).
     async fn insert_checkout_session(&self, session: NewCheckoutSession) -> Result<()>;
-    /// The user's newest Checkout session for `plan` that is neither closed nor expiring
+    /// The customer's newest Checkout session for `plan` that is neither closed nor expiring
     /// before `open_until`.
     async fn find_open_checkout_session(
         &self,
-        user_id: Uuid,
+        customer: Customer,
         plan: &str,
         open_until: DateTime<Utc>,
     ) -> Result<Option<CheckoutSession>>;
@@ -366,8 +367,8 @@ pub trait BillingRepo: Send + Sync {
         stripe_checkout_session_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool>;
-    /// How many of the user's Checkout sessions for `plan` have closed.
-    async fn count_closed_checkout_sessions(&self, user_id: Uuid, plan: &str) -> Result<u64>;
+    /// How many of the customer's Checkout sessions for `plan` have closed.
+    async fn count_closed_checkout_sessions(&self, customer: Customer, plan: &str) -> Result<u64>;
 }
 
 #[async_trait]
@@ -458,7 +459,8 @@ impl<E: Executor> BillingRepo for E {
         let event_at = micros(s.event_at);
         let model = subscription::ActiveModel {
             id: Set(Uuid::now_v7()),
-            user_id: Set(s.user_id),
+            user_id: Set(s.customer.user()),
+            organization_id: Set(s.customer.organization()),
             stripe_subscription_id: Set(s.stripe_subscription_id.clone()),
             stripe_customer_id: Set(s.stripe_customer_id.clone()),
             stripe_price_id: Set(s.stripe_price_id.clone()),
@@ -570,9 +572,13 @@ impl<E: Executor> BillingRepo for E {
             .map_err(DbError::on("subscription"))
     }
 
-    async fn list_subscriptions(&self, user_id: Uuid) -> Result<Vec<Subscription>> {
+    async fn list_subscriptions(&self, customer: Customer) -> Result<Vec<Subscription>> {
+        let owner = match customer {
+            Customer::User(id) => subscription::Column::UserId.eq(id),
+            Customer::Organization(id) => subscription::Column::OrganizationId.eq(id),
+        };
         subscription::Entity::find()
-            .filter(subscription::Column::UserId.eq(user_id))
+            .filter(owner)
             .order_by_desc(subscription::Column::CreatedAt)
             .order_by_desc(subscription::Column::Id)
             .all(self.conn())
@@ -726,7 +732,8 @@ impl<E: Executor> BillingRepo for E {
     async fn insert_checkout_session(&self, c: NewCheckoutSession) -> Result<()> {
         let model = checkout_session::ActiveModel {
             id: Set(Uuid::now_v7()),
-            user_id: Set(c.user_id),
+            user_id: Set(c.customer.user()),
+            organization_id: Set(c.customer.organization()),
             plan: Set(c.plan),
             stripe_checkout_session_id: Set(c.stripe_checkout_session_id),
             url: Set(c.url),
@@ -748,13 +755,13 @@ impl<E: Executor> BillingRepo for E {
 
     async fn find_open_checkout_session(
         &self,
-        user_id: Uuid,
+        customer: Customer,
         plan: &str,
         open_until: DateTime<Utc>,
     ) -> Result<Option<CheckoutSession>> {
         use checkout_session::Column;
         checkout_session::Entity::find()
-            .filter(Column::UserId.eq(user_id))
+            .filter(checkout_owner(customer))
             .filter(Column::Plan.eq(plan))
             .filter(Column::ClosedAt.is_null())
             .filter(Column::ExpiresAt.gt(micros(open_until)))
@@ -780,14 +787,22 @@ impl<E: Executor> BillingRepo for E {
         Ok(closed.rows_affected == 1)
     }
 
-    async fn count_closed_checkout_sessions(&self, user_id: Uuid, plan: &str) -> Result<u64> {
+    async fn count_closed_checkout_sessions(&self, customer: Customer, plan: &str) -> Result<u64> {
         use checkout_session::Column;
         checkout_session::Entity::find()
-            .filter(Column::UserId.eq(user_id))
+            .filter(checkout_owner(customer))
             .filter(Column::Plan.eq(plan))
             .filter(Column::ClosedAt.is_not_null())
             .count(self.conn())
             .await
             .map_err(DbError::on("checkout session"))
+    }
+}
+
+/// The checkout sessions of `customer`.
+fn checkout_owner(customer: Customer) -> sea_orm::sea_query::SimpleExpr {
+    match customer {
+        Customer::User(id) => checkout_session::Column::UserId.eq(id),
+        Customer::Organization(id) => checkout_session::Column::OrganizationId.eq(id),
     }
 }

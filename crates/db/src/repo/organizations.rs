@@ -96,6 +96,27 @@ pub trait OrganizationRepo: Send + Sync {
     ) -> Result<Vec<(Membership, User)>>;
     /// How many members the organization has.
     async fn count_members(&self, organization_id: Uuid) -> Result<u64>;
+    /// The organization's owners ([`OWNER_ROLE`]), in joining order: whom billing e-mails
+    /// reach.
+    async fn list_owners(&self, organization_id: Uuid) -> Result<Vec<User>>;
+    /// The organization whose Stripe customer this is.
+    async fn find_organization_by_stripe_customer(
+        &self,
+        customer_id: &str,
+    ) -> Result<Option<Organization>>;
+    /// Stores the organization's Stripe customer; `None` if it is gone. A customer already
+    /// stored on another organization is [`DbError::Conflict`].
+    async fn set_organization_stripe_customer_id(
+        &self,
+        id: Uuid,
+        customer_id: &str,
+    ) -> Result<Option<Organization>>;
+    /// A page of the organizations that have a Stripe customer, by id, after `after`.
+    async fn list_organization_customers(
+        &self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Organization>>;
     /// How many of them are owners ([`OWNER_ROLE`]).
     async fn count_owners(&self, organization_id: Uuid) -> Result<u64>;
     /// Adds the user with `role`; already a member is [`DbError::Conflict`].
@@ -282,6 +303,72 @@ impl<E: Executor> OrganizationRepo for E {
             .count(self.conn())
             .await
             .map_err(DbError::on(MEMBERSHIP))
+    }
+
+    async fn list_owners(&self, organization_id: Uuid) -> Result<Vec<User>> {
+        let owners: Vec<Uuid> = membership::Entity::find()
+            .filter(membership::Column::OrganizationId.eq(organization_id))
+            .filter(membership::Column::Role.eq(OWNER_ROLE))
+            .order_by_asc(membership::Column::Id)
+            .all(self.conn())
+            .await
+            .map_err(DbError::on(MEMBERSHIP))?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
+        let mut users: HashMap<Uuid, User> = user::Entity::find()
+            .filter(user::Column::Id.is_in(owners.iter().copied()))
+            .all(self.conn())
+            .await
+            .map_err(DbError::on("user"))?
+            .into_iter()
+            .map(|user| (user.id, user))
+            .collect();
+        Ok(owners.iter().filter_map(|id| users.remove(id)).collect())
+    }
+
+    async fn find_organization_by_stripe_customer(
+        &self,
+        customer_id: &str,
+    ) -> Result<Option<Organization>> {
+        organization::Entity::find()
+            .filter(organization::Column::StripeCustomerId.eq(customer_id))
+            .one(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn set_organization_stripe_customer_id(
+        &self,
+        id: Uuid,
+        customer_id: &str,
+    ) -> Result<Option<Organization>> {
+        let updated = organization::Entity::update_many()
+            .col_expr(
+                organization::Column::StripeCustomerId,
+                Expr::value(customer_id),
+            )
+            .col_expr(organization::Column::UpdatedAt, Expr::value(now()))
+            .filter(organization::Column::Id.eq(id))
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(updated.into_iter().next())
+    }
+
+    async fn list_organization_customers(
+        &self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Organization>> {
+        let mut query = organization::Entity::find()
+            .filter(organization::Column::StripeCustomerId.is_not_null())
+            .order_by_asc(organization::Column::Id)
+            .limit(limit);
+        if let Some(after) = after {
+            query = query.filter(organization::Column::Id.gt(after));
+        }
+        query.all(self.conn()).await.map_err(DbError::on(ENTITY))
     }
 
     async fn count_owners(&self, organization_id: Uuid) -> Result<u64> {

@@ -10,7 +10,7 @@ async fn subscription_upserts_ignore_older_events(db: TestDb) {
     let ada = user(&*db, "ada@example.com").await;
     let t = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
     let state = |status: &str, at: DateTime<Utc>| {
-        let mut s = SubscriptionUpsert::new(ada.id, "sub_1", "cus_1", "pro", status, at);
+        let mut s = SubscriptionUpsert::new(ada.id.into(), "sub_1", "cus_1", "pro", status, at);
         s.stripe_price_id = Some("price_pro".to_owned());
         s.current_period_end = Some(at + Duration::days(30));
         s
@@ -44,7 +44,10 @@ async fn subscription_upserts_ignore_older_events(db: TestDb) {
     cancel.canceled_at = Some(t + Duration::seconds(9));
     let row = db.upsert_subscription(cancel).await.unwrap().into_inner();
     assert!(row.cancel_at_period_end);
-    assert_eq!(db.list_subscriptions(ada.id).await.unwrap(), vec![row]);
+    assert_eq!(
+        db.list_subscriptions(ada.id.into()).await.unwrap(),
+        vec![row]
+    );
 }
 
 async fn catalog_and_payments_upsert_by_stripe_id(db: TestDb) {
@@ -125,7 +128,7 @@ async fn subscription_ties_are_never_applied_blind(db: TestDb) {
     let ada = user(&*db, "ada@example.com").await;
     let t = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
     let state = |status: &str, plan: &str| {
-        SubscriptionUpsert::new(ada.id, "sub_1", "cus_1", plan, status, t)
+        SubscriptionUpsert::new(ada.id.into(), "sub_1", "cus_1", plan, status, t)
     };
     assert!(
         db.upsert_subscription(state("canceled", "pro"))
@@ -162,8 +165,14 @@ async fn subscription_ties_are_never_applied_blind(db: TestDb) {
 
     // `status_changed_at` moves with the status only; an unknown plan keeps the known one.
     let later = t + Duration::hours(1);
-    let mut same_status =
-        SubscriptionUpsert::new(ada.id, "sub_1", "cus_1", UNKNOWN_PLAN, "past_due", later);
+    let mut same_status = SubscriptionUpsert::new(
+        ada.id.into(),
+        "sub_1",
+        "cus_1",
+        UNKNOWN_PLAN,
+        "past_due",
+        later,
+    );
     same_status.quantity = 3;
     let row = db
         .upsert_subscription(same_status)
@@ -175,7 +184,7 @@ async fn subscription_ties_are_never_applied_blind(db: TestDb) {
         ("pro", 3, Some(t))
     );
     let active = SubscriptionUpsert::new(
-        ada.id,
+        ada.id.into(),
         "sub_1",
         "cus_1",
         "enterprise",
@@ -192,7 +201,7 @@ async fn subscription_ties_are_never_applied_blind(db: TestDb) {
         .await
         .unwrap();
     let again = SubscriptionUpsert::new(
-        ada.id,
+        ada.id.into(),
         "sub_1",
         "cus_1",
         "enterprise",
@@ -233,7 +242,7 @@ async fn open_checkout_sessions_are_found_until_closed_or_expiring(db: TestDb) {
     let ada = user(&*db, "ada@example.com").await;
     let now = now();
     let session = NewCheckoutSession::new(
-        ada.id,
+        ada.id.into(),
         "pro",
         "cs_1",
         "https://checkout.stripe.com/cs_1",
@@ -242,25 +251,25 @@ async fn open_checkout_sessions_are_found_until_closed_or_expiring(db: TestDb) {
     db.insert_checkout_session(session.clone()).await.unwrap();
     db.insert_checkout_session(session).await.unwrap(); // recorded once
     let open = db
-        .find_open_checkout_session(ada.id, "pro", now)
+        .find_open_checkout_session(ada.id.into(), "pro", now)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(open.stripe_checkout_session_id, "cs_1");
     assert!(
-        db.find_open_checkout_session(ada.id, "enterprise", now)
+        db.find_open_checkout_session(ada.id.into(), "enterprise", now)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        db.find_open_checkout_session(ada.id, "pro", now + Duration::hours(25))
+        db.find_open_checkout_session(ada.id.into(), "pro", now + Duration::hours(25))
             .await
             .unwrap()
             .is_none()
     );
     assert_eq!(
-        db.count_closed_checkout_sessions(ada.id, "pro")
+        db.count_closed_checkout_sessions(ada.id.into(), "pro")
             .await
             .unwrap(),
         0
@@ -268,13 +277,13 @@ async fn open_checkout_sessions_are_found_until_closed_or_expiring(db: TestDb) {
     assert!(db.close_checkout_session("cs_1", now).await.unwrap());
     assert!(!db.close_checkout_session("cs_1", now).await.unwrap());
     assert!(
-        db.find_open_checkout_session(ada.id, "pro", now)
+        db.find_open_checkout_session(ada.id.into(), "pro", now)
             .await
             .unwrap()
             .is_none()
     );
     assert_eq!(
-        db.count_closed_checkout_sessions(ada.id, "pro")
+        db.count_closed_checkout_sessions(ada.id.into(), "pro")
             .await
             .unwrap(),
         1

@@ -247,7 +247,12 @@ async fn deleting_a_user_cascades_or_detaches(db: TestDb) {
         .await
         .unwrap();
     db.upsert_subscription(SubscriptionUpsert::new(
-        ada.id, "sub_1", "cus_1", "pro", "active", t,
+        ada.id.into(),
+        "sub_1",
+        "cus_1",
+        "pro",
+        "active",
+        t,
     ))
     .await
     .unwrap();

@@ -56,7 +56,7 @@ async fn concurrent_duplicate_webhook_event_applies_once(db: TestDb) {
                 // Hold the transaction open so the other delivery runs into it.
                 tokio::time::sleep(StdDuration::from_millis(150)).await;
                 tx.upsert_subscription(SubscriptionUpsert::new(
-                    ada.id,
+                    ada.id.into(),
                     format!("sub_from_instance_{i}"),
                     "cus_1",
                     "pro",
@@ -84,7 +84,7 @@ async fn concurrent_duplicate_webhook_event_applies_once(db: TestDb) {
         "{outcomes:?}"
     );
     assert_eq!(
-        db.list_subscriptions(ada.id).await.unwrap().len(),
+        db.list_subscriptions(ada.id.into()).await.unwrap().len(),
         1,
         "one effect"
     );
