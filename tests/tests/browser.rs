@@ -1094,10 +1094,60 @@ macro_rules! browser_tests {
     };
 }
 
+/// An owner subscribes their organization from its page: the plans to buy, Checkout (the
+/// stand-in), back to the organization's page re-synced from Stripe, its plan and status
+/// shown, the billing forms an owner may use.
+async fn organization_billing_in_a_browser(flavor: Flavor, db: TestDb) {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let stripe = stripe_stand_in().await;
+    let server = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
+    let site = server.public_url.trim_end_matches('/').to_owned();
+    verified_user(&server, &Browser::new(&server), "ada@example.com").await;
+    chrome.goto(&format!("{site}/sign-in")).await;
+    chrome.fill("#email", "ada@example.com").await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome.submit("form[action='/sign-in'] button").await;
+    chrome.wait_for_text("ada@example.com").await;
+    chrome.goto(&format!("{site}/organizations")).await;
+    chrome.fill("#org_name", "Acme Corp").await;
+    chrome.submit("form[action='/organizations'] button").await;
+    chrome.wait_for_text("you are its owner").await;
+    assert_eq!(chrome.text_of("[data-test='org-plan']").await, "Free");
+
+    chrome
+        .submit("form[action$='/billing/checkout'] button")
+        .await;
+    chrome.wait_for_text("Stripe Checkout (stand-in)").await;
+    chrome.click("#pay").await;
+    chrome
+        .wait_for_text("the organization's subscription is recorded")
+        .await;
+    assert_eq!(chrome.text_of("[data-test='org-plan']").await, "Pro");
+    assert!(
+        chrome
+            .text_of("[data-test='org-subscription-status']")
+            .await
+            .starts_with("active"),
+        "{}",
+        chrome.text().await
+    );
+    assert_eq!(
+        chrome.count("form[action$='/billing/checkout']").await,
+        0,
+        "no second subscription offered"
+    );
+    assert_eq!(chrome.count("form[action$='/billing/portal']").await, 1);
+    assert_eq!(chrome.count("form[action$='/billing/cancel']").await, 1);
+    chrome.check_page(flavor, "organization-billing").await;
+}
+
 browser_tests!(
     the_journey_in_a_browser,
     a_cross_site_form_post_is_refused,
     a_rate_limited_form_says_when_to_try_again,
     the_other_pages,
-    organizations_in_a_browser
+    organizations_in_a_browser,
+    organization_billing_in_a_browser
 );

@@ -2731,6 +2731,172 @@ async fn organizations_members_and_invitations(flavor: Flavor, db: TestDb) {
     );
 }
 
+/// An organization's billing: owners and billing admins check out, read and cancel it; a
+/// plain member sees only the plan (403 for the rest); an outsider gets 404. Webhooks give
+/// the organization — not whoever paid — the plan, and deleting the organization cancels
+/// its subscription first (Stripe down: 503 and nothing deleted).
+async fn organization_billing(flavor: Flavor, db: TestDb) {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "cus_org", "object": "customer" })),
+        )
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "cs_org", "object": "checkout.session", "status": "open",
+            "url": "https://checkout.stripe.com/c/pay/cs_org"
+        })))
+        .mount(&stripe)
+        .await;
+    let server = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
+    let ada = Browser::new(&server);
+    verified_user(&server, &ada, "ada@example.com").await;
+    let bob = Browser::new(&server);
+    let bob_id = verified_user(&server, &bob, "bob@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let eve = Browser::new(&server);
+    verified_user(&server, &eve, "eve@example.com").await;
+    let created = ada.post("/orgs", json!({ "name": "Acme Corp" })).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let id = created.json["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    {
+        use tollbooth_db::OrganizationRepo;
+        let org = uuid::Uuid::parse_str(&id).unwrap();
+        let bob = uuid::Uuid::parse_str(&bob_id).unwrap();
+        db.add_member(org, bob, "member").await.unwrap();
+    }
+
+    let checkout = format!("/orgs/{id}/billing/checkout");
+    let started = ada.post(&checkout, json!({ "plan": "pro" })).await;
+    assert_eq!(started.status, 200, "{started:?}");
+    assert_eq!(
+        started.json["url"],
+        "https://checkout.stripe.com/c/pay/cs_org"
+    );
+    let sent = stripe.received_requests().await.unwrap();
+    let session = sent
+        .iter()
+        .find(|r| r.url.path() == "/v1/checkout/sessions")
+        .unwrap();
+    let form: std::collections::HashMap<String, String> =
+        tollbooth_billing::url::form_urlencoded::parse(&session.body)
+            .into_owned()
+            .collect();
+    assert_eq!(form["metadata[organization_id]"], id);
+    assert_eq!(
+        form["success_url"],
+        format!("{}/organizations/{id}?checkout=done", server.public_url)
+    );
+    let forbidden = bob.post(&checkout, json!({ "plan": "pro" })).await;
+    assert_eq!(
+        (forbidden.status, forbidden.json["error"].as_str()),
+        (403, Some("forbidden")),
+        "{forbidden:?}"
+    );
+    for path in [
+        checkout.clone(),
+        format!("/orgs/{id}/billing/portal"),
+        format!("/orgs/{id}/billing/subscription/cancel"),
+    ] {
+        let hidden = eve.post(&path, json!({ "plan": "pro" })).await;
+        assert_eq!(
+            (hidden.status, hidden.json["error"].as_str()),
+            (404, Some("organization_not_found")),
+            "{path}: {hidden:?}"
+        );
+    }
+
+    let paid = deliver_stripe(
+        &server,
+        &stripe_event(
+            "evt_org_sub",
+            "customer.subscription.created",
+            subscription("sub_org", "cus_org", "active", "price_pro", 1),
+        ),
+    )
+    .await;
+    assert_eq!(paid.json["outcome"], "applied", "{paid:?}");
+    let billing = format!("/orgs/{id}/billing/subscription");
+    let owner_view = ada.get(&billing).await;
+    assert_eq!(owner_view.json["plan"], "pro", "{owner_view:?}");
+    assert_eq!(owner_view.json["subscription"]["id"], "sub_org");
+    let member_view = bob.get(&billing).await;
+    assert_eq!(
+        (member_view.status, &member_view.json["plan"]),
+        (200, &json!("pro")),
+        "{member_view:?}"
+    );
+    assert_eq!(member_view.json["subscription"], Value::Null);
+    assert_eq!(
+        ada.get("/billing/subscription").await.json["plan"],
+        "free",
+        "the owner's own plan is not the organization's"
+    );
+    assert_eq!(eve.get(&billing).await.status, 404);
+
+    // Deleting the organization: Stripe down refuses it (nothing deleted); Stripe back,
+    // the subscription is cancelled, then the organization deleted.
+    let down = Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(503))
+        .mount_as_scoped(&stripe)
+        .await;
+    let refused = ada.delete(&format!("/orgs/{id}")).await;
+    assert_eq!(
+        (refused.status, refused.json["error"].as_str()),
+        (503, Some("payment_provider_unavailable")),
+        "{refused:?}"
+    );
+    drop(down);
+    assert_eq!(ada.get(&format!("/orgs/{id}")).await.status, 200);
+    Mock::given(method("GET"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "has_more": false, "data": []
+        })))
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "has_more": false,
+            "data": [subscription("sub_org", "cus_org", "active", "price_pro", 1)]
+        })))
+        .mount(&stripe)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v1/subscriptions/sub_org"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(subscription(
+            "sub_org",
+            "cus_org",
+            "canceled",
+            "price_pro",
+            1,
+        )))
+        .mount(&stripe)
+        .await;
+    let deleted = ada.delete(&format!("/orgs/{id}")).await;
+    assert_eq!(deleted.status, 204, "{deleted:?}");
+    let cancels = stripe
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "DELETE" && r.url.path() == "/v1/subscriptions/sub_org")
+        .count();
+    assert_eq!(cancels, 1);
+    assert_eq!(ada.get(&format!("/orgs/{id}")).await.status, 404);
+}
+
 contract_tests!(
     the_openapi_document_refuses_what_it_does_not_describe,
     every_documented_operation_is_served,
@@ -2763,6 +2929,7 @@ contract_tests!(
     small_contract_fixes,
     the_plan_catalog_is_the_servers_configuration,
     organizations_members_and_invitations,
+    organization_billing,
 );
 
 /// Two instances (one axum, one actix) on one PostgreSQL: a session made on one works on the

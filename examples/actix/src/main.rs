@@ -15,7 +15,7 @@ use serde_json::Value;
 use tollbooth_auth::actix::{
     ClientIp, CurrentSession, RequireAuth, RequireOrgMember, RequireRole, csrf, session,
 };
-use tollbooth_auth::{AccountExport, Admin, OAuthCallback, RequestInfo};
+use tollbooth_auth::{AccountExport, Admin, Customer, OAuthCallback, RequestInfo};
 use tollbooth_example_common::actix::{Form, Json, OptionalJson, Path, Query, RawBody};
 use tollbooth_example_common::extract::MAX_BODY_BYTES;
 use tollbooth_example_common::ui::{self, Page};
@@ -532,7 +532,55 @@ fn org_routes(config: &mut web::ServiceConfig) {
         .service(
             resource("/{org_id}/invitations/{invitation_id}/resend")
                 .route(web::post().to(resend_invitation)),
+        )
+        .service(resource("/{org_id}/billing/checkout").route(web::post().to(org_checkout)))
+        .service(resource("/{org_id}/billing/portal").route(web::post().to(org_portal)))
+        .service(resource("/{org_id}/billing/subscription").route(web::get().to(org_subscription)))
+        .service(
+            resource("/{org_id}/billing/subscription/cancel")
+                .route(web::post().to(org_cancel_subscription)),
+        )
+        .service(
+            resource("/{org_id}/billing/subscription/resume")
+                .route(web::post().to(org_resume_subscription)),
         );
+}
+
+async fn org_checkout(
+    app: web::Data<App>,
+    RequireOrgMember(_, member): RequireOrgMember,
+    Json(body): Json<CheckoutBody>,
+) -> Answer<UrlReply> {
+    ops::billing::org_checkout(&app, &member, body).await
+}
+
+async fn org_portal(
+    app: web::Data<App>,
+    RequireOrgMember(_, member): RequireOrgMember,
+) -> Answer<UrlReply> {
+    ops::billing::org_portal(&app, &member).await
+}
+
+async fn org_subscription(
+    app: web::Data<App>,
+    RequireOrgMember(_, member): RequireOrgMember,
+) -> Answer<SubscriptionReply> {
+    ops::billing::org_subscription(&app, &member).await
+}
+
+async fn org_cancel_subscription(
+    app: web::Data<App>,
+    RequireOrgMember(_, member): RequireOrgMember,
+    OptionalJson(body): OptionalJson<CancelBody>,
+) -> Answer<SubscriptionReply> {
+    ops::billing::org_cancel_subscription(&app, &member, body).await
+}
+
+async fn org_resume_subscription(
+    app: web::Data<App>,
+    RequireOrgMember(_, member): RequireOrgMember,
+) -> Answer<SubscriptionReply> {
+    ops::billing::org_resume_subscription(&app, &member).await
 }
 
 async fn list_organizations(
@@ -833,25 +881,25 @@ async fn checkout(
     RequireAuth(session): RequireAuth,
     Json(body): Json<CheckoutBody>,
 ) -> Answer<UrlReply> {
-    ops::billing::checkout(&app, &session, body).await
+    ops::billing::checkout(&app, Customer::User(session.user.id), body).await
 }
 
 async fn checkout_success(
     app: web::Data<App>,
     RequireAuth(session): RequireAuth,
 ) -> Answer<SubscriptionReply> {
-    ops::billing::checkout_success(&app, &session).await
+    ops::billing::checkout_success(&app, Customer::User(session.user.id)).await
 }
 
 async fn portal(app: web::Data<App>, RequireAuth(session): RequireAuth) -> Answer<UrlReply> {
-    ops::billing::portal(&app, &session).await
+    ops::billing::portal(&app, Customer::User(session.user.id)).await
 }
 
 async fn subscription(
     app: web::Data<App>,
     RequireAuth(session): RequireAuth,
 ) -> Answer<SubscriptionReply> {
-    ops::billing::subscription(&app, &session).await
+    ops::billing::subscription(&app, Customer::User(session.user.id)).await
 }
 
 async fn cancel_subscription(
@@ -859,14 +907,14 @@ async fn cancel_subscription(
     RequireAuth(session): RequireAuth,
     OptionalJson(body): OptionalJson<CancelBody>,
 ) -> Answer<SubscriptionReply> {
-    ops::billing::cancel_subscription(&app, &session, body).await
+    ops::billing::cancel_subscription(&app, Customer::User(session.user.id), body).await
 }
 
 async fn resume_subscription(
     app: web::Data<App>,
     RequireAuth(session): RequireAuth,
 ) -> Answer<SubscriptionReply> {
-    ops::billing::resume_subscription(&app, &session).await
+    ops::billing::resume_subscription(&app, Customer::User(session.user.id)).await
 }
 
 async fn create_payment(
@@ -1041,6 +1089,19 @@ fn page_routes(config: &mut web::ServiceConfig) {
         )
         .service(
             resource("/organizations/{id}/leave").route(web::post().to(leave_organization_form)),
+        )
+        .service(
+            resource("/organizations/{id}/billing/checkout")
+                .route(web::post().to(org_checkout_form)),
+        )
+        .service(
+            resource("/organizations/{id}/billing/portal").route(web::post().to(org_portal_form)),
+        )
+        .service(
+            resource("/organizations/{id}/billing/cancel").route(web::post().to(org_cancel_form)),
+        )
+        .service(
+            resource("/organizations/{id}/billing/resume").route(web::post().to(org_resume_form)),
         )
         .service(resource("/organizations/{id}/invitations").route(web::post().to(invite_form)))
         .service(
@@ -1494,6 +1555,39 @@ async fn checkout_form(
     Form(form): Form<ui::PlanForm>,
 ) -> Page {
     ui::checkout(&app, session.as_ref(), form).await
+}
+
+async fn org_checkout_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+    Form(form): Form<ui::PlanForm>,
+) -> Page {
+    ui::org_checkout(&app, session.as_ref(), &id, form).await
+}
+
+async fn org_portal_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+) -> Page {
+    ui::org_billing(&app, session.as_ref(), &id, ui::OrgBillingAction::Portal).await
+}
+
+async fn org_cancel_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+) -> Page {
+    ui::org_billing(&app, session.as_ref(), &id, ui::OrgBillingAction::Cancel).await
+}
+
+async fn org_resume_form(
+    app: web::Data<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+) -> Page {
+    ui::org_billing(&app, session.as_ref(), &id, ui::OrgBillingAction::Resume).await
 }
 
 async fn pay_form(

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tollbooth_auth::axum::{
     ClientIp, CurrentSession, RequireAuth, RequireOrgMember, RequireRole, csrf, session,
 };
-use tollbooth_auth::{AccountExport, Admin, OAuthCallback, RequestInfo};
+use tollbooth_auth::{AccountExport, Admin, Customer, OAuthCallback, RequestInfo};
 use tollbooth_example_common::axum::{Form, Json, OptionalJson, Path, Query, RawBody};
 use tollbooth_example_common::extract::MAX_BODY_BYTES;
 use tollbooth_example_common::ui::{self, Page};
@@ -492,6 +492,54 @@ fn org_routes() -> Router<App> {
             "/{org_id}/invitations/{invitation_id}/resend",
             post(resend_invitation),
         )
+        .route("/{org_id}/billing/checkout", post(org_checkout))
+        .route("/{org_id}/billing/portal", post(org_portal))
+        .route("/{org_id}/billing/subscription", get(org_subscription))
+        .route(
+            "/{org_id}/billing/subscription/cancel",
+            post(org_cancel_subscription),
+        )
+        .route(
+            "/{org_id}/billing/subscription/resume",
+            post(org_resume_subscription),
+        )
+}
+
+async fn org_checkout(
+    State(app): State<App>,
+    RequireOrgMember(_, member): RequireOrgMember,
+    Json(body): Json<CheckoutBody>,
+) -> Answer<UrlReply> {
+    ops::billing::org_checkout(&app, &member, body).await
+}
+
+async fn org_portal(
+    State(app): State<App>,
+    RequireOrgMember(_, member): RequireOrgMember,
+) -> Answer<UrlReply> {
+    ops::billing::org_portal(&app, &member).await
+}
+
+async fn org_subscription(
+    State(app): State<App>,
+    RequireOrgMember(_, member): RequireOrgMember,
+) -> Answer<SubscriptionReply> {
+    ops::billing::org_subscription(&app, &member).await
+}
+
+async fn org_cancel_subscription(
+    State(app): State<App>,
+    RequireOrgMember(_, member): RequireOrgMember,
+    OptionalJson(body): OptionalJson<CancelBody>,
+) -> Answer<SubscriptionReply> {
+    ops::billing::org_cancel_subscription(&app, &member, body).await
+}
+
+async fn org_resume_subscription(
+    State(app): State<App>,
+    RequireOrgMember(_, member): RequireOrgMember,
+) -> Answer<SubscriptionReply> {
+    ops::billing::org_resume_subscription(&app, &member).await
 }
 
 async fn list_organizations(
@@ -788,25 +836,25 @@ async fn checkout(
     RequireAuth(session): RequireAuth,
     Json(body): Json<CheckoutBody>,
 ) -> Answer<UrlReply> {
-    ops::billing::checkout(&app, &session, body).await
+    ops::billing::checkout(&app, Customer::User(session.user.id), body).await
 }
 
 async fn checkout_success(
     State(app): State<App>,
     RequireAuth(session): RequireAuth,
 ) -> Answer<SubscriptionReply> {
-    ops::billing::checkout_success(&app, &session).await
+    ops::billing::checkout_success(&app, Customer::User(session.user.id)).await
 }
 
 async fn portal(State(app): State<App>, RequireAuth(session): RequireAuth) -> Answer<UrlReply> {
-    ops::billing::portal(&app, &session).await
+    ops::billing::portal(&app, Customer::User(session.user.id)).await
 }
 
 async fn subscription(
     State(app): State<App>,
     RequireAuth(session): RequireAuth,
 ) -> Answer<SubscriptionReply> {
-    ops::billing::subscription(&app, &session).await
+    ops::billing::subscription(&app, Customer::User(session.user.id)).await
 }
 
 async fn cancel_subscription(
@@ -814,14 +862,14 @@ async fn cancel_subscription(
     RequireAuth(session): RequireAuth,
     OptionalJson(body): OptionalJson<CancelBody>,
 ) -> Answer<SubscriptionReply> {
-    ops::billing::cancel_subscription(&app, &session, body).await
+    ops::billing::cancel_subscription(&app, Customer::User(session.user.id), body).await
 }
 
 async fn resume_subscription(
     State(app): State<App>,
     RequireAuth(session): RequireAuth,
 ) -> Answer<SubscriptionReply> {
-    ops::billing::resume_subscription(&app, &session).await
+    ops::billing::resume_subscription(&app, Customer::User(session.user.id)).await
 }
 
 async fn create_payment(
@@ -997,6 +1045,13 @@ fn page_routes() -> Router<App> {
             "/organizations/{id}/members/{user}/transfer",
             post(transfer_ownership_form),
         )
+        .route(
+            "/organizations/{id}/billing/checkout",
+            post(org_checkout_form),
+        )
+        .route("/organizations/{id}/billing/portal", post(org_portal_form))
+        .route("/organizations/{id}/billing/cancel", post(org_cancel_form))
+        .route("/organizations/{id}/billing/resume", post(org_resume_form))
         .route(
             "/accept-invitation",
             get(accept_invitation_page).post(accept_invitation_form),
@@ -1448,6 +1503,39 @@ async fn checkout_form(
     Form(form): Form<ui::PlanForm>,
 ) -> Page {
     ui::checkout(&app, session.as_ref(), form).await
+}
+
+async fn org_checkout_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+    Form(form): Form<ui::PlanForm>,
+) -> Page {
+    ui::org_checkout(&app, session.as_ref(), &id, form).await
+}
+
+async fn org_portal_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+) -> Page {
+    ui::org_billing(&app, session.as_ref(), &id, ui::OrgBillingAction::Portal).await
+}
+
+async fn org_cancel_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+) -> Page {
+    ui::org_billing(&app, session.as_ref(), &id, ui::OrgBillingAction::Cancel).await
+}
+
+async fn org_resume_form(
+    State(app): State<App>,
+    CurrentSession(session): CurrentSession,
+    Path(id): Path<String>,
+) -> Page {
+    ui::org_billing(&app, session.as_ref(), &id, ui::OrgBillingAction::Resume).await
 }
 
 async fn pay_form(

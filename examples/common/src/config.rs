@@ -332,7 +332,10 @@ fn auth(
         builder = builder.oauth_provider(google);
     }
     if let Some(billing) = billing {
-        builder = builder.before_account_deletion(billing.clone());
+        // Deleting an account or an organization first ends what Stripe could bill it for.
+        builder = builder
+            .before_account_deletion(billing.clone())
+            .before_organization_deletion(billing.clone());
     }
     builder = builder.hooks(LogEvents);
     let config = builder.build().map_err(|e| fail("auth configuration", e))?;
@@ -397,6 +400,8 @@ fn billing(db: Db, mailer: Mailer, public_url: &str) -> Result<Option<Billing>, 
         builder = builder.calcom(calcom);
     }
     let config = builder
+        // The pages billing e-mails link to (an organization's is the default, `/organizations/{id}`).
+        .billing_path("/account/billing")
         .hooks(LogEvents)
         .build()
         .map_err(|e| fail("billing configuration", e))?;

@@ -2,13 +2,12 @@
 
 use std::collections::HashMap;
 
-use tollbooth_auth::Session;
+use tollbooth_auth::{OrgMember, Session};
 use tollbooth_billing::{
-    Billing, BillingError, EVENT_TYPE_METADATA_KEY, PaymentCheckout, SubscriptionStatus,
+    Billing, BillingError, Customer, EVENT_TYPE_METADATA_KEY, PaymentCheckout, SubscriptionStatus,
 };
 use tollbooth_db::{Subscription, User};
 use tollbooth_email::PublicBaseUrl;
-use uuid::Uuid;
 
 use super::Answer;
 use crate::App;
@@ -32,6 +31,31 @@ pub fn plans(app: &App) -> Answer<PlansReply> {
     Ok(Reply::ok(PlansReply { plans }))
 }
 
+/// The pages around a customer's billing, relative to the public base URL: where Checkout
+/// returns after paying and after giving up, and where the portal returns.
+struct BillingPages {
+    success: String,
+    cancel: String,
+    portal_return: String,
+}
+
+impl BillingPages {
+    fn of(customer: Customer) -> Self {
+        match customer {
+            Customer::User(_) => Self {
+                success: "billing/checkout/success?session_id={CHECKOUT_SESSION_ID}".to_owned(),
+                cancel: "pricing".to_owned(),
+                portal_return: "account/billing".to_owned(),
+            },
+            Customer::Organization(id) => Self {
+                success: format!("organizations/{id}?checkout=done"),
+                cancel: format!("organizations/{id}"),
+                portal_return: format!("organizations/{id}"),
+            },
+        }
+    }
+}
+
 /// `POST /billing/checkout`: a Stripe Checkout page for a plan.
 #[utoipa::path(
     post,
@@ -40,20 +64,40 @@ pub fn plans(app: &App) -> Answer<PlansReply> {
     request_body = CheckoutBody,
     responses((status = 200, description = "the Checkout page", body = UrlReply))
 )]
-pub async fn checkout(app: &App, session: &Session, body: CheckoutBody) -> Answer<UrlReply> {
+pub async fn checkout(app: &App, customer: Customer, body: CheckoutBody) -> Answer<UrlReply> {
     let billing = app.billing()?;
     let public = app.auth.config().public_base_url();
+    let pages = BillingPages::of(customer);
     let success = on_site(
         public,
         "success_url",
         body.success_url.as_deref(),
-        "billing/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+        &pages.success,
     )?;
-    let cancel = on_site(public, "cancel_url", body.cancel_url.as_deref(), "pricing")?;
+    let cancel = on_site(
+        public,
+        "cancel_url",
+        body.cancel_url.as_deref(),
+        &pages.cancel,
+    )?;
     let url = billing
-        .create_checkout_session(session.user.id, &body.plan, &success, &cancel, None)
+        .create_checkout_session(customer, &body.plan, &success, &cancel, None)
         .await?;
     Ok(Reply::ok(UrlReply { url: url.into() }))
+}
+
+/// `POST /orgs/{org_id}/billing/checkout`: a Stripe Checkout page where the organization
+/// subscribes (owners and `billing:manage`; back to the organization's page).
+#[utoipa::path(
+    post,
+    path = "/orgs/{org_id}/billing/checkout",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    request_body = CheckoutBody,
+    responses((status = 200, description = "the Checkout page (needs billing:manage)", body = UrlReply))
+)]
+pub async fn org_checkout(app: &App, member: &OrgMember, body: CheckoutBody) -> Answer<UrlReply> {
+    checkout(app, member.billing_customer()?, body).await
 }
 
 /// Where Stripe sends the browser back: a client-chosen path (`/welcome`) or absolute URL
@@ -83,10 +127,14 @@ fn on_site(
     params(("session_id" = Option<String>, Query)),
     responses((status = 200, description = "synced from Stripe", body = SubscriptionReply))
 )]
-pub async fn checkout_success(app: &App, session: &Session) -> Answer<SubscriptionReply> {
+pub async fn checkout_success(app: &App, customer: Customer) -> Answer<SubscriptionReply> {
     let billing = app.billing()?;
-    let user = session.user.id;
-    subscription_reply(billing, user, billing.sync_subscription(user).await?).await
+    subscription_reply(
+        billing,
+        customer,
+        billing.sync_subscription(customer).await?,
+    )
+    .await
 }
 
 /// `POST /billing/portal`: a Stripe billing portal page.
@@ -96,16 +144,29 @@ pub async fn checkout_success(app: &App, session: &Session) -> Answer<Subscripti
     tag = "billing",
     responses((status = 200, description = "the billing portal", body = UrlReply))
 )]
-pub async fn portal(app: &App, session: &Session) -> Answer<UrlReply> {
+pub async fn portal(app: &App, customer: Customer) -> Answer<UrlReply> {
     let billing = app.billing()?;
     let return_url = format!(
-        "{}account/billing",
-        app.auth.config().public_base_url().as_str()
+        "{}{}",
+        app.auth.config().public_base_url().as_str(),
+        BillingPages::of(customer).portal_return
     );
     let url = billing
-        .create_billing_portal_session(session.user.id, &return_url)
+        .create_billing_portal_session(customer, &return_url)
         .await?;
     Ok(Reply::ok(UrlReply { url: url.into() }))
+}
+
+/// `POST /orgs/{org_id}/billing/portal`: the organization's Stripe billing portal.
+#[utoipa::path(
+    post,
+    path = "/orgs/{org_id}/billing/portal",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    responses((status = 200, description = "the billing portal (needs billing:manage)", body = UrlReply))
+)]
+pub async fn org_portal(app: &App, member: &OrgMember) -> Answer<UrlReply> {
+    portal(app, member.billing_customer()?).await
 }
 
 /// `GET /billing/subscription`: the plan in force and the live subscriptions.
@@ -115,10 +176,31 @@ pub async fn portal(app: &App, session: &Session) -> Answer<UrlReply> {
     tag = "billing",
     responses((status = 200, description = "plan and subscriptions", body = SubscriptionReply))
 )]
-pub async fn subscription(app: &App, session: &Session) -> Answer<SubscriptionReply> {
+pub async fn subscription(app: &App, customer: Customer) -> Answer<SubscriptionReply> {
     let billing = app.billing()?;
-    let user = session.user.id;
-    subscription_reply(billing, user, billing.get_subscription(user).await?).await
+    subscription_reply(billing, customer, billing.get_subscription(customer).await?).await
+}
+
+/// `GET /orgs/{org_id}/billing/subscription`: the organization's plan, which every member
+/// may read (its subscriptions' details only with billing:manage).
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/billing/subscription",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    responses((status = 200, description = "plan and subscriptions", body = SubscriptionReply))
+)]
+pub async fn org_subscription(app: &App, member: &OrgMember) -> Answer<SubscriptionReply> {
+    let organization = Customer::Organization(member.organization.id);
+    if member.billing_customer().is_ok() {
+        return subscription(app, organization).await;
+    }
+    let plan = app.billing()?.current_plan(organization).await?;
+    Ok(Reply::ok(SubscriptionReply {
+        plan: plan.id().to_owned(),
+        subscription: None,
+        subscriptions: Vec::new(),
+    }))
 }
 
 /// `POST /billing/subscription/cancel`: at the period end unless told otherwise.
@@ -131,14 +213,31 @@ pub async fn subscription(app: &App, session: &Session) -> Answer<SubscriptionRe
 )]
 pub async fn cancel_subscription(
     app: &App,
-    session: &Session,
+    customer: Customer,
     body: Option<CancelBody>,
 ) -> Answer<SubscriptionReply> {
     let billing = app.billing()?;
-    let user = session.user.id;
     let at_period_end = body.is_none_or(|body| body.at_period_end);
-    let cancelled = billing.cancel_subscription(user, at_period_end).await?;
-    subscription_reply(billing, user, Some(cancelled)).await
+    let cancelled = billing.cancel_subscription(customer, at_period_end).await?;
+    subscription_reply(billing, customer, Some(cancelled)).await
+}
+
+/// `POST /orgs/{org_id}/billing/subscription/cancel`: the organization's, at the period end
+/// unless told otherwise.
+#[utoipa::path(
+    post,
+    path = "/orgs/{org_id}/billing/subscription/cancel",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    request_body(content = Option<CancelBody>, description = "optional: cancels at the period end without one"),
+    responses((status = 200, description = "cancelled (needs billing:manage)", body = SubscriptionReply))
+)]
+pub async fn org_cancel_subscription(
+    app: &App,
+    member: &OrgMember,
+    body: Option<CancelBody>,
+) -> Answer<SubscriptionReply> {
+    cancel_subscription(app, member.billing_customer()?, body).await
 }
 
 /// `POST /billing/subscription/resume`: undoes a cancellation at the period end.
@@ -148,22 +247,34 @@ pub async fn cancel_subscription(
     tag = "billing",
     responses((status = 200, description = "resumed", body = SubscriptionReply))
 )]
-pub async fn resume_subscription(app: &App, session: &Session) -> Answer<SubscriptionReply> {
+pub async fn resume_subscription(app: &App, customer: Customer) -> Answer<SubscriptionReply> {
     let billing = app.billing()?;
-    let user = session.user.id;
-    let resumed = billing.resume_subscription(user).await?;
-    subscription_reply(billing, user, Some(resumed)).await
+    let resumed = billing.resume_subscription(customer).await?;
+    subscription_reply(billing, customer, Some(resumed)).await
+}
+
+/// `POST /orgs/{org_id}/billing/subscription/resume`: undoes the organization's
+/// cancellation at the period end.
+#[utoipa::path(
+    post,
+    path = "/orgs/{org_id}/billing/subscription/resume",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    responses((status = 200, description = "resumed (needs billing:manage)", body = SubscriptionReply))
+)]
+pub async fn org_resume_subscription(app: &App, member: &OrgMember) -> Answer<SubscriptionReply> {
+    resume_subscription(app, member.billing_customer()?).await
 }
 
 async fn subscription_reply(
     billing: &Billing,
-    user_id: Uuid,
+    customer: Customer,
     subscription: Option<Subscription>,
 ) -> Answer<SubscriptionReply> {
-    let plan = billing.current_plan(user_id).await?;
+    let plan = billing.current_plan(customer).await?;
     // Every subscription not ended, so a second live one (a duplicate) is never hidden.
     let live = billing
-        .list_subscriptions(user_id)
+        .list_subscriptions(customer)
         .await?
         .iter()
         .filter(|s| SubscriptionStatus::parse(&s.status).blocks_checkout())

@@ -59,13 +59,26 @@ pub struct MemberRoleForm {
     pub role: String,
 }
 
-/// `GET /organizations/{id}?notice=…&after=…`.
+/// `GET /organizations/{id}?notice=…&after=…&checkout=done`.
 #[derive(Debug, Default, Deserialize)]
 pub struct OrganizationPageQuery {
     /// What just happened.
     pub notice: Option<String>,
     /// The members page to show.
     pub after: Option<Uuid>,
+    /// `done` when Stripe Checkout sends the browser back after the organization paid.
+    pub checkout: Option<String>,
+}
+
+/// What an organization's billing forms do.
+#[derive(Clone, Copy, Debug)]
+pub enum OrgBillingAction {
+    /// `POST /organizations/{id}/billing/portal`.
+    Portal,
+    /// `POST /organizations/{id}/billing/cancel`: at the period end.
+    Cancel,
+    /// `POST /organizations/{id}/billing/resume`.
+    Resume,
 }
 
 /// `GET /accept-invitation?token=…` and its form.
@@ -91,6 +104,9 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
         "removed" => "The member is removed.",
         "transferred" => "Ownership is transferred: you are an admin now.",
         "joined" => "Welcome aboard: you joined the organization.",
+        "subscribed" => "Thank you: the organization's subscription is recorded.",
+        "cancelled" => "The subscription ends at the end of the period paid for.",
+        "resumed" => "The subscription goes on.",
         _ => return None,
     })
 }
@@ -227,6 +243,17 @@ struct OrganizationPage {
     can_manage: bool,
     can_invite: bool,
     roles: Vec<String>,
+    /// `None` when the server has no billing.
+    billing: Option<OrgBilling>,
+}
+
+/// The organization's plan, and for those who manage its billing, its subscription and the
+/// plans it can buy.
+struct OrgBilling {
+    plan: String,
+    can_manage: bool,
+    subscription: Option<SubscriptionBody>,
+    plans: Vec<PlanBody>,
 }
 
 /// `GET /organizations/{id}`: members, invitations and the forms the member may use; an
@@ -240,7 +267,21 @@ pub async fn organization(
     let Some(session) = session else {
         return sign_in_first();
     };
-    let alert = Alert::notice(notice(query.notice.as_deref()));
+    let mut code = query.notice.as_deref();
+    if query.checkout.as_deref() == Some("done") {
+        // Back from Checkout before the webhook, maybe: read the subscription from Stripe.
+        let synced = async {
+            let org = Uuid::parse_str(id).map_err(|_| AuthError::OrganizationNotFound)?;
+            let member = app.auth.org_member(session, org).await?;
+            ops::billing::checkout_success(app, member.billing_customer()?).await
+        };
+        if let Err(error) = synced.await {
+            let (status, alert) = failure(&error);
+            return organization_page(app, session, id, None, status, alert).await;
+        }
+        code = Some("subscribed");
+    }
+    let alert = Alert::notice(notice(code));
     organization_page(app, session, id, query.after, StatusCode::OK, alert).await
 }
 
@@ -267,10 +308,30 @@ async fn organization_page(
         } else {
             Some(Vec::new())
         };
-        Ok::<_, ApiError>((member, members, invitations))
+        let billing = match &app.billing {
+            Some(billing) => {
+                let reply = ops::billing::org_subscription(app, &member).await?.body;
+                reply.map(|reply| OrgBilling {
+                    plan: billing
+                        .config()
+                        .plan(&reply.plan)
+                        .map_or(reply.plan.clone(), |plan| plan.name().to_owned()),
+                    can_manage: member.can(&OrgPermission::MANAGE_BILLING),
+                    subscription: reply.subscription,
+                    plans: billing
+                        .config()
+                        .plans()
+                        .iter()
+                        .map(PlanBody::from)
+                        .collect(),
+                })
+            }
+            None => None,
+        };
+        Ok::<_, ApiError>((member, members, invitations, billing))
     };
     match loaded.await {
-        Ok((member, Some(members), Some(invitations))) => Page::html(
+        Ok((member, Some(members), Some(invitations), billing)) => Page::html(
             status,
             &OrganizationPage {
                 title: "Organization",
@@ -286,6 +347,7 @@ async fn organization_page(
                 invitations,
                 me: session.user.id,
                 roles: ["member", "admin", "owner"].map(str::to_owned).to_vec(),
+                billing,
             },
         ),
         Ok(_) => Page::internal_error(),
@@ -307,6 +369,76 @@ async fn after<T>(
         Err(error) => {
             let (status, alert) = failure(&error);
             organization_page(app, session, id, None, status, alert).await
+        }
+    }
+}
+
+/// `POST /organizations/{id}/billing/checkout`: to Stripe Checkout, which comes back to the
+/// organization's page.
+pub async fn org_checkout(
+    app: &App,
+    session: Option<&Session>,
+    id: &str,
+    form: super::pages::PlanForm,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let started = async {
+        let org = Uuid::parse_str(id).map_err(|_| AuthError::OrganizationNotFound)?;
+        let member = app.auth.org_member(session, org).await?;
+        let body = CheckoutBody {
+            plan: form.plan,
+            success_url: None,
+            cancel_url: None,
+        };
+        ops::billing::org_checkout(app, &member, body).await
+    };
+    match started.await {
+        Ok(Reply {
+            body: Some(checkout),
+            ..
+        }) => Page::see_other(checkout.url),
+        done => after(app, session, id, done, "").await,
+    }
+}
+
+/// `POST /organizations/{id}/billing/{portal,cancel,resume}`.
+pub async fn org_billing(
+    app: &App,
+    session: Option<&Session>,
+    id: &str,
+    action: OrgBillingAction,
+) -> Page {
+    let Some(session) = session else {
+        return sign_in_first();
+    };
+    let member = match Uuid::parse_str(id) {
+        Ok(org) => app
+            .auth
+            .org_member(session, org)
+            .await
+            .map_err(ApiError::from),
+        Err(_) => Err(AuthError::OrganizationNotFound.into()),
+    };
+    let member = match member {
+        Ok(member) => member,
+        Err(error) => return error_page(app, Some(session), &error),
+    };
+    match action {
+        OrgBillingAction::Portal => match ops::billing::org_portal(app, &member).await {
+            Ok(Reply {
+                body: Some(portal), ..
+            }) => Page::see_other(portal.url),
+            done => after(app, session, id, done, "").await,
+        },
+        OrgBillingAction::Cancel => {
+            let done = ops::billing::org_cancel_subscription(app, &member, None).await;
+            after(app, session, id, done, "cancelled").await
+        }
+        OrgBillingAction::Resume => {
+            let done = ops::billing::org_resume_subscription(app, &member).await;
+            after(app, session, id, done, "resumed").await
         }
     }
 }

@@ -5,7 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 use tollbooth_auth::http::StatusCode;
 use tollbooth_auth::{HeaderView, RequestInfo, Session, WireError};
-use tollbooth_billing::EVENT_TYPE_METADATA_KEY;
+use tollbooth_billing::{Customer, EVENT_TYPE_METADATA_KEY};
 
 use super::{Alert, Nav, Page, failure};
 use crate::App;
@@ -1146,7 +1146,7 @@ pub async fn checkout(app: &App, session: Option<&Session>, form: PlanForm) -> P
         success_url: Some("/account/billing?checkout=done".to_owned()),
         cancel_url: Some("/pricing".to_owned()),
     };
-    match ops::billing::checkout(app, session, body).await {
+    match ops::billing::checkout(app, Customer::User(session.user.id), body).await {
         Ok(Reply {
             body: Some(checkout),
             ..
@@ -1252,17 +1252,17 @@ pub async fn billing(
             )),
             Err(error) => failure(&error).1,
         };
-        let answer = ops::billing::subscription(app, session).await;
+        let answer = ops::billing::subscription(app, Customer::User(session.user.id)).await;
         return billing_page(app, session, answer, alert).await;
     }
     let (answer, notice) = if checkout.checkout.as_deref() == Some("done") {
         (
-            ops::billing::checkout_success(app, session).await,
+            ops::billing::checkout_success(app, Customer::User(session.user.id)).await,
             Some("Thanks! Your subscription is active."),
         )
     } else {
         (
-            ops::billing::subscription(app, session).await,
+            ops::billing::subscription(app, Customer::User(session.user.id)).await,
             notice.message(),
         )
     };
@@ -1308,7 +1308,7 @@ async fn billing_page(
 /// A billing action's failure: the billing page again, saying what went wrong.
 async fn billing_failure(app: &App, session: &Session, error: &ApiError) -> Page {
     let (_, alert) = failure(error);
-    let answer = ops::billing::subscription(app, session).await;
+    let answer = ops::billing::subscription(app, Customer::User(session.user.id)).await;
     billing_page(app, session, answer, alert).await
 }
 
@@ -1317,7 +1317,7 @@ pub async fn cancel_subscription(app: &App, session: Option<&Session>) -> Page {
     let Some(session) = session else {
         return sign_in_first();
     };
-    match ops::billing::cancel_subscription(app, session, None).await {
+    match ops::billing::cancel_subscription(app, Customer::User(session.user.id), None).await {
         Ok(_) => Page::see_other("/account/billing?notice=cancelled"),
         Err(error) => billing_failure(app, session, &error).await,
     }
@@ -1328,7 +1328,7 @@ pub async fn resume_subscription(app: &App, session: Option<&Session>) -> Page {
     let Some(session) = session else {
         return sign_in_first();
     };
-    match ops::billing::resume_subscription(app, session).await {
+    match ops::billing::resume_subscription(app, Customer::User(session.user.id)).await {
         Ok(_) => Page::see_other("/account/billing?notice=resumed"),
         Err(error) => billing_failure(app, session, &error).await,
     }
@@ -1339,7 +1339,7 @@ pub async fn portal(app: &App, session: Option<&Session>) -> Page {
     let Some(session) = session else {
         return sign_in_first();
     };
-    match ops::billing::portal(app, session).await {
+    match ops::billing::portal(app, Customer::User(session.user.id)).await {
         Ok(Reply {
             body: Some(portal), ..
         }) => Page::see_other(portal.url),
