@@ -44,6 +44,7 @@ mod m20261206_000011_bans_and_security_events;
 mod m20261207_000012_session_impersonator;
 mod m20261207_000013_create_organizations;
 mod m20261207_000014_organization_billing;
+mod m20261207_000015_organization_seats;
 mod schema;
 
 /// The ordered list of Tollbooth migrations.
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_session_impersonator::Migration),
             Box::new(m20261207_000013_create_organizations::Migration),
             Box::new(m20261207_000014_organization_billing::Migration),
+            Box::new(m20261207_000015_organization_seats::Migration),
         ]
     }
 }

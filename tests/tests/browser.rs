@@ -1133,6 +1133,7 @@ async fn organization_billing_in_a_browser(flavor: Flavor, db: TestDb) {
         "{}",
         chrome.text().await
     );
+    assert_eq!(chrome.text_of("[data-test='org-seats']").await, "1");
     assert_eq!(
         chrome.count("form[action$='/billing/checkout']").await,
         0,

@@ -2731,6 +2731,26 @@ async fn organizations_members_and_invitations(flavor: Flavor, db: TestDb) {
     );
 }
 
+/// `sub_org` on Pro, as Stripe holds it with `quantity` seats.
+fn per_seat_subscription(quantity: u64) -> Value {
+    let now = tollbooth_db::now().timestamp();
+    json!({
+        "id": "sub_org", "object": "subscription", "customer": "cus_org", "status": "active",
+        "created": 1, "cancel_at_period_end": false, "current_period_end": now + 30 * 86_400,
+        "items": { "data": [{ "id": "si_org", "price": { "id": "price_pro", "product": "prod_pro" },
+                              "quantity": quantity }] }
+    })
+}
+
+/// Waits (at most 10 s) until `done`, failing with the server's logs.
+async fn wait_until(server: &Server, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{}", server.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// An organization's billing: owners and billing admins check out, read and cancel it; a
 /// plain member sees only the plan (403 for the rest); an outsider gets 404. Webhooks give
 /// the organization — not whoever paid — the plan, and deleting the organization cancels
@@ -2753,7 +2773,40 @@ async fn organization_billing(flavor: Flavor, db: TestDb) {
         })))
         .mount(&stripe)
         .await;
-    let server = Server::start(flavor, db.url(), &stripe_env(&stripe, &[])).await;
+    // Pro is billed per seat, three at most; Stripe's stand-in keeps the item's quantity.
+    let seats = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let held = seats.clone();
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions/sub_org"))
+        .respond_with(move |_: &wiremock::Request| {
+            let quantity = held.load(std::sync::atomic::Ordering::SeqCst);
+            ResponseTemplate::new(200).set_body_json(per_seat_subscription(quantity))
+        })
+        .mount(&stripe)
+        .await;
+    let written = seats.clone();
+    Mock::given(method("POST"))
+        .and(path("/v1/subscription_items/si_org"))
+        .respond_with(move |request: &wiremock::Request| {
+            let quantity: u64 = tollbooth_billing::url::form_urlencoded::parse(&request.body)
+                .find(|(key, _)| key == "quantity")
+                .and_then(|(_, value)| value.parse().ok())
+                .unwrap();
+            written.store(quantity, std::sync::atomic::Ordering::SeqCst);
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "si_org", "quantity": quantity }))
+        })
+        .mount(&stripe)
+        .await;
+    let billed_seats = || seats.load(std::sync::atomic::Ordering::SeqCst);
+    let env = stripe_env(
+        &stripe,
+        &[
+            ("BILLING_PER_SEAT_PRO", "true".to_owned()),
+            ("BILLING_SEAT_LIMIT_PRO", "3".to_owned()),
+        ],
+    );
+    let server = Server::start(flavor, db.url(), &env).await;
     let ada = Browser::new(&server);
     verified_user(&server, &ada, "ada@example.com").await;
     let bob = Browser::new(&server);
@@ -2821,11 +2874,13 @@ async fn organization_billing(flavor: Flavor, db: TestDb) {
         &stripe_event(
             "evt_org_sub",
             "customer.subscription.created",
-            subscription("sub_org", "cus_org", "active", "price_pro", 1),
+            per_seat_subscription(1),
         ),
     )
     .await;
     assert_eq!(paid.json["outcome"], "applied", "{paid:?}");
+    // Checkout sold one seat; Acme has two members: billed for two right after.
+    wait_until(&server, || billed_seats() == 2).await;
     let billing = format!("/orgs/{id}/billing/subscription");
     let owner_view = ada.get(&billing).await;
     assert_eq!(owner_view.json["plan"], "pro", "{owner_view:?}");
@@ -2843,6 +2898,30 @@ async fn organization_billing(flavor: Flavor, db: TestDb) {
         "the owner's own plan is not the organization's"
     );
     assert_eq!(eve.get(&billing).await.status, 404);
+
+    // Three seats at most: Ada, Bob and one pending invitation fill them.
+    let invitations = format!("/orgs/{id}/invitations");
+    let invite = |email: &str| ada.post(&invitations, json!({ "email": email }));
+    assert_eq!(invite("carol@example.com").await.status, 201);
+    let full = invite("dan@example.com").await;
+    assert_eq!(
+        (full.status, full.json["error"].as_str()),
+        (409, Some("seat_limit_reached")),
+        "{full:?}"
+    );
+    // Bob removed: one seat billed (prorated by Stripe), and room for Dan.
+    let removed = ada.delete(&format!("/orgs/{id}/members/{bob_id}")).await;
+    assert_eq!(removed.status, 204, "{removed:?}");
+    wait_until(&server, || billed_seats() == 1).await;
+    assert_eq!(invite("dan@example.com").await.status, 201);
+    let prorated = stripe
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/subscription_items/si_org")
+        .all(|r| String::from_utf8_lossy(&r.body).contains("proration_behavior=create_prorations"));
+    assert!(prorated);
 
     // Deleting the organization: Stripe down refuses it (nothing deleted); Stripe back,
     // the subscription is cancelled, then the organization deleted.

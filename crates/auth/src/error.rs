@@ -29,7 +29,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// | [`OrganizationNotFound`](Self::OrganizationNotFound), [`MemberNotFound`](Self::MemberNotFound) | 404 | `organization_not_found`, `member_not_found` |
 /// | [`InvitationNotFound`](Self::InvitationNotFound) | 404 | `invitation_not_found` |
 /// | [`InvitationForAnotherAddress`](Self::InvitationForAnotherAddress) | 403 | `invitation_for_another_address` |
-/// | [`SlugTaken`](Self::SlugTaken), [`LastOwner`](Self::LastOwner), [`AlreadyMember`](Self::AlreadyMember), [`AlreadyInvited`](Self::AlreadyInvited) | 409 | `slug_taken`, `last_owner`, `already_member`, `already_invited` |
+/// | [`SlugTaken`](Self::SlugTaken), [`LastOwner`](Self::LastOwner), [`AlreadyMember`](Self::AlreadyMember), [`AlreadyInvited`](Self::AlreadyInvited), [`SeatLimitReached`](Self::SeatLimitReached) | 409 | `slug_taken`, `last_owner`, `already_member`, `already_invited`, `seat_limit_reached` |
 /// | [`EmailTaken`](Self::EmailTaken) | 409 | `email_taken` |
 /// | [`InvalidPassword`](Self::InvalidPassword) | 422 | `invalid_password` |
 /// | [`InvalidInput`](Self::InvalidInput) | 422 | `invalid_input` |
@@ -108,6 +108,15 @@ pub enum AuthError {
         "an organization must keep an owner: make another member an owner, or delete the organization"
     )]
     LastOwner,
+    /// The organization's plan allows no more seats (members and pending invitations):
+    /// upgrade, remove a member or revoke an invitation first.
+    #[error(
+        "the organization's plan allows {limit} seats, all taken by members and pending invitations"
+    )]
+    SeatLimitReached {
+        /// The plan's seat limit.
+        limit: u32,
+    },
     /// An account with this e-mail exists.
     #[error("an account with this e-mail already exists")]
     EmailTaken,
@@ -243,6 +252,7 @@ impl WireError for AuthError {
             Self::EmailTaken
             | Self::SlugTaken
             | Self::LastOwner
+            | Self::SeatLimitReached { .. }
             | Self::AlreadyMember
             | Self::AlreadyInvited
             | Self::AccountLinkRequired { .. }
@@ -279,6 +289,7 @@ impl WireError for AuthError {
             Self::AlreadyInvited => "already_invited",
             Self::SlugTaken => "slug_taken",
             Self::LastOwner => "last_owner",
+            Self::SeatLimitReached { .. } => "seat_limit_reached",
             Self::EmailTaken => "email_taken",
             Self::InvalidPassword { .. } => "invalid_password",
             Self::InvalidInput { .. } => "invalid_input",

@@ -107,6 +107,9 @@ impl Auth {
             return Err(AuthError::AlreadyMember);
         }
         tx.expire_invitations(id, self.now()).await?;
+        let taken =
+            tx.count_members(id).await? + tx.count_pending_invitations(id, self.now()).await?;
+        refuse_beyond_seat_limit(&actor.organization, taken)?;
         let (token, hash) = new_token();
         let expires_at = self.now() + self.inner.config.invitation_ttl;
         let new = NewInvitation::new(id, email, role.as_str(), session.user.id, hash, expires_at);
@@ -125,6 +128,7 @@ impl Auth {
             .await?;
         tx.commit().await?;
         self.inner.mail.committed();
+        self.seats_changed(id).await;
         Ok(invitation.into())
     }
 
@@ -196,6 +200,7 @@ impl Auth {
         event.subject = None;
         self.record(&tx, event).await?;
         tx.commit().await?;
+        self.seats_changed(id).await;
         Ok(())
     }
 
@@ -280,6 +285,9 @@ impl Auth {
         let membership = match tx.find_membership(id, user.id).await? {
             Some(membership) => membership,
             None => {
+                // The invitation held a seat until now; a limit lowered since (a downgrade)
+                // counts the members already in.
+                refuse_beyond_seat_limit(&organization, tx.count_members(id).await?)?;
                 let membership = tx.add_member(id, user.id, &invitation.role).await?;
                 let event = org_event(
                     SecurityEventKind::MemberJoined,
@@ -295,6 +303,7 @@ impl Auth {
         };
         tx.commit().await?;
         tracing::info!(organization_id = %id, user_id = %user.id, "invitation accepted");
+        self.seats_changed(id).await;
         Ok(self.member_of(organization, membership))
     }
 
@@ -368,5 +377,17 @@ impl Auth {
         );
         event.subject = None;
         self.record(tx, event).await
+    }
+}
+
+/// [`AuthError::SeatLimitReached`] when `taken` seats (members and pending invitations)
+/// leave no room under the organization's seat limit, which billing writes from its plan.
+fn refuse_beyond_seat_limit(organization: &tollbooth_db::Organization, taken: u64) -> Result<()> {
+    match organization
+        .seat_limit
+        .and_then(|limit| u32::try_from(limit).ok())
+    {
+        Some(limit) if taken >= u64::from(limit) => Err(AuthError::SeatLimitReached { limit }),
+        _ => Ok(()),
     }
 }

@@ -408,6 +408,7 @@ impl Auth {
         .await?;
         tx.commit().await?;
         tracing::info!(organization_id = %organization.id, user_id = %user, "organization created");
+        self.seats_changed(organization.id).await;
         Ok(self.member_of(organization, membership))
     }
 
@@ -730,6 +731,7 @@ impl Auth {
         )
         .await?;
         tx.commit().await?;
+        self.seats_changed(id).await;
         Ok(())
     }
 
@@ -849,6 +851,15 @@ impl Auth {
             .await?
             .ok_or(AuthError::OrganizationNotFound)?;
         Ok((tx, self.member_of(organization, membership)))
+    }
+
+    /// Tells the hooks that organization `id`'s seats count may have changed (it has
+    /// committed): billing keeps a per-seat subscription's quantity on it.
+    pub(crate) async fn seats_changed(&self, id: Uuid) {
+        self.tell(tollbooth_core::DomainEvent::SeatsChanged {
+            organization_id: id,
+        })
+        .await;
     }
 
     pub(crate) fn member_of(

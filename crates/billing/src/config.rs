@@ -39,6 +39,7 @@ pub struct BillingConfig {
     pub(crate) past_due_grace: Duration,
     pub(crate) cancel_duplicate_subscriptions: bool,
     pub(crate) cancel_at_period_end_on_deletion: bool,
+    pub(crate) pending_invitations_are_seats: bool,
     pub(crate) hooks: HookList,
     pub(crate) public_base_url: PublicBaseUrl,
     pub(crate) billing_path: String,
@@ -65,6 +66,7 @@ impl BillingConfig {
             past_due_grace: Duration::ZERO,
             cancel_duplicate_subscriptions: true,
             cancel_at_period_end_on_deletion: false,
+            pending_invitations_are_seats: false,
             hooks: HookList::default(),
             billing_path: "/billing".to_owned(),
             organization_billing_path: "/organizations/{id}".to_owned(),
@@ -138,6 +140,7 @@ pub struct BillingConfigBuilder {
     past_due_grace: Duration,
     cancel_duplicate_subscriptions: bool,
     cancel_at_period_end_on_deletion: bool,
+    pending_invitations_are_seats: bool,
     hooks: HookList,
     billing_path: String,
     organization_billing_path: String,
@@ -250,6 +253,13 @@ impl BillingConfigBuilder {
         self
     }
 
+    /// Whether an organization's pending invitations count as seats of a per-seat plan
+    /// (default no: only members are billed; the seat limit always counts both).
+    pub fn count_pending_invitations_as_seats(mut self, count: bool) -> Self {
+        self.pending_invitations_are_seats = count;
+        self
+    }
+
     /// An organization's billing page (default `/organizations/{id}`; `{id}` is replaced by
     /// the organization's id), linked from the billing e-mails its owners receive.
     pub fn organization_billing_path(mut self, path: impl Into<String>) -> Self {
@@ -303,6 +313,7 @@ impl BillingConfigBuilder {
             past_due_grace: self.past_due_grace,
             cancel_duplicate_subscriptions: self.cancel_duplicate_subscriptions,
             cancel_at_period_end_on_deletion: self.cancel_at_period_end_on_deletion,
+            pending_invitations_are_seats: self.pending_invitations_are_seats,
             hooks: self.hooks,
             public_base_url,
             billing_path: self.billing_path,

@@ -87,6 +87,7 @@ mod error;
 mod ledger;
 mod payments;
 mod plan;
+mod seats;
 mod service;
 mod status;
 mod stripe;
@@ -103,6 +104,7 @@ pub use config::{
 pub use error::{BillingError, ProviderError, Result};
 pub use payments::{CreatedPayment, PaymentCheckout};
 pub use plan::{FREE_PLAN_ID, Interval, Plan};
+pub use seats::SeatSync;
 pub use service::Billing;
 pub use status::{PaymentStatus, SubscriptionStatus};
 pub use subscriptions::ReconcileReport;

@@ -45,6 +45,8 @@ pub struct Plan {
     pub(crate) products: Vec<String>,
     features: BTreeSet<String>,
     limits: BTreeMap<String, u64>,
+    per_seat: bool,
+    seat_limit: Option<u32>,
 }
 
 impl Plan {
@@ -60,6 +62,8 @@ impl Plan {
             products: Vec::new(),
             features: BTreeSet::new(),
             limits: BTreeMap::new(),
+            per_seat: false,
+            seat_limit: None,
         }
     }
 
@@ -105,6 +109,35 @@ impl Plan {
     pub fn limit(mut self, name: impl Into<String>, value: u64) -> Self {
         self.limits.insert(name.into(), value);
         self
+    }
+
+    /// Billed per seat: an organization's subscription to the plan has as many seats
+    /// (Stripe `quantity`) as the organization has members — plus its pending invitations
+    /// with [`BillingConfigBuilder::count_pending_invitations_as_seats`](crate::BillingConfigBuilder::count_pending_invitations_as_seats)
+    /// — kept so by [`Billing::sync_seats`](crate::Billing::sync_seats) (prorated).
+    #[must_use]
+    pub fn per_seat(mut self) -> Self {
+        self.per_seat = true;
+        self
+    }
+
+    /// At most `seats` members (and pending invitations) in an organization on this plan:
+    /// an invitation or acceptance beyond it is refused (`seat_limit_reached`). On the free
+    /// plan, it is what an organization gets without a subscription.
+    #[must_use]
+    pub fn seat_limit(mut self, seats: u32) -> Self {
+        self.seat_limit = Some(seats.max(1));
+        self
+    }
+
+    /// Whether the plan is billed per seat ([`per_seat`](Self::per_seat)).
+    pub fn is_per_seat(&self) -> bool {
+        self.per_seat
+    }
+
+    /// The plan's seat limit, if it sets one.
+    pub fn seats_allowed(&self) -> Option<u32> {
+        self.seat_limit
     }
 
     /// The stable id (`pro`).

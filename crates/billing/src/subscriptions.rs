@@ -99,9 +99,19 @@ impl Billing {
     /// subscription to a plan the catalog no longer has grants the free plan (logged).
     pub async fn current_plan(&self, customer: impl Into<Customer>) -> Result<Plan> {
         let customer = customer.into();
+        let subscriptions = self.inner.db.list_subscriptions(customer).await?;
+        Ok(self.plan_in_force(customer, subscriptions))
+    }
+
+    /// [`current_plan`](Self::current_plan) of the customer whose subscriptions these are.
+    pub(crate) fn plan_in_force(
+        &self,
+        customer: Customer,
+        subscriptions: Vec<Subscription>,
+    ) -> Plan {
         let now = tollbooth_db::now();
         let config = &self.inner.config;
-        let subscribed = self.get_subscription(customer).await?.filter(|s| {
+        let subscribed = primary(config, subscriptions, now).filter(|s| {
             status_of(s).grants_access(s.status_changed_at, now, config.past_due_grace)
         });
         let plan = subscribed.and_then(|s| {
@@ -112,7 +122,7 @@ impl Billing {
             }
             plan
         });
-        Ok(plan.unwrap_or(config.free_plan()).clone())
+        plan.unwrap_or(config.free_plan()).clone()
     }
 
     /// Re-reads the customer's subscriptions from Stripe and stores them — for the checkout
@@ -172,10 +182,10 @@ impl Billing {
     }
 
     /// Re-lists the subscriptions of every known customer — users' and organizations' —
-    /// and repairs local rows — the
-    /// resync to run after missed webhooks (a deploy outage, a rotated secret) — and
-    /// cancels flagged duplicates still live (when configured to). Safe to run any time:
-    /// rows only move to Stripe's current state.
+    /// and repairs local rows (the resync to run after missed webhooks: a deploy outage, a
+    /// rotated secret), cancels flagged duplicates still live (when configured to), and
+    /// syncs organizations' seats ([`sync_seats`](Self::sync_seats)). Safe to run any
+    /// time: rows only move to Stripe's current state.
     pub async fn reconcile(&self) -> Result<ReconcileReport> {
         let mut report = ReconcileReport::default();
         let db = &self.inner.db;
@@ -217,6 +227,9 @@ impl Billing {
         let synced = async {
             let written = self.sync_customer(customer, stripe_customer).await?;
             let cancelled = self.cancel_flagged_duplicates(customer).await?;
+            if let Customer::Organization(organization_id) = customer {
+                self.sync_seats(organization_id).await?;
+            }
             Ok::<_, BillingError>((written, cancelled))
         };
         match synced.await {
@@ -333,6 +346,9 @@ impl Billing {
         let applied = written.is_applied();
         let row = written.into_inner();
         if applied {
+            if let Customer::Organization(organization_id) = customer {
+                crate::seats::write_seat_limit(self, &self.inner.db, organization_id).await?;
+            }
             self.tell_changed(&row).await;
         }
         Ok(row)

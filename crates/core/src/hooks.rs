@@ -66,6 +66,14 @@ pub enum DomainEvent {
         /// The new role.
         role: String,
     },
+    /// What an organization's seats count may have changed: it was created (its owner is
+    /// the first seat), a member joined, left or was removed, or an invitation was sent,
+    /// revoked or accepted. Billing listens for it to keep a per-seat subscription's
+    /// quantity equal to the count.
+    SeatsChanged {
+        /// The organization.
+        organization_id: Uuid,
+    },
     /// A subscription's local record changed (a webhook, a sync, a cancellation).
     SubscriptionChanged {
         /// The subscriber: a user or an organization.
@@ -91,6 +99,7 @@ impl DomainEvent {
             Self::Banned { .. } => "banned",
             Self::Unbanned { .. } => "unbanned",
             Self::RoleChanged { .. } => "role_changed",
+            Self::SeatsChanged { .. } => "seats_changed",
             Self::SubscriptionChanged { .. } => "subscription_changed",
         }
     }

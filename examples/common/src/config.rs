@@ -49,8 +49,11 @@ fn var(name: &str) -> Option<String> {
 
 /// The plans on sale: `BILLING_PLANS` (`id:Name` pairs, default `pro:Pro,enterprise:Enterprise`),
 /// each with `STRIPE_PRICE_<ID>` (monthly), `STRIPE_PRICE_<ID>_YEARLY`,
-/// `STRIPE_LEGACY_PRICES_<ID>` (comma-separated) and `STRIPE_PRODUCT_<ID>`. The library
-/// knows no plan names: these are this server's configuration.
+/// `STRIPE_LEGACY_PRICES_<ID>` (comma-separated), `STRIPE_PRODUCT_<ID>`,
+/// `BILLING_PER_SEAT_<ID>=true` (billed per organization member) and
+/// `BILLING_SEAT_LIMIT_<ID>` (seats allowed; `BILLING_SEAT_LIMIT_FREE` for organizations
+/// without a subscription). The library knows no plan names: these are this server's
+/// configuration.
 fn plans() -> Result<Vec<Plan>, StartupError> {
     let spec = var_or("BILLING_PLANS", "pro:Pro,enterprise:Enterprise");
     let mut plans = Vec::new();
@@ -70,12 +73,27 @@ fn plans() -> Result<Vec<Plan>, StartupError> {
         if let Some(product) = var(&format!("STRIPE_PRODUCT_{key}")) {
             plan = plan.product(product);
         }
-        plans.push(plan);
+        let per_seat = format!("BILLING_PER_SEAT_{key}");
+        if let Some(value) = var(&per_seat)
+            && flag(&per_seat, &value)?
+        {
+            plan = plan.per_seat();
+        }
+        plans.push(seat_limited(plan, &key)?);
     }
     if plans.is_empty() {
         return Err(fail("BILLING_PLANS", "no plan"));
     }
     Ok(plans)
+}
+
+/// `plan` with the seat limit `BILLING_SEAT_LIMIT_<key>`, if set.
+fn seat_limited(plan: Plan, key: &str) -> Result<Plan, StartupError> {
+    let name = format!("BILLING_SEAT_LIMIT_{key}");
+    Ok(match var(&name) {
+        Some(seats) => plan.seat_limit(seats.parse().map_err(|e| fail(&name, e))?),
+        None => plan,
+    })
 }
 
 /// A comma-separated list (empty when unset).
@@ -333,9 +351,11 @@ fn auth(
     }
     if let Some(billing) = billing {
         // Deleting an account or an organization first ends what Stripe could bill it for.
+        // …and an organization's seats follow its members (`Billing` hears `SeatsChanged`).
         builder = builder
             .before_account_deletion(billing.clone())
-            .before_organization_deletion(billing.clone());
+            .before_organization_deletion(billing.clone())
+            .hooks(billing.clone());
     }
     builder = builder.hooks(LogEvents);
     let config = builder.build().map_err(|e| fail("auth configuration", e))?;
@@ -357,6 +377,7 @@ fn billing(db: Db, mailer: Mailer, public_url: &str) -> Result<Option<Billing>, 
     for plan in plans()? {
         builder = builder.plan(plan);
     }
+    builder = builder.free_plan(seat_limited(Plan::new("free", "Free"), "FREE")?);
     if let Some(days) = var("STRIPE_PAST_DUE_GRACE_DAYS") {
         let days: u64 = days
             .parse()

@@ -1093,6 +1093,87 @@ async fn a_refusing_step_deletes_no_organization(db: TestDb) {
     assert_eq!(*step.asked.lock().unwrap(), [id, id]);
 }
 
+/// Heard `SeatsChanged` events, by organization.
+#[derive(Clone, Default)]
+struct SeatEvents(std::sync::Arc<std::sync::Mutex<Vec<Uuid>>>);
+
+#[async_trait::async_trait]
+impl tollbooth_core::Hooks for SeatEvents {
+    async fn on_event(
+        &self,
+        event: &tollbooth_core::DomainEvent,
+    ) -> std::result::Result<(), tollbooth_core::HookError> {
+        if let tollbooth_core::DomainEvent::SeatsChanged { organization_id } = event {
+            self.0.lock().unwrap().push(*organization_id);
+        }
+        Ok(())
+    }
+}
+
+/// The seat limit billing writes on the organization counts members and pending
+/// invitations: an invitation beyond it, or an acceptance once members fill it, is
+/// `seat_limit_reached` and changes nothing; no limit, no refusal. Every change of the seat
+/// count is told to the hooks once it committed (billing syncs a per-seat subscription on
+/// it); a refused one is not.
+async fn the_seat_limit_refuses_invitations_and_acceptances_beyond_it(db: TestDb) {
+    let heard = SeatEvents::default();
+    let t = TestAuth::with(db, |c| c.hooks(heard.clone()));
+    let (ada, acme) = acme(&t).await;
+    let id = acme.organization.id;
+    assert_eq!(
+        *heard.0.lock().unwrap(),
+        [id],
+        "the owner is the first seat"
+    );
+    let full =
+        |r: Result<OrgInvitation>| matches!(r, Err(AuthError::SeatLimitReached { limit: 2 }));
+
+    t.db.set_seat_limit(id, Some(2)).await.unwrap();
+    let bob = t
+        .auth
+        .invite_member(&ada, id, "bob@example.com", &OrgRole::MEMBER, &anon())
+        .await
+        .unwrap();
+    // Ada and Bob's pending invitation take both seats.
+    assert!(full(
+        t.auth
+            .invite_member(&ada, id, "carol@example.com", &OrgRole::MEMBER, &anon())
+            .await
+    ));
+    assert_eq!(t.db.list_pending_invitations(id).await.unwrap().len(), 1);
+    t.auth
+        .revoke_invitation(&ada, id, bob.id, &anon())
+        .await
+        .unwrap();
+    t.auth
+        .invite_member(&ada, id, "carol@example.com", &OrgRole::MEMBER, &anon())
+        .await
+        .unwrap();
+    let (token, _) = invitation_sent_to(&t, "carol@example.com").await;
+
+    // A downgrade to one seat meanwhile: Carol cannot take a seat that is no longer there.
+    t.db.set_seat_limit(id, Some(1)).await.unwrap();
+    t.user("carol@example.com").await;
+    let (carol, _) = t.sign_in("carol@example.com").await;
+    assert!(matches!(
+        t.auth.accept_invitation(&carol, &token, &anon()).await,
+        Err(AuthError::SeatLimitReached { limit: 1 })
+    ));
+    assert_eq!(t.db.count_members(id).await.unwrap(), 1);
+    let e = AuthError::SeatLimitReached { limit: 1 };
+    assert_eq!((e.status().as_u16(), e.code()), (409, "seat_limit_reached"));
+
+    // No limit: the same acceptance goes through.
+    t.db.set_seat_limit(id, None).await.unwrap();
+    t.auth
+        .accept_invitation(&carol, &token, &anon())
+        .await
+        .unwrap();
+    assert_eq!(t.db.count_members(id).await.unwrap(), 2);
+    // Created, invited Bob, revoked, invited Carol, Carol joined: five changes told.
+    assert_eq!(*heard.0.lock().unwrap(), [id; 5]);
+}
+
 tollbooth_db::engine_tests!(
     organizations_are_created_with_their_creator_as_owner_and_canonical_slugs,
     an_organization_is_not_found_by_those_outside_it,
@@ -1108,4 +1189,5 @@ tollbooth_db::engine_tests!(
     invitations_end_with_their_inviter_and_are_limited,
     a_transfer_racing_the_new_owners_deletion_keeps_an_owner,
     a_refusing_step_deletes_no_organization,
+    the_seat_limit_refuses_invitations_and_acceptances_beyond_it,
 );

@@ -73,6 +73,9 @@ pub(crate) struct Price {
 
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct SubscriptionItem {
+    /// `si_…`: what a seat change updates.
+    #[serde(default)]
+    pub(crate) id: Option<String>,
     pub(crate) price: Price,
     #[serde(default)]
     pub(crate) quantity: Option<i64>,

@@ -96,6 +96,9 @@ enum AfterCommit {
     CancelDuplicates { customer: Customer },
     /// Make (and store) the Cal.com booking link of a paid session.
     BookingLink { payment_intent: String },
+    /// Bill an organization's per-seat subscription for its seats (a new subscription
+    /// starts at the quantity Checkout sold).
+    SyncSeats { organization_id: Uuid },
 }
 
 impl Step {
@@ -263,6 +266,12 @@ impl Billing {
                     if let Err(error) = billing.cancel_flagged_duplicates(customer).await {
                         tracing::error!(%customer, %error,
                             "duplicate subscription not cancelled yet; `reconcile` retries it");
+                    }
+                }
+                AfterCommit::SyncSeats { organization_id } => {
+                    if let Err(error) = billing.sync_seats(organization_id).await {
+                        tracing::warn!(%organization_id, %error,
+                            "seats not synced yet; the next change or `reconcile` syncs them");
                     }
                 }
                 AfterCommit::BookingLink { payment_intent } => {
@@ -460,13 +469,28 @@ impl Billing {
             Upsert::Stale(_) => return Ok(Step::done(WebhookOutcome::Stale)),
             Upsert::Applied(row) => row,
         };
-        let after = if self.flag_duplicates(tx, customer, &row).await?
+        if let Customer::Organization(organization_id) = customer {
+            // In the event's transaction, under the organization's lock: the next
+            // invitation sees the limit of the plan the organization is now on.
+            crate::seats::write_seat_limit(self, tx, organization_id).await?;
+        }
+        let mut after = Vec::new();
+        if self.flag_duplicates(tx, customer, &row).await?
             && self.inner.config.cancel_duplicate_subscriptions
         {
-            vec![AfterCommit::CancelDuplicates { customer }]
-        } else {
-            Vec::new()
-        };
+            after.push(AfterCommit::CancelDuplicates { customer });
+        }
+        let per_seat = self
+            .inner
+            .config
+            .plan(&row.plan)
+            .is_some_and(|plan| plan.is_per_seat());
+        if let Customer::Organization(organization_id) = customer
+            && per_seat
+            && status_of(&row).blocks_checkout()
+        {
+            after.push(AfterCommit::SyncSeats { organization_id });
+        }
         Ok(Step::Done {
             outcome: WebhookOutcome::Applied,
             after,

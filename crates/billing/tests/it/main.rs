@@ -8,6 +8,7 @@ mod deletion;
 mod hooks;
 mod organizations;
 mod payments;
+mod seats;
 mod send;
 mod subscriptions;
 mod webhooks;

@@ -17,6 +17,12 @@ pub struct Model {
     /// Stripe customer (`cus_…`) when the organization pays; unique.
     #[sea_orm(unique)]
     pub stripe_customer_id: Option<String>,
+    /// The most members and pending invitations the organization's plan allows (`NULL`: no
+    /// limit); written by billing when its subscription changes.
+    pub seat_limit: Option<i32>,
+    /// Until when an instance holds the lease to set the Stripe quantity of the
+    /// organization's per-seat subscription.
+    pub seat_sync_until: Option<DateTimeUtc>,
     /// Row creation time (UTC).
     pub created_at: DateTimeUtc,
     /// Last modification time (UTC); also written (unchanged) to lock the row.

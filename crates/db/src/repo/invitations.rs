@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::Invitation;
@@ -79,6 +79,12 @@ pub trait InvitationRepo: Send + Sync {
     async fn find_invitation_by_token(&self, token_hash: &[u8]) -> Result<Option<Invitation>>;
     /// The organization's pending invitations, oldest first.
     async fn list_pending_invitations(&self, organization_id: Uuid) -> Result<Vec<Invitation>>;
+    /// How many of the organization's invitations are pending and unexpired at `now`.
+    async fn count_pending_invitations(
+        &self,
+        organization_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
     /// Marks the organization's pending invitations past their expiry at `now` expired;
     /// returns how many.
     async fn expire_invitations(&self, organization_id: Uuid, now: DateTime<Utc>) -> Result<u64>;
@@ -145,6 +151,20 @@ impl<E: Executor> InvitationRepo for E {
             .filter(Column::Status.eq(InvitationStatus::Pending.as_str()))
             .order_by_asc(Column::Id)
             .all(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))
+    }
+
+    async fn count_pending_invitations(
+        &self,
+        organization_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        Entity::find()
+            .filter(Column::OrganizationId.eq(organization_id))
+            .filter(Column::Status.eq(InvitationStatus::Pending.as_str()))
+            .filter(Column::ExpiresAt.gt(micros(now)))
+            .count(self.conn())
             .await
             .map_err(DbError::on(ENTITY))
     }

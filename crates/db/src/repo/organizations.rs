@@ -7,18 +7,20 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionSession, TransactionTrait,
 };
+
 use uuid::Uuid;
 
 use crate::db::sealed::Executor;
 use crate::entities::{membership, organization, session, user};
 use crate::error::{DbError, Result};
-use crate::time::now;
+use crate::time::{micros, now};
 use crate::{Membership, Organization, User};
 
 const ENTITY: &str = "organization";
@@ -136,6 +138,18 @@ pub trait OrganizationRepo: Send + Sync {
     /// Removes the member and clears the organization as the active one of their sessions,
     /// both or neither; `false` if they were not a member.
     async fn remove_member(&self, organization_id: Uuid, user_id: Uuid) -> Result<bool>;
+    /// Writes the organization's seat limit (`None`: no limit).
+    async fn set_seat_limit(&self, id: Uuid, seat_limit: Option<i32>) -> Result<()>;
+    /// Takes the organization's seat-sync lease until `until`, if no one holds it at `now`;
+    /// `false` when another holder's lease runs.
+    async fn claim_seat_sync(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Gives the seat-sync lease back.
+    async fn release_seat_sync(&self, id: Uuid) -> Result<()>;
 }
 
 #[async_trait]
@@ -153,6 +167,8 @@ impl<E: Executor> OrganizationRepo for E {
             name: Set(organization.name),
             slug: Set(organization.slug),
             stripe_customer_id: Set(None),
+            seat_limit: Set(None),
+            seat_sync_until: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         };
@@ -369,6 +385,51 @@ impl<E: Executor> OrganizationRepo for E {
             query = query.filter(organization::Column::Id.gt(after));
         }
         query.all(self.conn()).await.map_err(DbError::on(ENTITY))
+    }
+
+    async fn set_seat_limit(&self, id: Uuid, seat_limit: Option<i32>) -> Result<()> {
+        organization::Entity::update_many()
+            .col_expr(organization::Column::SeatLimit, Expr::value(seat_limit))
+            .filter(organization::Column::Id.eq(id))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(())
+    }
+
+    async fn claim_seat_sync(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        use organization::Column;
+        // One conditional write: of two instances claiming at once, one updates the row.
+        let claimed = organization::Entity::update_many()
+            .col_expr(Column::SeatSyncUntil, Expr::value(micros(until)))
+            .filter(Column::Id.eq(id))
+            .filter(
+                Condition::any()
+                    .add(Column::SeatSyncUntil.is_null())
+                    .add(Column::SeatSyncUntil.lte(micros(now))),
+            )
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(claimed.rows_affected == 1)
+    }
+
+    async fn release_seat_sync(&self, id: Uuid) -> Result<()> {
+        organization::Entity::update_many()
+            .col_expr(
+                organization::Column::SeatSyncUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(organization::Column::Id.eq(id))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(())
     }
 
     async fn count_owners(&self, organization_id: Uuid) -> Result<u64> {

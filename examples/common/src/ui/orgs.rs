@@ -270,16 +270,25 @@ pub async fn organization(
     let mut code = query.notice.as_deref();
     if query.checkout.as_deref() == Some("done") {
         // Back from Checkout before the webhook, maybe: read the subscription from Stripe.
+        // Only for whoever manages its billing: anyone else sees the page as it is.
         let synced = async {
             let org = Uuid::parse_str(id).map_err(|_| AuthError::OrganizationNotFound)?;
             let member = app.auth.org_member(session, org).await?;
-            ops::billing::checkout_success(app, member.billing_customer()?).await
+            match member.billing_customer() {
+                Ok(customer) => ops::billing::checkout_success(app, customer)
+                    .await
+                    .map(Some),
+                Err(_) => Ok(None),
+            }
         };
-        if let Err(error) = synced.await {
-            let (status, alert) = failure(&error);
-            return organization_page(app, session, id, None, status, alert).await;
+        match synced.await {
+            Ok(Some(_)) => code = Some("subscribed"),
+            Ok(None) => {}
+            Err(error) => {
+                let (status, alert) = failure(&error);
+                return organization_page(app, session, id, None, status, alert).await;
+            }
         }
-        code = Some("subscribed");
     }
     let alert = Alert::notice(notice(code));
     organization_page(app, session, id, query.after, StatusCode::OK, alert).await
