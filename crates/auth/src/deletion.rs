@@ -72,7 +72,8 @@ impl Auth {
         // committed meanwhile wins (a banned user must not free their address this way).
         let now = self.now();
         refuse_banned(&user, now)?;
-        refuse_sole_owner(&tx, user.id, true).await?;
+        // Their memberships go with the account (a cascade): each organization's seats change.
+        let organizations = refuse_sole_owner(&tx, user.id, true).await?;
         if !tx
             .find_session(session.id)
             .await?
@@ -100,6 +101,9 @@ impl Auth {
         tracing::info!(user_id = %user.id, "account deleted");
         self.tell(tollbooth_core::DomainEvent::AccountDeleted { user_id: user.id })
             .await;
+        for organization in organizations {
+            self.seats_changed(organization).await;
+        }
         Ok(self.inner.sessions.clear_cookie())
     }
 }

@@ -891,12 +891,13 @@ async fn keep_an_owner(tx: &Tx, id: Uuid) -> Result<()> {
 /// it locks every organization they belong to — in id order, so two deletions cannot
 /// deadlock — and reads their role again under each lock: an ownership transferred to them
 /// meanwhile is seen, and no demotion of the other owners slips in before the deletion
-/// commits. Without it (the early check on the pool) it only reads.
+/// commits. Without it (the early check on the pool) it only reads. Returns the
+/// organizations they belong to.
 pub(crate) async fn refuse_sole_owner(
     db: &impl OrganizationRepo,
     user_id: Uuid,
     lock: bool,
-) -> Result<()> {
+) -> Result<Vec<Uuid>> {
     let mut ids: Vec<Uuid> = db
         .user_organizations(user_id)
         .await?
@@ -904,7 +905,7 @@ pub(crate) async fn refuse_sole_owner(
         .map(|(organization, _)| organization.id)
         .collect();
     ids.sort_unstable();
-    for id in ids {
+    for &id in &ids {
         if lock {
             db.lock_organization(id).await?;
         }
@@ -916,7 +917,7 @@ pub(crate) async fn refuse_sole_owner(
             return Err(AuthError::LastOwner);
         }
     }
-    Ok(())
+    Ok(ids)
 }
 
 async fn tx_user(tx: &Tx, id: Uuid) -> Result<User> {

@@ -67,15 +67,23 @@ impl Billing {
                 return Ok(SeatSync::NotPerSeat);
             };
             let now = tollbooth_db::now();
-            let until = now + chrono::Duration::from_std(LEASE).map_err(BillingError::internal)?;
-            if !db.claim_seat_sync(organization_id, now, until).await? {
+            let mut held = lease_end(now)?;
+            if !db.claim_seat_sync(organization_id, now, held).await? {
                 return Ok(SeatSync::Busy);
             }
             let set = self
-                .set_quantity(customer, &subscription.stripe_subscription_id)
+                .set_quantity(
+                    organization_id,
+                    &subscription.stripe_subscription_id,
+                    &mut held,
+                )
                 .await;
-            db.release_seat_sync(organization_id).await?;
-            seats = set?;
+            db.release_seat_sync(organization_id, held).await?;
+            match set? {
+                Some(written) => seats = written,
+                // The lease ran out and another instance took over: it counts after us.
+                None => return Ok(SeatSync::Busy),
+            }
             // A change that committed while the lease was held was turned away as `Busy`:
             // with the lease given back, the count decides whether to go round again.
             if self.seat_count(organization_id).await? == seats {
@@ -86,11 +94,16 @@ impl Billing {
         Ok(SeatSync::Synced { seats })
     }
 
-    /// Under the lease: writes the count as the quantity until Stripe holds it; returns it.
-    async fn set_quantity(&self, customer: Customer, subscription_id: &str) -> Result<u64> {
-        let Customer::Organization(organization_id) = customer else {
-            return Err(BillingError::internal("seats of a user"));
-        };
+    /// Under the lease held until `held` (extended before each write): writes the count
+    /// as the quantity until Stripe holds it, and returns it; `None` when the lease was
+    /// lost (a call slower than the lease), having written nothing since.
+    async fn set_quantity(
+        &self,
+        organization_id: Uuid,
+        subscription_id: &str,
+        held: &mut chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<u64>> {
+        let customer = Customer::Organization(organization_id);
         let stripe = &self.inner.stripe;
         for _ in 0..MAX_ROUNDS {
             let seats = self.seat_count(organization_id).await?;
@@ -102,11 +115,21 @@ impl Billing {
                 .ok_or_else(|| BillingError::internal("a per-seat subscription without an item"))?;
             if item.quantity.and_then(|q| u64::try_from(q).ok()) == Some(seats) {
                 self.store(customer, &current, tollbooth_db::now()).await?;
-                return Ok(seats);
+                return Ok(Some(seats));
             }
             let item_id = item.id.as_deref().ok_or_else(|| {
                 BillingError::internal("Stripe returned a subscription item without an id")
             })?;
+            let extended = lease_end(tollbooth_db::now())?;
+            if !self
+                .inner
+                .db
+                .extend_seat_sync(organization_id, *held, extended)
+                .await?
+            {
+                return Ok(None);
+            }
+            *held = extended;
             // No idempotency key of our own: the quantity is absolute (writing it twice
             // is harmless), and a key would replay an older count over a newer one.
             let request = UpdateSubscriptionItem::new(item_id)
@@ -145,9 +168,27 @@ impl Billing {
     /// After a seats change: the organization's seat limit written again (the free plan's
     /// applies from its creation on), then its seats synced.
     async fn seats_changed(&self, organization_id: Uuid) -> Result<SeatSync> {
-        write_seat_limit(self, &self.inner.db, organization_id).await?;
+        self.write_seat_limit_locked(organization_id).await?;
         self.sync_seats(organization_id).await
     }
+
+    /// [`write_seat_limit`] in a transaction of its own that first locks the organization,
+    /// so it orders with the webhooks that change its subscriptions (which write it under
+    /// the same lock) and never writes an older plan's limit over a newer one.
+    pub(crate) async fn write_seat_limit_locked(&self, organization_id: Uuid) -> Result<()> {
+        let tx = self.inner.db.begin().await?;
+        if tx.lock_organization(organization_id).await?.is_none() {
+            return Ok(());
+        }
+        write_seat_limit(self, &tx, organization_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// When a lease taken (or extended) at `now` ends.
+fn lease_end(now: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>> {
+    Ok(now + chrono::Duration::from_std(LEASE).map_err(BillingError::internal)?)
 }
 
 /// Writes the seat limit of the plan the organization is on now (its subscriptions read

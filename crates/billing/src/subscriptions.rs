@@ -137,6 +137,14 @@ impl Billing {
         };
         self.sync_customer(account.customer, &stripe_customer)
             .await?;
+        if let Customer::Organization(organization_id) = account.customer {
+            // Back from Checkout, the subscription is stored before its webhook arrives
+            // (which is then stale and syncs nothing): its seats are synced here.
+            if let Err(error) = self.sync_seats(organization_id).await {
+                tracing::warn!(%organization_id, %error,
+                    "seats not synced yet; the next change or `reconcile` syncs them");
+            }
+        }
         self.get_subscription(account.customer).await
     }
 

@@ -396,6 +396,12 @@ fn billing(db: Db, mailer: Mailer, public_url: &str) -> Result<Option<Billing>, 
             &at_period_end,
         )?);
     }
+    if let Some(count) = var("BILLING_COUNT_PENDING_INVITATIONS_AS_SEATS") {
+        builder = builder.count_pending_invitations_as_seats(flag(
+            "BILLING_COUNT_PENDING_INVITATIONS_AS_SEATS",
+            &count,
+        )?);
+    }
     if let Some(days) = var("STRIPE_TRIAL_DAYS") {
         builder = builder.trial_days(days.parse().map_err(|e| fail("STRIPE_TRIAL_DAYS", e))?);
     }

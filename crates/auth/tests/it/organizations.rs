@@ -1114,7 +1114,7 @@ impl tollbooth_core::Hooks for SeatEvents {
 /// invitations: an invitation beyond it, or an acceptance once members fill it, is
 /// `seat_limit_reached` and changes nothing; no limit, no refusal. Every change of the seat
 /// count is told to the hooks once it committed (billing syncs a per-seat subscription on
-/// it); a refused one is not.
+/// it, an account deletion's cascade included); a refused one is not.
 async fn the_seat_limit_refuses_invitations_and_acceptances_beyond_it(db: TestDb) {
     let heard = SeatEvents::default();
     let t = TestAuth::with(db, |c| c.hooks(heard.clone()));
@@ -1172,6 +1172,11 @@ async fn the_seat_limit_refuses_invitations_and_acceptances_beyond_it(db: TestDb
     assert_eq!(t.db.count_members(id).await.unwrap(), 2);
     // Created, invited Bob, revoked, invited Carol, Carol joined: five changes told.
     assert_eq!(*heard.0.lock().unwrap(), [id; 5]);
+
+    // Carol deletes her account: her membership goes with it, and that is told too.
+    t.auth.delete_account(&carol, None, &anon()).await.unwrap();
+    assert_eq!(t.db.count_members(id).await.unwrap(), 1);
+    assert_eq!(*heard.0.lock().unwrap(), [id; 6]);
 }
 
 tollbooth_db::engine_tests!(

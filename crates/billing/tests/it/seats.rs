@@ -113,8 +113,13 @@ async fn seats_follow_members_and_the_plan_sets_the_limit(db: TestDb) {
         subscription,
     );
     t.deliver(&created).await.unwrap();
-    // The new subscription's own sync (one seat: Ada) is done.
+    // The new subscription's own sync read Stripe, found one seat (Ada) and wrote nothing.
     t.billing.flush_background_tasks().await;
+    assert!(
+        !requests_to(&t, "/v1/subscriptions/sub_team")
+            .await
+            .is_empty()
+    );
     assert!(seat_writes(&t).await.is_empty());
     let org = t.db.find_organization(acme.id).await.unwrap().unwrap();
     assert_eq!(org.seat_limit, Some(5), "written with the event");
@@ -153,7 +158,9 @@ async fn seats_follow_members_and_the_plan_sets_the_limit(db: TestDb) {
     member(&t, &acme, "erin@example.com").await;
     assert_eq!(t.billing.sync_seats(acme.id).await.unwrap(), SeatSync::Busy);
     assert_eq!(seat_writes(&t).await.len(), 1);
-    t.db.release_seat_sync(acme.id).await.unwrap();
+    t.db.release_seat_sync(acme.id, now + chrono::Duration::seconds(60))
+        .await
+        .unwrap();
     assert_eq!(
         t.billing.sync_seats(acme.id).await.unwrap(),
         SeatSync::Synced { seats: 4 }

@@ -148,8 +148,17 @@ pub trait OrganizationRepo: Send + Sync {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Gives the seat-sync lease back.
-    async fn release_seat_sync(&self, id: Uuid) -> Result<()>;
+    /// Moves the end of the seat-sync lease held until `held` to `until`; `false` if the
+    /// lease is no longer that one (it expired and another instance took it).
+    async fn extend_seat_sync(
+        &self,
+        id: Uuid,
+        held: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Gives back the seat-sync lease held until `held` (a lease taken over since by
+    /// another instance stays theirs).
+    async fn release_seat_sync(&self, id: Uuid, held: DateTime<Utc>) -> Result<()>;
 }
 
 #[async_trait]
@@ -419,13 +428,32 @@ impl<E: Executor> OrganizationRepo for E {
         Ok(claimed.rows_affected == 1)
     }
 
-    async fn release_seat_sync(&self, id: Uuid) -> Result<()> {
+    async fn extend_seat_sync(
+        &self,
+        id: Uuid,
+        held: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        use organization::Column;
+        let extended = organization::Entity::update_many()
+            .col_expr(Column::SeatSyncUntil, Expr::value(micros(until)))
+            .filter(Column::Id.eq(id))
+            .filter(Column::SeatSyncUntil.eq(micros(held)))
+            .exec(self.conn())
+            .await
+            .map_err(DbError::on(ENTITY))?;
+        Ok(extended.rows_affected == 1)
+    }
+
+    async fn release_seat_sync(&self, id: Uuid, held: DateTime<Utc>) -> Result<()> {
+        use organization::Column;
         organization::Entity::update_many()
             .col_expr(
-                organization::Column::SeatSyncUntil,
+                Column::SeatSyncUntil,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
-            .filter(organization::Column::Id.eq(id))
+            .filter(Column::Id.eq(id))
+            .filter(Column::SeatSyncUntil.eq(micros(held)))
             .exec(self.conn())
             .await
             .map_err(DbError::on(ENTITY))?;

@@ -119,7 +119,49 @@ async fn a_removal_or_deletion_clears_the_active_organization_of_sessions(db: Te
     assert_eq!(db.count_members(beta.id).await.unwrap(), 1);
 }
 
+/// The seat-sync lease: one holder at a time; an expired lease can be taken over, and the
+/// slow holder it was taken from can neither extend nor give back the new holder's.
+async fn the_seat_sync_lease_has_one_holder(db: TestDb) {
+    use tollbooth_db::chrono::Duration;
+    let ada = user(&*db, "ada@example.com").await;
+    let (acme, _) = db
+        .create_organization(NewOrganization::new("Acme", "acme"), ada.id)
+        .await
+        .unwrap();
+    let t0 = tollbooth_db::now();
+    let first = t0 + Duration::seconds(60);
+    assert!(db.claim_seat_sync(acme.id, t0, first).await.unwrap());
+    assert!(
+        !db.claim_seat_sync(acme.id, t0 + Duration::seconds(30), t0)
+            .await
+            .unwrap()
+    );
+    // The first holder is slow: at t0 + 61 s its lease has run out and another takes it.
+    let later = t0 + Duration::seconds(61);
+    let second = later + Duration::seconds(60);
+    assert!(db.claim_seat_sync(acme.id, later, second).await.unwrap());
+    assert!(
+        !db.extend_seat_sync(acme.id, first, second + Duration::seconds(5))
+            .await
+            .unwrap()
+    );
+    db.release_seat_sync(acme.id, first).await.unwrap();
+    let held = db.find_organization(acme.id).await.unwrap().unwrap();
+    assert_eq!(held.seat_sync_until, Some(tollbooth_db::micros(second)));
+    assert!(!db.claim_seat_sync(acme.id, later, later).await.unwrap());
+    // The holder extends and gives back its own.
+    let extended = second + Duration::seconds(60);
+    assert!(
+        db.extend_seat_sync(acme.id, second, extended)
+            .await
+            .unwrap()
+    );
+    db.release_seat_sync(acme.id, extended).await.unwrap();
+    assert!(db.claim_seat_sync(acme.id, later, later).await.unwrap());
+}
+
 tollbooth_db::engine_tests!(
     an_organization_starts_with_its_owner_and_slugs_are_unique,
     a_removal_or_deletion_clears_the_active_organization_of_sessions,
+    the_seat_sync_lease_has_one_holder,
 );
