@@ -291,10 +291,15 @@ impl Billing {
         match &event.object {
             EventObject::CheckoutCompleted(session) => {
                 tx.close_checkout_session(&session.id, event_at).await?;
-                let named = customers::named_in(&session.metadata).or_else(|| {
-                    let id = session.client_reference_id.as_deref()?;
-                    Uuid::parse_str(id).ok().map(Customer::User)
-                });
+                // `client_reference_id` first: Tollbooth sets it (to the user) on a user's
+                // sessions only, while a one-off payment's metadata is partly the
+                // application's and may name anything (`organization_id` included).
+                let named = session
+                    .client_reference_id
+                    .as_deref()
+                    .and_then(|id| Uuid::parse_str(id).ok())
+                    .map(Customer::User)
+                    .or_else(|| customers::named_in(&session.metadata));
                 let account = match named {
                     Some(customer) => customers::account(tx, customer).await?,
                     None => None,

@@ -201,6 +201,24 @@ async fn a_stripe_customer_never_crosses_between_a_user_and_an_organization(db: 
     );
     let org = t.db.find_organization(acme.id).await.unwrap().unwrap();
     assert_eq!(org.stripe_customer_id.as_deref(), Some("cus_acme"));
+
+    // A user's one-off payment whose application metadata happens to name the
+    // organization is still the user's: `client_reference_id` decides.
+    let paid = event(
+        "evt_3",
+        "checkout.session.completed",
+        T0,
+        json!({
+            "id": "cs_pay", "object": "checkout.session", "mode": "payment",
+            "customer": "cus_ada", "client_reference_id": ada.id.to_string(),
+            "payment_status": "paid", "status": "complete",
+            "metadata": { "organization_id": acme.id.to_string(), "user_id": ada.id.to_string() }
+        }),
+    );
+    assert_eq!(
+        t.deliver(&paid).await.unwrap().outcome,
+        WebhookOutcome::Applied
+    );
 }
 
 /// Deleting an organization first ends what Stripe could bill it for, exactly as for an
