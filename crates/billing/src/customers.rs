@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use stripe_core::customer::CreateCustomer;
-use tollbooth_db::{Customer, DbError, OrganizationRepo, Tx, UserRepo};
+use tollbooth_db::{Customer, DbError, Organization, OrganizationRepo, Tx, User, UserRepo};
 use uuid::Uuid;
 
 use crate::error::{BillingError, Result};
@@ -98,19 +98,32 @@ where
     R: UserRepo + OrganizationRepo,
 {
     Ok(match customer {
-        Customer::User(id) => db.find_user(id).await?.map(|user| Account {
-            customer,
+        Customer::User(id) => db.find_user(id).await?.map(Account::of_user),
+        Customer::Organization(id) => db
+            .find_organization(id)
+            .await?
+            .map(Account::of_organization),
+    })
+}
+
+impl Account {
+    fn of_user(user: User) -> Self {
+        Self {
+            customer: Customer::User(user.id),
             stripe_customer_id: user.stripe_customer_id,
             name: user.name,
             email: Some(user.email),
-        }),
-        Customer::Organization(id) => db.find_organization(id).await?.map(|org| Account {
-            customer,
+        }
+    }
+
+    fn of_organization(org: Organization) -> Self {
+        Self {
+            customer: Customer::Organization(org.id),
             stripe_customer_id: org.stripe_customer_id,
             name: Some(org.name),
             email: None,
-        }),
-    })
+        }
+    }
 }
 
 /// Whose Stripe customer `stripe_customer_id` is.
@@ -138,14 +151,13 @@ pub(crate) fn named_in(metadata: &HashMap<String, String>) -> Option<Customer> {
 /// Locks the customer's row until `tx` ends, so every subscription event of one customer,
 /// on any instance, decides in turn; `None` if it no longer exists.
 pub(crate) async fn lock(tx: &Tx, customer: Customer) -> Result<Option<Account>> {
-    let exists = match customer {
-        Customer::User(id) => tx.lock_user(id).await?.is_some(),
-        Customer::Organization(id) => tx.lock_organization(id).await?.is_some(),
-    };
-    if !exists {
-        return Ok(None);
-    }
-    account(tx, customer).await
+    Ok(match customer {
+        Customer::User(id) => tx.lock_user(id).await?.map(Account::of_user),
+        Customer::Organization(id) => tx
+            .lock_organization(id)
+            .await?
+            .map(Account::of_organization),
+    })
 }
 
 /// Who billing e-mails about `customer` go to: the user, or the organization's owners.

@@ -34,9 +34,7 @@ async fn stripe_holds(t: &TestBilling, quantity: Arc<AtomicU64>) {
     Mock::given(method("GET"))
         .and(path("/v1/subscriptions/sub_team"))
         .respond_with(move |_: &wiremock::Request| {
-            let mut subscription =
-                subscription_2024("sub_team", "cus_acme", "active", TEAM, PERIOD_END);
-            subscription["items"]["data"][0]["id"] = json!("si_team");
+            let mut subscription = team_subscription("active");
             subscription["items"]["data"][0]["quantity"] = json!(read.load(Ordering::SeqCst));
             ResponseTemplate::new(200).set_body_json(subscription)
         })
@@ -91,6 +89,29 @@ async fn member(t: &TestBilling, org: &Organization, email: &str) {
     t.db.add_member(org.id, user.id, "member").await.unwrap();
 }
 
+/// `sub_team` of `cus_acme` in `status`, its item `si_team` (the quantity Checkout sold).
+fn team_subscription(status: &str) -> serde_json::Value {
+    let mut subscription = subscription_2024("sub_team", "cus_acme", status, TEAM, PERIOD_END);
+    subscription["items"]["data"][0]["id"] = json!("si_team");
+    subscription
+}
+
+/// Acme subscribes to Team (one seat sold); Stripe's stand-in holds `quantity`; the new
+/// subscription's own sync has run.
+async fn acme_on_team(t: &TestBilling, quantity: Arc<AtomicU64>) -> Organization {
+    let acme = acme(t).await;
+    stripe_holds(t, quantity).await;
+    let created = event(
+        "evt_1",
+        "customer.subscription.created",
+        1_790_000_000,
+        team_subscription("active"),
+    );
+    t.deliver(&created).await.unwrap();
+    t.billing.flush_background_tasks().await;
+    acme
+}
+
 async fn seat_writes(t: &TestBilling) -> Vec<std::collections::HashMap<String, String>> {
     requests_to(t, "/v1/subscription_items/si_team")
         .await
@@ -101,20 +122,9 @@ async fn seat_writes(t: &TestBilling) -> Vec<std::collections::HashMap<String, S
 
 async fn seats_follow_members_and_the_plan_sets_the_limit(db: TestDb) {
     let t = TestBilling::with(db, team_plan).await;
-    let acme = acme(&t).await;
     let quantity = Arc::new(AtomicU64::new(1));
-    stripe_holds(&t, quantity.clone()).await;
-    let mut subscription = subscription_2024("sub_team", "cus_acme", "active", TEAM, PERIOD_END);
-    subscription["items"]["data"][0]["id"] = json!("si_team");
-    let created = event(
-        "evt_1",
-        "customer.subscription.created",
-        1_790_000_000,
-        subscription,
-    );
-    t.deliver(&created).await.unwrap();
+    let acme = acme_on_team(&t, quantity.clone()).await;
     // The new subscription's own sync read Stripe, found one seat (Ada) and wrote nothing.
-    t.billing.flush_background_tasks().await;
     assert!(
         !requests_to(&t, "/v1/subscriptions/sub_team")
             .await
@@ -168,8 +178,7 @@ async fn seats_follow_members_and_the_plan_sets_the_limit(db: TestDb) {
     assert_eq!(quantity.load(Ordering::SeqCst), 4);
 
     // Cancelled: the free plan's (no) limit, and nothing billed per seat.
-    let mut ended = subscription_2024("sub_team", "cus_acme", "canceled", TEAM, PERIOD_END);
-    ended["items"]["data"][0]["id"] = json!("si_team");
+    let ended = team_subscription("canceled");
     // (After the syncs' reads of Stripe, which the row remembers as of when they ran.)
     let later = tollbooth_db::now().timestamp() + 60;
     t.deliver(&event(
@@ -194,20 +203,8 @@ async fn pending_invitations_are_seats_when_configured(db: TestDb) {
         team_plan(c).count_pending_invitations_as_seats(true)
     })
     .await;
-    let acme = acme(&t).await;
     let quantity = Arc::new(AtomicU64::new(1));
-    stripe_holds(&t, quantity.clone()).await;
-    let mut subscription = subscription_2024("sub_team", "cus_acme", "active", TEAM, PERIOD_END);
-    subscription["items"]["data"][0]["id"] = json!("si_team");
-    t.deliver(&event(
-        "evt_1",
-        "customer.subscription.created",
-        1_790_000_000,
-        subscription,
-    ))
-    .await
-    .unwrap();
-    t.billing.flush_background_tasks().await;
+    let acme = acme_on_team(&t, quantity.clone()).await;
     invite(&t, &acme, "bob@example.com", 1).await;
     invite(&t, &acme, "carol@example.com", 2).await;
     assert_eq!(
@@ -221,20 +218,8 @@ async fn pending_invitations_are_seats_when_configured(db: TestDb) {
 /// instance or the other, and Stripe ends at the member count with the lease released.
 async fn concurrent_joins_and_syncs_end_at_the_member_count(db: TestDb) {
     let t = TestBilling::with(db, team_plan).await;
-    let acme = acme(&t).await;
     let quantity = Arc::new(AtomicU64::new(1));
-    stripe_holds(&t, quantity.clone()).await;
-    let mut subscription = subscription_2024("sub_team", "cus_acme", "active", TEAM, PERIOD_END);
-    subscription["items"]["data"][0]["id"] = json!("si_team");
-    t.deliver(&event(
-        "evt_1",
-        "customer.subscription.created",
-        1_790_000_000,
-        subscription,
-    ))
-    .await
-    .unwrap();
-    t.billing.flush_background_tasks().await;
+    let acme = acme_on_team(&t, quantity.clone()).await;
     let other = Billing::new(
         t.db.connect_again().await,
         mailer(tollbooth_email::OutboxSender::new()),

@@ -305,21 +305,7 @@ impl<E: Executor> OrganizationRepo for E {
             .all(self.conn())
             .await
             .map_err(DbError::on(MEMBERSHIP))?;
-        let mut users: HashMap<Uuid, User> = user::Entity::find()
-            .filter(user::Column::Id.is_in(memberships.iter().map(|m| m.user_id)))
-            .all(self.conn())
-            .await
-            .map_err(DbError::on("user"))?
-            .into_iter()
-            .map(|user| (user.id, user))
-            .collect();
-        Ok(memberships
-            .into_iter()
-            .filter_map(|m| {
-                let user = users.remove(&m.user_id)?;
-                Some((m, user))
-            })
-            .collect())
+        with_users(self, memberships).await
     }
 
     async fn count_members(&self, organization_id: Uuid) -> Result<u64> {
@@ -331,25 +317,15 @@ impl<E: Executor> OrganizationRepo for E {
     }
 
     async fn list_owners(&self, organization_id: Uuid) -> Result<Vec<User>> {
-        let owners: Vec<Uuid> = membership::Entity::find()
+        let owners = membership::Entity::find()
             .filter(membership::Column::OrganizationId.eq(organization_id))
             .filter(membership::Column::Role.eq(OWNER_ROLE))
             .order_by_asc(membership::Column::Id)
             .all(self.conn())
             .await
-            .map_err(DbError::on(MEMBERSHIP))?
-            .into_iter()
-            .map(|m| m.user_id)
-            .collect();
-        let mut users: HashMap<Uuid, User> = user::Entity::find()
-            .filter(user::Column::Id.is_in(owners.iter().copied()))
-            .all(self.conn())
-            .await
-            .map_err(DbError::on("user"))?
-            .into_iter()
-            .map(|user| (user.id, user))
-            .collect();
-        Ok(owners.iter().filter_map(|id| users.remove(id)).collect())
+            .map_err(DbError::on(MEMBERSHIP))?;
+        let owners = with_users(self, owners).await?;
+        Ok(owners.into_iter().map(|(_, user)| user).collect())
     }
 
     async fn find_organization_by_stripe_customer(
@@ -510,6 +486,28 @@ impl<E: Executor> OrganizationRepo for E {
         tx.commit().await.map_err(DbError::on(MEMBERSHIP))?;
         Ok(result.rows_affected == 1)
     }
+}
+
+/// Each membership with its user, in the memberships' order (one query for the users).
+async fn with_users<E: Executor>(
+    executor: &E,
+    memberships: Vec<Membership>,
+) -> Result<Vec<(Membership, User)>> {
+    let mut users: HashMap<Uuid, User> = user::Entity::find()
+        .filter(user::Column::Id.is_in(memberships.iter().map(|m| m.user_id)))
+        .all(executor.conn())
+        .await
+        .map_err(DbError::on("user"))?
+        .into_iter()
+        .map(|user| (user.id, user))
+        .collect();
+    Ok(memberships
+        .into_iter()
+        .filter_map(|m| {
+            let user = users.remove(&m.user_id)?;
+            Some((m, user))
+        })
+        .collect())
 }
 
 async fn insert_membership(
